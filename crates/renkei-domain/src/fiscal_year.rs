@@ -1,0 +1,1 @@
+//! Fiscal years (年度, April–March) and 和暦.

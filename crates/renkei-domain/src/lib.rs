@@ -1,0 +1,10 @@
+//! Renkei's domain: pure types and rules with no I/O, no SQL and no HTTP.
+//!
+//! Everything here can be unit- and property-tested without a database or a server.
+
+pub mod demo;
+pub mod fiscal_year;
+pub mod institution;
+pub mod region;
+pub mod text;
+pub mod towns;
