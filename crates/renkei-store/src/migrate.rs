@@ -1,0 +1,202 @@
+//! Versioned schema migrations, written once in portable SQL and run at start-up and by
+//! `renkei migrate`.
+//!
+//! A migration is never edited after it lands: each applied migration's checksum is stored, and
+//! a changed file stops the start with [`StoreError::MigrationChanged`]. The only dialect
+//! difference, the auto-increment key, is the `{{ID}}` token.
+
+use crate::connect::{Backend, Store};
+use crate::error::StoreError;
+use sqlx::{Any, Row, Transaction};
+
+/// One migration compiled into the binary.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// Increasing number.
+    pub version: i64,
+    /// Short name, from the file name.
+    pub name: &'static str,
+    /// The SQL with dialect tokens.
+    pub sql: &'static str,
+}
+
+/// Every migration, oldest first.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "foundation",
+    sql: include_str!("../migrations/0001_foundation.sql"),
+}];
+
+/// What a migration run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MigrationReport {
+    /// Versions applied by this run.
+    pub applied: Vec<i64>,
+    /// Versions that were already applied.
+    pub already: Vec<i64>,
+}
+
+/// Arbitrary key for PostgreSQL's advisory lock, so two instances starting together migrate
+/// one after the other.
+const ADVISORY_LOCK_KEY: i64 = 0x5245_4E4B_4549;
+
+impl Store {
+    /// Applies every pending migration, each in its own transaction.
+    pub async fn migrate(&self) -> Result<MigrationReport, StoreError> {
+        let mut conn = self.pool().acquire().await?;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(ADVISORY_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+        }
+        let result = self.migrate_locked().await;
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(ADVISORY_LOCK_KEY)
+                .execute(&mut *conn)
+                .await?;
+        }
+        result
+    }
+
+    async fn migrate_locked(&self) -> Result<MigrationReport, StoreError> {
+        sqlx::raw_sql(
+            "CREATE TABLE IF NOT EXISTS renkei_migrations (
+                version BIGINT PRIMARY KEY,
+                name TEXT NOT NULL,
+                checksum TEXT NOT NULL,
+                applied_at TEXT NOT NULL
+            )",
+        )
+        .execute(self.pool())
+        .await?;
+        let rows =
+            sqlx::query("SELECT version, name, checksum FROM renkei_migrations ORDER BY version")
+                .fetch_all(self.pool())
+                .await?;
+        let mut report = MigrationReport::default();
+        for row in &rows {
+            let version: i64 = row.try_get("version")?;
+            let checksum: String = row.try_get("checksum")?;
+            let Some(known) = MIGRATIONS.iter().find(|m| m.version == version) else {
+                return Err(StoreError::NewerSchema(version));
+            };
+            if checksum != self::checksum(known.sql) {
+                return Err(StoreError::MigrationChanged {
+                    version,
+                    name: known.name.to_owned(),
+                });
+            }
+            report.already.push(version);
+        }
+        for migration in MIGRATIONS
+            .iter()
+            .filter(|m| !report.already.contains(&m.version))
+        {
+            let mut tx = self.pool().begin().await?;
+            self.apply(&mut tx, migration).await?;
+            tx.commit().await?;
+            tracing::info!(
+                version = migration.version,
+                name = migration.name,
+                "migration applied"
+            );
+            report.applied.push(migration.version);
+        }
+        Ok(report)
+    }
+
+    async fn apply(
+        &self,
+        tx: &mut Transaction<'static, Any>,
+        migration: &Migration,
+    ) -> Result<(), StoreError> {
+        let sql = dialect(migration.sql, self.backend());
+        sqlx::raw_sql(&sql).execute(&mut **tx).await?;
+        sqlx::query("INSERT INTO renkei_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
+            .bind(migration.version)
+            .bind(migration.name)
+            .bind(checksum(migration.sql))
+            .bind(crate::now_text())
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// Versions applied so far.
+    pub async fn applied_migrations(&self) -> Result<Vec<i64>, StoreError> {
+        let exists = self.table_exists("renkei_migrations").await?;
+        if !exists {
+            return Ok(Vec::new());
+        }
+        let versions = sqlx::query_scalar("SELECT version FROM renkei_migrations ORDER BY version")
+            .fetch_all(self.pool())
+            .await?;
+        Ok(versions)
+    }
+
+    async fn table_exists(&self, table: &str) -> Result<bool, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Postgres => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+        };
+        let count: i64 = sqlx::query_scalar(sql)
+            .bind(table)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(count > 0)
+    }
+}
+
+/// The SQL of a migration for one engine.
+fn dialect(sql: &str, backend: Backend) -> String {
+    let id = match backend {
+        Backend::Sqlite => "INTEGER PRIMARY KEY",
+        Backend::Postgres => "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY",
+    };
+    sql.replace("{{ID}}", id)
+}
+
+/// FNV-1a over the migration text: enough to notice an edit, no cryptography needed.
+fn checksum(sql: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in sql.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrations_are_numbered_in_order_and_use_only_portable_tokens() {
+        for (i, m) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(m.version, i as i64 + 1);
+            let pg = dialect(m.sql, Backend::Postgres);
+            assert!(
+                !pg.contains("{{"),
+                "unknown token in migration {}",
+                m.version
+            );
+            for forbidden in ["AUTOINCREMENT", "SERIAL", "BOOLEAN", "TIMESTAMPTZ", "JSONB"] {
+                assert!(
+                    !m.sql.to_uppercase().contains(forbidden),
+                    "{forbidden} in migration {}",
+                    m.version
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn checksums_notice_an_edit() {
+        assert_ne!(
+            checksum("CREATE TABLE a (x BIGINT);"),
+            checksum("CREATE TABLE a (x BIGINT );")
+        );
+    }
+}
