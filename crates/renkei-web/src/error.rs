@@ -1,0 +1,151 @@
+//! Errors as pages a person can act on: what went wrong and what to do, in their language.
+
+use crate::chrome::Chrome;
+use crate::i18n::{lang_of, Lang};
+use askama::Template;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use renkei_store::StoreError;
+use std::convert::Infallible;
+
+/// What a page handler knows about its request: language, path and request id.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    /// Language of the response.
+    pub lang: Lang,
+    /// Request path (without query: queries may hold personal data and are never echoed).
+    pub path: String,
+    /// The `x-request-id` given to this request.
+    pub request_id: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Ctx {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Ctx {
+            lang: lang_of(parts),
+            path: parts.uri.path().to_owned(),
+            request_id: parts
+                .headers
+                .get("x-request-id")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        })
+    }
+}
+
+/// A failed page request.
+#[derive(Debug)]
+pub struct PageError {
+    ctx: Ctx,
+    kind: PageErrorKind,
+}
+
+#[derive(Debug)]
+enum PageErrorKind {
+    NotFound,
+    Store(StoreError),
+}
+
+impl PageError {
+    /// The page does not exist.
+    pub fn not_found(ctx: &Ctx) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            kind: PageErrorKind::NotFound,
+        }
+    }
+
+    /// The store failed.
+    pub fn store(ctx: &Ctx, error: StoreError) -> Self {
+        Self {
+            ctx: ctx.clone(),
+            kind: PageErrorKind::Store(error),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    chrome: Chrome,
+    title: String,
+    body: String,
+    request_id: Option<String>,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, body) = match &self.kind {
+            PageErrorKind::NotFound => (
+                StatusCode::NOT_FOUND,
+                "error.not_found_title",
+                "error.not_found_body",
+            ),
+            PageErrorKind::Store(e) if e.is_unavailable() => {
+                tracing::error!(error = %e, "database unavailable");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "error.unavailable_title",
+                    "error.unavailable_body",
+                )
+            }
+            PageErrorKind::Store(e) => {
+                tracing::error!(error = %e, "page failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "error.server_title",
+                    "error.server_body",
+                )
+            }
+        };
+        error_page(&self.ctx, status, title, body)
+    }
+}
+
+fn error_page(ctx: &Ctx, status: StatusCode, title: &str, body: &str) -> Response {
+    let chrome = Chrome::new(ctx.lang, &ctx.path, "", false);
+    let page = ErrorPage {
+        title: chrome.t.get(title),
+        body: chrome.t.get(body),
+        request_id: if status.is_server_error() {
+            ctx.request_id.clone()
+        } else {
+            None
+        },
+        chrome,
+    };
+    match page.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(_) => (status, title.to_owned()).into_response(),
+    }
+}
+
+/// Fallback for unknown paths: a 404 page in the request's language.
+pub async fn not_found(ctx: Ctx) -> Response {
+    PageError::not_found(&ctx).into_response()
+}
+
+/// A 404 page when only the language is known.
+pub fn not_found_for(lang: Lang) -> Response {
+    let ctx = Ctx {
+        lang,
+        path: "/".into(),
+        request_id: None,
+    };
+    PageError::not_found(&ctx).into_response()
+}
+
+/// The answer when a handler panicked: a plain 500 that reveals nothing.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a handler panicked");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "サーバーでエラーが発生しました。時間をおいて再度お試しください。 / Internal server error. Please try again later.",
+    )
+        .into_response()
+}

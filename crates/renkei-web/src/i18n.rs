@@ -1,0 +1,176 @@
+//! UI text catalogues, one per language (`locales/*.toml`), and the request's language.
+//!
+//! Japanese is the default; English is chosen with `?lang=en` or the `lang` cookie that the
+//! language switch sets.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, OnceLock};
+
+/// A UI language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Lang {
+    /// 日本語 (default).
+    Ja,
+    /// English.
+    En,
+}
+
+impl Lang {
+    /// The BCP 47 tag for `<html lang>` and the cookie value.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+
+    /// Parses a tag; anything unknown is `None`.
+    pub fn from_tag(tag: &str) -> Option<Lang> {
+        match tag {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    /// The other language, for the switch link.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Ja => Lang::En,
+            Lang::En => Lang::Ja,
+        }
+    }
+}
+
+/// The texts of one language, keyed `section.key`.
+#[derive(Debug)]
+pub struct Catalog {
+    lang: Lang,
+    texts: HashMap<String, String>,
+}
+
+impl Catalog {
+    /// The text for `key`; a missing key shows as `⟦key⟧` so it is seen and tested for.
+    pub fn get(&self, key: &str) -> String {
+        match self.texts.get(key) {
+            Some(text) => text.clone(),
+            None => format!("⟦{key}⟧"),
+        }
+    }
+
+    /// The catalogue's language.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// Every key, for the consistency test.
+    pub fn keys(&self) -> impl Iterator<Item = &String> {
+        self.texts.keys()
+    }
+}
+
+fn parse(lang: Lang, source: &str) -> Catalog {
+    let table: toml::Table =
+        toml::from_str(source).expect("embedded catalogue is valid TOML (tested)");
+    let mut texts = HashMap::new();
+    for (section, value) in table {
+        if let toml::Value::Table(entries) = value {
+            for (key, text) in entries {
+                if let toml::Value::String(text) = text {
+                    texts.insert(format!("{section}.{key}"), text);
+                }
+            }
+        }
+    }
+    Catalog { lang, texts }
+}
+
+/// The catalogue of a language, parsed once.
+pub fn catalog(lang: Lang) -> Arc<Catalog> {
+    static JA: OnceLock<Arc<Catalog>> = OnceLock::new();
+    static EN: OnceLock<Arc<Catalog>> = OnceLock::new();
+    match lang {
+        Lang::Ja => JA
+            .get_or_init(|| Arc::new(parse(Lang::Ja, include_str!("../locales/ja.toml"))))
+            .clone(),
+        Lang::En => EN
+            .get_or_init(|| Arc::new(parse(Lang::En, include_str!("../locales/en.toml"))))
+            .clone(),
+    }
+}
+
+/// Name of the cookie that remembers the language.
+pub const LANG_COOKIE: &str = "lang";
+
+/// Extractor: the language of this request (`?lang=` first, then the cookie, then Japanese).
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLang(pub Lang);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestLang {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestLang(lang_of(parts)))
+    }
+}
+
+/// The language of a request (also used by the error pages).
+pub fn lang_of(parts: &Parts) -> Lang {
+    let from_query = parts.uri.query().and_then(|q| {
+        q.split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find(|(k, _)| *k == "lang")
+            .and_then(|(_, v)| Lang::from_tag(v))
+    });
+    from_query
+        .or_else(|| cookie_lang(&parts.headers))
+        .unwrap_or(Lang::Ja)
+}
+
+fn cookie_lang(headers: &axum::http::HeaderMap) -> Option<Lang> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(k, _)| *k == LANG_COOKIE)
+        .and_then(|(_, v)| Lang::from_tag(v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn both_catalogues_have_the_same_keys_and_no_empty_text() {
+        let ja: BTreeSet<_> = catalog(Lang::Ja).keys().cloned().collect();
+        let en: BTreeSet<_> = catalog(Lang::En).keys().cloned().collect();
+        assert_eq!(
+            ja.difference(&en).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "missing in en"
+        );
+        assert_eq!(
+            en.difference(&ja).collect::<Vec<_>>(),
+            Vec::<&String>::new(),
+            "missing in ja"
+        );
+        assert!(ja.len() > 40);
+        for key in &ja {
+            if key != "home.count_suffix" {
+                assert!(!catalog(Lang::En).get(key).is_empty(), "{key} empty in en");
+            }
+            assert!(!catalog(Lang::Ja).get(key).is_empty(), "{key} empty in ja");
+        }
+    }
+
+    #[test]
+    fn a_missing_key_is_visible() {
+        assert_eq!(catalog(Lang::Ja).get("nope.nothing"), "⟦nope.nothing⟧");
+    }
+}

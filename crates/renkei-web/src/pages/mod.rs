@@ -1,0 +1,5 @@
+//! Server-rendered pages.
+
+pub mod area;
+pub mod home;
+pub mod lang;

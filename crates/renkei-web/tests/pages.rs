@@ -1,0 +1,254 @@
+//! The real router, driven in process against real SQLite and PostgreSQL databases.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::{demo, towns};
+use renkei_testkit::{both_backends, TestDb};
+use renkei_web::{router, AppState, WebConfig};
+use tower::ServiceExt;
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+async fn get(app: &Router, uri: &str) -> Reply {
+    get_with(app, uri, &[]).await
+}
+
+async fn get_with(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut request = Request::builder().uri(uri);
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+async fn demo_app(db: &TestDb) -> Router {
+    let region = RegionDefinition::nakakawachi();
+    db.store
+        .ensure_region(&region, &towns::towns().unwrap())
+        .await
+        .unwrap();
+    let all = demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    db.store.insert_institutions(&all).await.unwrap();
+    router(AppState::new(db.store.clone(), WebConfig::default()))
+}
+
+/// Every page: no missing catalogue text, and no script (pages must work without JavaScript).
+fn assert_no_missing_text(reply: &Reply) {
+    assert!(
+        !reply.body.contains('⟦'),
+        "a catalogue key is missing: {}",
+        reply.body
+    );
+    assert!(
+        !reply.body.contains("<script"),
+        "pages work without JavaScript"
+    );
+}
+
+async fn home_lists_the_five_areas_hubs_and_active_counts(db: TestDb) {
+    let app = demo_app(&db).await;
+    let home = get(&app, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert_no_missing_text(&home);
+    assert!(home.body.contains("<html lang=\"ja\">"));
+    for hub in [
+        "布施医師会",
+        "河内医師会",
+        "枚岡医師会",
+        "八尾市医師会",
+        "柏原市医師会",
+        "市立柏原病院",
+    ] {
+        assert!(home.body.contains(hub), "{hub} missing");
+    }
+    for area in [
+        "東大阪市（西地区）",
+        "東大阪市（中地区）",
+        "東大阪市（東地区）",
+        "八尾市",
+        "柏原市",
+    ] {
+        assert!(home.body.contains(area), "{area} missing");
+    }
+    for (code, n) in [
+        ("higashiosaka-west", 7),
+        ("higashiosaka-central", 6),
+        ("higashiosaka-east", 3),
+        ("yao", 6),
+        ("kashiwara", 0),
+    ] {
+        let marker = format!("data-testid=\"active-{code}\">{n}</strong>");
+        assert!(home.body.contains(&marker), "{marker} missing");
+    }
+    assert!(home.body.contains("訪問看護ステーション"));
+    assert!(
+        home.body.contains("デモ版"),
+        "the demo banner says the data is fictional"
+    );
+}
+
+async fn home_without_demo_shows_the_region_and_no_banner(db: TestDb) {
+    db.store
+        .ensure_region(&RegionDefinition::nakakawachi(), &towns::towns().unwrap())
+        .await
+        .unwrap();
+    let app = router(AppState::new(db.store.clone(), WebConfig::default()));
+    let home = get(&app, "/").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("八尾市医師会"));
+    assert!(!home.body.contains("デモ版"));
+}
+
+async fn english_is_available(db: TestDb) {
+    let app = demo_app(&db).await;
+    let home = get(&app, "/?lang=en").await;
+    assert_no_missing_text(&home);
+    assert!(home.body.contains("<html lang=\"en\">"));
+    assert!(home.body.contains("Higashiosaka (West)"));
+    assert!(home.body.contains("Active institutions"));
+    let by_cookie = get_with(&app, "/areas/yao", &[("cookie", "lang=en")]).await;
+    assert!(by_cookie.body.contains("All institutions"));
+    assert_no_missing_text(&by_cookie);
+
+    let switch = get(&app, "/lang/en?next=/areas/yao").await;
+    assert_eq!(switch.status, StatusCode::SEE_OTHER);
+    assert_eq!(switch.headers[header::LOCATION], "/areas/yao");
+    assert!(switch.headers[header::SET_COOKIE]
+        .to_str()
+        .unwrap()
+        .starts_with("lang=en;"));
+    let evil = get(&app, "/lang/ja?next=//evil.example/").await;
+    assert_eq!(evil.headers[header::LOCATION], "/");
+}
+
+async fn an_area_page_shows_roles_and_institutions(db: TestDb) {
+    let app = demo_app(&db).await;
+    let west = get(&app, "/areas/higashiosaka-west").await;
+    assert_eq!(west.status, StatusCode::OK);
+    assert_no_missing_text(&west);
+    assert!(west.body.contains("布施医師会"));
+    assert!(west.body.contains("災害時における医療提供のための計画策定"));
+    // The footer row counts 現状対応可 per role: the report's 5, 6, 5, 2, 7, 1.
+    let footer = west
+        .body
+        .split("<tfoot>")
+        .nth(1)
+        .unwrap()
+        .split("</tfoot>")
+        .next()
+        .unwrap();
+    let counts: Vec<&str> = footer
+        .split("<td class=\"mark\">")
+        .skip(1)
+        .map(|s| s.split('<').next().unwrap())
+        .collect();
+    assert_eq!(counts, ["5", "6", "5", "2", "7", "1"]);
+    let yao = get(&app, "/areas/yao").await;
+    assert!(yao.body.contains("対応状況は未報告です"));
+    let kashiwara = get(&app, "/areas/kashiwara").await;
+    assert!(kashiwara
+        .body
+        .contains("積極的医療機関はまだ登録されていません"));
+}
+
+async fn unknown_pages_answer_404_in_japanese(db: TestDb) {
+    let app = demo_app(&db).await;
+    for uri in [
+        "/areas/nowhere",
+        "/no/such/page",
+        "/static/missing.js",
+        "/lang/fr",
+    ] {
+        let reply = get(&app, uri).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{uri}");
+        assert!(reply.body.contains("ページが見つかりません"), "{uri}");
+    }
+    let english = get(&app, "/nowhere?lang=en").await;
+    assert!(english.body.contains("Page not found"));
+}
+
+async fn health_and_metrics(db: TestDb) {
+    let app = demo_app(&db).await;
+    let health = get(&app, "/healthz").await;
+    assert_eq!(health.status, StatusCode::OK);
+    let json: serde_json::Value = serde_json::from_str(&health.body).unwrap();
+    assert_eq!(json["status"], "ok");
+    assert_eq!(json["database"], db.store.backend().name());
+    get(&app, "/areas/yao").await;
+    get(&app, "/areas/yao").await;
+    let metrics = get(&app, "/metrics").await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    assert!(metrics.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    assert!(
+        metrics.body.contains(
+            "renkei_http_requests_total{method=\"GET\",route=\"/areas/{code}\",status=\"200\"} 2"
+        ),
+        "{}",
+        metrics.body
+    );
+    assert!(metrics.body.contains("renkei_db_pool_connections"));
+
+    db.store.close().await;
+    let down = get(&app, "/healthz").await;
+    assert_eq!(down.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+async fn security_headers_and_request_ids(db: TestDb) {
+    let app = demo_app(&db).await;
+    for uri in ["/", "/nowhere", "/healthz", "/static/app.css"] {
+        let reply = get(&app, uri).await;
+        let csp = reply.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{uri}"
+        );
+        assert!(!csp.contains("unsafe-inline"));
+        assert_eq!(reply.headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert!(reply.headers.contains_key("x-request-id"), "{uri}");
+    }
+    let css = get(&app, "/static/app.css").await;
+    assert!(css.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+    assert!(css.body.contains("@media"));
+}
+
+both_backends!(
+    home_lists_the_five_areas_hubs_and_active_counts,
+    home_without_demo_shows_the_region_and_no_banner,
+    english_is_available,
+    an_area_page_shows_roles_and_institutions,
+    unknown_pages_answer_404_in_japanese,
+    health_and_metrics,
+    security_headers_and_request_ids,
+);
