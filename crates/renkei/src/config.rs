@@ -1,0 +1,124 @@
+//! Configuration: defaults, then a TOML file, then `RENKEI_*` environment variables, then flags.
+
+use crate::failure::Failure;
+use clap::Args;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Settings shared by every subcommand (flags or environment variables).
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file [default: ./renkei.toml when it exists].
+    #[arg(long, global = true, env = "RENKEI_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the embedded SQLite database and other files [default: ./renkei-data].
+    #[arg(long, global = true, env = "RENKEI_DATA_DIR", value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Database URL: postgres://USER@HOST:PORT/DB for PostgreSQL, or sqlite://PATH.
+    /// Without it, SQLite at DATA_DIR/renkei.db.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    database_url: Option<String>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, global = true, env = "RENKEI_LISTEN", value_name = "ADDR")]
+    listen: Option<String>,
+    /// Log filter, e.g. info, debug, renkei=debug [default: info].
+    #[arg(long, global = true, env = "RENKEI_LOG", value_name = "FILTER")]
+    log: Option<String>,
+    /// Largest accepted request body in bytes [default: 2097152].
+    #[arg(long, global = true, env = "RENKEI_BODY_LIMIT", value_name = "BYTES")]
+    body_limit: Option<usize>,
+    /// Seconds after which a request is cut off [default: 30].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_REQUEST_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    request_timeout: Option<u64>,
+}
+
+/// The same settings as they may appear in the TOML file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    listen: Option<String>,
+    log: Option<String>,
+    demo: Option<bool>,
+    body_limit: Option<usize>,
+    request_timeout: Option<u64>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// PostgreSQL or SQLite URL; `None` means SQLite in the data directory.
+    pub database_url: Option<String>,
+    /// Listen address.
+    pub listen: String,
+    /// Log filter.
+    pub log: String,
+    /// Load demo data into an empty database at start.
+    pub demo: bool,
+    /// Request body limit.
+    pub body_limit: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+}
+
+impl Config {
+    /// Merges defaults, the file and the arguments.
+    pub fn load(args: &ConfigArgs) -> Result<Config, Failure> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None if Path::new("renkei.toml").exists() => read_file(Path::new("renkei.toml"))?,
+            None => FileConfig::default(),
+        };
+        Ok(Config {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("renkei-data")),
+            database_url: args
+                .database_url
+                .clone()
+                .or_else(|| std::env::var("RENKEI_DATABASE_URL").ok())
+                .or(file.database_url)
+                .filter(|u| !u.trim().is_empty()),
+            listen: args
+                .listen
+                .clone()
+                .or(file.listen)
+                .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            log: args
+                .log
+                .clone()
+                .or(file.log)
+                .unwrap_or_else(|| "info".to_owned()),
+            demo: file.demo.unwrap_or(false),
+            body_limit: args
+                .body_limit
+                .or(file.body_limit)
+                .unwrap_or(2 * 1024 * 1024),
+            request_timeout: Duration::from_secs(
+                args.request_timeout.or(file.request_timeout).unwrap_or(30),
+            ),
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| Failure::config(path, e))?;
+    toml::from_str(&text).map_err(|e| Failure::config(path, e.message()))
+}

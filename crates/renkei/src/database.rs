@@ -1,0 +1,106 @@
+//! Opening the configured database for a command: prepare the data directory, open, migrate and
+//! load the region — or fail without leaving anything half-created.
+
+use crate::config::Config;
+use crate::failure::Failure;
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::{demo, towns};
+use renkei_store::{redact, Backend, Store};
+use std::path::{Path, PathBuf};
+
+/// An open, migrated database.
+pub struct OpenedDatabase {
+    /// The store.
+    pub store: Store,
+    /// What to call the database in messages (file path or redacted URL).
+    pub target: String,
+}
+
+/// Opens the configured database, applies migrations and loads the region reference data.
+pub async fn open_database(config: &Config) -> Result<OpenedDatabase, Failure> {
+    match &config.database_url {
+        Some(url) => {
+            let target = redact(url);
+            let store = Store::open(url)
+                .await
+                .map_err(|e| Failure::database(&target, &e))?;
+            prepare(store, target).await
+        }
+        None => open_sqlite_in(&config.data_dir).await,
+    }
+}
+
+async fn open_sqlite_in(data_dir: &Path) -> Result<OpenedDatabase, Failure> {
+    let created_dir = !data_dir.exists();
+    std::fs::create_dir_all(data_dir).map_err(|e| Failure::data_dir(data_dir, &e))?;
+    let dir = std::fs::canonicalize(data_dir).map_err(|e| Failure::data_dir(data_dir, &e))?;
+    check_writable(&dir).map_err(|e| {
+        remove_if_created(created_dir, &dir);
+        Failure::data_dir(&dir, &e)
+    })?;
+    let file = dir.join("renkei.db");
+    let created_file = !file.exists();
+    let target = file.display().to_string();
+    let result = async {
+        let store = Store::open_sqlite(&file)
+            .await
+            .map_err(|e| Failure::database(&target, &e))?;
+        prepare(store, target.clone()).await
+    }
+    .await;
+    if result.is_err() && created_file {
+        // Nothing half-created: a database that this start created and could not finish goes.
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(PathBuf::from(format!("{}{suffix}", file.display())));
+        }
+        remove_if_created(created_dir, &dir);
+    }
+    result
+}
+
+fn remove_if_created(created: bool, dir: &Path) {
+    if created {
+        let _ = std::fs::remove_dir(dir);
+    }
+}
+
+/// Proves the directory is writable by creating and removing a probe file (permission bits
+/// alone do not tell: ACLs, read-only mounts and root all change the answer).
+fn check_writable(dir: &Path) -> std::io::Result<()> {
+    let probe = dir.join(format!(".renkei-write-probe-{}", std::process::id()));
+    std::fs::write(&probe, b"probe")?;
+    std::fs::remove_file(&probe)
+}
+
+async fn prepare(store: Store, target: String) -> Result<OpenedDatabase, Failure> {
+    let fail = |e| Failure::database(&target, &e);
+    let report = store.migrate().await.map_err(fail)?;
+    if !report.applied.is_empty() {
+        tracing::info!(applied = ?report.applied, backend = store.backend().name(), "database migrated");
+    }
+    let region = RegionDefinition::nakakawachi();
+    let towns = towns::towns().map_err(|e| Failure::new(1, e.to_string(), e.to_string()))?;
+    store.ensure_region(&region, &towns).await.map_err(fail)?;
+    if store.backend() == Backend::Sqlite {
+        tracing::debug!("SQLite in WAL mode with synchronous=FULL");
+    }
+    Ok(OpenedDatabase { store, target })
+}
+
+/// Loads the demo institutions when the directory is empty; returns how many were loaded.
+pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
+    let fail = |e| Failure::database(target, &e);
+    if !store.directory_is_empty().await.map_err(fail)? {
+        return Ok(0);
+    }
+    let region = RegionDefinition::nakakawachi();
+    let table_failure = |e: towns::TableError| Failure::new(1, e.to_string(), e.to_string());
+    let towns = towns::towns().map_err(table_failure)?;
+    let postcodes = towns::postcodes().map_err(table_failure)?;
+    let institutions = demo::institutions(&region, &towns, &postcodes).map_err(table_failure)?;
+    store
+        .insert_institutions(&institutions)
+        .await
+        .map_err(fail)?;
+    Ok(institutions.len())
+}

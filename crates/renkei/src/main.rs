@@ -1,0 +1,27 @@
+//! `renkei`: the command-line entry point. Parses the command, loads the configuration and runs
+//! it; every failure ends with one line that names the problem and the fix, in Japanese and
+//! English, and a non-zero exit code.
+
+mod cli;
+mod config;
+mod database;
+mod failure;
+mod serve;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return failure::report(&failure::Failure::runtime(e)),
+    };
+    match runtime.block_on(cli::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure::report(&failure),
+    }
+}

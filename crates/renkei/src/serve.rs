@@ -1,0 +1,85 @@
+//! `renkei serve`: bind, open the database, optionally load the demo, serve until a signal.
+
+use crate::config::Config;
+use crate::database::{load_demo, open_database, OpenedDatabase};
+use crate::failure::Failure;
+use renkei_web::{router, AppState, WebConfig};
+use std::net::SocketAddr;
+use tracing_subscriber::EnvFilter;
+
+/// Sets up logging to standard error; `filter` follows `tracing`'s env-filter syntax.
+pub fn init_logging(filter: &str) {
+    let filter = EnvFilter::try_new(format!("{filter},sqlx=warn"))
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
+    let addr: SocketAddr = config
+        .listen
+        .parse()
+        .map_err(|_| Failure::listen_syntax(&config.listen))?;
+    // Bind first: a port in use must fail before anything is created on disk.
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| Failure::listen(&config.listen, &e))?;
+    let OpenedDatabase { store, target } = open_database(&config).await?;
+    if demo {
+        let loaded = load_demo(&store, &target).await?;
+        if loaded > 0 {
+            println!("デモデータ（架空の医療機関 {loaded} 件）を読み込みました / loaded {loaded} fictional demo institutions");
+        }
+    }
+    let web = WebConfig {
+        body_limit: config.body_limit,
+        request_timeout: config.request_timeout,
+    };
+    let app = router(AppState::new(store.clone(), web));
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::listen(&config.listen, &e))?;
+    println!("Renkei を起動しました: http://{local}/ （データベース: {target}） / Renkei is running at http://{local}/ (database: {target})");
+    tracing::info!(%local, backend = store.backend().name(), "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| {
+            Failure::new(
+                1,
+                format!("サーバーが停止しました（{e}）"),
+                format!("the server stopped ({e})"),
+            )
+        })?;
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing running requests");
+}

@@ -1,0 +1,122 @@
+//! The pages in a real browser (Debian's headless Chromium): the home page and an area page on a
+//! desktop and a phone-sized screen. Screenshots are kept in `test-artifacts/` at the workspace
+//! root. (The pages ship no JavaScript at all; the router tests check that.)
+//!
+//! Chromium must be installed (`apt-get install chromium fonts-noto-cjk`); without it the test
+//! fails, in CI always, locally unless `RENKEI_TEST_SKIP_BROWSER=1` is set.
+
+mod common;
+
+use common::{renkei, Server};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn chromium() -> Option<PathBuf> {
+    for candidate in [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ] {
+        if Path::new(candidate).exists() {
+            return Some(PathBuf::from(candidate));
+        }
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    if !in_ci && std::env::var("RENKEI_TEST_SKIP_BROWSER").is_ok_and(|v| v == "1") {
+        eprintln!("browser test SKIPPED (RENKEI_TEST_SKIP_BROWSER=1)");
+        return None;
+    }
+    panic!("Chromium not found: apt-get install chromium fonts-noto-cjk (or, outside CI, RENKEI_TEST_SKIP_BROWSER=1)");
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs headless Chromium on `url` with a fresh profile; returns its standard output.
+fn browse(chrome: &Path, size: &str, action: &str, url: &str) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(chrome);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .arg(format!("--window-size={size}"))
+    .arg(action)
+    .arg(url);
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn home_and_area_pages_render_in_a_real_browser_on_desktop_and_phone() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+
+    // The DOM as the browser built it on a phone-sized screen.
+    let dom = browse(&chrome, "390,844", "--dump-dom", &format!("{base}/"));
+    for text in [
+        "布施医師会",
+        "河内医師会",
+        "枚岡医師会",
+        "八尾市医師会",
+        "柏原市医師会",
+        "市立柏原病院",
+        "デモ版",
+    ] {
+        assert!(
+            dom.contains(text),
+            "{text} missing from the rendered home page"
+        );
+    }
+    assert!(dom.contains("data-testid=\"active-higashiosaka-central\">6<"));
+    let area = browse(
+        &chrome,
+        "390,844",
+        "--dump-dom",
+        &format!("{base}/areas/yao?lang=en"),
+    );
+    assert!(area.contains("All institutions") && area.contains("八尾市医師会"));
+
+    let out = artifacts();
+    for (name, size, path) in [
+        ("home-desktop.png", "1280,1600", "/"),
+        ("home-phone.png", "390,2400", "/"),
+        ("area-phone.png", "390,2400", "/areas/higashiosaka-west"),
+        ("home-phone-en.png", "390,1200", "/?lang=en"),
+    ] {
+        let file = out.join(name);
+        let _ = std::fs::remove_file(&file);
+        browse(
+            &chrome,
+            size,
+            &format!("--screenshot={}", file.display()),
+            &format!("{base}{path}"),
+        );
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        assert!(
+            bytes.starts_with(b"\x89PNG") && bytes.len() > 10_000,
+            "{name} was not written"
+        );
+    }
+    server.terminate();
+}

@@ -1,0 +1,298 @@
+//! The `renkei` binary as a person runs it: start with the demo, stop on SIGTERM, and fail
+//! clearly (one line, non-zero exit, nothing half-created) on bad settings.
+
+mod common;
+
+use common::{free_port, http_get, renkei, Server};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Output;
+
+fn assert_one_line_failure(out: &Output, ja: &str) {
+    assert!(!out.status.success(), "should fail");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one line expected, got: {stderr}");
+    assert!(
+        lines[0].starts_with("エラー: ") && lines[0].contains(" / Error: "),
+        "{stderr}"
+    );
+    assert!(lines[0].contains(ja), "expected 「{ja}」 in: {stderr}");
+}
+
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn serve_demo_on_sqlite_answers_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let (status, home) = http_get(server.port, "/").unwrap();
+    assert_eq!(status, 200);
+    for hub in [
+        "布施医師会",
+        "河内医師会",
+        "枚岡医師会",
+        "八尾市医師会",
+        "柏原市医師会",
+        "市立柏原病院",
+    ] {
+        assert!(home.contains(hub), "{hub}");
+    }
+    assert!(
+        dir.path().join("renkei-data/renkei.db").exists(),
+        "default data directory is ./renkei-data"
+    );
+    let out = server.terminate();
+    assert!(
+        out.status.success(),
+        "graceful exit: {:?} {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("http://127.0.0.1:"),
+        "says where to open it: {stdout}"
+    );
+
+    // A second start keeps the data and does not load the demo twice.
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let out = server.terminate();
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("デモデータ（"),
+        "demo loaded only into an empty database"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_demo_on_postgres_behaves_the_same() {
+    let Some(db) = renkei_testkit::create_postgres_database().await else {
+        return;
+    };
+    let mut cmd = renkei();
+    let dir = tempfile::tempdir().unwrap();
+    cmd.current_dir(dir.path()).env("DATABASE_URL", &db.url);
+    let server = tokio::task::spawn_blocking(move || Server::start(cmd))
+        .await
+        .unwrap();
+    let (status, home) = http_get(server.port, "/").unwrap();
+    assert_eq!(status, 200);
+    assert!(home.contains("市立柏原病院"));
+    assert!(home.contains("data-testid=\"active-higashiosaka-west\">7<"));
+    let (_, health) = http_get(server.port, "/healthz").unwrap();
+    assert!(health.contains("\"database\":\"postgres\""), "{health}");
+    let out = server.terminate();
+    assert!(out.status.success());
+    assert!(
+        !dir.path().join("renkei-data").exists(),
+        "no SQLite directory when PostgreSQL is used"
+    );
+    renkei_testkit::drop_database(&db.name).await;
+}
+
+#[test]
+fn a_port_in_use_fails_before_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = renkei()
+        .current_dir(dir.path())
+        .args(["serve", "--demo", "--listen", &addr])
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "使用中");
+    assert!(
+        entries(dir.path()).is_empty(),
+        "nothing created: {:?}",
+        entries(dir.path())
+    );
+}
+
+#[test]
+fn a_corrupt_database_file_is_named_and_left_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let garbage =
+        b"this is not a SQLite database, just some text that happens to be here.".repeat(100);
+    std::fs::write(data.join("renkei.db"), &garbage).unwrap();
+    let out = renkei()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "壊れています");
+    assert_eq!(std::fs::read(data.join("renkei.db")).unwrap(), garbage);
+    assert_eq!(entries(&data), ["renkei.db"]);
+}
+
+#[test]
+fn an_unwritable_data_directory_is_named() {
+    let out = renkei()
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+            "--data-dir",
+            "/proc/renkei-cannot-be-here",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_failure(
+        &out,
+        "データディレクトリ /proc/renkei-cannot-be-here に書き込めません",
+    );
+
+    // A directory that exists but refuses writes (a read-only bind is not available here, so a
+    // file in place of the directory stands in for it).
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").unwrap();
+    let out = renkei()
+        .args(["migrate", "--data-dir"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "データディレクトリ");
+}
+
+#[test]
+fn wrong_database_urls_are_explained() {
+    let out = renkei()
+        .env("DATABASE_URL", "mysql://root@127.0.0.1/renkei")
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "DATABASE_URL");
+    assert_eq!(out.status.code(), Some(2));
+
+    let closed = free_port();
+    let out = renkei()
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{closed}/renkei"),
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "接続できません");
+
+    let out = renkei()
+        .env(
+            "DATABASE_URL",
+            format!(
+                "{}/renkei_no_such_database_here",
+                renkei_testkit::DEFAULT_POSTGRES_URL.trim_end_matches("/postgres")
+            ),
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "存在しません");
+
+    let out = renkei()
+        .env(
+            "DATABASE_URL",
+            "postgres://secretuser:hunter2@127.0.0.1:1/x",
+        )
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("hunter2"),
+        "passwords are never printed"
+    );
+}
+
+#[test]
+fn migrate_and_demo_commands_report_what_they_did() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = renkei()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 1"));
+    let out = renkei()
+        .current_dir(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("架空の医療機関"));
+    let out = renkei()
+        .current_dir(dir.path())
+        .arg("demo")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("すでに医療機関が登録"));
+}
+
+#[test]
+fn a_config_file_is_read_and_flags_win() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("renkei.toml"), "data_dir = \"from-file\"\n").unwrap();
+    let out = renkei()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("from-file/renkei.db").exists());
+    let out = renkei()
+        .current_dir(dir.path())
+        .args(["migrate", "--data-dir", "from-flag"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(dir.path().join("from-flag/renkei.db").exists());
+
+    std::fs::write(dir.path().join("renkei.toml"), "data_dri = \"typo\"\n").unwrap();
+    let out = renkei()
+        .current_dir(dir.path())
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "設定ファイル");
+}
+
+#[test]
+fn help_explains_every_setting() {
+    let out = renkei().args(["serve", "--help"]).output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    for setting in [
+        "--demo",
+        "--listen",
+        "--data-dir",
+        "--database-url",
+        "--config",
+        "RENKEI_LISTEN",
+        "DATABASE_URL",
+        "127.0.0.1:8080",
+    ] {
+        assert!(
+            help.contains(setting),
+            "{setting} missing from serve --help:\n{help}"
+        );
+    }
+}
