@@ -261,3 +261,127 @@ impl Store {
         }))
     }
 }
+
+/// A town with its area, for listing and correcting district assignments.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TownRow {
+    /// Municipality name.
+    pub municipality: String,
+    /// Town name.
+    pub name: String,
+    /// Area code, when assigned.
+    pub area: Option<String>,
+    /// How it was assigned: municipality, approximation or coordinator.
+    pub assignment: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lng: f64,
+}
+
+impl Store {
+    /// Towns of an area (or of every area when `None`), by municipality and name.
+    pub async fn towns(&self, area_code: Option<&str>) -> Result<Vec<TownRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT m.name AS municipality, t.name, a.code AS area, t.area_assignment, t.lat, t.lng
+             FROM towns t
+             JOIN municipalities m ON m.code = t.municipality_code
+             LEFT JOIN areas a ON a.id = t.area_id
+             WHERE ($1 = '' OR a.code = $1)
+             ORDER BY m.code, t.search_key",
+        )
+        .bind(area_code.unwrap_or(""))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(town_row)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// A coordinator's correction: puts a town (found by its name, insensitive to 全角/半角 and
+    /// spacing) into `area_code`, marks the assignment as the coordinator's, and moves the
+    /// institutions of that town with it — all in one transaction.
+    pub async fn set_town_area(
+        &self,
+        municipality: &str,
+        town: &str,
+        area_code: &str,
+    ) -> Result<TownRow, StoreError> {
+        let municipality_key = search_key(municipality);
+        let town_key = search_key(town);
+        let mut tx = self.pool().begin().await?;
+        let found = sqlx::query(
+            "SELECT t.id, t.municipality_code FROM towns t JOIN municipalities m ON m.code = t.municipality_code
+             WHERE t.search_key = $1",
+        )
+        .bind(&town_key)
+        .fetch_all(&mut *tx)
+        .await?;
+        let names = sqlx::query("SELECT code, name FROM municipalities")
+            .fetch_all(&mut *tx)
+            .await?;
+        let municipality_code = names
+            .iter()
+            .find(|r| {
+                r.try_get::<String, _>("name")
+                    .is_ok_and(|n| search_key(&n) == municipality_key)
+            })
+            .map(|r| r.try_get::<String, _>("code"))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("市町村「{municipality}」")))?;
+        let town_id: i64 = found
+            .iter()
+            .find(|r| {
+                r.try_get::<String, _>("municipality_code")
+                    .is_ok_and(|c| c == municipality_code)
+            })
+            .map(|r| r.try_get("id"))
+            .transpose()?
+            .ok_or_else(|| StoreError::NotFound(format!("町丁目「{municipality}{town}」")))?;
+        let area = sqlx::query("SELECT id, municipality_code FROM areas WHERE code = $1")
+            .bind(area_code)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("地域「{area_code}」")))?;
+        let area_id: i64 = area.try_get("id")?;
+        if area.try_get::<String, _>("municipality_code")? != municipality_code {
+            return Err(StoreError::Invalid(format!(
+                "地域「{area_code}」は{municipality}の地域ではありません"
+            )));
+        }
+        sqlx::query("UPDATE towns SET area_id = $1, area_assignment = $2 WHERE id = $3")
+            .bind(area_id)
+            .bind(TownAssignment::Coordinator.code())
+            .bind(town_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE institutions SET area_id = $1, updated_at = $2 WHERE town_id = $3")
+            .bind(area_id)
+            .bind(crate::now_text())
+            .bind(town_id)
+            .execute(&mut *tx)
+            .await?;
+        let row = sqlx::query(
+            "SELECT m.name AS municipality, t.name, a.code AS area, t.area_assignment, t.lat, t.lng
+             FROM towns t JOIN municipalities m ON m.code = t.municipality_code LEFT JOIN areas a ON a.id = t.area_id
+             WHERE t.id = $1",
+        )
+        .bind(town_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(town_row(&row)?)
+    }
+}
+
+fn town_row(r: &sqlx::any::AnyRow) -> Result<TownRow, sqlx::Error> {
+    Ok(TownRow {
+        municipality: r.try_get("municipality")?,
+        name: r.try_get("name")?,
+        area: r.try_get("area")?,
+        assignment: r.try_get("area_assignment")?,
+        lat: r.try_get("lat")?,
+        lng: r.try_get("lng")?,
+    })
+}

@@ -199,3 +199,68 @@ both_backends!(
     the_demo_reproduces_the_reports_counts,
     a_batch_with_one_bad_institution_writes_nothing,
 );
+
+async fn a_coordinator_corrects_a_towns_district(db: TestDb) {
+    with_demo(&db.store).await;
+    let west = db.store.towns(Some("higashiosaka-west")).await.unwrap();
+    let town = west
+        .iter()
+        .find(|t| t.name.ends_with("一丁目"))
+        .unwrap()
+        .clone();
+    assert_eq!(town.assignment, "approximation");
+    let in_town_before = db
+        .store
+        .institutions_in_area("higashiosaka-west")
+        .await
+        .unwrap()
+        .iter()
+        .filter(|i| i.town.as_deref() == Some(town.name.as_str()))
+        .count();
+    // Typed with full-width spaces around it, as people do: found by its normalised key.
+    let typed = format!("　{}　", town.name);
+    let moved = db
+        .store
+        .set_town_area("東大阪市", &typed, "higashiosaka-central")
+        .await
+        .unwrap();
+    assert_eq!(
+        (moved.area.as_deref(), moved.assignment.as_str()),
+        (Some("higashiosaka-central"), "coordinator")
+    );
+    let central = db
+        .store
+        .institutions_in_area("higashiosaka-central")
+        .await
+        .unwrap();
+    let in_town_after = central
+        .iter()
+        .filter(|i| i.town.as_deref() == Some(town.name.as_str()))
+        .count();
+    assert_eq!(
+        in_town_after, in_town_before,
+        "the town's institutions moved with it"
+    );
+    let overview = db.store.region_overview().await.unwrap().unwrap();
+    assert_eq!(overview.areas[0].towns, west.len() as i64 - 1);
+
+    let wrong_city = db
+        .store
+        .set_town_area("東大阪市", &town.name, "yao")
+        .await
+        .unwrap_err();
+    assert!(
+        wrong_city
+            .to_string()
+            .contains("東大阪市の地域ではありません"),
+        "{wrong_city}"
+    );
+    let unknown = db
+        .store
+        .set_town_area("東大阪市", "存在しない町", "higashiosaka-east")
+        .await
+        .unwrap_err();
+    assert!(matches!(unknown, StoreError::NotFound(_)));
+}
+
+both_backends!(a_coordinator_corrects_a_towns_district);

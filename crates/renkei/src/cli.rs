@@ -4,6 +4,7 @@ use crate::config::{Config, ConfigArgs};
 use crate::database::{open_database, OpenedDatabase};
 use crate::failure::Failure;
 use clap::{Parser, Subcommand};
+use renkei_store::StoreError;
 
 /// Renkei (連携): the information system of a region's home-medical-care collaboration.
 ///
@@ -34,6 +35,38 @@ enum Command {
     Migrate,
     /// Load the demo data into an empty database without serving.
     Demo,
+    /// List towns (町丁目) with their area, or correct a town's area.
+    #[command(subcommand)]
+    Towns(TownsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TownsCommand {
+    /// List towns as CSV (municipality, town, area, assignment, lat, lng).
+    ///
+    /// The assignment is `municipality` (the city has one area), `approximation` (東大阪市's
+    /// districts, approximated by longitude) or `coordinator` (corrected by hand).
+    List {
+        /// Only the towns of this area code (e.g. higashiosaka-west).
+        #[arg(long)]
+        area: Option<String>,
+        /// Only towns still assigned by approximation.
+        #[arg(long)]
+        approximated: bool,
+    },
+    /// Put a town into another area of its city (a coordinator's correction); the town's
+    /// institutions move with it.
+    SetArea {
+        /// Municipality name, e.g. 東大阪市.
+        #[arg(long)]
+        city: String,
+        /// Town name, e.g. 荒本北一丁目 (全角/半角 and spaces do not matter).
+        #[arg(long)]
+        town: String,
+        /// Area code, e.g. higashiosaka-central.
+        #[arg(long)]
+        area: String,
+    },
 }
 
 /// Runs the parsed command.
@@ -47,11 +80,59 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Migrate => migrate(config).await,
         Command::Demo => demo(config).await,
+        Command::Towns(command) => towns(config, command).await,
     }
 }
 
+async fn towns(config: Config, command: TownsCommand) -> Result<(), Failure> {
+    let OpenedDatabase { store, target } = open_database(&config).await?;
+    let result = match command {
+        TownsCommand::List { area, approximated } => {
+            let rows = store
+                .towns(area.as_deref())
+                .await
+                .map_err(|e| Failure::database(&target, &e))?;
+            println!("municipality,town,area,assignment,lat,lng");
+            for t in rows
+                .iter()
+                .filter(|t| !approximated || t.assignment == "approximation")
+            {
+                println!(
+                    "{},{},{},{},{},{}",
+                    t.municipality,
+                    t.name,
+                    t.area.as_deref().unwrap_or(""),
+                    t.assignment,
+                    t.lat,
+                    t.lng
+                );
+            }
+            Ok(())
+        }
+        TownsCommand::SetArea { city, town, area } => {
+            match store.set_town_area(&city, &town, &area).await {
+                Ok(row) => {
+                    println!(
+                        "{}{} を {} に設定しました / set {}{} to area {}",
+                        row.municipality, row.name, area, row.municipality, row.name, area
+                    );
+                    Ok(())
+                }
+                Err(e @ (StoreError::NotFound(_) | StoreError::Invalid(_))) => Err(Failure::new(
+                    2,
+                    format!("{e}。`renkei towns list` で町丁目名と地域コードを確認してください"),
+                    format!("{e}; check the town name and area code with `renkei towns list`"),
+                )),
+                Err(e) => Err(Failure::database(&target, &e)),
+            }
+        }
+    };
+    store.close().await;
+    result
+}
+
 async fn migrate(config: Config) -> Result<(), Failure> {
-    let OpenedDatabase { store, target, .. } = open_database(&config).await?;
+    let OpenedDatabase { store, target } = open_database(&config).await?;
     let versions = store
         .applied_migrations()
         .await
@@ -66,7 +147,7 @@ async fn migrate(config: Config) -> Result<(), Failure> {
 }
 
 async fn demo(config: Config) -> Result<(), Failure> {
-    let OpenedDatabase { store, target, .. } = open_database(&config).await?;
+    let OpenedDatabase { store, target } = open_database(&config).await?;
     let loaded = crate::database::load_demo(&store, &target).await?;
     if loaded == 0 {
         println!("{target} にはすでに医療機関が登録されているため、デモデータは読み込みませんでした / the database already has institutions; demo data not loaded");

@@ -296,3 +296,70 @@ fn help_explains_every_setting() {
         );
     }
 }
+
+#[test]
+fn a_coordinator_lists_and_corrects_town_districts_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = renkei()
+        .current_dir(dir.path())
+        .args([
+            "towns",
+            "list",
+            "--area",
+            "higashiosaka-east",
+            "--approximated",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        list.status.success(),
+        "{}",
+        String::from_utf8_lossy(&list.stderr)
+    );
+    let csv = String::from_utf8_lossy(&list.stdout).into_owned();
+    let first = csv.lines().nth(1).expect("east has approximated towns");
+    let town = first.split(',').nth(1).unwrap().to_owned();
+    let out = renkei()
+        .current_dir(dir.path())
+        .args([
+            "towns",
+            "set-area",
+            "--city",
+            "東大阪市",
+            "--town",
+            &format!(" {town}　"),
+            "--area",
+            "higashiosaka-central",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list = renkei()
+        .current_dir(dir.path())
+        .args(["towns", "list", "--area", "higashiosaka-central"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout)
+        .contains(&format!("東大阪市,{town},higashiosaka-central,coordinator")));
+
+    let out = renkei()
+        .current_dir(dir.path())
+        .args([
+            "towns",
+            "set-area",
+            "--city",
+            "東大阪市",
+            "--town",
+            "ない町",
+            "--area",
+            "higashiosaka-east",
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "renkei towns list");
+    assert_eq!(out.status.code(), Some(2));
+}
