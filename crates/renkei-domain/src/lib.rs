@@ -2,9 +2,12 @@
 //!
 //! Everything here can be unit- and property-tested without a database or a server.
 
+pub mod accounts;
+pub mod audit;
 pub mod demo;
 pub mod fiscal_year;
 pub mod institution;
 pub mod region;
 pub mod text;
+pub mod totp;
 pub mod towns;
