@@ -1,7 +1,10 @@
-//! The audit log's hash chain: every entry carries the SHA-256 of its content and of the previous
-//! entry's hash, so an entry edited, deleted or inserted behind Renkei's back breaks the chain
-//! from that point on.
+//! The audit log's hash chain: every entry carries an HMAC-SHA-256 of its content and of the
+//! previous entry's hash, so an entry edited, deleted or inserted behind Renkei's back breaks
+//! the chain from that point on. The key lives outside the database (a file in the data
+//! directory or `RENKEI_AUDIT_KEY`), so someone who can write the database cannot recompute a
+//! valid chain.
 
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// The hash the first entry chains to.
@@ -28,10 +31,11 @@ pub struct ChainedFields<'a> {
     pub details: &'a str,
 }
 
-/// The hash of an entry: SHA-256 over the previous hash and every field, each length-prefixed
-/// so that no two different entries serialise alike.
-pub fn entry_hash(previous: &str, fields: &ChainedFields<'_>) -> String {
-    let mut hasher = Sha256::new();
+/// The hash of an entry: HMAC-SHA-256 under `key` over the previous hash and every field, each
+/// length-prefixed so that no two different entries serialise alike.
+pub fn entry_hash(key: &[u8], previous: &str, fields: &ChainedFields<'_>) -> String {
+    let mut hasher = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+        .expect("HMAC takes any key length");
     let actor = fields.actor.map(|a| a.to_string()).unwrap_or_default();
     let seq = fields.seq.to_string();
     for part in [
@@ -45,10 +49,32 @@ pub fn entry_hash(previous: &str, fields: &ChainedFields<'_>) -> String {
         fields.client,
         fields.details,
     ] {
-        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(&(part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }
-    hex(&hasher.finalize())
+    hex(&hasher.finalize().into_bytes())
+}
+
+/// What came of an audited action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It was done.
+    Ok,
+    /// It was refused for lack of permission.
+    Denied,
+    /// It failed (wrong password, expired link …).
+    Failed,
+}
+
+impl Outcome {
+    /// Code stored in the log.
+    pub fn code(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
+        }
+    }
 }
 
 /// Lowercase hexadecimal.
@@ -78,19 +104,26 @@ mod tests {
         }
     }
 
+    const KEY: &[u8] = b"test audit key";
+
     #[test]
-    fn every_field_and_the_previous_hash_change_the_hash() {
-        let base = entry_hash(GENESIS, &fields(1, "login.success"));
+    fn every_field_the_previous_hash_and_the_key_change_the_hash() {
+        let base = entry_hash(KEY, GENESIS, &fields(1, "login.success"));
         assert_eq!(base.len(), 64);
-        assert_ne!(base, entry_hash(GENESIS, &fields(2, "login.success")));
-        assert_ne!(base, entry_hash(GENESIS, &fields(1, "login.failure")));
-        assert_ne!(base, entry_hash(&base, &fields(1, "login.success")));
+        assert_eq!(base, entry_hash(KEY, GENESIS, &fields(1, "login.success")));
+        assert_ne!(base, entry_hash(KEY, GENESIS, &fields(2, "login.success")));
+        assert_ne!(base, entry_hash(KEY, GENESIS, &fields(1, "login.failure")));
+        assert_ne!(base, entry_hash(KEY, &base, &fields(1, "login.success")));
+        assert_ne!(
+            base,
+            entry_hash(b"another key", GENESIS, &fields(1, "login.success"))
+        );
         let mut moved = fields(1, "login.success");
         moved.target = "user:1x";
         moved.client = "27.0.0.1";
         assert_ne!(
             base,
-            entry_hash(GENESIS, &moved),
+            entry_hash(KEY, GENESIS, &moved),
             "length prefixes keep field borders"
         );
     }

@@ -36,6 +36,7 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    audit_key: Option<std::sync::Arc<[u8]>>,
 }
 
 impl Store {
@@ -79,10 +80,27 @@ impl Store {
                     .await?
             }
         };
-        let store = Store { pool, backend };
+        let store = Store {
+            pool,
+            backend,
+            audit_key: None,
+        };
         // Touch the database now so a corrupt file or a refused login is reported at start.
         store.health().await?;
         Ok(store)
+    }
+
+    /// The same store with the key that signs the audit chain (kept outside the database).
+    pub fn with_audit_key(mut self, key: &[u8]) -> Self {
+        self.audit_key = Some(key.into());
+        self
+    }
+
+    /// The audit key, for the store's audit module.
+    pub(crate) fn audit_key(&self) -> Result<&[u8], StoreError> {
+        self.audit_key
+            .as_deref()
+            .ok_or_else(|| StoreError::Invalid("audit key not configured".into()))
     }
 
     /// The engine behind this store.

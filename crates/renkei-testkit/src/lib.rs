@@ -20,6 +20,9 @@ pub struct TestDb {
     pub url: String,
 }
 
+/// The audit-chain key of test stores.
+pub const TEST_AUDIT_KEY: &[u8] = b"renkei test audit key";
+
 /// Default administrative URL of the test PostgreSQL.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
@@ -35,7 +38,10 @@ where
 {
     let dir = tempfile::tempdir().expect("temporary directory");
     let path = dir.path().join("renkei.db");
-    let store = Store::open_sqlite(&path).await.expect("open SQLite");
+    let store = Store::open_sqlite(&path)
+        .await
+        .expect("open SQLite")
+        .with_audit_key(TEST_AUDIT_KEY);
     store.migrate().await.expect("migrate SQLite");
     let url = renkei_store::sqlite_url(&path);
     test(TestDb {
@@ -57,7 +63,8 @@ where
     };
     let store = Store::open(&db.url)
         .await
-        .expect("open PostgreSQL test database");
+        .expect("open PostgreSQL test database")
+        .with_audit_key(TEST_AUDIT_KEY);
     store.migrate().await.expect("migrate PostgreSQL");
     test(TestDb {
         store: store.clone(),

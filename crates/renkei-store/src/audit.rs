@@ -1,0 +1,332 @@
+//! The audit log: append-only, every row chained to the previous one by an HMAC, and the
+//! verification that finds the first broken link.
+
+use crate::connect::Store;
+use crate::error::StoreError;
+use renkei_domain::accounts::UserId;
+use renkei_domain::audit::{entry_hash, ChainedFields, Outcome, GENESIS};
+use sqlx::Row;
+
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// Who acted, when known.
+    pub actor: Option<UserId>,
+    /// Action code, e.g. `login.success`, `admin.user.disable`, `access.denied`.
+    pub action: String,
+    /// What came of it.
+    pub outcome: Outcome,
+    /// What it was about, e.g. `user:12`, `route:/admin/audit`.
+    pub target: String,
+    /// Client address.
+    pub client: String,
+    /// Further details as JSON text (never a password, token or patient content).
+    pub details: String,
+}
+
+impl AuditEvent {
+    /// An event with empty details.
+    pub fn new(
+        actor: Option<UserId>,
+        action: &str,
+        outcome: Outcome,
+        target: impl Into<String>,
+        client: impl Into<String>,
+    ) -> Self {
+        Self {
+            actor,
+            action: action.to_owned(),
+            outcome,
+            target: target.into(),
+            client: client.into(),
+            details: "{}".to_owned(),
+        }
+    }
+
+    /// The same event with details.
+    pub fn with_details(mut self, details: impl Into<String>) -> Self {
+        self.details = details.into();
+        self
+    }
+}
+
+/// A stored entry.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AuditEntry {
+    /// Sequence number.
+    pub seq: i64,
+    /// UTC time.
+    pub at: String,
+    /// Acting user.
+    pub actor_user_id: Option<i64>,
+    /// Actor's e-mail, when the user still exists.
+    pub actor_email: Option<String>,
+    /// Action code.
+    pub action: String,
+    /// Outcome code.
+    pub outcome: String,
+    /// Target.
+    pub target: String,
+    /// Client address.
+    pub client: String,
+    /// Details JSON.
+    pub details: String,
+}
+
+/// Which entries to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only actions starting with this, e.g. `login.`.
+    pub action_prefix: Option<String>,
+    /// Only this actor.
+    pub actor: Option<i64>,
+    /// Only this outcome code.
+    pub outcome: Option<String>,
+    /// From this UTC time (inclusive, text).
+    pub from: Option<String>,
+    /// Before this UTC time (exclusive, text).
+    pub until: Option<String>,
+    /// Only entries older than this sequence number (keyset paging).
+    pub before_seq: Option<i64>,
+    /// At most this many (newest first).
+    pub limit: i64,
+}
+
+/// The result of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Entries read.
+    pub checked: i64,
+    /// The first broken link, if any.
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Where and how the chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenLink {
+    /// Sequence number of the first entry that does not verify (or where one is missing).
+    pub seq: i64,
+    /// What is wrong.
+    pub reason: BreakReason,
+}
+
+/// What is wrong at a broken link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreakReason {
+    /// The entry's content does not match its hash: edited.
+    ContentChanged,
+    /// This entry is missing: deleted.
+    Missing,
+    /// The entry does not follow the previous one's hash: inserted or reordered.
+    NotLinked,
+    /// The log ends before the recorded head: entries at the end were deleted.
+    TailMissing,
+    /// The log goes beyond the recorded head: entries were added behind Renkei's back.
+    BeyondHead,
+}
+
+impl BreakReason {
+    /// A Japanese and English description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            BreakReason::ContentChanged => "内容が改ざんされています / content was edited",
+            BreakReason::Missing => "この記録が削除されています / this entry was deleted",
+            BreakReason::NotLinked => "前の記録とつながっていません（挿入または並べ替え） / not linked to the previous entry (inserted or reordered)",
+            BreakReason::TailMissing => "末尾の記録が削除されています / entries at the end were deleted",
+            BreakReason::BeyondHead => "記録されていない行が追加されています / rows were added outside Renkei",
+        }
+    }
+}
+
+impl Store {
+    /// Appends an event to the chain, returning its sequence number.
+    pub async fn append_audit(&self, event: &AuditEvent) -> Result<i64, StoreError> {
+        let key = self.audit_key()?.to_vec();
+        let mut tx = self.pool().begin().await?;
+        // Writing the head first takes the write lock (SQLite) or the row lock (PostgreSQL), so
+        // appends are serialised across connections and instances.
+        let head =
+            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
+                .fetch_one(&mut *tx)
+                .await?;
+        let seq: i64 = head.try_get("seq")?;
+        let previous: String = head.try_get("hash")?;
+        let at = crate::now_text();
+        let actor = event.actor.map(|a| a.0);
+        let fields = ChainedFields {
+            seq,
+            at: &at,
+            actor,
+            action: &event.action,
+            outcome: event.outcome.code(),
+            target: &event.target,
+            client: &event.client,
+            details: &event.details,
+        };
+        let hash = entry_hash(&key, &previous, &fields);
+        sqlx::query(
+            "INSERT INTO audit_log (seq, at, actor_user_id, action, outcome, target, client, details, prev_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(seq)
+        .bind(&at)
+        .bind(actor)
+        .bind(&event.action)
+        .bind(event.outcome.code())
+        .bind(&event.target)
+        .bind(&event.client)
+        .bind(&event.details)
+        .bind(&previous)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(seq)
+    }
+
+    /// Entries matching the filter, newest first.
+    pub async fn audit_entries(&self, filter: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT l.seq, l.at, l.actor_user_id, u.email AS actor_email, l.action, l.outcome, l.target, l.client, l.details
+             FROM audit_log l LEFT JOIN users u ON u.id = l.actor_user_id
+             WHERE ($1 = '' OR substr(l.action, 1, CAST($2 AS INTEGER)) = $1)
+               AND ($3 = 0 OR l.actor_user_id = $3)
+               AND ($4 = '' OR l.outcome = $4)
+               AND ($5 = '' OR l.at >= $5)
+               AND ($6 = '' OR l.at < $6)
+               AND ($7 = 0 OR l.seq < $7)
+             ORDER BY l.seq DESC
+             LIMIT $8",
+        )
+        .bind(filter.action_prefix.clone().unwrap_or_default())
+        .bind(filter.action_prefix.as_deref().map(|p| p.chars().count() as i64).unwrap_or(0))
+        .bind(filter.actor.unwrap_or(0))
+        .bind(filter.outcome.clone().unwrap_or_default())
+        .bind(filter.from.clone().unwrap_or_default())
+        .bind(filter.until.clone().unwrap_or_default())
+        .bind(filter.before_seq.unwrap_or(0))
+        .bind(filter.limit.clamp(1, 10_000))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    seq: r.try_get("seq")?,
+                    at: r.try_get("at")?,
+                    actor_user_id: r.try_get("actor_user_id")?,
+                    actor_email: r.try_get("actor_email")?,
+                    action: r.try_get("action")?,
+                    outcome: r.try_get("outcome")?,
+                    target: r.try_get("target")?,
+                    client: r.try_get("client")?,
+                    details: r.try_get("details")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Walks the whole chain in order and reports the first broken link.
+    pub async fn verify_audit(&self) -> Result<AuditVerification, StoreError> {
+        let key = self.audit_key()?.to_vec();
+        let mut previous_hash = GENESIS.to_owned();
+        let mut expected_seq = 1;
+        let mut checked = 0;
+        let page = 5_000;
+        loop {
+            let rows = sqlx::query(
+                "SELECT seq, at, actor_user_id, action, outcome, target, client, details, prev_hash, hash
+                 FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2",
+            )
+            .bind(expected_seq)
+            .bind(page)
+            .fetch_all(self.pool())
+            .await?;
+            for row in &rows {
+                let seq: i64 = row.try_get("seq")?;
+                let broken = |reason| {
+                    Ok(AuditVerification {
+                        checked,
+                        first_broken: Some(BrokenLink { seq, reason }),
+                    })
+                };
+                if seq != expected_seq {
+                    let missing = BrokenLink {
+                        seq: expected_seq,
+                        reason: BreakReason::Missing,
+                    };
+                    return Ok(AuditVerification {
+                        checked,
+                        first_broken: Some(missing),
+                    });
+                }
+                let prev: String = row.try_get("prev_hash")?;
+                if prev != previous_hash {
+                    return broken(BreakReason::NotLinked);
+                }
+                let (at, action, outcome, target, client, details): (
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                    String,
+                ) = (
+                    row.try_get("at")?,
+                    row.try_get("action")?,
+                    row.try_get("outcome")?,
+                    row.try_get("target")?,
+                    row.try_get("client")?,
+                    row.try_get("details")?,
+                );
+                let fields = ChainedFields {
+                    seq,
+                    at: &at,
+                    actor: row.try_get("actor_user_id")?,
+                    action: &action,
+                    outcome: &outcome,
+                    target: &target,
+                    client: &client,
+                    details: &details,
+                };
+                let stored: String = row.try_get("hash")?;
+                if entry_hash(&key, &prev, &fields) != stored {
+                    return broken(BreakReason::ContentChanged);
+                }
+                previous_hash = stored;
+                expected_seq += 1;
+                checked += 1;
+            }
+            if (rows.len() as i64) < page {
+                break;
+            }
+        }
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?;
+        let head_seq: i64 = head.try_get("seq")?;
+        let head_hash: String = head.try_get("hash")?;
+        let last_seq = expected_seq - 1;
+        let first_broken = if head_seq > last_seq {
+            Some(BrokenLink {
+                seq: last_seq + 1,
+                reason: BreakReason::TailMissing,
+            })
+        } else if head_seq < last_seq || head_hash != previous_hash {
+            Some(BrokenLink {
+                seq: head_seq + 1,
+                reason: BreakReason::BeyondHead,
+            })
+        } else {
+            None
+        };
+        Ok(AuditVerification {
+            checked,
+            first_broken,
+        })
+    }
+}
