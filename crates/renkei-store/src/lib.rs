@@ -5,6 +5,7 @@
 //! engines): `$n` placeholders in ascending order, BIGINT integers and 0/1 flags, UTC timestamps
 //! as RFC 3339 text. Queries return domain types.
 
+pub mod accounts;
 pub mod audit;
 mod connect;
 pub mod directory;
