@@ -1,6 +1,9 @@
-//! What every page shares: language, catalogue, navigation, demo banner.
+//! What every page shares: language, catalogue, navigation, the signed-in user, demo banner.
 
+use crate::auth::Viewer;
+use crate::error::Ctx;
 use crate::i18n::{catalog, Catalog, Lang};
+use renkei_domain::accounts::AccountRole;
 use std::sync::Arc;
 
 /// One entry of the main navigation.
@@ -36,15 +39,21 @@ pub struct Chrome {
     pub next: String,
     /// Main navigation.
     pub nav: Vec<NavItem>,
+    /// Links of the signed-in user's own tools (hub page, administration).
+    pub tools: Vec<NavItem>,
     /// Whether to show the demo banner.
     pub demo: bool,
+    /// The signed-in (or half-signed-in) user's name.
+    pub user_name: Option<String>,
+    /// The CSRF token every form of the page carries.
+    pub csrf: String,
     /// Renkei's version.
     pub version: &'static str,
 }
 
 impl Chrome {
-    /// The frame for a page at `path` in section `section` (a nav key).
-    pub fn new(lang: Lang, path: &str, section: &str, demo: bool) -> Self {
+    /// The frame for the request in `ctx`, in section `section` (a nav key).
+    pub fn new(ctx: &Ctx, section: &str, demo: bool) -> Self {
         let nav = NAV
             .iter()
             .map(|&(key, href)| NavItem {
@@ -53,19 +62,64 @@ impl Chrome {
                 current: key == section,
             })
             .collect();
+        let mut tools = Vec::new();
+        if let Some(user) = ctx.viewer.signed_in() {
+            if [
+                AccountRole::HubCoordinator,
+                AccountRole::PrefectureViewer,
+                AccountRole::SystemAdmin,
+            ]
+            .iter()
+            .any(|r| user.has_role(*r))
+            {
+                tools.push(NavItem {
+                    key: "nav.hub",
+                    href: Some("/hub"),
+                    current: section == "nav.hub",
+                });
+            }
+            if user.has_role(AccountRole::SystemAdmin) {
+                tools.push(NavItem {
+                    key: "nav.admin",
+                    href: Some("/admin/users"),
+                    current: section == "nav.admin",
+                });
+            }
+            tools.push(NavItem {
+                key: "nav.account",
+                href: Some("/account"),
+                current: section == "nav.account",
+            });
+        }
         Self {
-            lang,
-            t: catalog(lang),
-            next: encode_path(path),
+            lang: ctx.lang,
+            t: catalog(ctx.lang),
+            next: encode_path(&ctx.path),
             nav,
+            tools,
             demo,
+            user_name: ctx.viewer.user().map(|u| u.display_name.clone()),
+            csrf: ctx.viewer.csrf_token().to_owned(),
             version: env!("CARGO_PKG_VERSION"),
         }
+    }
+
+    /// The frame when only the language is known (errors raised before a viewer exists).
+    pub fn bare(lang: Lang) -> Self {
+        let ctx = Ctx {
+            lang,
+            path: "/".into(),
+            request_id: None,
+            viewer: Viewer::Anonymous {
+                csrf: String::new(),
+            },
+        };
+        Self::new(&ctx, "", false)
     }
 }
 
 /// Percent-encodes everything but unreserved characters and '/'.
-fn encode_path(path: &str) -> String {
+pub fn encode_path(path: &str) -> String {
     let mut out = String::with_capacity(path.len());
     for b in path.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~/".contains(&b) {

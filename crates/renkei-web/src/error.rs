@@ -1,5 +1,6 @@
 //! Errors as pages a person can act on: what went wrong and what to do, in their language.
 
+use crate::auth::Viewer;
 use crate::chrome::Chrome;
 use crate::i18n::{lang_of, Lang};
 use askama::Template;
@@ -10,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use renkei_store::StoreError;
 use std::convert::Infallible;
 
-/// What a page handler knows about its request: language, path and request id.
+/// What a page handler knows about its request: language, path, request id and viewer.
 #[derive(Debug, Clone)]
 pub struct Ctx {
     /// Language of the response.
@@ -19,6 +20,8 @@ pub struct Ctx {
     pub path: String,
     /// The `x-request-id` given to this request.
     pub request_id: Option<String>,
+    /// Who is asking.
+    pub viewer: Viewer,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -33,6 +36,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            viewer: parts
+                .extensions
+                .get::<Viewer>()
+                .cloned()
+                .unwrap_or(Viewer::Anonymous {
+                    csrf: String::new(),
+                }),
         })
     }
 }
@@ -102,17 +112,28 @@ impl IntoResponse for PageError {
                 )
             }
         };
-        error_page(&self.ctx, status, title, body)
+        error_page(
+            Chrome::new(&self.ctx, "", false),
+            self.ctx.request_id.clone(),
+            status,
+            title,
+            body,
+        )
     }
 }
 
-fn error_page(ctx: &Ctx, status: StatusCode, title: &str, body: &str) -> Response {
-    let chrome = Chrome::new(ctx.lang, &ctx.path, "", false);
+fn error_page(
+    chrome: Chrome,
+    request_id: Option<String>,
+    status: StatusCode,
+    title: &str,
+    body: &str,
+) -> Response {
     let page = ErrorPage {
         title: chrome.t.get(title),
         body: chrome.t.get(body),
         request_id: if status.is_server_error() {
-            ctx.request_id.clone()
+            request_id
         } else {
             None
         },
@@ -131,12 +152,74 @@ pub async fn not_found(ctx: Ctx) -> Response {
 
 /// A 404 page when only the language is known.
 pub fn not_found_for(lang: Lang) -> Response {
+    error_page(
+        Chrome::bare(lang),
+        None,
+        StatusCode::NOT_FOUND,
+        "error.not_found_title",
+        "error.not_found_body",
+    )
+}
+
+/// 403: logged in, but not allowed here.
+pub fn forbidden(lang: Lang, viewer: &Viewer) -> Response {
     let ctx = Ctx {
         lang,
         path: "/".into(),
         request_id: None,
+        viewer: viewer.clone(),
     };
-    PageError::not_found(&ctx).into_response()
+    error_page(
+        Chrome::new(&ctx, "", false),
+        None,
+        StatusCode::FORBIDDEN,
+        "error.forbidden_title",
+        "error.forbidden_body",
+    )
+}
+
+/// 403 for a form whose CSRF token is missing or stale; sets a fresh pre-login token.
+pub fn csrf_rejected(lang: Lang, new_csrf: Option<String>, secure: bool) -> Response {
+    let mut response = error_page(
+        Chrome::bare(lang),
+        None,
+        StatusCode::FORBIDDEN,
+        "error.csrf_title",
+        "error.csrf_body",
+    );
+    if let Some(token) = new_csrf {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            crate::auth::cookies::set(
+                crate::auth::cookies::csrf_name(secure),
+                &token,
+                secure,
+                None,
+            ),
+        );
+    }
+    response
+}
+
+/// 413: the body is larger than allowed.
+pub fn payload_too_large() -> Response {
+    (
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "送信されたデータが大きすぎます。内容を減らしてもう一度送信してください。 / The request body is too large.",
+    )
+        .into_response()
+}
+
+/// 503 when the database cannot be reached before a page is known.
+pub fn unavailable_response() -> Response {
+    error_page(
+        Chrome::bare(Lang::Ja),
+        None,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "error.unavailable_title",
+        "error.unavailable_body",
+    )
 }
 
 /// The answer when a handler panicked: a plain 500 that reveals nothing.

@@ -3,18 +3,22 @@
 //! [`router`] builds the whole application; the binary serves it and tests drive it directly.
 
 mod assets;
+pub mod auth;
 pub mod chrome;
+pub mod clock;
 pub mod error;
 pub mod health;
 pub mod i18n;
 pub mod metrics;
 pub mod pages;
+pub mod routes;
 mod security;
 
-use axum::routing::get;
+use auth::policy::TwoFactorPolicy;
 use axum::Router;
+use clock::{Clock, SystemClock};
 use renkei_store::Store;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -26,8 +30,16 @@ use tower_http::timeout::TimeoutLayer;
 pub struct WebConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// Time after which a request is answered 408/503 instead of running on.
+    /// Time after which a request is answered 503 instead of running on.
     pub request_timeout: Duration,
+    /// Mark cookies `Secure` (and use `__Host-` names): on whenever Renkei is reached over TLS.
+    pub secure_cookies: bool,
+    /// A session ends after this long without a request.
+    pub session_idle: chrono::Duration,
+    /// A session ends this long after login, however active.
+    pub session_lifetime: chrono::Duration,
+    /// Name shown in authenticator apps.
+    pub totp_issuer: String,
 }
 
 impl Default for WebConfig {
@@ -35,6 +47,10 @@ impl Default for WebConfig {
         Self {
             body_limit: 2 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            secure_cookies: false,
+            session_idle: chrono::Duration::minutes(30),
+            session_lifetime: chrono::Duration::hours(12),
+            totp_issuer: "Renkei 連携".to_owned(),
         }
     }
 }
@@ -48,15 +64,46 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// Settings.
     pub config: Arc<WebConfig>,
+    /// The time source.
+    pub clock: Arc<dyn Clock>,
+    /// The two-factor policy, loaded at start and replaced when the administrator changes it.
+    policy: Arc<RwLock<TwoFactorPolicy>>,
 }
 
 impl AppState {
-    /// State over a store with the given settings.
+    /// State over a store with the given settings, the system clock and the default policy.
     pub fn new(store: Store, config: WebConfig) -> Self {
         Self {
             store,
             metrics: Arc::new(metrics::Metrics::default()),
             config: Arc::new(config),
+            clock: Arc::new(SystemClock),
+            policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
+        }
+    }
+
+    /// The same state with another clock (tests).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Loads the two-factor policy from the database.
+    pub async fn load_policy(&self) -> Result<(), renkei_store::StoreError> {
+        let policy = TwoFactorPolicy::load(&self.store).await?;
+        self.set_policy(policy);
+        Ok(())
+    }
+
+    /// The current two-factor policy.
+    pub fn two_factor_policy(&self) -> TwoFactorPolicy {
+        self.policy.read().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Replaces the policy in memory (the caller stores it).
+    pub fn set_policy(&self, policy: TwoFactorPolicy) {
+        if let Ok(mut current) = self.policy.write() {
+            *current = policy;
         }
     }
 }
@@ -64,15 +111,14 @@ impl AppState {
 /// The complete application router.
 pub fn router(state: AppState) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
-    Router::new()
-        .route("/", get(pages::home::show))
-        .route("/areas/{code}", get(pages::area::show))
-        .route("/lang/{lang}", get(pages::lang::switch))
-        .route("/healthz", get(health::healthz))
-        .route("/metrics", get(metrics::render))
-        .route("/static/{file}", get(assets::serve))
+    routes::build(&state)
+        .0
         .route_layer(axum::middleware::from_fn(metrics::stamp_route))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::session::authenticate,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

@@ -34,10 +34,68 @@ enum Command {
     /// Apply pending database migrations and report the schema version.
     Migrate,
     /// Load the demo data into an empty database without serving.
-    Demo,
+    Demo {
+        /// Print the current two-factor code of a demo account instead.
+        #[arg(long, value_name = "EMAIL")]
+        code: Option<String>,
+    },
+    /// Manage user accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Check the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
     /// List towns (町丁目) with their area, or correct a town's area.
     #[command(subcommand)]
     Towns(TownsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create a user with a role in an organisation, and print a one-time password.
+    ///
+    /// Roles: system_admin, hub_coordinator, institution_admin, institution_staff,
+    /// prefecture_viewer. A hub coordinator needs --area, institution roles --institution.
+    CreateUser {
+        /// E-mail address (the login name).
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// Role code.
+        #[arg(long)]
+        role: String,
+        /// Organisation name (e.g. 八尾市医師会, 大阪府).
+        #[arg(long)]
+        organisation: String,
+        /// Area code of a hub organisation (e.g. yao).
+        #[arg(long)]
+        area: Option<String>,
+        /// Institution id of an institution organisation.
+        #[arg(long)]
+        institution: Option<i64>,
+    },
+    /// Set a new random password, end the user's sessions and print the password.
+    ResetPassword {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// Disable a user: their sessions end at once.
+    DisableUser {
+        /// E-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// List users with their roles.
+    ListUsers,
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain; reports the first broken link and exits 1 if there is one.
+    Verify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,7 +137,10 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             crate::serve::serve(config, demo).await
         }
         Command::Migrate => migrate(config).await,
-        Command::Demo => demo(config).await,
+        Command::Demo { code: Some(email) } => demo_code(&email),
+        Command::Demo { code: None } => demo(config).await,
+        Command::Admin(command) => crate::admin::run(config, command_into(command)).await,
+        Command::Audit(AuditCommand::Verify) => crate::admin::verify_audit(config).await,
         Command::Towns(command) => towns(config, command).await,
     }
 }
@@ -144,6 +205,48 @@ async fn migrate(config: Config) -> Result<(), Failure> {
     );
     store.close().await;
     Ok(())
+}
+
+fn command_into(command: AdminCommand) -> crate::admin::AdminAction {
+    use crate::admin::AdminAction;
+    match command {
+        AdminCommand::CreateUser {
+            email,
+            name,
+            role,
+            organisation,
+            area,
+            institution,
+        } => AdminAction::CreateUser {
+            email,
+            name,
+            role,
+            organisation,
+            area,
+            institution,
+        },
+        AdminCommand::ResetPassword { email } => AdminAction::ResetPassword { email },
+        AdminCommand::DisableUser { email } => AdminAction::DisableUser { email },
+        AdminCommand::ListUsers => AdminAction::ListUsers,
+    }
+}
+
+fn demo_code(email: &str) -> Result<(), Failure> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    match crate::demo_accounts::current_code(email.trim(), now) {
+        Some(code) => {
+            println!("{code}");
+            Ok(())
+        }
+        None => Err(Failure::new(
+            2,
+            format!("{email} は二要素認証のあるデモ用アカウントではありません"),
+            format!("{email} is not a demo account with a second factor"),
+        )),
+    }
 }
 
 async fn demo(config: Config) -> Result<(), Failure> {

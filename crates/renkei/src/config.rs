@@ -42,6 +42,36 @@ pub struct ConfigArgs {
         value_name = "SECONDS"
     )]
     request_timeout: Option<u64>,
+    /// The address people use to reach Renkei, e.g. https://renkei.example.jp/ [default:
+    /// http://LISTEN/]. With https, cookies are marked Secure.
+    #[arg(long, global = true, env = "RENKEI_PUBLIC_URL", value_name = "URL")]
+    public_url: Option<String>,
+    /// Minutes without activity after which a session ends [default: 30].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_SESSION_IDLE_MINUTES",
+        value_name = "MINUTES"
+    )]
+    session_idle_minutes: Option<i64>,
+    /// Hours after login after which a session ends however active [default: 12].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_SESSION_LIFETIME_HOURS",
+        value_name = "HOURS"
+    )]
+    session_lifetime_hours: Option<i64>,
+    /// Key that signs the audit log's hash chain [default: read from, or created in,
+    /// DATA_DIR/audit.key]. Every instance serving one database needs the same key.
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_AUDIT_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    audit_key: Option<String>,
 }
 
 /// The same settings as they may appear in the TOML file.
@@ -55,6 +85,10 @@ struct FileConfig {
     demo: Option<bool>,
     body_limit: Option<usize>,
     request_timeout: Option<u64>,
+    public_url: Option<String>,
+    session_idle_minutes: Option<i64>,
+    session_lifetime_hours: Option<i64>,
+    audit_key: Option<String>,
 }
 
 /// The effective configuration.
@@ -74,6 +108,14 @@ pub struct Config {
     pub body_limit: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// The public address.
+    pub public_url: String,
+    /// Session idle limit.
+    pub session_idle: chrono::Duration,
+    /// Session absolute lifetime.
+    pub session_lifetime: chrono::Duration,
+    /// Audit key given in the settings (otherwise the key file).
+    pub audit_key: Option<String>,
 }
 
 impl Config {
@@ -84,7 +126,31 @@ impl Config {
             None if Path::new("renkei.toml").exists() => read_file(Path::new("renkei.toml"))?,
             None => FileConfig::default(),
         };
+        let listen = args
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let positive = |v: Option<i64>, default: i64| v.filter(|n| *n > 0).unwrap_or(default);
         Ok(Config {
+            public_url: args
+                .public_url
+                .clone()
+                .or(file.public_url)
+                .unwrap_or_else(|| format!("http://{listen}/")),
+            session_idle: chrono::Duration::minutes(positive(
+                args.session_idle_minutes.or(file.session_idle_minutes),
+                30,
+            )),
+            session_lifetime: chrono::Duration::hours(positive(
+                args.session_lifetime_hours.or(file.session_lifetime_hours),
+                12,
+            )),
+            audit_key: args
+                .audit_key
+                .clone()
+                .or(file.audit_key)
+                .filter(|k| !k.is_empty()),
             data_dir: args
                 .data_dir
                 .clone()
@@ -96,11 +162,7 @@ impl Config {
                 .or_else(|| std::env::var("RENKEI_DATABASE_URL").ok())
                 .or(file.database_url)
                 .filter(|u| !u.trim().is_empty()),
-            listen: args
-                .listen
-                .clone()
-                .or(file.listen)
-                .unwrap_or_else(|| "127.0.0.1:8080".to_owned()),
+            listen,
             log: args
                 .log
                 .clone()

@@ -16,18 +16,54 @@ pub struct OpenedDatabase {
     pub target: String,
 }
 
-/// Opens the configured database, applies migrations and loads the region reference data.
+/// Opens the configured database, applies migrations, loads the region reference data and
+/// sets the audit key.
 pub async fn open_database(config: &Config) -> Result<OpenedDatabase, Failure> {
-    match &config.database_url {
+    let opened = match &config.database_url {
         Some(url) => {
             let target = redact(url);
             let store = Store::open(url)
                 .await
                 .map_err(|e| Failure::database(&target, &e))?;
-            prepare(store, target).await
+            prepare(store, target).await?
         }
-        None => open_sqlite_in(&config.data_dir).await,
+        None => open_sqlite_in(&config.data_dir).await?,
+    };
+    let key = audit_key(config)?;
+    Ok(OpenedDatabase {
+        store: opened.store.with_audit_key(&key),
+        target: opened.target,
+    })
+}
+
+/// The audit key: from the settings, or the key file in the data directory (created with 32
+/// random bytes, readable by the owner only, the first time).
+fn audit_key(config: &Config) -> Result<Vec<u8>, Failure> {
+    if let Some(key) = &config.audit_key {
+        return Ok(key.as_bytes().to_vec());
     }
+    let path = config.data_dir.join("audit.key");
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        return Ok(text.trim().as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| Failure::data_dir(&config.data_dir, &e))?;
+    let mut bytes = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let key = renkei_domain::audit::hex(&bytes);
+    write_private(&path, &key).map_err(|e| Failure::data_dir(&config.data_dir, &e))?;
+    Ok(key.into_bytes())
+}
+
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()
 }
 
 async fn open_sqlite_in(data_dir: &Path) -> Result<OpenedDatabase, Failure> {
@@ -98,8 +134,21 @@ pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
     let towns = towns::towns().map_err(table_failure)?;
     let postcodes = towns::postcodes().map_err(table_failure)?;
     let institutions = demo::institutions(&region, &towns, &postcodes).map_err(table_failure)?;
-    store
+    let ids = store
         .insert_institutions(&institutions)
+        .await
+        .map_err(fail)?;
+    // The demo's staff accounts belong to the first active clinic of 八尾市.
+    let clinic = institutions
+        .iter()
+        .zip(&ids)
+        .find(|(i, _)| {
+            i.is_active
+                && i.area.as_str() == "yao"
+                && i.kind == renkei_domain::institution::InstitutionKind::Clinic
+        })
+        .map(|(i, id)| (i.name.clone(), id.0));
+    crate::demo_accounts::create(store, clinic)
         .await
         .map_err(fail)?;
     Ok(institutions.len())

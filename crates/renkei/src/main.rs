@@ -2,9 +2,11 @@
 //! it; every failure ends with one line that names the problem and the fix, in Japanese and
 //! English, and a non-zero exit code.
 
+mod admin;
 mod cli;
 mod config;
 mod database;
+mod demo_accounts;
 mod failure;
 mod serve;
 

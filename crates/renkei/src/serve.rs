@@ -36,12 +36,22 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         if loaded > 0 {
             println!("デモデータ（架空の医療機関 {loaded} 件）を読み込みました / loaded {loaded} fictional demo institutions");
         }
+        print!("{}", crate::demo_accounts::banner());
     }
     let web = WebConfig {
         body_limit: config.body_limit,
         request_timeout: config.request_timeout,
+        secure_cookies: config.public_url.starts_with("https://"),
+        session_idle: config.session_idle,
+        session_lifetime: config.session_lifetime,
+        ..WebConfig::default()
     };
-    let app = router(AppState::new(store.clone(), web));
+    let state = AppState::new(store.clone(), web);
+    state
+        .load_policy()
+        .await
+        .map_err(|e| Failure::database(&target, &e))?;
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let local = listener
         .local_addr()
         .map_err(|e| Failure::listen(&config.listen, &e))?;

@@ -94,9 +94,14 @@ async fn serve_demo_on_postgres_behaves_the_same() {
     assert!(health.contains("\"database\":\"postgres\""), "{health}");
     let out = server.terminate();
     assert!(out.status.success());
-    assert!(
-        !dir.path().join("renkei-data").exists(),
-        "no SQLite directory when PostgreSQL is used"
+    let data: Vec<String> = std::fs::read_dir(dir.path().join("renkei-data"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        data,
+        ["audit.key"],
+        "with PostgreSQL the data directory holds only the audit key"
     );
     renkei_testkit::drop_database(&db.name).await;
 }
@@ -233,7 +238,7 @@ fn migrate_and_demo_commands_report_what_they_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 1"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 2"));
     let out = renkei()
         .current_dir(dir.path())
         .arg("demo")

@@ -102,7 +102,7 @@ pub async fn show(
         .filter(|g| !g.rows.is_empty())
         .collect();
     let page = AreaPage {
-        chrome: Chrome::new(ctx.lang, &ctx.path, "nav.home", overview.has_demo_data),
+        chrome: Chrome::new(&ctx, "nav.home", overview.has_demo_data),
         area: header(area, ctx.lang),
         roles: Role::ALL
             .iter()

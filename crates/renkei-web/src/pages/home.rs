@@ -45,7 +45,7 @@ pub async fn show(State(state): State<AppState>, ctx: Ctx) -> Result<Html<String
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let demo = overview.as_ref().is_some_and(|o| o.has_demo_data);
-    let chrome = Chrome::new(ctx.lang, &ctx.path, "nav.home", demo);
+    let chrome = Chrome::new(&ctx, "nav.home", demo);
     let areas: Vec<AreaCard> = overview
         .iter()
         .flat_map(|o| o.areas.iter())

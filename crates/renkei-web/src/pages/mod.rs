@@ -1,5 +1,9 @@
 //! Server-rendered pages.
 
+pub mod account;
+pub mod admin;
 pub mod area;
 pub mod home;
+pub mod hub;
 pub mod lang;
+pub mod login;

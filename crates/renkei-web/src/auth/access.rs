@@ -1,0 +1,147 @@
+//! Who may use a route. Every route declares an [`Access`] rule when it is added to the router
+//! (see `routes.rs`); the guard middleware enforces it and a test walks the whole table.
+
+use super::policy::TwoFactorPolicy;
+use super::session::{ClientAddr, Viewer};
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::audit::Outcome;
+use renkei_store::audit::AuditEvent;
+
+/// The rule of a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone, logged in or not.
+    Public,
+    /// A user whose password step passed, even while the second factor is still owed
+    /// (the second-factor and enrolment pages, logout).
+    PasswordStep,
+    /// Any fully logged-in user.
+    SignedIn,
+    /// A fully logged-in user holding one of these roles.
+    Roles(&'static [AccountRole]),
+}
+
+/// What the guard decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Go on.
+    Allow,
+    /// Log in first.
+    Login,
+    /// Give the second factor first.
+    SecondFactor,
+    /// Enrol a second factor first (the policy requires one).
+    Enrol,
+    /// Logged in, but not allowed.
+    Forbidden,
+}
+
+/// The decision for a viewer on a route (pure: the test of the route table relies on it too).
+pub fn decide(access: Access, viewer: &Viewer, policy: &TwoFactorPolicy) -> Decision {
+    let user = match (access, viewer) {
+        (Access::Public, _) => return Decision::Allow,
+        (_, Viewer::Anonymous { .. }) => return Decision::Login,
+        (Access::PasswordStep, _) => return Decision::Allow,
+        (_, Viewer::Pending { user, .. }) => {
+            return if user.totp_enabled {
+                Decision::SecondFactor
+            } else {
+                Decision::Enrol
+            };
+        }
+        (_, Viewer::SignedIn { user, .. }) => user,
+    };
+    if !user.totp_enabled && policy.requires_any(&user.roles()) {
+        return Decision::Enrol;
+    }
+    match access {
+        Access::Roles(roles) if !roles.iter().any(|r| user.has_role(*r)) => Decision::Forbidden,
+        _ => Decision::Allow,
+    }
+}
+
+/// Per-route middleware enforcing `access`.
+pub async fn guard(
+    State((app, access)): State<(AppState, Access)>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let viewer = request
+        .extensions()
+        .get::<Viewer>()
+        .cloned()
+        .unwrap_or(Viewer::Anonymous {
+            csrf: String::new(),
+        });
+    let client = client_of(request.extensions());
+    let policy = app.two_factor_policy();
+    let decision = decide(access, &viewer, &policy);
+    if decision == Decision::Allow {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    let is_api = path.starts_with("/api/");
+    let lang = crate::i18n::lang_of(&request.into_parts().0);
+    match decision {
+        Decision::Allow => unreachable!("handled above"),
+        Decision::Login if is_api => json_error(
+            StatusCode::UNAUTHORIZED,
+            "ログインが必要です / authentication required",
+        ),
+        Decision::Login => redirect(&format!(
+            "/login?next={}",
+            crate::chrome::encode_path(&path)
+        )),
+        Decision::SecondFactor if is_api => json_error(
+            StatusCode::UNAUTHORIZED,
+            "二要素認証が必要です / second factor required",
+        ),
+        Decision::SecondFactor => redirect("/login/two-factor"),
+        Decision::Enrol if is_api => json_error(
+            StatusCode::FORBIDDEN,
+            "二要素認証の登録が必要です / two-factor enrolment required",
+        ),
+        Decision::Enrol => redirect("/account/two-factor"),
+        Decision::Forbidden => {
+            let event = AuditEvent::new(
+                viewer.user().map(|u| u.id),
+                "access.denied",
+                Outcome::Denied,
+                format!("route:{path}"),
+                client,
+            );
+            if let Err(e) = app.store.append_audit(&event).await {
+                tracing::error!(error = %e, "could not record a denial");
+            }
+            if is_api {
+                json_error(
+                    StatusCode::FORBIDDEN,
+                    "この操作の権限がありません / forbidden",
+                )
+            } else {
+                crate::error::forbidden(lang, &viewer)
+            }
+        }
+    }
+}
+
+fn redirect(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+fn json_error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+}
+
+/// The client address recorded by the session middleware.
+pub fn client_of(request_extensions: &axum::http::Extensions) -> String {
+    request_extensions
+        .get::<ClientAddr>()
+        .map(|c| c.0.clone())
+        .unwrap_or_else(|| "-".to_owned())
+}

@@ -1,0 +1,283 @@
+//! Who is asking: the session middleware that turns the cookie into a [`Viewer`], keeps
+//! sessions alive within their idle and absolute limits, and rejects state-changing requests
+//! without the right CSRF token.
+
+use super::cookies;
+use super::secrets::random_hex;
+use crate::clock::db_text;
+use crate::AppState;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::Response;
+use renkei_domain::audit::{token_hash, Outcome};
+use renkei_domain::totp::constant_time_eq;
+use renkei_store::accounts::{SessionRecord, User};
+use renkei_store::audit::AuditEvent;
+use std::net::SocketAddr;
+
+/// The person behind a request.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    /// Not logged in; `csrf` protects the forms shown before login (login, password reset).
+    Anonymous {
+        /// The pre-login CSRF token (double-submit cookie).
+        csrf: String,
+    },
+    /// Password accepted; the second factor (or its enrolment) is still owed.
+    Pending {
+        /// The user.
+        user: Box<User>,
+        /// The session.
+        session: Box<SessionRecord>,
+    },
+    /// Fully logged in.
+    SignedIn {
+        /// The user.
+        user: Box<User>,
+        /// The session.
+        session: Box<SessionRecord>,
+    },
+}
+
+impl Viewer {
+    /// The user, once the password step has passed.
+    pub fn user(&self) -> Option<&User> {
+        match self {
+            Viewer::Anonymous { .. } => None,
+            Viewer::Pending { user, .. } | Viewer::SignedIn { user, .. } => Some(user),
+        }
+    }
+
+    /// The fully logged-in user.
+    pub fn signed_in(&self) -> Option<&User> {
+        match self {
+            Viewer::SignedIn { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// The session, once the password step has passed.
+    pub fn session(&self) -> Option<&SessionRecord> {
+        match self {
+            Viewer::Anonymous { .. } => None,
+            Viewer::Pending { session, .. } | Viewer::SignedIn { session, .. } => Some(session),
+        }
+    }
+
+    /// The CSRF token forms must carry.
+    pub fn csrf_token(&self) -> &str {
+        match self {
+            Viewer::Anonymous { csrf } => csrf,
+            Viewer::Pending { session, .. } | Viewer::SignedIn { session, .. } => {
+                &session.csrf_token
+            }
+        }
+    }
+}
+
+/// The client's address (the socket peer), for throttling and the audit log.
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub String);
+
+/// Idle sessions are touched at most this often, to keep reads from writing on every request.
+const TOUCH_EVERY_SECONDS: i64 = 60;
+
+/// Middleware: resolves the viewer, enforces CSRF on state-changing requests.
+pub async fn authenticate(
+    State(app): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "-".to_owned());
+    let secure = app.config.secure_cookies;
+    let headers = request.headers().clone();
+    let (viewer, new_csrf, clear_session) = match resolve(&app, &headers).await {
+        Ok(Some(viewer)) => (viewer, None, false),
+        Ok(None) => {
+            let had_cookie =
+                cookies::get(request.headers(), cookies::session_name(secure)).is_some();
+            match cookies::get(request.headers(), cookies::csrf_name(secure))
+                .filter(|t| t.len() == 64)
+            {
+                Some(csrf) => (Viewer::Anonymous { csrf }, None, had_cookie),
+                None => {
+                    let csrf = random_hex(32);
+                    (
+                        Viewer::Anonymous { csrf: csrf.clone() },
+                        Some(csrf),
+                        had_cookie,
+                    )
+                }
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            return crate::error::unavailable_response();
+        }
+    };
+    request.extensions_mut().insert(ClientAddr(client.clone()));
+    if is_state_changing(request.method()) {
+        let (parts, body) = request.into_parts();
+        let bytes = match axum::body::to_bytes(body, app.config.body_limit).await {
+            Ok(b) => b,
+            Err(_) => return crate::error::payload_too_large(),
+        };
+        let sent = parts
+            .headers
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| form_field(&bytes, "csrf_token"));
+        let valid =
+            sent.is_some_and(|t| constant_time_eq(t.as_bytes(), viewer.csrf_token().as_bytes()));
+        if !valid {
+            let actor = viewer.user().map(|u| u.id);
+            let event = AuditEvent::new(
+                actor,
+                "csrf.rejected",
+                Outcome::Denied,
+                format!("route:{}", parts.uri.path()),
+                client,
+            );
+            let _ = app.store.append_audit(&event).await;
+            let lang = crate::i18n::lang_of(&parts);
+            return crate::error::csrf_rejected(lang, new_csrf, secure);
+        }
+        request = Request::from_parts(parts, Body::from(bytes));
+    }
+    request.extensions_mut().insert(viewer);
+    let mut response = next.run(request).await;
+    let is_html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    // Only pages carry forms; health checks, metrics and assets need no token.
+    if let (Some(csrf), true) = (new_csrf, is_html) {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(cookies::csrf_name(secure), &csrf, secure, None),
+        );
+    }
+    if clear_session {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            cookies::set(cookies::session_name(secure), "", secure, Some(0)),
+        );
+    }
+    response
+}
+
+fn is_state_changing(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// One field of a urlencoded form body.
+pub fn form_field(body: &[u8], name: &str) -> Option<String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).ok()?;
+    pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The viewer of a request that carries a valid session cookie, or `None`.
+async fn resolve(
+    app: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<Viewer>, renkei_store::StoreError> {
+    let secure = app.config.secure_cookies;
+    let Some(token) = cookies::get(headers, cookies::session_name(secure)) else {
+        return Ok(None);
+    };
+    let hash = token_hash(&token);
+    let Some(session) = app.store.session(&hash).await? else {
+        return Ok(None);
+    };
+    let now = app.clock.now();
+    let now_text = db_text(now);
+    let idle_limit = db_text(now - app.config.session_idle);
+    if session.expires_at <= now_text || session.last_seen_at < idle_limit {
+        app.store.delete_session(&hash).await?;
+        return Ok(None);
+    }
+    let Some(user) = app.store.user(session.user_id).await? else {
+        return Ok(None);
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    if session.last_seen_at < db_text(now - chrono::Duration::seconds(TOUCH_EVERY_SECONDS)) {
+        app.store.touch_session(&hash, &now_text).await?;
+    }
+    let (user, session) = (Box::new(user), Box::new(session));
+    Ok(Some(if session.second_factor_done {
+        Viewer::SignedIn { user, session }
+    } else {
+        Viewer::Pending { user, session }
+    }))
+}
+
+/// Starts a session for `user`: returns the cookie to set. `second_factor_done` is false while
+/// the second factor (or its enrolment) is still owed.
+pub async fn start_session(
+    app: &AppState,
+    user: &User,
+    second_factor_done: bool,
+    client: &str,
+    user_agent: &str,
+) -> Result<axum::http::HeaderValue, renkei_store::StoreError> {
+    let token = random_hex(32);
+    let now = app.clock.now();
+    let record = SessionRecord {
+        token_hash: token_hash(&token),
+        user_id: user.id,
+        csrf_token: random_hex(32),
+        second_factor_done,
+        created_at: db_text(now),
+        last_seen_at: db_text(now),
+        expires_at: db_text(now + app.config.session_lifetime),
+        client: client.to_owned(),
+        user_agent: user_agent.chars().take(120).collect(),
+    };
+    app.store.create_session(&record).await?;
+    let secure = app.config.secure_cookies;
+    Ok(cookies::set(
+        cookies::session_name(secure),
+        &token,
+        secure,
+        None,
+    ))
+}
+
+/// The cookie that removes the session cookie.
+pub fn clear_session_cookie(app: &AppState) -> axum::http::HeaderValue {
+    let secure = app.config.secure_cookies;
+    cookies::set(cookies::session_name(secure), "", secure, Some(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_fields_are_decoded() {
+        let body =
+            b"email=sato%40example.jp&csrf_token=abc123&name=%E5%85%AB%E5%B0%BE+%E8%8A%B1%E5%AD%90";
+        assert_eq!(form_field(body, "csrf_token").as_deref(), Some("abc123"));
+        assert_eq!(
+            form_field(body, "email").as_deref(),
+            Some("sato@example.jp")
+        );
+        assert_eq!(form_field(body, "name").as_deref(), Some("八尾 花子"));
+        assert_eq!(
+            form_field(b"bad=%E", "bad").as_deref(),
+            Some("%E"),
+            "a broken escape stays as typed"
+        );
+        assert_eq!(form_field(b"", "csrf_token"), None);
+    }
+}

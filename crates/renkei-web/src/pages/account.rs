@@ -1,0 +1,483 @@
+//! The user's own account: roles, password change, two-factor enrolment, sessions.
+
+use crate::auth::access::client_of;
+use crate::auth::secrets::{
+    hash_password, random_bytes, recovery_code, recovery_code_hash, verify_password,
+};
+use crate::auth::session::start_session;
+use crate::auth::Viewer;
+use crate::chrome::Chrome;
+use crate::clock::jst_text;
+use crate::error::{Ctx, PageError};
+use crate::i18n::Lang;
+use crate::pages::home::render;
+use crate::pages::login::audit;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::http::{header, Extensions, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Form;
+use renkei_domain::accounts::check_password;
+use renkei_domain::audit::Outcome;
+use renkei_domain::totp;
+use renkei_store::accounts::User;
+use serde::Deserialize;
+
+/// One session row.
+#[derive(Debug)]
+pub struct SessionRow {
+    started: String,
+    last_seen: String,
+    client: String,
+    user_agent: String,
+    current: bool,
+}
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    chrome: Chrome,
+    user: User,
+    roles: Vec<String>,
+    two_factor_required: bool,
+    recovery_left: i64,
+    sessions: Vec<SessionRow>,
+    notice: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "two_factor_setup.html")]
+struct SetupPage {
+    chrome: Chrome,
+    enforced: bool,
+    qr_svg: String,
+    secret: String,
+    error: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "recovery_codes.html")]
+struct RecoveryPage {
+    chrome: Chrome,
+    codes: Vec<String>,
+}
+
+fn signed_in(ctx: &Ctx) -> Result<&User, PageError> {
+    ctx.viewer
+        .signed_in()
+        .ok_or_else(|| PageError::not_found(ctx))
+}
+
+fn text(ctx: &Ctx, key: &str) -> String {
+    crate::i18n::catalog(ctx.lang).get(key)
+}
+
+async fn account_page(
+    app: &AppState,
+    ctx: &Ctx,
+    notice: Option<String>,
+    error: Option<String>,
+) -> Result<AccountPage, PageError> {
+    let user = signed_in(ctx)?.clone();
+    let current = ctx
+        .viewer
+        .session()
+        .map(|s| s.token_hash.clone())
+        .unwrap_or_default();
+    let sessions = app
+        .store
+        .sessions_of(user.id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .into_iter()
+        .map(|s| SessionRow {
+            started: jst_text(&s.created_at),
+            last_seen: jst_text(&s.last_seen_at),
+            client: s.client,
+            user_agent: s.user_agent.chars().take(60).collect(),
+            current: s.token_hash == current,
+        })
+        .collect();
+    let recovery_left = app
+        .store
+        .recovery_codes_left(user.id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    let roles = user
+        .memberships
+        .iter()
+        .map(|m| {
+            let label = if ctx.lang == Lang::En {
+                m.role.label_en()
+            } else {
+                m.role.label_ja()
+            };
+            format!("{label}（{}）", m.organisation.name)
+        })
+        .collect();
+    Ok(AccountPage {
+        chrome: Chrome::new(ctx, "nav.account", false),
+        two_factor_required: app.two_factor_policy().requires_any(&user.roles()),
+        roles,
+        recovery_left,
+        sessions,
+        notice,
+        error,
+        user,
+    })
+}
+
+/// `GET /account`.
+pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+    let page = account_page(&app, &ctx, None, None).await?;
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+/// The password-change form.
+#[derive(Debug, Deserialize)]
+pub struct PasswordForm {
+    current: String,
+    new: String,
+    confirm: String,
+}
+
+/// `POST /account/password`: checks the current password and the policy; other sessions end.
+pub async fn change_password(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    let client = client_of(&extensions);
+    let credentials = app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let problem = if !verify_password(
+        credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref()),
+        &form.current,
+    ) {
+        Some(text(&ctx, "account.wrong_password"))
+    } else if form.new != form.confirm {
+        Some(text(&ctx, "account.mismatch"))
+    } else {
+        check_password(&form.new, &[&user.email, &user.display_name])
+            .err()
+            .map(|e| e.to_string())
+    };
+    if let Some(message) = problem {
+        audit(
+            &app,
+            Some(&user),
+            "password.change",
+            Outcome::Failed,
+            &format!("user:{}", user.id.0),
+            &client,
+        )
+        .await;
+        let page = account_page(&app, &ctx, None, Some(message)).await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    }
+    let hash = hash_password(&form.new)
+        .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
+    let keep = ctx.viewer.session().map(|s| s.token_hash.clone());
+    app.store
+        .set_password(user.id, &hash, keep.as_deref())
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        Some(&user),
+        "password.change",
+        Outcome::Ok,
+        &format!("user:{}", user.id.0),
+        &client,
+    )
+    .await;
+    let page = account_page(
+        &app,
+        &ctx,
+        Some(text(&ctx, "account.password_changed")),
+        None,
+    )
+    .await?;
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+/// `POST /account/logout-everywhere`.
+pub async fn logout_everywhere(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    app.store
+        .delete_sessions_of(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        Some(&user),
+        "logout.everywhere",
+        Outcome::Ok,
+        &format!("user:{}", user.id.0),
+        &client_of(&extensions),
+    )
+    .await;
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, "/login")]).into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        crate::auth::session::clear_session_cookie(&app),
+    );
+    Ok(response)
+}
+
+/// `GET /account/two-factor`: a new secret as a QR code (SVG made here, no outside service).
+pub async fn two_factor_setup(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> Result<Response, PageError> {
+    let Some(user) = ctx.viewer.user().cloned() else {
+        return Err(PageError::not_found(&ctx));
+    };
+    if user.totp_enabled {
+        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response());
+    }
+    let page = setup_page(&app, &ctx, &user, None, true).await?;
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+async fn setup_page(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    error: Option<String>,
+    fresh: bool,
+) -> Result<SetupPage, PageError> {
+    let existing = app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .and_then(|c| c.totp_pending_secret);
+    let secret = match (existing, fresh) {
+        (Some(s), false) => s,
+        _ => {
+            let secret = totp::base32_encode(&random_bytes(20));
+            app.store
+                .set_pending_totp(user.id, &secret)
+                .await
+                .map_err(|e| PageError::store(ctx, e))?;
+            secret
+        }
+    };
+    let bytes = totp::base32_decode(&secret).unwrap_or_default();
+    let uri = totp::otpauth_uri(&app.config.totp_issuer, &user.email, &bytes);
+    let qr_svg = qrcode::QrCode::new(uri.as_bytes())
+        .map(|code| {
+            code.render::<qrcode::render::svg::Color>()
+                .min_dimensions(200, 200)
+                .build()
+        })
+        .unwrap_or_default();
+    let grouped = secret
+        .as_bytes()
+        .chunks(4)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok(SetupPage {
+        chrome: Chrome::new(ctx, "nav.account", false),
+        enforced: matches!(ctx.viewer, Viewer::Pending { .. }),
+        qr_svg,
+        secret: grouped,
+        error,
+    })
+}
+
+/// The enrolment confirmation form.
+#[derive(Debug, Deserialize)]
+pub struct ConfirmForm {
+    code: String,
+}
+
+/// `POST /account/two-factor`: a correct code activates TOTP, makes ten recovery codes (shown
+/// once), and completes the login of a half-logged-in session with a fresh token.
+pub async fn two_factor_confirm(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    headers: HeaderMap,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, PageError> {
+    let Some(user) = ctx.viewer.user().cloned() else {
+        return Err(PageError::not_found(&ctx));
+    };
+    let client = client_of(&extensions);
+    let pending = app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+        .and_then(|c| c.totp_pending_secret)
+        .and_then(|s| totp::base32_decode(&s));
+    let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
+    let step = pending
+        .as_deref()
+        .and_then(|secret| totp::verify(secret, &form.code, unix, None));
+    let Some(step) = step else {
+        audit(
+            &app,
+            Some(&user),
+            "two_factor.enrol",
+            Outcome::Failed,
+            &format!("user:{}", user.id.0),
+            &client,
+        )
+        .await;
+        let page = setup_page(
+            &app,
+            &ctx,
+            &user,
+            Some(text(&ctx, "auth.code_failed")),
+            false,
+        )
+        .await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    };
+    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
+    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    app.store
+        .confirm_totp(user.id, i64::try_from(step).unwrap_or(i64::MAX), &hashes)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        Some(&user),
+        "two_factor.enrol",
+        Outcome::Ok,
+        &format!("user:{}", user.id.0),
+        &client,
+    )
+    .await;
+    let mut cookie = None;
+    if let Viewer::Pending { session, .. } = &ctx.viewer {
+        app.store
+            .delete_session(&session.token_hash)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        let agent = headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        cookie = Some(
+            start_session(&app, &user, true, &client, agent)
+                .await
+                .map_err(|e| PageError::store(&ctx, e))?,
+        );
+        audit(
+            &app,
+            Some(&user),
+            "login.success",
+            Outcome::Ok,
+            &format!("user:{}", user.id.0),
+            &client,
+        )
+        .await;
+    }
+    let page = RecoveryPage {
+        chrome: Chrome::new(&ctx, "nav.account", false),
+        codes,
+    };
+    let mut response = render(&ctx, &page)?.into_response();
+    if let Some(cookie) = cookie {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// The disable form.
+#[derive(Debug, Deserialize)]
+pub struct DisableForm {
+    password: String,
+}
+
+/// `POST /account/two-factor/disable`: only where the policy allows, and with the password.
+pub async fn two_factor_disable(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Form(form): Form<DisableForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    let client = client_of(&extensions);
+    if app.two_factor_policy().requires_any(&user.roles()) {
+        audit(
+            &app,
+            Some(&user),
+            "two_factor.disable",
+            Outcome::Denied,
+            &format!("user:{}", user.id.0),
+            &client,
+        )
+        .await;
+        let page =
+            account_page(&app, &ctx, None, Some(text(&ctx, "account.cannot_disable"))).await?;
+        return Ok((StatusCode::FORBIDDEN, render(&ctx, &page)?).into_response());
+    }
+    let credentials = app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    if !verify_password(
+        credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref()),
+        &form.password,
+    ) {
+        let page =
+            account_page(&app, &ctx, None, Some(text(&ctx, "account.wrong_password"))).await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    }
+    app.store
+        .disable_totp(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        Some(&user),
+        "two_factor.disable",
+        Outcome::Ok,
+        &format!("user:{}", user.id.0),
+        &client,
+    )
+    .await;
+    let mut refreshed = ctx.clone();
+    if let Viewer::SignedIn { user: u, session } = &ctx.viewer {
+        let mut u = u.clone();
+        u.totp_enabled = false;
+        refreshed.viewer = Viewer::SignedIn {
+            user: u,
+            session: session.clone(),
+        };
+    }
+    let page = account_page(
+        &app,
+        &refreshed,
+        Some(text(&ctx, "account.disabled_done")),
+        None,
+    )
+    .await?;
+    Ok(render(&ctx, &page)?.into_response())
+}

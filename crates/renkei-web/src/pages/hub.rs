@@ -1,0 +1,105 @@
+//! The hub coordinator's page: the coordinator's own area(s) — or, for the prefecture and the
+//! administrator, every hub read-only — with the active institutions' role coverage.
+
+use crate::chrome::Chrome;
+use crate::error::{Ctx, PageError};
+use crate::i18n::Lang;
+use crate::pages::home::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::region::Role;
+
+/// One area's row.
+#[derive(Debug)]
+pub struct HubRow {
+    code: String,
+    name: String,
+    hub: String,
+    institutions: i64,
+    active: i64,
+    available: Vec<i64>,
+}
+
+#[derive(Template)]
+#[template(path = "hub.html")]
+struct HubPage {
+    chrome: Chrome,
+    all_hubs: bool,
+    roles: Vec<(char, &'static str)>,
+    rows: Vec<HubRow>,
+}
+
+/// `GET /hub`.
+pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+    let user = ctx
+        .viewer
+        .signed_in()
+        .ok_or_else(|| PageError::not_found(&ctx))?;
+    let all_hubs =
+        user.has_role(AccountRole::PrefectureViewer) || user.has_role(AccountRole::SystemAdmin);
+    let own_areas: Vec<String> = user
+        .memberships
+        .iter()
+        .filter(|m| m.role == AccountRole::HubCoordinator)
+        .filter_map(|m| m.organisation.area_code.clone())
+        .collect();
+    let overview = app
+        .store
+        .region_overview()
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let availability = app
+        .store
+        .role_availability()
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let rows = overview
+        .map(|o| o.areas)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|a| all_hubs || own_areas.contains(&a.code))
+        .map(|a| HubRow {
+            available: Role::ALL
+                .iter()
+                .map(|r| {
+                    availability
+                        .iter()
+                        .find(|(area, role, _)| *area == a.code && role == r.code())
+                        .map(|(_, _, n)| *n)
+                        .unwrap_or(0)
+                })
+                .collect(),
+            name: if ctx.lang == Lang::En {
+                a.name_en
+            } else {
+                a.name
+            },
+            hub: a.hub_operators.join("、"),
+            institutions: a.institutions,
+            active: a.active_institutions,
+            code: a.code,
+        })
+        .collect();
+    let page = HubPage {
+        chrome: Chrome::new(&ctx, "nav.hub", false),
+        all_hubs,
+        roles: Role::ALL
+            .iter()
+            .map(|r| {
+                (
+                    r.circled(),
+                    if ctx.lang == Lang::En {
+                        r.label_en()
+                    } else {
+                        r.short_ja()
+                    },
+                )
+            })
+            .collect(),
+        rows,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}

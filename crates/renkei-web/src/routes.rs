@@ -1,0 +1,164 @@
+//! Every route with its access rule, in one table. A route cannot be added without a rule, and
+//! the router test walks this table with every role.
+
+use crate::auth::access::{guard, Access};
+use crate::pages::{account, admin, area, home, hub, lang, login};
+use crate::{assets, health, metrics, AppState};
+use axum::routing::{get, post, MethodRouter};
+use axum::Router;
+use renkei_domain::accounts::AccountRole;
+
+/// One route and who may use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteRule {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Path pattern, as axum writes it.
+    pub path: &'static str,
+    /// Who may use it.
+    pub access: Access,
+}
+
+const ADMIN: &[AccountRole] = &[AccountRole::SystemAdmin];
+const HUB_VIEWERS: &[AccountRole] = &[
+    AccountRole::HubCoordinator,
+    AccountRole::PrefectureViewer,
+    AccountRole::SystemAdmin,
+];
+
+struct Routes<'a> {
+    state: &'a AppState,
+    router: Router<AppState>,
+    rules: Vec<RouteRule>,
+}
+
+impl Routes<'_> {
+    fn add(
+        mut self,
+        method: &'static str,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Self {
+        let guarded = handler.layer(axum::middleware::from_fn_with_state(
+            (self.state.clone(), access),
+            guard,
+        ));
+        self.router = self.router.route(path, guarded);
+        self.rules.push(RouteRule {
+            method,
+            path,
+            access,
+        });
+        self
+    }
+}
+
+/// The router (without the outer layers) and its rule table.
+pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
+    let routes = Routes {
+        state,
+        router: Router::new(),
+        rules: Vec::new(),
+    }
+    // Public pages and machine endpoints.
+    .add("GET", "/", Access::Public, get(home::show))
+    .add("GET", "/areas/{code}", Access::Public, get(area::show))
+    .add("GET", "/lang/{lang}", Access::Public, get(lang::switch))
+    .add("GET", "/healthz", Access::Public, get(health::healthz))
+    .add("GET", "/metrics", Access::Public, get(metrics::render))
+    .add("GET", "/static/{file}", Access::Public, get(assets::serve))
+    // Login.
+    .add("GET", "/login", Access::Public, get(login::form))
+    .add("POST", "/login", Access::Public, post(login::submit))
+    .add(
+        "GET",
+        "/login/two-factor",
+        Access::PasswordStep,
+        get(login::second_factor_form),
+    )
+    .add(
+        "POST",
+        "/login/two-factor",
+        Access::PasswordStep,
+        post(login::second_factor_submit),
+    )
+    .add("POST", "/logout", Access::PasswordStep, post(login::logout))
+    // The user's own account.
+    .add("GET", "/account", Access::SignedIn, get(account::show))
+    .add(
+        "POST",
+        "/account/password",
+        Access::SignedIn,
+        post(account::change_password),
+    )
+    .add(
+        "POST",
+        "/account/logout-everywhere",
+        Access::SignedIn,
+        post(account::logout_everywhere),
+    )
+    .add(
+        "GET",
+        "/account/two-factor",
+        Access::PasswordStep,
+        get(account::two_factor_setup),
+    )
+    .add(
+        "POST",
+        "/account/two-factor",
+        Access::PasswordStep,
+        post(account::two_factor_confirm),
+    )
+    .add(
+        "POST",
+        "/account/two-factor/disable",
+        Access::SignedIn,
+        post(account::two_factor_disable),
+    )
+    // Hubs.
+    .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
+    // Administration.
+    .add(
+        "GET",
+        "/admin/users",
+        Access::Roles(ADMIN),
+        get(admin::users),
+    )
+    .add(
+        "POST",
+        "/admin/users/{id}/disable",
+        Access::Roles(ADMIN),
+        post(admin::disable_user),
+    )
+    .add(
+        "POST",
+        "/admin/users/{id}/enable",
+        Access::Roles(ADMIN),
+        post(admin::enable_user),
+    )
+    .add(
+        "GET",
+        "/admin/audit",
+        Access::Roles(ADMIN),
+        get(admin::audit_page),
+    )
+    .add(
+        "GET",
+        "/admin/audit.csv",
+        Access::Roles(ADMIN),
+        get(admin::audit_csv),
+    )
+    .add(
+        "POST",
+        "/admin/policy",
+        Access::Roles(ADMIN),
+        post(admin::set_policy),
+    );
+    (routes.router, routes.rules)
+}
+
+/// The rule table alone.
+pub fn table(state: &AppState) -> Vec<RouteRule> {
+    build(state).1
+}
