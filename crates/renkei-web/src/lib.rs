@@ -2,6 +2,7 @@
 //!
 //! [`router`] builds the whole application; the binary serves it and tests drive it directly.
 
+pub mod api;
 mod assets;
 pub mod auth;
 pub mod chrome;

@@ -116,6 +116,8 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         Access::SignedIn,
         post(account::two_factor_disable),
     )
+    // JSON API.
+    .add("GET", "/api/v1/me", Access::SignedIn, get(crate::api::me))
     // Hubs.
     .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
     // Administration.

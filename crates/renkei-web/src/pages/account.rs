@@ -249,6 +249,8 @@ pub async fn two_factor_setup(
     if user.totp_enabled {
         return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response());
     }
+    // Reloading the page keeps the secret already shown, so a code from an app that scanned it
+    // still works.
     let page = setup_page(&app, &ctx, &user, None, true).await?;
     Ok(render(&ctx, &page)?.into_response())
 }
@@ -258,7 +260,7 @@ async fn setup_page(
     ctx: &Ctx,
     user: &User,
     error: Option<String>,
-    fresh: bool,
+    keep_pending: bool,
 ) -> Result<SetupPage, PageError> {
     let existing = app
         .store
@@ -266,8 +268,8 @@ async fn setup_page(
         .await
         .map_err(|e| PageError::store(ctx, e))?
         .and_then(|c| c.totp_pending_secret);
-    let secret = match (existing, fresh) {
-        (Some(s), false) => s,
+    let secret = match (existing, keep_pending) {
+        (Some(s), true) => s,
         _ => {
             let secret = totp::base32_encode(&random_bytes(20));
             app.store
@@ -346,7 +348,7 @@ pub async fn two_factor_confirm(
             &ctx,
             &user,
             Some(text(&ctx, "auth.code_failed")),
-            false,
+            true,
         )
         .await?;
         return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());

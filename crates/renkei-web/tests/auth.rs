@@ -1,0 +1,981 @@
+//! Accounts and security through the real router on both engines: login with password and TOTP,
+//! throttling, sessions, CSRF, enrolment, the route table walked with every role, the audit log.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use chrono::{TimeZone, Utc};
+use http_body_util::BodyExt;
+use renkei_domain::accounts::{AccountRole, Email, OrganisationKind, UserId};
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::{totp, towns};
+use renkei_store::Store;
+use renkei_testkit::{both_backends, TestDb};
+use renkei_web::auth::secrets::hash_password;
+use renkei_web::clock::ManualClock;
+use renkei_web::{router, routes, AppState, WebConfig};
+use std::sync::Arc;
+use tower::ServiceExt;
+
+const PASSWORD: &str = "correct horse battery staple";
+const SECRET: &[u8] = b"0123456789abcdefghij";
+
+struct Reply {
+    status: StatusCode,
+    headers: axum::http::HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn location(&self) -> &str {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start_matches(&format!("{name}="))
+                    .to_owned()
+            })
+    }
+}
+
+/// A browser: keeps cookies, reads the CSRF token from pages.
+struct Browser {
+    app: Router,
+    cookies: Vec<(String, String)>,
+}
+
+impl Browser {
+    fn new(app: &Router) -> Self {
+        Self {
+            app: app.clone(),
+            cookies: Vec::new(),
+        }
+    }
+
+    async fn send(&mut self, method: &str, uri: &str, form: Option<Vec<(&str, String)>>) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if !self.cookies.is_empty() {
+            let jar: Vec<String> = self
+                .cookies
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            request = request.header(header::COOKIE, jar.join("; "));
+        }
+        let body = match form {
+            Some(fields) => {
+                request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+                Body::from(serde_urlencoded::to_string(&fields).unwrap())
+            }
+            None => Body::empty(),
+        };
+        let response = self
+            .app
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let reply = Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: String::from_utf8(
+                response
+                    .into_body()
+                    .collect()
+                    .await
+                    .unwrap()
+                    .to_bytes()
+                    .to_vec(),
+            )
+            .unwrap(),
+        };
+        for name in ["renkei_session", "renkei_csrf"] {
+            if let Some(value) = reply.cookie(name) {
+                self.cookies.retain(|(k, _)| k != name);
+                if !value.is_empty() {
+                    self.cookies.push((name.to_owned(), value));
+                }
+            }
+        }
+        reply
+    }
+
+    async fn get(&mut self, uri: &str) -> Reply {
+        self.send("GET", uri, None).await
+    }
+
+    /// Posts a form with the CSRF token of the page at `page` (or of the last page seen).
+    async fn post(&mut self, page: &str, uri: &str, mut fields: Vec<(&str, String)>) -> Reply {
+        let html = self.get(page).await.body;
+        let token = csrf_in(&html).unwrap_or_default();
+        fields.push(("csrf_token", token));
+        self.send("POST", uri, Some(fields)).await
+    }
+}
+
+fn csrf_in(html: &str) -> Option<String> {
+    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
+    Some(html[at..].split('"').next()?.to_owned())
+}
+
+struct World {
+    app: Router,
+    clock: Arc<ManualClock>,
+    store: Store,
+}
+
+impl World {
+    fn now_unix(&self) -> u64 {
+        u64::try_from(renkei_web::clock::Clock::now(&*self.clock).timestamp()).unwrap()
+    }
+
+    /// Logs in with password and TOTP; moves the clock past the step so the next login gets a
+    /// fresh code.
+    async fn login(&self, email: &str) -> Browser {
+        let mut b = Browser::new(&self.app);
+        let r = b
+            .post(
+                "/login",
+                "/login",
+                vec![
+                    ("email", email.to_owned()),
+                    ("password", PASSWORD.to_owned()),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{email}: {}", r.body);
+        if r.location().starts_with("/login/two-factor") {
+            let code = totp::code_at(SECRET, self.now_unix());
+            let r = b
+                .post(
+                    "/login/two-factor",
+                    "/login/two-factor",
+                    vec![("code", code)],
+                )
+                .await;
+            assert_eq!(
+                r.status,
+                StatusCode::SEE_OTHER,
+                "{email} second factor: {}",
+                r.body
+            );
+        }
+        self.clock.advance(chrono::Duration::seconds(31));
+        b
+    }
+}
+
+async fn world(db: &TestDb) -> World {
+    db.store
+        .ensure_region(&RegionDefinition::nakakawachi(), &towns::towns().unwrap())
+        .await
+        .unwrap();
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap(),
+    ));
+    let state = AppState::new(db.store.clone(), WebConfig::default()).with_clock(clock.clone());
+    let hash = hash_password(PASSWORD).unwrap();
+    let orgs = [
+        (
+            AccountRole::SystemAdmin,
+            db.store
+                .ensure_organisation(OrganisationKind::System, "運用", None, None)
+                .await
+                .unwrap(),
+        ),
+        (
+            AccountRole::HubCoordinator,
+            db.store
+                .ensure_organisation(OrganisationKind::Hub, "八尾市医師会", Some("yao"), None)
+                .await
+                .unwrap(),
+        ),
+        (
+            AccountRole::InstitutionAdmin,
+            db.store
+                .ensure_organisation(OrganisationKind::Institution, "テスト診療所", None, None)
+                .await
+                .unwrap(),
+        ),
+        (
+            AccountRole::InstitutionStaff,
+            db.store
+                .ensure_organisation(OrganisationKind::Institution, "テスト診療所", None, None)
+                .await
+                .unwrap(),
+        ),
+        (
+            AccountRole::PrefectureViewer,
+            db.store
+                .ensure_organisation(OrganisationKind::Prefecture, "大阪府", None, None)
+                .await
+                .unwrap(),
+        ),
+    ];
+    for (role, org) in orgs {
+        let email = Email::parse(&format!("{}@example.jp", role.code())).unwrap();
+        let user = db
+            .store
+            .create_user(&email, role.label_ja(), Some(&hash))
+            .await
+            .unwrap();
+        db.store.add_membership(user, org, role).await.unwrap();
+        if role != AccountRole::PrefectureViewer {
+            db.store
+                .set_pending_totp(user, &totp::base32_encode(SECRET))
+                .await
+                .unwrap();
+            db.store
+                .confirm_totp(
+                    user,
+                    0,
+                    &[renkei_web::auth::secrets::recovery_code_hash("AAAAA-BBBBB")],
+                )
+                .await
+                .unwrap();
+        }
+    }
+    World {
+        app: router(state),
+        clock,
+        store: db.store.clone(),
+    }
+}
+
+fn email_of(role: AccountRole) -> String {
+    format!("{}@example.jp", role.code())
+}
+
+async fn user_id(store: &Store, role: AccountRole) -> UserId {
+    store
+        .user_by_email(&Email::parse(&email_of(role)).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+async fn password_and_totp_login_reaches_the_coordinators_page(db: TestDb) {
+    let w = world(&db).await;
+    let mut b = Browser::new(&w.app);
+    let r = b.get("/hub").await;
+    assert_eq!(
+        (r.status, r.location()),
+        (StatusCode::SEE_OTHER, "/login?next=/hub")
+    );
+    let r = b
+        .post(
+            "/login?next=/hub",
+            "/login",
+            vec![
+                ("email", " HUB_COORDINATOR@example.jp ".into()),
+                ("password", PASSWORD.into()),
+                ("next", "/hub".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert!(
+        r.location().starts_with("/login/two-factor"),
+        "{}",
+        r.location()
+    );
+    // Half logged in: other pages send back to the second factor.
+    assert_eq!(b.get("/hub").await.location(), "/login/two-factor");
+    let wrong = b
+        .post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", "000000".into())],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("コードが正しくない"));
+    let code = totp::code_at(SECRET, w.now_unix());
+    let r = b
+        .post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", code.clone()), ("next", "/hub".into())],
+        )
+        .await;
+    assert_eq!((r.status, r.location()), (StatusCode::SEE_OTHER, "/hub"));
+    let hub = b.get("/hub").await;
+    assert_eq!(hub.status, StatusCode::OK);
+    assert!(
+        hub.body.contains("data-testid=\"hub-row-yao\""),
+        "the coordinator sees their area"
+    );
+    assert!(
+        !hub.body.contains("hub-row-kashiwara"),
+        "and only their area"
+    );
+
+    // The same code cannot be used twice, even in another login.
+    let mut other = Browser::new(&w.app);
+    other
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::HubCoordinator)),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    let replay = other
+        .post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", code)],
+        )
+        .await;
+    assert_eq!(
+        replay.status,
+        StatusCode::UNAUTHORIZED,
+        "a used TOTP step is refused"
+    );
+    // A recovery code works once.
+    let r = other
+        .post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", "aaaaa bbbbb".into())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mut third = Browser::new(&w.app);
+    third
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::HubCoordinator)),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    let again = third
+        .post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", "AAAAA-BBBBB".into())],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+
+    let audit = w
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let actions: Vec<&str> = audit.iter().map(|e| e.action.as_str()).collect();
+    assert!(
+        actions.contains(&"login.password")
+            && actions.contains(&"login.success")
+            && actions.contains(&"login.second_factor_failure")
+    );
+}
+
+async fn wrong_passwords_and_unknown_accounts_look_alike_and_are_throttled(db: TestDb) {
+    let w = world(&db).await;
+    let mut b = Browser::new(&w.app);
+    let wrong = b
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", "not the password".into()),
+            ],
+        )
+        .await;
+    let unknown = b
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", "nobody@example.jp".into()),
+                ("password", "not the password".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, unknown.status),
+        (StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED)
+    );
+    let strip = |s: &str, email: &str| {
+        s.replace(email, "")
+            .replace(&csrf_in(s).unwrap_or_default(), "")
+    };
+    assert_eq!(
+        strip(&wrong.body, &email_of(AccountRole::PrefectureViewer)),
+        strip(&unknown.body, "nobody@example.jp")
+    );
+    assert!(wrong
+        .body
+        .contains("メールアドレスまたはパスワードが正しくありません"));
+
+    for _ in 0..4 {
+        b.post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", "nope".into()),
+            ],
+        )
+        .await;
+    }
+    let locked = b
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "even the right password waits"
+    );
+    assert!(locked.body.contains("しばらく待って"));
+    let unknown_locked = {
+        for _ in 0..5 {
+            b.post(
+                "/login",
+                "/login",
+                vec![
+                    ("email", "ghost@example.jp".into()),
+                    ("password", "nope".into()),
+                ],
+            )
+            .await;
+        }
+        b.post(
+            "/login",
+            "/login",
+            vec![
+                ("email", "ghost@example.jp".into()),
+                ("password", "nope".into()),
+            ],
+        )
+        .await
+    };
+    assert_eq!(
+        unknown_locked.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "unknown accounts are throttled the same way"
+    );
+    w.clock.advance(chrono::Duration::seconds(31));
+    let ok = b
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        (ok.status, ok.location()),
+        (StatusCode::SEE_OTHER, "/"),
+        "after the backoff the right password works"
+    );
+}
+
+async fn sessions_expire_and_end_when_the_user_is_disabled(db: TestDb) {
+    let w = world(&db).await;
+    let mut viewer = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    assert_eq!(viewer.get("/account").await.status, StatusCode::OK);
+    w.clock.advance(chrono::Duration::minutes(31));
+    let expired = viewer.get("/account").await;
+    assert_eq!(expired.location(), "/login?next=/account", "idle timeout");
+
+    let mut viewer = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    for _ in 0..37 {
+        w.clock.advance(chrono::Duration::minutes(20));
+        if viewer.get("/account").await.status != StatusCode::OK {
+            break;
+        }
+    }
+    assert_eq!(
+        viewer.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "absolute lifetime of 12 hours"
+    );
+
+    let mut viewer = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    let target = user_id(&w.store, AccountRole::PrefectureViewer).await;
+    let r = admin
+        .post(
+            "/admin/users",
+            &format!("/admin/users/{}/disable", target.0),
+            vec![],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        viewer.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "a disabled user's session ends at once"
+    );
+    let r = viewer
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED, "and cannot log in");
+    let me = user_id(&w.store, AccountRole::SystemAdmin).await;
+    let self_disable = admin
+        .post(
+            "/admin/users",
+            &format!("/admin/users/{}/disable", me.0),
+            vec![],
+        )
+        .await;
+    assert_eq!(self_disable.status, StatusCode::BAD_REQUEST);
+
+    let mut b = Browser::new(&w.app);
+    b.cookies
+        .push(("renkei_session".into(), "forged-or-tampered-token".into()));
+    let r = b.get("/account").await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "a tampered cookie is just not a session"
+    );
+    assert!(r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|c| c.to_str().unwrap().starts_with("renkei_session=;")));
+}
+
+async fn forms_without_the_csrf_token_are_refused(db: TestDb) {
+    let w = world(&db).await;
+    let mut b = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let no_token = b.send("POST", "/logout", Some(vec![])).await;
+    assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+    assert!(no_token.body.contains("フォームの有効期限が切れました"));
+    let forged = b
+        .send(
+            "POST",
+            "/logout",
+            Some(vec![("csrf_token", "0".repeat(64))]),
+        )
+        .await;
+    assert_eq!(forged.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::OK,
+        "still logged in"
+    );
+    let ok = b.post("/account", "/logout", vec![]).await;
+    assert_eq!((ok.status, ok.location()), (StatusCode::SEE_OTHER, "/"));
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "logged out"
+    );
+
+    let mut anon = Browser::new(&w.app);
+    let login_csrf = anon
+        .send(
+            "POST",
+            "/login",
+            Some(vec![
+                ("email", "x@example.jp".into()),
+                ("password", "y".into()),
+            ]),
+        )
+        .await;
+    assert_eq!(
+        login_csrf.status,
+        StatusCode::FORBIDDEN,
+        "the login form is protected too"
+    );
+    let denied = w
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("csrf.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(denied.len(), 3);
+
+    let big = "x".repeat(3 * 1024 * 1024);
+    let huge = anon
+        .send("POST", "/login", Some(vec![("email", big)]))
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+async fn a_required_second_factor_is_enrolled_at_first_login(db: TestDb) {
+    let w = world(&db).await;
+    let hash = hash_password(PASSWORD).unwrap();
+    let org = w
+        .store
+        .ensure_organisation(OrganisationKind::Institution, "テスト診療所", None, None)
+        .await
+        .unwrap();
+    let user = w
+        .store
+        .create_user(
+            &Email::parse("new.nurse@example.jp").unwrap(),
+            "新人 看護師",
+            Some(&hash),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_membership(user, org, AccountRole::InstitutionStaff)
+        .await
+        .unwrap();
+
+    let mut b = Browser::new(&w.app);
+    let r = b
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", "new.nurse@example.jp".into()),
+                ("password", PASSWORD.into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/account/two-factor");
+    assert_eq!(
+        b.get("/account").await.location(),
+        "/account/two-factor",
+        "nothing else until enrolled"
+    );
+    let setup = b.get("/account/two-factor").await;
+    assert!(setup.body.contains("<svg"), "QR code rendered by Renkei");
+    let secret = setup
+        .body
+        .split("data-testid=\"totp-secret\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace(' ', "");
+    let secret = totp::base32_decode(&secret).unwrap();
+    let wrong = b
+        .post(
+            "/account/two-factor",
+            "/account/two-factor",
+            vec![("code", "123456".into())],
+        )
+        .await;
+    assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
+    let html = wrong.body.clone();
+    let token = csrf_in(&html).unwrap();
+    let code = totp::code_at(&secret, w.now_unix());
+    let done = b
+        .send(
+            "POST",
+            "/account/two-factor",
+            Some(vec![("code", code), ("csrf_token", token)]),
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert_eq!(
+        done.body.matches("<li><code>").count(),
+        10,
+        "ten recovery codes shown once"
+    );
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::OK,
+        "fully logged in now"
+    );
+    assert!(w.store.user(user).await.unwrap().unwrap().totp_enabled);
+    let cannot = b
+        .post(
+            "/account",
+            "/account/two-factor/disable",
+            vec![("password", PASSWORD.into())],
+        )
+        .await;
+    assert_eq!(
+        cannot.status,
+        StatusCode::FORBIDDEN,
+        "staff may not turn the second factor off"
+    );
+}
+
+async fn passwords_change_only_with_the_current_one_and_by_the_policy(db: TestDb) {
+    let w = world(&db).await;
+    let mut b = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let mut other_device = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let r = b
+        .post(
+            "/account",
+            "/account/password",
+            vec![
+                ("current", "wrong".into()),
+                ("new", "a much longer passphrase here".into()),
+                ("confirm", "a much longer passphrase here".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert!(r.body.contains("現在のパスワードが正しくありません"));
+    let r = b
+        .post(
+            "/account",
+            "/account/password",
+            vec![
+                ("current", PASSWORD.into()),
+                ("new", "password1234".into()),
+                ("confirm", "password1234".into()),
+            ],
+        )
+        .await;
+    assert!(
+        r.body.contains("推測されやすい"),
+        "common passwords refused"
+    );
+    let r = b
+        .post(
+            "/account",
+            "/account/password",
+            vec![
+                ("current", PASSWORD.into()),
+                ("new", "八尾の朝は在宅医療の連携から".into()),
+                ("confirm", "八尾の朝は在宅医療の連携から".into()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert!(r.body.contains("パスワードを変更しました"));
+    assert_eq!(
+        other_device.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "other devices logged out"
+    );
+    assert_eq!(
+        b.get("/account").await.status,
+        StatusCode::OK,
+        "this one stays"
+    );
+}
+
+/// Who may use which route: written here independently of the code's rules, so a new route or a
+/// changed rule fails until this table is updated on purpose.
+fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
+    use Who::*;
+    const EVERYONE: &[Who] = &[Public, Admin, Coordinator, InstAdmin, Staff, Prefecture];
+    const SIGNED_IN: &[Who] = &[Admin, Coordinator, InstAdmin, Staff, Prefecture];
+    Some(match (method, path) {
+        (
+            "GET",
+            "/" | "/areas/{code}" | "/lang/{lang}" | "/healthz" | "/metrics" | "/static/{file}"
+            | "/login",
+        ) => EVERYONE,
+        ("POST", "/login") => EVERYONE,
+        ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
+        ("POST", "/logout") => SIGNED_IN,
+        ("GET", "/account" | "/account/two-factor") => SIGNED_IN,
+        (
+            "POST",
+            "/account/password"
+            | "/account/logout-everywhere"
+            | "/account/two-factor"
+            | "/account/two-factor/disable",
+        ) => SIGNED_IN,
+        ("GET", "/api/v1/me") => SIGNED_IN,
+        ("GET", "/hub") => &[Admin, Coordinator, Prefecture],
+        ("GET", "/admin/users" | "/admin/audit" | "/admin/audit.csv") => &[Admin],
+        ("POST", "/admin/users/{id}/disable" | "/admin/users/{id}/enable" | "/admin/policy") => {
+            &[Admin]
+        }
+        _ => return None,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Who {
+    Public,
+    Admin,
+    Coordinator,
+    InstAdmin,
+    Staff,
+    Prefecture,
+}
+
+fn concrete(path: &str) -> String {
+    path.replace("{code}", "yao")
+        .replace("{lang}", "ja")
+        .replace("{file}", "app.css")
+        .replace("{id}", "999999")
+}
+
+async fn every_route_answers_each_role_as_declared(db: TestDb) {
+    let w = world(&db).await;
+    let table = routes::table(&AppState::new(db.store.clone(), WebConfig::default()));
+    for rule in &table {
+        assert!(
+            expected_access(rule.method, rule.path).is_some(),
+            "route {} {} has no expectation in this test",
+            rule.method,
+            rule.path
+        );
+    }
+    let who = [
+        (Who::Public, None),
+        (Who::Admin, Some(AccountRole::SystemAdmin)),
+        (Who::Coordinator, Some(AccountRole::HubCoordinator)),
+        (Who::InstAdmin, Some(AccountRole::InstitutionAdmin)),
+        (Who::Staff, Some(AccountRole::InstitutionStaff)),
+        (Who::Prefecture, Some(AccountRole::PrefectureViewer)),
+    ];
+    for (person, role) in who {
+        for rule in &table {
+            // Fresh login per route, so logging out or changing state cannot leak into the next.
+            let mut b = match role {
+                Some(role) => w.login(&email_of(role)).await,
+                None => Browser::new(&w.app),
+            };
+            let uri = concrete(rule.path);
+            let reply = if rule.method == "GET" {
+                b.get(&uri).await
+            } else {
+                let form_page = if role.is_some() { "/account" } else { "/login" };
+                b.post(form_page, &uri, vec![("code", "000000".into())])
+                    .await
+            };
+            let allowed = expected_access(rule.method, rule.path)
+                .unwrap()
+                .contains(&person);
+            // The guard sends to `/login?next=…`; handlers may send to `/login` themselves (logout).
+            let to_login = reply.status == StatusCode::SEE_OTHER
+                && reply.location().starts_with("/login?next=");
+            let refused = reply.status == StatusCode::FORBIDDEN
+                || reply.status == StatusCode::UNAUTHORIZED && rule.path.starts_with("/api/");
+            let what = format!(
+                "{person:?} {} {} → {} {}",
+                rule.method,
+                uri,
+                reply.status,
+                reply.location()
+            );
+            assert!(!reply.status.is_server_error(), "{what}");
+            if allowed {
+                assert!(!refused && !to_login, "should be allowed: {what}");
+            } else if person == Who::Public {
+                assert!(
+                    to_login || reply.status == StatusCode::UNAUTHORIZED,
+                    "anonymous should be sent to login: {what}"
+                );
+            } else {
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "should be forbidden: {what}"
+                );
+            }
+            if rule.path.starts_with("/api/") && !allowed {
+                assert!(
+                    reply.headers[header::CONTENT_TYPE]
+                        .to_str()
+                        .unwrap()
+                        .starts_with("application/json"),
+                    "API errors are JSON: {what}"
+                );
+            }
+        }
+    }
+    let denials = w
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("access.denied".into()),
+            limit: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(!denials.is_empty(), "denials are audited");
+}
+
+async fn the_audit_page_verifies_filters_and_exports(db: TestDb) {
+    let w = world(&db).await;
+    let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    let page = admin.get("/admin/audit?action=login.").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("data-testid=\"audit-ok\""));
+    assert!(page.body.contains("login.success"));
+    let csv = admin.get("/admin/audit.csv?action=login.").await;
+    assert!(csv.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(csv.body.starts_with('\u{feff}'), "BOM for Excel");
+    assert!(csv.body.contains("login.success"));
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE audit_log SET target = 'edited' WHERE seq = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let page = admin.get("/admin/audit").await;
+    assert!(
+        page.body.contains("data-testid=\"audit-broken\""),
+        "tampering is shown to the administrator"
+    );
+}
+
+async fn the_api_answers_json(db: TestDb) {
+    let w = world(&db).await;
+    let mut anon = Browser::new(&w.app);
+    let r = anon.get("/api/v1/me").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    assert!(r.body.contains("\"error\""));
+    let mut b = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let r = b.get("/api/v1/me").await;
+    let json: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+    assert_eq!(json["email"], "hub_coordinator@example.jp");
+    assert_eq!(json["memberships"][0]["role"], "hub_coordinator");
+}
+
+both_backends!(
+    password_and_totp_login_reaches_the_coordinators_page,
+    wrong_passwords_and_unknown_accounts_look_alike_and_are_throttled,
+    sessions_expire_and_end_when_the_user_is_disabled,
+    forms_without_the_csrf_token_are_refused,
+    a_required_second_factor_is_enrolled_at_first_login,
+    passwords_change_only_with_the_current_one_and_by_the_policy,
+    every_route_answers_each_role_as_declared,
+    the_audit_page_verifies_filters_and_exports,
+    the_api_answers_json,
+);
