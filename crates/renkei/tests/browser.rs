@@ -120,3 +120,61 @@ fn home_and_area_pages_render_in_a_real_browser_on_desktop_and_phone() {
     }
     server.terminate();
 }
+
+#[test]
+fn a_coordinator_logs_in_with_password_and_totp_in_a_real_browser() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 390, 844);
+
+    browser.goto(&format!("{base}/hub"));
+    assert!(
+        browser.url().contains("/login?next=/hub"),
+        "{}",
+        browser.url()
+    );
+    browser.type_into("input[name=email]", "coordinator@demo.renkei.example");
+    browser.type_into("input[name=password]", "renkei-demo-2026");
+    browser.screenshot(&out.join("login-1-password.png"));
+    browser.click("form[action='/login'] button[type=submit]");
+    assert!(
+        browser.url().contains("/login/two-factor"),
+        "{}",
+        browser.url()
+    );
+
+    // The current code of the demo account, as a newcomer would get it.
+    let code = renkei()
+        .args(["demo", "--code", "coordinator@demo.renkei.example"])
+        .output()
+        .unwrap();
+    let code = String::from_utf8(code.stdout).unwrap().trim().to_owned();
+    assert_eq!(code.len(), 6, "{code}");
+    browser.type_into("input[name=code]", &code);
+    browser.screenshot(&out.join("login-2-totp.png"));
+    browser.click("form[action='/login/two-factor'] button[type=submit]");
+    assert!(browser.url().ends_with("/hub"), "{}", browser.url());
+    let page = browser.source();
+    assert!(page.contains("拠点コーディネーターのページ"));
+    assert!(page.contains("data-testid=\"hub-row-yao\""));
+    assert!(
+        page.contains("八尾 花子（デモ）"),
+        "the header names the logged-in user"
+    );
+    browser.screenshot(&out.join("login-3-hub.png"));
+
+    browser.click("form[action='/logout'] button[type=submit]");
+    browser.goto(&format!("{base}/hub"));
+    assert!(
+        browser.url().contains("/login"),
+        "logged out: {}",
+        browser.url()
+    );
+    drop(browser);
+    server.terminate();
+}

@@ -20,7 +20,10 @@ pub struct HubRow {
     hub: String,
     institutions: i64,
     active: i64,
-    available: Vec<i64>,
+    /// (circled number, available count, role label) per role.
+    cells: Vec<(char, i64, &'static str)>,
+    /// Whether any role status was reported for the area.
+    reported: bool,
 }
 
 #[derive(Template)]
@@ -61,8 +64,8 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
         .unwrap_or_default()
         .into_iter()
         .filter(|a| all_hubs || own_areas.contains(&a.code))
-        .map(|a| HubRow {
-            available: Role::ALL
+        .map(|a| {
+            let available: Vec<i64> = Role::ALL
                 .iter()
                 .map(|r| {
                     availability
@@ -71,16 +74,31 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
                         .map(|(_, _, n)| *n)
                         .unwrap_or(0)
                 })
-                .collect(),
-            name: if ctx.lang == Lang::En {
-                a.name_en
-            } else {
-                a.name
-            },
-            hub: a.hub_operators.join("、"),
-            institutions: a.institutions,
-            active: a.active_institutions,
-            code: a.code,
+                .collect();
+            let label = |r: &Role| {
+                if ctx.lang == Lang::En {
+                    r.label_en()
+                } else {
+                    r.short_ja()
+                }
+            };
+            HubRow {
+                reported: available.iter().any(|n| *n > 0),
+                cells: Role::ALL
+                    .iter()
+                    .zip(&available)
+                    .map(|(r, n)| (r.circled(), *n, label(r)))
+                    .collect(),
+                name: if ctx.lang == Lang::En {
+                    a.name_en
+                } else {
+                    a.name
+                },
+                hub: a.hub_operators.join("、"),
+                institutions: a.institutions,
+                active: a.active_institutions,
+                code: a.code,
+            }
         })
         .collect();
     let page = HubPage {

@@ -1,6 +1,8 @@
 //! Helpers shared by the binary's integration tests: run `renkei`, talk HTTP to it.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Output, Stdio};
