@@ -142,11 +142,9 @@ fn a_coordinator_logs_in_with_password_and_totp_in_a_real_browser() {
     browser.type_into("input[name=password]", "renkei-demo-2026");
     browser.screenshot(&out.join("login-1-password.png"));
     browser.click("form[action='/login'] button[type=submit]");
-    assert!(
-        browser.url().contains("/login/two-factor"),
-        "{}",
-        browser.url()
-    );
+    browser.wait_for_url("the second-factor page", |u| {
+        u.contains("/login/two-factor")
+    });
 
     // The current code of the demo account, as a newcomer would get it.
     let code = renkei()
@@ -158,7 +156,7 @@ fn a_coordinator_logs_in_with_password_and_totp_in_a_real_browser() {
     browser.type_into("input[name=code]", &code);
     browser.screenshot(&out.join("login-2-totp.png"));
     browser.click("form[action='/login/two-factor'] button[type=submit]");
-    assert!(browser.url().ends_with("/hub"), "{}", browser.url());
+    browser.wait_for_url("the hub page", |u| u.ends_with("/hub"));
     let page = browser.source();
     assert!(page.contains("拠点コーディネーターのページ"));
     assert!(page.contains("data-testid=\"hub-row-yao\""));
@@ -169,6 +167,9 @@ fn a_coordinator_logs_in_with_password_and_totp_in_a_real_browser() {
     browser.screenshot(&out.join("login-3-hub.png"));
 
     browser.click("form[action='/logout'] button[type=submit]");
+    browser.wait_for_url("the home page after logout", |u| {
+        u.trim_end_matches('/') == base
+    });
     browser.goto(&format!("{base}/hub"));
     assert!(
         browser.url().contains("/login"),

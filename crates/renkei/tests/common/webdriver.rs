@@ -131,6 +131,22 @@ impl Browser {
             .to_owned()
     }
 
+    /// Waits (up to 15 s) until the URL satisfies `done`, e.g. after a click that submits a form.
+    pub fn wait_for_url(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let url = self.url();
+            if done(&url) {
+                return url;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {what}, still at {url}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// The page's HTML.
     pub fn source(&self) -> String {
         self.call("GET", &self.session_path("/source"), None)["value"]
