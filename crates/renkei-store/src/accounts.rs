@@ -759,3 +759,156 @@ fn session_from(row: &sqlx::any::AnyRow) -> Result<SessionRecord, sqlx::Error> {
         user_agent: row.try_get("user_agent")?,
     })
 }
+
+/// What a one-time token is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenPurpose {
+    /// Joining an organisation with a role.
+    Invitation,
+    /// Setting a new password.
+    PasswordReset,
+}
+
+impl TokenPurpose {
+    fn code(self) -> &'static str {
+        match self {
+            TokenPurpose::Invitation => "invitation",
+            TokenPurpose::PasswordReset => "password_reset",
+        }
+    }
+}
+
+/// A one-time token's record (the token itself is never stored).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneTimeToken {
+    /// SHA-256 of the token.
+    pub token_hash: String,
+    /// For a password reset: the user.
+    pub user_id: Option<UserId>,
+    /// For an invitation: the invited address.
+    pub email: Option<String>,
+    /// For an invitation: the organisation joined.
+    pub organisation_id: Option<OrganisationId>,
+    /// For an invitation: the role given.
+    pub role: Option<AccountRole>,
+    /// Who created it.
+    pub created_by: Option<UserId>,
+    /// Expiry (UTC text).
+    pub expires_at: String,
+}
+
+impl Store {
+    /// Stores a new one-time token.
+    pub async fn create_token(
+        &self,
+        purpose: TokenPurpose,
+        token: &OneTimeToken,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, organisation_id, role, created_by, created_at, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&token.token_hash)
+        .bind(purpose.code())
+        .bind(token.user_id.map(|u| u.0))
+        .bind(&token.email)
+        .bind(token.organisation_id.map(|o| o.0))
+        .bind(token.role.map(|r| r.code()))
+        .bind(token.created_by.map(|u| u.0))
+        .bind(crate::now_text())
+        .bind(&token.expires_at)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A token that is unused and unexpired at `now`, without using it.
+    pub async fn peek_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<OneTimeToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT token_hash, user_id, email, organisation_id, role, created_by, expires_at FROM one_time_tokens
+             WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
+        )
+        .bind(token_hash)
+        .bind(purpose.code())
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref()
+            .map(token_from)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
+    /// Uses a token once: true only for the first caller while it is valid (safe under races).
+    pub async fn use_token(
+        &self,
+        purpose: TokenPurpose,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = sqlx::query(
+            "UPDATE one_time_tokens SET used_at = $1 WHERE token_hash = $2 AND purpose = $3 AND used_at IS NULL AND expires_at > $1",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .bind(purpose.code())
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// An organisation by id.
+    pub async fn organisation(
+        &self,
+        id: OrganisationId,
+    ) -> Result<Option<Organisation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT o.id, o.kind, o.name, a.code AS area_code, o.institution_id
+             FROM organisations o LEFT JOIN areas a ON a.id = o.area_id WHERE o.id = $1",
+        )
+        .bind(id.0)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref()
+            .map(organisation)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+}
+
+fn token_from(row: &sqlx::any::AnyRow) -> Result<OneTimeToken, sqlx::Error> {
+    let role: Option<String> = row.try_get("role")?;
+    Ok(OneTimeToken {
+        token_hash: row.try_get("token_hash")?,
+        user_id: row.try_get::<Option<i64>, _>("user_id")?.map(UserId),
+        email: row.try_get("email")?,
+        organisation_id: row
+            .try_get::<Option<i64>, _>("organisation_id")?
+            .map(OrganisationId),
+        role: role.as_deref().and_then(AccountRole::from_code),
+        created_by: row.try_get::<Option<i64>, _>("created_by")?.map(UserId),
+        expires_at: row.try_get("expires_at")?,
+    })
+}
+
+impl Store {
+    /// The users holding any role in an organisation.
+    pub async fn members_of(&self, organisation: OrganisationId) -> Result<Vec<User>, StoreError> {
+        Ok(self
+            .users()
+            .await?
+            .into_iter()
+            .filter(|u| {
+                u.memberships
+                    .iter()
+                    .any(|m| m.organisation.id == organisation)
+            })
+            .collect())
+    }
+}

@@ -210,3 +210,38 @@ impl Store {
             .map_err(StoreError::from)
     }
 }
+
+/// An institution's name and area, for invitations and permissions.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InstitutionBrief {
+    /// Identifier.
+    pub id: InstitutionId,
+    /// Name.
+    pub name: String,
+    /// Kind code.
+    pub kind: String,
+    /// Area code.
+    pub area_code: String,
+}
+
+impl Store {
+    /// An institution's name and area.
+    pub async fn institution_brief(&self, id: i64) -> Result<Option<InstitutionBrief>, StoreError> {
+        let row = sqlx::query(
+            "SELECT i.id, i.name, i.kind, a.code AS area_code FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            Ok(InstitutionBrief {
+                id: InstitutionId(r.try_get("id")?),
+                name: r.try_get("name")?,
+                kind: r.try_get("kind")?,
+                area_code: r.try_get("area_code")?,
+            })
+        })
+        .transpose()
+        .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
+}

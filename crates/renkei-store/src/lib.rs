@@ -10,6 +10,7 @@ pub mod audit;
 mod connect;
 pub mod directory;
 mod error;
+pub mod mail;
 pub mod migrate;
 pub mod region;
 

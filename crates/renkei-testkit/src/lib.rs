@@ -5,6 +5,8 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the test fails —
 //! always in CI (`CI=true`), and locally too unless `RENKEI_TEST_SKIP_POSTGRES=1` is set.
 
+pub mod smtp;
+
 use renkei_store::Store;
 use sqlx::Connection;
 use std::future::Future;

@@ -78,6 +78,15 @@ impl Chrome {
                     current: section == "nav.hub",
                 });
             }
+            if user.has_role(AccountRole::InstitutionAdmin)
+                || user.has_role(AccountRole::InstitutionStaff)
+            {
+                tools.push(NavItem {
+                    key: "nav.institution",
+                    href: Some("/institution"),
+                    current: section == "nav.institution",
+                });
+            }
             if user.has_role(AccountRole::SystemAdmin) {
                 tools.push(NavItem {
                     key: "nav.admin",

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod error;
 pub mod health;
 pub mod i18n;
+pub mod mail;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
@@ -41,6 +42,12 @@ pub struct WebConfig {
     pub session_lifetime: chrono::Duration,
     /// Name shown in authenticator apps.
     pub totp_issuer: String,
+    /// The address people use to reach Renkei, for links in mail (no trailing slash).
+    pub public_url: String,
+    /// How long an invitation link stays valid.
+    pub invitation_lifetime: chrono::Duration,
+    /// How long a password-reset link stays valid.
+    pub reset_lifetime: chrono::Duration,
 }
 
 impl Default for WebConfig {
@@ -52,6 +59,9 @@ impl Default for WebConfig {
             session_idle: chrono::Duration::minutes(30),
             session_lifetime: chrono::Duration::hours(12),
             totp_issuer: "Renkei 連携".to_owned(),
+            public_url: "http://127.0.0.1:8080".to_owned(),
+            invitation_lifetime: chrono::Duration::days(7),
+            reset_lifetime: chrono::Duration::hours(1),
         }
     }
 }
@@ -67,6 +77,8 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// The time source.
     pub clock: Arc<dyn Clock>,
+    /// Outgoing mail.
+    pub mailer: Arc<mail::Mailer>,
     /// The two-factor policy, loaded at start and replaced when the administrator changes it.
     policy: Arc<RwLock<TwoFactorPolicy>>,
 }
@@ -79,6 +91,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             config: Arc::new(config),
             clock: Arc::new(SystemClock),
+            mailer: Arc::new(mail::Mailer::new(None)),
             policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
         }
     }
@@ -86,6 +99,12 @@ impl AppState {
     /// The same state with another clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
+        self
+    }
+
+    /// The same state with another mailer.
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
+        self.mailer = Arc::new(mailer);
         self
     }
 

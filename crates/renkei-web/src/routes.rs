@@ -2,7 +2,9 @@
 //! the router test walks this table with every role.
 
 use crate::auth::access::{guard, Access};
-use crate::pages::{account, admin, area, home, hub, lang, login};
+use crate::pages::{
+    account, admin, area, home, hub, institution, invitations, lang, login, password,
+};
 use crate::{assets, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
@@ -20,6 +22,13 @@ pub struct RouteRule {
 }
 
 const ADMIN: &[AccountRole] = &[AccountRole::SystemAdmin];
+const INVITERS: &[AccountRole] = &[
+    AccountRole::SystemAdmin,
+    AccountRole::HubCoordinator,
+    AccountRole::InstitutionAdmin,
+];
+const INSTITUTION_STAFF: &[AccountRole] =
+    &[AccountRole::InstitutionAdmin, AccountRole::InstitutionStaff];
 const HUB_VIEWERS: &[AccountRole] = &[
     AccountRole::HubCoordinator,
     AccountRole::PrefectureViewer,
@@ -116,6 +125,56 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         Access::SignedIn,
         post(account::two_factor_disable),
     )
+    // Password reset and invitations (the link is the credential).
+    .add(
+        "GET",
+        "/password/forgot",
+        Access::Public,
+        get(password::forgot_form),
+    )
+    .add(
+        "POST",
+        "/password/forgot",
+        Access::Public,
+        post(password::forgot_submit),
+    )
+    .add(
+        "GET",
+        "/password/reset/{token}",
+        Access::Public,
+        get(password::reset_form),
+    )
+    .add(
+        "POST",
+        "/password/reset/{token}",
+        Access::Public,
+        post(password::reset_submit),
+    )
+    .add(
+        "GET",
+        "/invite/{token}",
+        Access::Public,
+        get(invitations::show),
+    )
+    .add(
+        "POST",
+        "/invite/{token}",
+        Access::Public,
+        post(invitations::accept),
+    )
+    .add(
+        "POST",
+        "/invitations",
+        Access::Roles(INVITERS),
+        post(invitations::create),
+    )
+    // Institutions.
+    .add(
+        "GET",
+        "/institution",
+        Access::Roles(INSTITUTION_STAFF),
+        get(institution::show),
+    )
     // JSON API.
     .add("GET", "/api/v1/me", Access::SignedIn, get(crate::api::me))
     // Hubs.
@@ -156,6 +215,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/admin/policy",
         Access::Roles(ADMIN),
         post(admin::set_policy),
+    )
+    .add(
+        "GET",
+        "/admin/outbox",
+        Access::Roles(ADMIN),
+        get(admin::outbox),
     );
     (routes.router, routes.rules)
 }

@@ -1,271 +1,15 @@
 //! Accounts and security through the real router on both engines: login with password and TOTP,
 //! throttling, sessions, CSRF, enrolment, the route table walked with every role, the audit log.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use chrono::{TimeZone, Utc};
-use http_body_util::BodyExt;
-use renkei_domain::accounts::{AccountRole, Email, OrganisationKind, UserId};
-use renkei_domain::region::RegionDefinition;
-use renkei_domain::{totp, towns};
-use renkei_store::Store;
+mod common;
+
+use axum::http::{header, StatusCode};
+use common::*;
+use renkei_domain::accounts::{AccountRole, Email, OrganisationKind};
+use renkei_domain::totp;
 use renkei_testkit::{both_backends, TestDb};
 use renkei_web::auth::secrets::hash_password;
-use renkei_web::clock::ManualClock;
-use renkei_web::{router, routes, AppState, WebConfig};
-use std::sync::Arc;
-use tower::ServiceExt;
-
-const PASSWORD: &str = "correct horse battery staple";
-const SECRET: &[u8] = b"0123456789abcdefghij";
-
-struct Reply {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: String,
-}
-
-impl Reply {
-    fn location(&self) -> &str {
-        self.headers
-            .get(header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-    }
-
-    fn cookie(&self, name: &str) -> Option<String> {
-        self.headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|c| c.starts_with(&format!("{name}=")))
-            .map(|c| {
-                c.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim_start_matches(&format!("{name}="))
-                    .to_owned()
-            })
-    }
-}
-
-/// A browser: keeps cookies, reads the CSRF token from pages.
-struct Browser {
-    app: Router,
-    cookies: Vec<(String, String)>,
-}
-
-impl Browser {
-    fn new(app: &Router) -> Self {
-        Self {
-            app: app.clone(),
-            cookies: Vec::new(),
-        }
-    }
-
-    async fn send(&mut self, method: &str, uri: &str, form: Option<Vec<(&str, String)>>) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        if !self.cookies.is_empty() {
-            let jar: Vec<String> = self
-                .cookies
-                .iter()
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            request = request.header(header::COOKIE, jar.join("; "));
-        }
-        let body = match form {
-            Some(fields) => {
-                request = request.header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
-                Body::from(serde_urlencoded::to_string(&fields).unwrap())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let reply = Reply {
-            status: response.status(),
-            headers: response.headers().clone(),
-            body: String::from_utf8(
-                response
-                    .into_body()
-                    .collect()
-                    .await
-                    .unwrap()
-                    .to_bytes()
-                    .to_vec(),
-            )
-            .unwrap(),
-        };
-        for name in ["renkei_session", "renkei_csrf"] {
-            if let Some(value) = reply.cookie(name) {
-                self.cookies.retain(|(k, _)| k != name);
-                if !value.is_empty() {
-                    self.cookies.push((name.to_owned(), value));
-                }
-            }
-        }
-        reply
-    }
-
-    async fn get(&mut self, uri: &str) -> Reply {
-        self.send("GET", uri, None).await
-    }
-
-    /// Posts a form with the CSRF token of the page at `page` (or of the last page seen).
-    async fn post(&mut self, page: &str, uri: &str, mut fields: Vec<(&str, String)>) -> Reply {
-        let html = self.get(page).await.body;
-        let token = csrf_in(&html).unwrap_or_default();
-        fields.push(("csrf_token", token));
-        self.send("POST", uri, Some(fields)).await
-    }
-}
-
-fn csrf_in(html: &str) -> Option<String> {
-    let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
-    Some(html[at..].split('"').next()?.to_owned())
-}
-
-struct World {
-    app: Router,
-    clock: Arc<ManualClock>,
-    store: Store,
-}
-
-impl World {
-    fn now_unix(&self) -> u64 {
-        u64::try_from(renkei_web::clock::Clock::now(&*self.clock).timestamp()).unwrap()
-    }
-
-    /// Logs in with password and TOTP; moves the clock past the step so the next login gets a
-    /// fresh code.
-    async fn login(&self, email: &str) -> Browser {
-        let mut b = Browser::new(&self.app);
-        let r = b
-            .post(
-                "/login",
-                "/login",
-                vec![
-                    ("email", email.to_owned()),
-                    ("password", PASSWORD.to_owned()),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{email}: {}", r.body);
-        if r.location().starts_with("/login/two-factor") {
-            let code = totp::code_at(SECRET, self.now_unix());
-            let r = b
-                .post(
-                    "/login/two-factor",
-                    "/login/two-factor",
-                    vec![("code", code)],
-                )
-                .await;
-            assert_eq!(
-                r.status,
-                StatusCode::SEE_OTHER,
-                "{email} second factor: {}",
-                r.body
-            );
-        }
-        self.clock.advance(chrono::Duration::seconds(31));
-        b
-    }
-}
-
-async fn world(db: &TestDb) -> World {
-    db.store
-        .ensure_region(&RegionDefinition::nakakawachi(), &towns::towns().unwrap())
-        .await
-        .unwrap();
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap(),
-    ));
-    let state = AppState::new(db.store.clone(), WebConfig::default()).with_clock(clock.clone());
-    let hash = hash_password(PASSWORD).unwrap();
-    let orgs = [
-        (
-            AccountRole::SystemAdmin,
-            db.store
-                .ensure_organisation(OrganisationKind::System, "運用", None, None)
-                .await
-                .unwrap(),
-        ),
-        (
-            AccountRole::HubCoordinator,
-            db.store
-                .ensure_organisation(OrganisationKind::Hub, "八尾市医師会", Some("yao"), None)
-                .await
-                .unwrap(),
-        ),
-        (
-            AccountRole::InstitutionAdmin,
-            db.store
-                .ensure_organisation(OrganisationKind::Institution, "テスト診療所", None, None)
-                .await
-                .unwrap(),
-        ),
-        (
-            AccountRole::InstitutionStaff,
-            db.store
-                .ensure_organisation(OrganisationKind::Institution, "テスト診療所", None, None)
-                .await
-                .unwrap(),
-        ),
-        (
-            AccountRole::PrefectureViewer,
-            db.store
-                .ensure_organisation(OrganisationKind::Prefecture, "大阪府", None, None)
-                .await
-                .unwrap(),
-        ),
-    ];
-    for (role, org) in orgs {
-        let email = Email::parse(&format!("{}@example.jp", role.code())).unwrap();
-        let user = db
-            .store
-            .create_user(&email, role.label_ja(), Some(&hash))
-            .await
-            .unwrap();
-        db.store.add_membership(user, org, role).await.unwrap();
-        if role != AccountRole::PrefectureViewer {
-            db.store
-                .set_pending_totp(user, &totp::base32_encode(SECRET))
-                .await
-                .unwrap();
-            db.store
-                .confirm_totp(
-                    user,
-                    0,
-                    &[renkei_web::auth::secrets::recovery_code_hash("AAAAA-BBBBB")],
-                )
-                .await
-                .unwrap();
-        }
-    }
-    World {
-        app: router(state),
-        clock,
-        store: db.store.clone(),
-    }
-}
-
-fn email_of(role: AccountRole) -> String {
-    format!("{}@example.jp", role.code())
-}
-
-async fn user_id(store: &Store, role: AccountRole) -> UserId {
-    store
-        .user_by_email(&Email::parse(&email_of(role)).unwrap())
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
+use renkei_web::{routes, AppState, WebConfig};
 
 async fn password_and_totp_login_reaches_the_coordinators_page(db: TestDb) {
     let w = world(&db).await;
@@ -815,7 +559,12 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ) => SIGNED_IN,
         ("GET", "/api/v1/me") => SIGNED_IN,
         ("GET", "/hub") => &[Admin, Coordinator, Prefecture],
-        ("GET", "/admin/users" | "/admin/audit" | "/admin/audit.csv") => &[Admin],
+        ("GET", "/admin/users" | "/admin/audit" | "/admin/audit.csv" | "/admin/outbox") => &[Admin],
+        ("GET" | "POST", "/password/forgot" | "/password/reset/{token}" | "/invite/{token}") => {
+            EVERYONE
+        }
+        ("POST", "/invitations") => &[Admin, Coordinator, InstAdmin],
+        ("GET", "/institution") => &[InstAdmin, Staff],
         ("POST", "/admin/users/{id}/disable" | "/admin/users/{id}/enable" | "/admin/policy") => {
             &[Admin]
         }
@@ -838,6 +587,7 @@ fn concrete(path: &str) -> String {
         .replace("{lang}", "ja")
         .replace("{file}", "app.css")
         .replace("{id}", "999999")
+        .replace("{token}", &"0".repeat(64))
 }
 
 async fn every_route_answers_each_role_as_declared(db: TestDb) {

@@ -72,6 +72,20 @@ pub struct ConfigArgs {
         hide_env_values = true
     )]
     audit_key: Option<String>,
+    /// SMTP server for invitations and password resets: smtp://USER:PASS@HOST:587 (STARTTLS),
+    /// smtps://… (TLS), or smtp://HOST:25?tls=none. Without it, mail waits in the outbox that
+    /// administrators read in the UI.
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_SMTP_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    smtp_url: Option<String>,
+    /// Sender address of Renkei's mail [default: Renkei <noreply@localhost.localdomain>].
+    #[arg(long, global = true, env = "RENKEI_MAIL_FROM", value_name = "ADDRESS")]
+    mail_from: Option<String>,
 }
 
 /// The same settings as they may appear in the TOML file.
@@ -89,6 +103,8 @@ struct FileConfig {
     session_idle_minutes: Option<i64>,
     session_lifetime_hours: Option<i64>,
     audit_key: Option<String>,
+    smtp_url: Option<String>,
+    mail_from: Option<String>,
 }
 
 /// The effective configuration.
@@ -116,6 +132,10 @@ pub struct Config {
     pub session_lifetime: chrono::Duration,
     /// Audit key given in the settings (otherwise the key file).
     pub audit_key: Option<String>,
+    /// SMTP URL.
+    pub smtp_url: Option<String>,
+    /// Sender address.
+    pub mail_from: String,
 }
 
 impl Config {
@@ -146,6 +166,16 @@ impl Config {
                 args.session_lifetime_hours.or(file.session_lifetime_hours),
                 12,
             )),
+            smtp_url: args
+                .smtp_url
+                .clone()
+                .or(file.smtp_url)
+                .filter(|u| !u.is_empty()),
+            mail_from: args
+                .mail_from
+                .clone()
+                .or(file.mail_from)
+                .unwrap_or_else(|| "Renkei <noreply@localhost.localdomain>".to_owned()),
             audit_key: args
                 .audit_key
                 .clone()

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use crate::database::{load_demo, open_database, OpenedDatabase};
 use crate::failure::Failure;
+use renkei_web::mail::{Mailer, SmtpSettings};
 use renkei_web::{router, AppState, WebConfig};
 use std::net::SocketAddr;
 use tracing_subscriber::EnvFilter;
@@ -44,9 +45,19 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         secure_cookies: config.public_url.starts_with("https://"),
         session_idle: config.session_idle,
         session_lifetime: config.session_lifetime,
+        public_url: config.public_url.trim_end_matches('/').to_owned(),
         ..WebConfig::default()
     };
-    let state = AppState::new(store.clone(), web);
+    let smtp = match &config.smtp_url {
+        Some(url) => Some(
+            SmtpSettings::from_url(url, &config.mail_from)
+                .map_err(|e| Failure::new(2, e.to_string(), e.to_string()))?,
+        ),
+        None => None,
+    };
+    let mailer = Mailer::new(smtp);
+    let state = AppState::new(store.clone(), web).with_mailer(mailer.clone());
+    spawn_mail_retries(store.clone(), mailer);
     state
         .load_policy()
         .await
@@ -70,6 +81,24 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Retries undelivered mail every minute while the server runs.
+fn spawn_mail_retries(store: renkei_store::Store, mailer: Mailer) {
+    if !mailer.delivers() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            match mailer.deliver_pending(&store).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(delivered = n, "queued mail delivered"),
+                Err(e) => tracing::warn!(error = %e, "mail retry failed"),
+            }
+        }
+    });
 }
 
 async fn shutdown_signal() {

@@ -453,3 +453,53 @@ mod tests {
         assert_eq!(jst_day_start("yesterday", 0), None);
     }
 }
+
+/// A mail as listed.
+#[derive(Debug)]
+pub struct MailRow {
+    id: i64,
+    to: String,
+    subject: String,
+    created: String,
+    status: String,
+    body: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin_outbox.html")]
+struct OutboxPage {
+    chrome: Chrome,
+    delivers: bool,
+    mails: Vec<MailRow>,
+}
+
+/// `GET /admin/outbox`: the newest 100 mails with their delivery state. Without an SMTP server
+/// this is where invitations and reset links wait to be passed on.
+pub async fn outbox(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+    let t = crate::i18n::catalog(ctx.lang);
+    let mails = app
+        .store
+        .recent_mails(100)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+        .into_iter()
+        .map(|m| MailRow {
+            status: match (&m.sent_at, &m.last_error) {
+                (Some(at), _) => format!("{} {}", t.get("outbox.sent"), jst_text(at)),
+                (None, Some(e)) => format!("{} ({}): {e}", t.get("outbox.failed"), m.attempts),
+                (None, None) => t.get("outbox.waiting"),
+            },
+            id: m.id,
+            to: m.to_address,
+            subject: m.subject,
+            created: jst_text(&m.created_at),
+            body: m.body,
+        })
+        .collect();
+    let page = OutboxPage {
+        chrome: Chrome::new(&ctx, "nav.admin", false),
+        delivers: app.mailer.delivers(),
+        mails,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}

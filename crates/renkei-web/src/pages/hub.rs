@@ -33,6 +33,8 @@ struct HubPage {
     all_hubs: bool,
     roles: Vec<(char, &'static str)>,
     rows: Vec<HubRow>,
+    /// Institutions of the coordinator's areas, for the invitation form.
+    institutions: Vec<(i64, String)>,
 }
 
 /// `GET /hub`.
@@ -101,7 +103,17 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
             }
         })
         .collect();
+    let mut institutions = Vec::new();
+    for area in &own_areas {
+        let list = app
+            .store
+            .institutions_in_area(area)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        institutions.extend(list.into_iter().map(|i| (i.id.0, i.name)));
+    }
     let page = HubPage {
+        institutions,
         chrome: Chrome::new(&ctx, "nav.hub", false),
         all_hubs,
         roles: Role::ALL

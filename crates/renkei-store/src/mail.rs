@@ -1,0 +1,116 @@
+//! The mail outbox: every mail Renkei sends is first stored here, then delivered by SMTP when a
+//! server is configured. Failed deliveries stay with their error and are retried; without a
+//! server the administrators read the outbox in the UI.
+
+use crate::connect::Store;
+use crate::error::StoreError;
+use sqlx::Row;
+
+/// A stored mail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct OutboxMail {
+    /// Identifier.
+    pub id: i64,
+    /// Recipient.
+    pub to_address: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+    /// When queued (UTC text).
+    pub created_at: String,
+    /// When delivered, if it was.
+    pub sent_at: Option<String>,
+    /// Delivery attempts so far.
+    pub attempts: i64,
+    /// The last delivery error.
+    pub last_error: Option<String>,
+}
+
+impl Store {
+    /// Queues a mail; returns its id.
+    pub async fn enqueue_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO outbox (to_address, subject, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(to)
+        .bind(subject)
+        .bind(body)
+        .bind(crate::now_text())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// Mails not yet delivered with fewer than `max_attempts` attempts, oldest first.
+    pub async fn pending_mails(
+        &self,
+        max_attempts: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxMail>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error FROM outbox
+             WHERE sent_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
+        )
+        .bind(max_attempts)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(mail_from)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// The newest mails, for the administrators' outbox page.
+    pub async fn recent_mails(&self, limit: i64) -> Result<Vec<OutboxMail>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error FROM outbox ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(mail_from)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Records a delivery.
+    pub async fn mark_mail_sent(&self, id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL WHERE id = $2")
+            .bind(crate::now_text())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a failed delivery attempt.
+    pub async fn mark_mail_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
+            .bind(error.chars().take(500).collect::<String>())
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}
+
+fn mail_from(r: &sqlx::any::AnyRow) -> Result<OutboxMail, sqlx::Error> {
+    Ok(OutboxMail {
+        id: r.try_get("id")?,
+        to_address: r.try_get("to_address")?,
+        subject: r.try_get("subject")?,
+        body: r.try_get("body")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+        attempts: r.try_get("attempts")?,
+        last_error: r.try_get("last_error")?,
+    })
+}

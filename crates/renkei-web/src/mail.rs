@@ -1,0 +1,241 @@
+//! Sending mail: every message is stored in the outbox first (nothing is lost), then delivered
+//! through the configured SMTP server; failures are kept with their error and retried. Without a
+//! server, administrators read the outbox in the UI.
+
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Mailbox, SinglePart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use renkei_store::{Store, StoreError};
+use std::time::Duration;
+
+/// Attempts after which a mail is given up (it stays in the outbox, marked with its error).
+pub const MAX_ATTEMPTS: i64 = 8;
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain connection (a relay on this machine, or tests).
+    None,
+    /// STARTTLS after connecting (usually port 587).
+    StartTls,
+    /// TLS from the start (usually port 465).
+    Tls,
+}
+
+/// Where and how to send mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpSettings {
+    /// Server host.
+    pub host: String,
+    /// Server port.
+    pub port: u16,
+    /// Login, when the server wants one.
+    pub username: Option<String>,
+    /// Password for the login.
+    pub password: Option<String>,
+    /// Protection.
+    pub security: SmtpSecurity,
+    /// Sender address.
+    pub from: String,
+}
+
+/// Why SMTP settings were refused.
+#[derive(Debug, thiserror::Error)]
+#[error("SMTP の設定が正しくありません: {0}（例: smtp://user:pass@mail.example.jp:587 、smtps://… 、smtp://127.0.0.1:25?tls=none）")]
+pub struct SmtpSettingsError(String);
+
+impl SmtpSettings {
+    /// Parses `smtp://[user:pass@]host[:port][?tls=none]` (STARTTLS by default) or
+    /// `smtps://…` (TLS), with the sender address given separately.
+    pub fn from_url(url: &str, from: &str) -> Result<Self, SmtpSettingsError> {
+        let bad = |why: &str| SmtpSettingsError(why.to_owned());
+        let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("scheme"))?;
+        let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let (auth, hostport) = match rest.rsplit_once('@') {
+            Some((a, h)) => (Some(a), h),
+            None => (None, rest),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (
+                h,
+                Some(
+                    p.trim_end_matches('/')
+                        .parse::<u16>()
+                        .map_err(|_| bad("port"))?,
+                ),
+            ),
+            None => (hostport.trim_end_matches('/'), None),
+        };
+        if host.is_empty() {
+            return Err(bad("host"));
+        }
+        let mut security = match scheme {
+            "smtp" => SmtpSecurity::StartTls,
+            "smtps" => SmtpSecurity::Tls,
+            _ => return Err(bad("scheme")),
+        };
+        if query.split('&').any(|p| p == "tls=none") {
+            security = SmtpSecurity::None;
+        }
+        let (username, password) = match auth.map(|a| a.split_once(':').unwrap_or((a, ""))) {
+            Some((u, p)) => (Some(decode(u)), Some(decode(p))),
+            None => (None, None),
+        };
+        from.parse::<Mailbox>().map_err(|_| bad("from"))?;
+        Ok(Self {
+            host: host.to_owned(),
+            port: port.unwrap_or(match security {
+                SmtpSecurity::Tls => 465,
+                SmtpSecurity::StartTls => 587,
+                SmtpSecurity::None => 25,
+            }),
+            username,
+            password,
+            security,
+            from: from.to_owned(),
+        })
+    }
+}
+
+fn decode(s: &str) -> String {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(&format!("v={s}"))
+        .ok()
+        .and_then(|mut v| v.pop())
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| s.to_owned())
+}
+
+/// Queues and delivers mail.
+#[derive(Debug, Clone)]
+pub struct Mailer {
+    smtp: Option<SmtpSettings>,
+}
+
+impl Mailer {
+    /// A mailer; `None` keeps mail in the outbox only.
+    pub fn new(smtp: Option<SmtpSettings>) -> Self {
+        Self { smtp }
+    }
+
+    /// Whether an SMTP server is configured.
+    pub fn delivers(&self) -> bool {
+        self.smtp.is_some()
+    }
+
+    /// Stores the mail, then tries to deliver it at once. A delivery failure is recorded, not
+    /// returned: the mail waits in the outbox for the retry.
+    pub async fn send(
+        &self,
+        store: &Store,
+        to: &str,
+        subject: &str,
+        body: &str,
+    ) -> Result<i64, StoreError> {
+        let id = store.enqueue_mail(to, subject, body).await?;
+        if let Some(settings) = &self.smtp {
+            match deliver(settings, to, subject, body).await {
+                Ok(()) => store.mark_mail_sent(id).await?,
+                Err(e) => {
+                    tracing::warn!(mail = id, error = %e, "mail delivery failed; will retry");
+                    store.mark_mail_failed(id, &e).await?;
+                }
+            }
+        }
+        Ok(id)
+    }
+
+    /// Retries undelivered mail; returns how many were delivered.
+    pub async fn deliver_pending(&self, store: &Store) -> Result<usize, StoreError> {
+        let Some(settings) = &self.smtp else {
+            return Ok(0);
+        };
+        let mut delivered = 0;
+        for mail in store.pending_mails(MAX_ATTEMPTS, 50).await? {
+            match deliver(settings, &mail.to_address, &mail.subject, &mail.body).await {
+                Ok(()) => {
+                    store.mark_mail_sent(mail.id).await?;
+                    delivered += 1;
+                }
+                Err(e) => store.mark_mail_failed(mail.id, &e).await?,
+            }
+        }
+        Ok(delivered)
+    }
+}
+
+async fn deliver(
+    settings: &SmtpSettings,
+    to: &str,
+    subject: &str,
+    body: &str,
+) -> Result<(), String> {
+    let from: Mailbox = settings.from.parse().map_err(|e| format!("from: {e}"))?;
+    let to: Mailbox = to.parse().map_err(|e| format!("to: {e}"))?;
+    let part = SinglePart::builder()
+        .header(ContentType::TEXT_PLAIN)
+        .header(ContentTransferEncoding::Base64)
+        .body(body.to_owned());
+    let message = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .singlepart(part)
+        .map_err(|e| e.to_string())?;
+    let builder = match settings.security {
+        SmtpSecurity::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+        }
+        SmtpSecurity::StartTls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+                .map_err(|e| e.to_string())?
+        }
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
+            .map_err(|e| e.to_string())?,
+    };
+    let mut builder = builder
+        .port(settings.port)
+        .timeout(Some(Duration::from_secs(20)));
+    if let (Some(user), Some(pass)) = (&settings.username, &settings.password) {
+        builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
+    }
+    builder
+        .build()
+        .send(message)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn smtp_urls_are_parsed() {
+        let s = SmtpSettings::from_url(
+            "smtp://user%40x:p%3Ass@mail.example.jp",
+            "Renkei <noreply@example.jp>",
+        )
+        .unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.security),
+            ("mail.example.jp", 587, SmtpSecurity::StartTls)
+        );
+        assert_eq!(
+            (s.username.as_deref(), s.password.as_deref()),
+            (Some("user@x"), Some("p:ss"))
+        );
+        let s = SmtpSettings::from_url("smtps://mail.example.jp", "noreply@example.jp").unwrap();
+        assert_eq!((s.port, s.security), (465, SmtpSecurity::Tls));
+        let s =
+            SmtpSettings::from_url("smtp://127.0.0.1:2525?tls=none", "noreply@example.jp").unwrap();
+        assert_eq!(
+            (s.port, s.security, s.username),
+            (2525, SmtpSecurity::None, None)
+        );
+        assert!(SmtpSettings::from_url("http://x", "noreply@example.jp").is_err());
+        assert!(SmtpSettings::from_url("smtp://x:notaport", "noreply@example.jp").is_err());
+        assert!(SmtpSettings::from_url("smtp://x", "not an address").is_err());
+    }
+}

@@ -1,0 +1,346 @@
+//! Invitations and password resets through a real SMTP server on loopback, and the outbox when
+//! no server is configured — on both engines.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use renkei_domain::accounts::{AccountRole, Email};
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::{demo, towns};
+use renkei_testkit::smtp::TestSmtpServer;
+use renkei_testkit::{both_backends, TestDb};
+use renkei_web::mail::{Mailer, SmtpSettings};
+
+async fn smtp_world(db: &TestDb) -> (World, TestSmtpServer) {
+    let smtp = TestSmtpServer::start().await;
+    let settings = SmtpSettings::from_url(&smtp.url(), "Renkei <noreply@example.jp>").unwrap();
+    let w = world_with(db, Mailer::new(Some(settings))).await;
+    let region = RegionDefinition::nakakawachi();
+    let all = demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    w.store.insert_institutions(&all).await.unwrap();
+    (w, smtp)
+}
+
+fn link_in(text: &str, prefix: &str) -> String {
+    let at = text
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {text}"));
+    text[at..].split_whitespace().next().unwrap().to_owned()
+}
+
+async fn a_coordinator_invites_staff_who_register_through_the_mailed_link(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let hub = coordinator.get("/hub").await;
+    assert!(
+        hub.body.contains("action=\"/invitations\""),
+        "the hub page has the invitation form"
+    );
+    let yao_clinic = w
+        .store
+        .institutions_in_area("yao")
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let west_clinic = w
+        .store
+        .institutions_in_area("higashiosaka-west")
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+
+    let outside = coordinator
+        .post(
+            "/hub",
+            "/invitations",
+            vec![
+                ("email", "x@example.jp".into()),
+                ("role", "institution_staff".into()),
+                ("institution_id", west_clinic.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        outside.status,
+        StatusCode::FORBIDDEN,
+        "not the coordinator's area"
+    );
+    let bad_role = coordinator
+        .post(
+            "/hub",
+            "/invitations",
+            vec![
+                ("email", "x@example.jp".into()),
+                ("role", "system_admin".into()),
+                ("institution_id", yao_clinic.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
+
+    let sent = coordinator
+        .post(
+            "/hub",
+            "/invitations",
+            vec![
+                ("email", "New.Nurse@Example.jp".into()),
+                ("role", "institution_admin".into()),
+                ("institution_id", yao_clinic.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains("招待メールを送信しました"));
+    let mails = smtp.mails();
+    assert_eq!(mails.len(), 1, "delivered through the SMTP server");
+    assert_eq!(mails[0].to, ["new.nurse@example.jp"]);
+    let text = mails[0].text();
+    assert!(
+        text.contains(&yao_clinic.name) && text.contains("まで"),
+        "{text}"
+    );
+    let link = link_in(&text, "http://127.0.0.1:8080/invite/");
+    let path = link.trim_start_matches("http://127.0.0.1:8080");
+
+    let mut invitee = Browser::new(&w.app);
+    let page = invitee.get(path).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("new.nurse@example.jp") && page.body.contains("機関管理者"));
+    let weak = invitee
+        .post(
+            path,
+            path,
+            vec![
+                ("name", "新人 看護師".into()),
+                ("password", "password1234".into()),
+                ("confirm", "password1234".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        weak.status,
+        StatusCode::BAD_REQUEST,
+        "the password policy applies"
+    );
+    let done = invitee
+        .post(
+            path,
+            path,
+            vec![
+                ("name", "新人 看護師".into()),
+                ("password", "八尾の朝は在宅医療の連携から".into()),
+                ("confirm", "八尾の朝は在宅医療の連携から".into()),
+            ],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    let user = w
+        .store
+        .user_by_email(&Email::parse("new.nurse@example.jp").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(user.roles(), [AccountRole::InstitutionAdmin]);
+    assert_eq!(
+        user.memberships[0].organisation.institution_id,
+        Some(yao_clinic.id.0)
+    );
+    let reused = invitee.get(path).await;
+    assert_eq!(reused.status, StatusCode::GONE, "the link works once");
+    assert!(reused.body.contains("招待リンクが使えません"));
+
+    // An expired link.
+    coordinator
+        .post(
+            "/hub",
+            "/invitations",
+            vec![
+                ("email", "late@example.jp".into()),
+                ("role", "institution_staff".into()),
+                ("institution_id", yao_clinic.id.0.to_string()),
+            ],
+        )
+        .await;
+    let late = link_in(&smtp.mails()[1].text(), "http://127.0.0.1:8080/invite/");
+    w.clock.advance(chrono::Duration::days(8));
+    assert_eq!(
+        invitee
+            .get(late.trim_start_matches("http://127.0.0.1:8080"))
+            .await
+            .status,
+        StatusCode::GONE
+    );
+
+    let audit = w
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("invitation.".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let outcomes: Vec<(&str, &str)> = audit
+        .iter()
+        .map(|e| (e.action.as_str(), e.outcome.as_str()))
+        .collect();
+    assert!(
+        outcomes.contains(&("invitation.create", "denied"))
+            && outcomes.contains(&("invitation.accept", "ok"))
+    );
+}
+
+async fn a_forgotten_password_is_reset_by_a_one_time_link(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let mut b = Browser::new(&w.app);
+    let known = b
+        .post(
+            "/password/forgot",
+            "/password/forgot",
+            vec![("email", email_of(AccountRole::PrefectureViewer))],
+        )
+        .await;
+    let unknown = b
+        .post(
+            "/password/forgot",
+            "/password/forgot",
+            vec![("email", "nobody@example.jp".into())],
+        )
+        .await;
+    assert_eq!(
+        (known.status, unknown.status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    let strip = |s: &str| s.replace(&csrf_in(s).unwrap_or_default(), "");
+    assert_eq!(
+        strip(&known.body),
+        strip(&unknown.body),
+        "the answer does not tell whether the account exists"
+    );
+    assert_eq!(smtp.mails().len(), 1, "mail only for the real account");
+    let mut session = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let link = link_in(
+        &smtp.mails()[0].text(),
+        "http://127.0.0.1:8080/password/reset/",
+    );
+    let path = link.trim_start_matches("http://127.0.0.1:8080");
+    let mismatch = b
+        .post(
+            path,
+            path,
+            vec![
+                ("password", "a long enough passphrase one".into()),
+                ("confirm", "a long enough passphrase two".into()),
+            ],
+        )
+        .await;
+    assert_eq!(mismatch.status, StatusCode::BAD_REQUEST);
+    let ok = b
+        .post(
+            path,
+            path,
+            vec![
+                ("password", "柏原の夕焼けと訪問看護の帰り道".into()),
+                ("confirm", "柏原の夕焼けと訪問看護の帰り道".into()),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::OK, "{}", ok.body);
+    assert_eq!(
+        session.get("/account").await.status,
+        StatusCode::SEE_OTHER,
+        "every session ended"
+    );
+    assert_eq!(
+        b.get(path).await.status,
+        StatusCode::GONE,
+        "the link works once"
+    );
+    let mut again = Browser::new(&w.app);
+    let login = again
+        .post(
+            "/login",
+            "/login",
+            vec![
+                ("email", email_of(AccountRole::PrefectureViewer)),
+                ("password", "柏原の夕焼けと訪問看護の帰り道".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        login.status,
+        StatusCode::SEE_OTHER,
+        "the new password works"
+    );
+
+    for _ in 0..6 {
+        b.post(
+            "/password/forgot",
+            "/password/forgot",
+            vec![("email", email_of(AccountRole::PrefectureViewer))],
+        )
+        .await;
+    }
+    assert_eq!(
+        smtp.mails().len(),
+        5,
+        "at most five reset mails per address and hour"
+    );
+}
+
+async fn without_smtp_mail_waits_in_the_outbox_for_administrators(db: TestDb) {
+    let w = world(&db).await;
+    let region = RegionDefinition::nakakawachi();
+    let all = demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    w.store.insert_institutions(&all).await.unwrap();
+    let clinic = w
+        .store
+        .institutions_in_area("yao")
+        .await
+        .unwrap()
+        .into_iter()
+        .next()
+        .unwrap();
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let r = coordinator
+        .post(
+            "/hub",
+            "/invitations",
+            vec![
+                ("email", "waiting@example.jp".into()),
+                ("role", "institution_staff".into()),
+                ("institution_id", clinic.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert!(r.body.contains("送信待ち"), "{}", r.body);
+    let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    let outbox = admin.get("/admin/outbox").await;
+    assert_eq!(outbox.status, StatusCode::OK);
+    assert!(
+        outbox.body.contains("waiting@example.jp") && outbox.body.contains("/invite/"),
+        "the admin can pass the link on"
+    );
+    assert!(outbox.body.contains("送信待ち"));
+}
+
+both_backends!(
+    a_coordinator_invites_staff_who_register_through_the_mailed_link,
+    a_forgotten_password_is_reset_by_a_one_time_link,
+    without_smtp_mail_waits_in_the_outbox_for_administrators,
+);
