@@ -912,3 +912,108 @@ impl Store {
             .collect())
     }
 }
+
+/// An API token's record (the token itself is shown once and never stored).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ApiToken {
+    /// Identifier.
+    pub id: i64,
+    /// Owner.
+    pub user_id: UserId,
+    /// A name the owner chose.
+    pub name: String,
+    /// Space-separated scopes, e.g. `read write`.
+    pub scopes: String,
+    /// Creation time.
+    pub created_at: String,
+    /// Last use.
+    pub last_used_at: Option<String>,
+    /// Revocation time, when revoked.
+    pub revoked_at: Option<String>,
+}
+
+impl Store {
+    /// Stores a new API token by its hash; returns its id.
+    pub async fn create_api_token(
+        &self,
+        user: UserId,
+        name: &str,
+        token_hash: &str,
+        scopes: &str,
+    ) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO api_tokens (user_id, name, token_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(user.0)
+        .bind(name)
+        .bind(token_hash)
+        .bind(scopes)
+        .bind(crate::now_text())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(id)
+    }
+
+    /// The tokens of a user, newest first.
+    pub async fn api_tokens_of(&self, user: UserId) -> Result<Vec<ApiToken>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, user_id, name, scopes, created_at, last_used_at, revoked_at FROM api_tokens WHERE user_id = $1 ORDER BY id DESC",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(api_token_from)
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Revokes one of the user's tokens; false when it is not theirs or already revoked.
+    pub async fn revoke_api_token(&self, user: UserId, id: i64) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
+            .bind(crate::now_text())
+            .bind(id)
+            .bind(user.0)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// The live token with this hash (not revoked, owner enabled), recording its use.
+    pub async fn use_api_token(
+        &self,
+        token_hash: &str,
+        now: &str,
+    ) -> Result<Option<ApiToken>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.user_id, t.name, t.scopes, t.created_at, t.last_used_at, t.revoked_at
+             FROM api_tokens t JOIN users u ON u.id = t.user_id
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND u.disabled = 0",
+        )
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(token) = row.as_ref().map(api_token_from).transpose()? else {
+            return Ok(None);
+        };
+        sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(token.id)
+            .execute(self.pool())
+            .await?;
+        Ok(Some(token))
+    }
+}
+
+fn api_token_from(row: &sqlx::any::AnyRow) -> Result<ApiToken, sqlx::Error> {
+    Ok(ApiToken {
+        id: row.try_get("id")?,
+        user_id: UserId(row.try_get("user_id")?),
+        name: row.try_get("name")?,
+        scopes: row.try_get("scopes")?,
+        created_at: row.try_get("created_at")?,
+        last_used_at: row.try_get("last_used_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}

@@ -232,3 +232,42 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
     )
         .into_response()
 }
+
+/// Middleware: the framework's own rejections (a form with a missing field, a path that does not
+/// parse, a wrong method) arrive as bare English text; this turns them into a page in the
+/// user's language (or JSON under `/api/`), keeping the status.
+pub async fn friendly_rejections(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let lang = crate::i18n::lang_from(request.uri(), request.headers());
+    let is_api = request.uri().path().starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let plain = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let rejected = matches!(
+        status,
+        StatusCode::BAD_REQUEST
+            | StatusCode::UNPROCESSABLE_ENTITY
+            | StatusCode::UNSUPPORTED_MEDIA_TYPE
+            | StatusCode::METHOD_NOT_ALLOWED
+    );
+    if !(rejected && plain) {
+        return response;
+    }
+    if is_api {
+        let body = serde_json::json!({ "error": "リクエストの形式が正しくありません / malformed request", "status": status.as_u16() });
+        return (status, axum::Json(body)).into_response();
+    }
+    error_page(
+        Chrome::bare(lang),
+        None,
+        status,
+        "error.bad_request_title",
+        "error.bad_request_body",
+    )
+}

@@ -119,14 +119,19 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestLang {
 
 /// The language of a request (also used by the error pages).
 pub fn lang_of(parts: &Parts) -> Lang {
-    let from_query = parts.uri.query().and_then(|q| {
+    lang_from(&parts.uri, &parts.headers)
+}
+
+/// The language from a request's URI (`?lang=`) and headers (the cookie).
+pub fn lang_from(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> Lang {
+    let from_query = uri.query().and_then(|q| {
         q.split('&')
             .filter_map(|pair| pair.split_once('='))
             .find(|(k, _)| *k == "lang")
             .and_then(|(_, v)| Lang::from_tag(v))
     });
     from_query
-        .or_else(|| cookie_lang(&parts.headers))
+        .or_else(|| cookie_lang(headers))
         .unwrap_or(Lang::Ja)
 }
 

@@ -135,6 +135,7 @@ pub fn router(state: AppState) -> Router {
         .0
         .route_layer(axum::middleware::from_fn(metrics::stamp_route))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn(error::friendly_rejections))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::session::authenticate,

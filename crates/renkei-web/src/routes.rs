@@ -177,6 +177,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     // JSON API.
     .add("GET", "/api/v1/me", Access::SignedIn, get(crate::api::me))
+    .add(
+        "POST",
+        "/account/api-tokens",
+        Access::SignedIn,
+        post(account::create_api_token),
+    )
+    .add(
+        "POST",
+        "/account/api-tokens/{id}/revoke",
+        Access::SignedIn,
+        post(account::revoke_api_token),
+    )
     // Hubs.
     .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
     // Administration.

@@ -558,6 +558,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/account/two-factor/disable",
         ) => SIGNED_IN,
         ("GET", "/api/v1/me") => SIGNED_IN,
+        ("POST", "/account/api-tokens" | "/account/api-tokens/{id}/revoke") => SIGNED_IN,
         ("GET", "/hub") => &[Admin, Coordinator, Prefecture],
         ("GET", "/admin/users" | "/admin/audit" | "/admin/audit.csv" | "/admin/outbox") => &[Admin],
         ("GET" | "POST", "/password/forgot" | "/password/reset/{token}" | "/invite/{token}") => {
@@ -705,6 +706,115 @@ async fn the_audit_page_verifies_filters_and_exports(db: TestDb) {
     );
 }
 
+async fn api_tokens_are_scoped_and_revocable(db: TestDb) {
+    let w = world(&db).await;
+    let mut b = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let created = b
+        .post(
+            "/account",
+            "/account/api-tokens",
+            vec![("name", "集計システム".into()), ("read", "1".into())],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    let token = created
+        .body
+        .split("data-testid=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("rk_"));
+    let call = |method: &'static str, token: String| {
+        let app = w.app.clone();
+        async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::builder()
+                .method(method)
+                .uri("/api/v1/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::empty())
+                .unwrap();
+            app.oneshot(request).await.unwrap().status()
+        }
+    };
+    assert_eq!(
+        call("GET", token.clone()).await,
+        StatusCode::OK,
+        "a read token reads"
+    );
+    assert_eq!(
+        call("POST", token.clone()).await,
+        StatusCode::FORBIDDEN,
+        "but does not write"
+    );
+    assert_eq!(
+        call("GET", "rk_forged".into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let tokens = w
+        .store
+        .api_tokens_of(user_id(&w.store, AccountRole::HubCoordinator).await)
+        .await
+        .unwrap();
+    let revoke = b
+        .post(
+            "/account",
+            &format!("/account/api-tokens/{}/revoke", tokens[0].id),
+            vec![],
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        call("GET", token).await,
+        StatusCode::UNAUTHORIZED,
+        "revoked at once"
+    );
+    let other = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let mut other = other;
+    let steal = other
+        .post(
+            "/account",
+            &format!("/account/api-tokens/{}/revoke", tokens[0].id),
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        steal.status,
+        StatusCode::NOT_FOUND,
+        "nobody revokes another user's token"
+    );
+}
+
+async fn malformed_requests_get_a_japanese_page_not_a_framework_message(db: TestDb) {
+    let w = world(&db).await;
+    let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    let missing = admin
+        .post(
+            "/account",
+            "/account/password",
+            vec![("current", "x".into())],
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        missing.body.contains("入力内容を確認してください"),
+        "{}",
+        missing.body
+    );
+    let path = admin
+        .post("/admin/users", "/admin/users/not-a-number/disable", vec![])
+        .await;
+    assert_eq!(path.status, StatusCode::BAD_REQUEST);
+    assert!(path.body.contains("入力内容を確認してください"));
+    let english = admin
+        .post("/admin/users", "/admin/users/abc/disable?lang=en", vec![])
+        .await;
+    assert!(english.body.contains("Please check your input"));
+}
+
 async fn the_api_answers_json(db: TestDb) {
     let w = world(&db).await;
     let mut anon = Browser::new(&w.app);
@@ -728,4 +838,6 @@ both_backends!(
     every_route_answers_each_role_as_declared,
     the_audit_page_verifies_filters_and_exports,
     the_api_answers_json,
+    api_tokens_are_scoped_and_revocable,
+    malformed_requests_get_a_japanese_page_not_a_framework_message,
 );

@@ -27,6 +27,14 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         .listen
         .parse()
         .map_err(|_| Failure::listen_syntax(&config.listen))?;
+    // Settings are checked before anything is bound or created.
+    let smtp = match &config.smtp_url {
+        Some(url) => Some(
+            SmtpSettings::from_url(url, &config.mail_from)
+                .map_err(|e| Failure::new(2, e.to_string(), e.to_string()))?,
+        ),
+        None => None,
+    };
     // Bind first: a port in use must fail before anything is created on disk.
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -47,13 +55,6 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         session_lifetime: config.session_lifetime,
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         ..WebConfig::default()
-    };
-    let smtp = match &config.smtp_url {
-        Some(url) => Some(
-            SmtpSettings::from_url(url, &config.mail_from)
-                .map_err(|e| Failure::new(2, e.to_string(), e.to_string()))?,
-        ),
-        None => None,
     };
     let mailer = Mailer::new(smtp);
     let state = AppState::new(store.clone(), web).with_mailer(mailer.clone());

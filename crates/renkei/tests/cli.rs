@@ -63,6 +63,19 @@ fn serve_demo_on_sqlite_answers_and_stops_on_sigterm() {
         stdout.contains("http://127.0.0.1:"),
         "says where to open it: {stdout}"
     );
+    for account in [
+        "admin@demo.renkei.example",
+        "coordinator@demo.renkei.example",
+        "clinic-admin@demo.renkei.example",
+        "nurse@demo.renkei.example",
+        "prefecture@demo.renkei.example",
+        "renkei-demo-2026",
+    ] {
+        assert!(
+            stdout.contains(account),
+            "the demo accounts are printed at start: {account}"
+        );
+    }
 
     // A second start keeps the data and does not load the demo twice.
     let mut cmd = renkei();
@@ -279,6 +292,85 @@ fn a_config_file_is_read_and_flags_win() {
         .output()
         .unwrap();
     assert_one_line_failure(&out, "設定ファイル");
+}
+
+#[test]
+fn a_bad_smtp_url_fails_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = renkei()
+        .current_dir(dir.path())
+        .env("RENKEI_SMTP_URL", "http://not-smtp")
+        .args(["serve", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "SMTP");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn the_admin_commands_manage_users_and_verify_the_audit_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let created = run(&[
+        "admin",
+        "create-user",
+        "--email",
+        "Coord@Example.jp",
+        "--name",
+        "八尾 花子",
+        "--role",
+        "hub_coordinator",
+        "--organisation",
+        "八尾市医師会",
+        "--area",
+        "yao",
+    ]);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(String::from_utf8_lossy(&created.stdout).contains("coord@example.jp"));
+    let missing_area = run(&[
+        "admin",
+        "create-user",
+        "--email",
+        "x@example.jp",
+        "--name",
+        "x",
+        "--role",
+        "hub_coordinator",
+        "--organisation",
+        "八尾市医師会",
+    ]);
+    assert_one_line_failure(&missing_area, "--area");
+    let list = run(&["admin", "list-users"]);
+    assert!(String::from_utf8_lossy(&list.stdout)
+        .contains("coord@example.jp,八尾 花子,hub_coordinator@八尾市医師会,off,active"));
+    assert!(
+        run(&["admin", "reset-password", "--email", "coord@example.jp"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&["admin", "disable-user", "--email", "coord@example.jp"])
+            .status
+            .success()
+    );
+    assert!(String::from_utf8_lossy(&run(&["admin", "list-users"]).stdout).contains(",disabled"));
+    let verified = run(&["audit", "verify"]);
+    assert!(verified.status.success());
+    assert!(
+        String::from_utf8_lossy(&verified.stdout).contains("改ざんされていません（3 件を確認）"),
+        "{}",
+        String::from_utf8_lossy(&verified.stdout)
+    );
 }
 
 #[test]

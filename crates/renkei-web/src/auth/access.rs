@@ -54,7 +54,7 @@ pub fn decide(access: Access, viewer: &Viewer, policy: &TwoFactorPolicy) -> Deci
                 Decision::Enrol
             };
         }
-        (_, Viewer::SignedIn { user, .. }) => user,
+        (_, Viewer::SignedIn { user, .. } | Viewer::Token { user, .. }) => user,
     };
     if !user.totp_enabled && policy.requires_any(&user.roles()) {
         return Decision::Enrol;
@@ -80,12 +80,23 @@ pub async fn guard(
         });
     let client = client_of(request.extensions());
     let policy = app.two_factor_policy();
+    let path = request.uri().path().to_owned();
+    let is_api = path.starts_with("/api/");
+    let needed_scope = if request.method() == axum::http::Method::GET {
+        "read"
+    } else {
+        "write"
+    };
+    if is_api && access != Access::Public && !viewer.has_scope(needed_scope) {
+        return json_error(
+            StatusCode::FORBIDDEN,
+            "API トークンの権限（scope）が足りません / the token lacks the scope",
+        );
+    }
     let decision = decide(access, &viewer, &policy);
     if decision == Decision::Allow {
         return next.run(request).await;
     }
-    let path = request.uri().path().to_owned();
-    let is_api = path.starts_with("/api/");
     let lang = crate::i18n::lang_of(&request.into_parts().0);
     match decision {
         Decision::Allow => unreachable!("handled above"),

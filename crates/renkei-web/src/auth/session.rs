@@ -32,6 +32,13 @@ pub enum Viewer {
         /// The session.
         session: Box<SessionRecord>,
     },
+    /// A machine client with an API token (only for `/api/` routes).
+    Token {
+        /// The token's owner.
+        user: Box<User>,
+        /// The token.
+        token: Box<renkei_store::accounts::ApiToken>,
+    },
     /// Fully logged in.
     SignedIn {
         /// The user.
@@ -46,22 +53,32 @@ impl Viewer {
     pub fn user(&self) -> Option<&User> {
         match self {
             Viewer::Anonymous { .. } => None,
-            Viewer::Pending { user, .. } | Viewer::SignedIn { user, .. } => Some(user),
+            Viewer::Pending { user, .. }
+            | Viewer::SignedIn { user, .. }
+            | Viewer::Token { user, .. } => Some(user),
         }
     }
 
-    /// The fully logged-in user.
+    /// The fully logged-in user (by session or API token).
     pub fn signed_in(&self) -> Option<&User> {
         match self {
-            Viewer::SignedIn { user, .. } => Some(user),
+            Viewer::SignedIn { user, .. } | Viewer::Token { user, .. } => Some(user),
             _ => None,
+        }
+    }
+
+    /// Whether the token allows `scope` (sessions allow everything their roles allow).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        match self {
+            Viewer::Token { token, .. } => token.scopes.split_whitespace().any(|s| s == scope),
+            _ => true,
         }
     }
 
     /// The session, once the password step has passed.
     pub fn session(&self) -> Option<&SessionRecord> {
         match self {
-            Viewer::Anonymous { .. } => None,
+            Viewer::Anonymous { .. } | Viewer::Token { .. } => None,
             Viewer::Pending { session, .. } | Viewer::SignedIn { session, .. } => Some(session),
         }
     }
@@ -70,6 +87,7 @@ impl Viewer {
     pub fn csrf_token(&self) -> &str {
         match self {
             Viewer::Anonymous { csrf } => csrf,
+            Viewer::Token { .. } => "",
             Viewer::Pending { session, .. } | Viewer::SignedIn { session, .. } => {
                 &session.csrf_token
             }
@@ -97,6 +115,28 @@ pub async fn authenticate(
         .unwrap_or_else(|| "-".to_owned());
     let secure = app.config.secure_cookies;
     let headers = request.headers().clone();
+    if let Some(bearer) =
+        bearer_token(&headers).filter(|_| request.uri().path().starts_with("/api/"))
+    {
+        return match token_viewer(&app, &bearer).await {
+            Ok(Some(viewer)) => {
+                request.extensions_mut().insert(ClientAddr(client));
+                request.extensions_mut().insert(viewer);
+                next.run(request).await
+            }
+            Ok(None) => api_error(
+                axum::http::StatusCode::UNAUTHORIZED,
+                "API トークンが無効です / invalid or revoked API token",
+            ),
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                api_error(
+                    axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                    "データベースに接続できません / database unavailable",
+                )
+            }
+        };
+    }
     let (viewer, new_csrf, clear_session) = match resolve(&app, &headers).await {
         Ok(Some(viewer)) => (viewer, None, false),
         Ok(None) => {
@@ -172,6 +212,41 @@ pub async fn authenticate(
         );
     }
     response
+}
+
+fn bearer_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim().to_owned())
+}
+
+async fn token_viewer(
+    app: &AppState,
+    token: &str,
+) -> Result<Option<Viewer>, renkei_store::StoreError> {
+    let now = db_text(app.clock.now());
+    let Some(record) = app.store.use_api_token(&token_hash(token), &now).await? else {
+        return Ok(None);
+    };
+    let Some(user) = app
+        .store
+        .user(record.user_id)
+        .await?
+        .filter(|u| !u.disabled)
+    else {
+        return Ok(None);
+    };
+    Ok(Some(Viewer::Token {
+        user: Box::new(user),
+        token: Box::new(record),
+    }))
+}
+
+fn api_error(status: axum::http::StatusCode, message: &str) -> Response {
+    use axum::response::IntoResponse;
+    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 fn is_state_changing(method: &Method) -> bool {

@@ -43,8 +43,21 @@ struct AccountPage {
     two_factor_required: bool,
     recovery_left: i64,
     sessions: Vec<SessionRow>,
+    tokens: Vec<TokenRow>,
+    new_token: Option<String>,
     notice: Option<String>,
     error: Option<String>,
+}
+
+/// One API token as listed.
+#[derive(Debug)]
+pub struct TokenRow {
+    id: i64,
+    name: String,
+    scopes: String,
+    created: String,
+    last_used: String,
+    revoked: bool,
 }
 
 #[derive(Template)]
@@ -105,6 +118,25 @@ async fn account_page(
         .recovery_codes_left(user.id)
         .await
         .map_err(|e| PageError::store(ctx, e))?;
+    let tokens = app
+        .store
+        .api_tokens_of(user.id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .into_iter()
+        .map(|t| TokenRow {
+            id: t.id,
+            name: t.name,
+            scopes: t.scopes,
+            created: jst_text(&t.created_at),
+            last_used: t
+                .last_used_at
+                .as_deref()
+                .map(jst_text)
+                .unwrap_or_else(|| "—".to_owned()),
+            revoked: t.revoked_at.is_some(),
+        })
+        .collect();
     let roles = user
         .memberships
         .iter()
@@ -123,6 +155,8 @@ async fn account_page(
         roles,
         recovery_left,
         sessions,
+        tokens,
+        new_token: None,
         notice,
         error,
         user,
@@ -482,4 +516,90 @@ pub async fn two_factor_disable(
     )
     .await?;
     Ok(render(&ctx, &page)?.into_response())
+}
+
+/// The token-creation form (`scope` may repeat).
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    name: String,
+    #[serde(default)]
+    read: Option<String>,
+    #[serde(default)]
+    write: Option<String>,
+}
+
+/// `POST /account/api-tokens`: a new token for machine clients, shown once.
+pub async fn create_api_token(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    let name = renkei_domain::text::normalize(&form.name);
+    let mut scopes = Vec::new();
+    if form.read.is_some() {
+        scopes.push("read");
+    }
+    if form.write.is_some() {
+        scopes.push("write");
+    }
+    if name.is_empty() || name.chars().count() > 100 || scopes.is_empty() {
+        let page =
+            account_page(&app, &ctx, None, Some(text(&ctx, "account.token_invalid"))).await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    }
+    let token = format!("rk_{}", crate::auth::secrets::random_hex(32));
+    let hash = renkei_domain::audit::token_hash(&token);
+    let id = app
+        .store
+        .create_api_token(user.id, &name, &hash, &scopes.join(" "))
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        Some(&user),
+        "api_token.create",
+        Outcome::Ok,
+        &format!("api_token:{id}"),
+        &client_of(&extensions),
+    )
+    .await;
+    let mut page =
+        account_page(&app, &ctx, Some(text(&ctx, "account.token_created")), None).await?;
+    page.new_token = Some(token);
+    let mut response = render(&ctx, &page)?.into_response();
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
+
+/// `POST /account/api-tokens/{id}/revoke`.
+pub async fn revoke_api_token(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    if !app
+        .store
+        .revoke_api_token(user.id, id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    {
+        return Err(PageError::not_found(&ctx));
+    }
+    audit(
+        &app,
+        Some(&user),
+        "api_token.revoke",
+        Outcome::Ok,
+        &format!("api_token:{id}"),
+        &client_of(&extensions),
+    )
+    .await;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response())
 }
