@@ -179,6 +179,26 @@ fn replace_database(url: &str, name: &str) -> String {
     out
 }
 
+/// Decodes standard Base64 (padding and line breaks ignored), as mail bodies and WebDriver
+/// screenshots carry it.
+pub fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut buffer, mut bits) = (0u32, 0u32);
+    for c in text.bytes() {
+        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
+            continue;
+        };
+        buffer = (buffer << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            out.push(((buffer >> (bits - 8)) & 0xff) as u8);
+            bits -= 8;
+        }
+    }
+    out
+}
+
 /// Declares tests that run once on SQLite and once on PostgreSQL. Each named function must be an
 /// `async fn(TestDb)`; the macro makes a module of the same name with tests `sqlite` and
 /// `postgres`.

@@ -24,7 +24,7 @@ impl ReceivedMail {
             .to_ascii_lowercase()
             .contains("content-transfer-encoding: base64")
         {
-            String::from_utf8(base64_decode(body)).unwrap_or_default()
+            String::from_utf8(crate::base64_decode(body)).unwrap_or_default()
         } else {
             body.to_owned()
         }
@@ -143,22 +143,4 @@ fn address(arg: &str) -> String {
         .next()
         .unwrap_or("")
         .to_owned()
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::new();
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text.bytes() {
-        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
-            continue;
-        };
-        buffer = (buffer << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            out.push(((buffer >> (bits - 8)) & 0xff) as u8);
-            bits -= 8;
-        }
-    }
-    out
 }

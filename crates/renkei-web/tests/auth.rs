@@ -38,13 +38,7 @@ async fn password_and_totp_login_reaches_the_coordinators_page(db: TestDb) {
     );
     // Half logged in: other pages send back to the second factor.
     assert_eq!(b.get("/hub").await.location(), "/login/two-factor");
-    let wrong = b
-        .post(
-            "/login/two-factor",
-            "/login/two-factor",
-            vec![("code", "000000".into())],
-        )
-        .await;
+    let wrong = b.code_step("000000").await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("コードが正しくない"));
     let code = totp::code_at(SECRET, w.now_unix());
@@ -70,54 +64,22 @@ async fn password_and_totp_login_reaches_the_coordinators_page(db: TestDb) {
     // The same code cannot be used twice, even in another login.
     let mut other = Browser::new(&w.app);
     other
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::HubCoordinator)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .password_step(email_of(AccountRole::HubCoordinator))
         .await;
-    let replay = other
-        .post(
-            "/login/two-factor",
-            "/login/two-factor",
-            vec![("code", code)],
-        )
-        .await;
+    let replay = other.code_step(code).await;
     assert_eq!(
         replay.status,
         StatusCode::UNAUTHORIZED,
         "a used TOTP step is refused"
     );
     // A recovery code works once.
-    let r = other
-        .post(
-            "/login/two-factor",
-            "/login/two-factor",
-            vec![("code", "aaaaa bbbbb".into())],
-        )
-        .await;
+    let r = other.code_step("aaaaa bbbbb").await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let mut third = Browser::new(&w.app);
     third
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::HubCoordinator)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .password_step(email_of(AccountRole::HubCoordinator))
         .await;
-    let again = third
-        .post(
-            "/login/two-factor",
-            "/login/two-factor",
-            vec![("code", "AAAAA-BBBBB".into())],
-        )
-        .await;
+    let again = third.code_step("AAAAA-BBBBB").await;
     assert_eq!(again.status, StatusCode::UNAUTHORIZED);
 
     let audit = w
@@ -187,14 +149,7 @@ async fn wrong_passwords_and_unknown_accounts_look_alike_and_are_throttled(db: T
         .await;
     }
     let locked = b
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::PrefectureViewer)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .password_step(email_of(AccountRole::PrefectureViewer))
         .await;
     assert_eq!(
         locked.status,
@@ -231,14 +186,7 @@ async fn wrong_passwords_and_unknown_accounts_look_alike_and_are_throttled(db: T
     );
     w.clock.advance(chrono::Duration::seconds(31));
     let ok = b
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::PrefectureViewer)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .password_step(email_of(AccountRole::PrefectureViewer))
         .await;
     assert_eq!(
         (ok.status, ok.location()),
@@ -285,14 +233,7 @@ async fn sessions_expire_and_end_when_the_user_is_disabled(db: TestDb) {
         "a disabled user's session ends at once"
     );
     let r = viewer
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::PrefectureViewer)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .password_step(email_of(AccountRole::PrefectureViewer))
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED, "and cannot log in");
     let me = user_id(&w.store, AccountRole::SystemAdmin).await;
@@ -405,16 +346,7 @@ async fn a_required_second_factor_is_enrolled_at_first_login(db: TestDb) {
         .unwrap();
 
     let mut b = Browser::new(&w.app);
-    let r = b
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", "new.nurse@example.jp".into()),
-                ("password", PASSWORD.into()),
-            ],
-        )
-        .await;
+    let r = b.password_step("new.nurse@example.jp").await;
     assert_eq!(r.location(), "/account/two-factor");
     assert_eq!(
         b.get("/account").await.location(),

@@ -339,7 +339,79 @@ async fn without_smtp_mail_waits_in_the_outbox_for_administrators(db: TestDb) {
     assert!(outbox.body.contains("送信待ち"));
 }
 
+async fn an_institution_admin_invites_colleagues_only_into_their_own_institution(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let list = w.store.institutions_in_area("yao").await.unwrap();
+    let (own, other) = (&list[0], &list[1]);
+    let org = w
+        .store
+        .ensure_organisation(
+            renkei_domain::accounts::OrganisationKind::Institution,
+            &own.name,
+            None,
+            Some(own.id.0),
+        )
+        .await
+        .unwrap();
+    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
+    let user = w
+        .store
+        .create_user(
+            &Email::parse("inst.admin@example.jp").unwrap(),
+            "機関 管理者",
+            Some(&hash),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_membership(user, org, AccountRole::InstitutionAdmin)
+        .await
+        .unwrap();
+    w.store
+        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
+        .await
+        .unwrap();
+    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+
+    let mut admin = w.login("inst.admin@example.jp").await;
+    let page = admin.get("/institution").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains(&own.name) && page.body.contains("機関 管理者"));
+    assert!(
+        page.body
+            .contains(&format!("<option value=\"{}\">", own.id.0)),
+        "the form offers their institution"
+    );
+    let sent = admin
+        .post(
+            "/institution",
+            "/invitations",
+            vec![
+                ("email", "colleague@example.jp".into()),
+                ("role", "institution_staff".into()),
+                ("institution_id", own.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    let elsewhere = admin
+        .post(
+            "/institution",
+            "/invitations",
+            vec![
+                ("email", "colleague@example.jp".into()),
+                ("role", "institution_staff".into()),
+                ("institution_id", other.id.0.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+    assert_eq!(smtp.mails().len(), 1);
+    assert_eq!(smtp.mails()[0].to, ["colleague@example.jp"]);
+}
+
 both_backends!(
+    an_institution_admin_invites_colleagues_only_into_their_own_institution,
     a_coordinator_invites_staff_who_register_through_the_mailed_link,
     a_forgotten_password_is_reset_by_a_one_time_link,
     without_smtp_mail_waits_in_the_outbox_for_administrators,

@@ -9,7 +9,6 @@ use crate::auth::Viewer;
 use crate::chrome::Chrome;
 use crate::clock::jst_text;
 use crate::error::{Ctx, PageError};
-use crate::i18n::Lang;
 use crate::pages::home::render;
 use crate::pages::login::audit;
 use crate::AppState;
@@ -140,14 +139,7 @@ async fn account_page(
     let roles = user
         .memberships
         .iter()
-        .map(|m| {
-            let label = if ctx.lang == Lang::En {
-                m.role.label_en()
-            } else {
-                m.role.label_ja()
-            };
-            format!("{label}（{}）", m.organisation.name)
-        })
+        .map(|m| crate::pages::membership_label(m, ctx.lang))
         .collect();
     Ok(AccountPage {
         chrome: Chrome::new(ctx, "nav.account", false),

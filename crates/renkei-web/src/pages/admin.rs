@@ -67,14 +67,7 @@ async fn users_page(
             roles: u
                 .memberships
                 .iter()
-                .map(|m| {
-                    let label = if ctx.lang == Lang::En {
-                        m.role.label_en()
-                    } else {
-                        m.role.label_ja()
-                    };
-                    format!("{label}（{}）", m.organisation.name)
-                })
+                .map(|m| crate::pages::membership_label(m, ctx.lang))
                 .collect::<Vec<_>>()
                 .join("、"),
             is_self: Some(u.id) == me,

@@ -11,3 +11,16 @@ pub mod lang;
 pub mod login;
 pub mod message;
 pub mod password;
+
+use crate::i18n::Lang;
+use renkei_store::accounts::Membership;
+
+/// 「拠点コーディネーター（八尾市医師会）」: a role and where it is held, in the page's language.
+pub fn membership_label(m: &Membership, lang: Lang) -> String {
+    let label = if lang == Lang::En {
+        m.role.label_en()
+    } else {
+        m.role.label_ja()
+    };
+    format!("{label}（{}）", m.organisation.name)
+}

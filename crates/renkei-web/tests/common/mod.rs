@@ -123,6 +123,26 @@ impl Browser {
         self.send("GET", uri, None).await
     }
 
+    /// Submits the login form with the test password.
+    pub async fn password_step(&mut self, email: impl Into<String>) -> Reply {
+        self.post(
+            "/login",
+            "/login",
+            vec![("email", email.into()), ("password", PASSWORD.into())],
+        )
+        .await
+    }
+
+    /// Submits a second-factor code.
+    pub async fn code_step(&mut self, code: impl Into<String>) -> Reply {
+        self.post(
+            "/login/two-factor",
+            "/login/two-factor",
+            vec![("code", code.into())],
+        )
+        .await
+    }
+
     /// Posts a form with the CSRF token of the page at `page` (or of the last page seen).
     pub async fn post(&mut self, page: &str, uri: &str, mut fields: Vec<(&str, String)>) -> Reply {
         let html = self.get(page).await.body;

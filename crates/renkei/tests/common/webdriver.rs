@@ -190,7 +190,7 @@ impl Browser {
     /// Saves a PNG screenshot.
     pub fn screenshot(&self, file: &Path) {
         let reply = self.call("GET", &self.session_path("/screenshot"), None);
-        let png = base64_decode(reply["value"].as_str().unwrap_or(""));
+        let png = renkei_testkit::base64_decode(reply["value"].as_str().unwrap_or(""));
         assert!(png.starts_with(b"\x89PNG"), "a PNG screenshot");
         std::fs::write(file, png).unwrap();
     }
@@ -206,25 +206,4 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
     }
-}
-
-fn base64_decode(text: &str) -> Vec<u8> {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut buffer, mut bits) = (0u32, 0u32);
-    for c in text
-        .bytes()
-        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
-    {
-        let Some(v) = ALPHABET.iter().position(|a| *a == c) else {
-            continue;
-        };
-        buffer = (buffer << 6) | v as u32;
-        bits += 6;
-        if bits >= 8 {
-            out.push(((buffer >> (bits - 8)) & 0xff) as u8);
-            bits -= 8;
-        }
-    }
-    out
 }
