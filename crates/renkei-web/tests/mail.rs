@@ -27,6 +27,16 @@ async fn smtp_world(db: &TestDb) -> (World, TestSmtpServer) {
     (w, smtp)
 }
 
+/// Sends the invitation form of `page`.
+async fn invite(b: &mut Browser, page: &str, email: &str, role: &str, institution: i64) -> Reply {
+    let fields = vec![
+        ("email", email.to_owned()),
+        ("role", role.to_owned()),
+        ("institution_id", institution.to_string()),
+    ];
+    b.post(page, "/invitations", fields).await
+}
+
 fn link_in(text: &str, prefix: &str) -> String {
     let at = text
         .find(prefix)
@@ -59,46 +69,37 @@ async fn a_coordinator_invites_staff_who_register_through_the_mailed_link(db: Te
         .next()
         .unwrap();
 
-    let outside = coordinator
-        .post(
-            "/hub",
-            "/invitations",
-            vec![
-                ("email", "x@example.jp".into()),
-                ("role", "institution_staff".into()),
-                ("institution_id", west_clinic.id.0.to_string()),
-            ],
-        )
-        .await;
+    let outside = invite(
+        &mut coordinator,
+        "/hub",
+        "x@example.jp",
+        "institution_staff",
+        west_clinic.id.0,
+    )
+    .await;
     assert_eq!(
         outside.status,
         StatusCode::FORBIDDEN,
         "not the coordinator's area"
     );
-    let bad_role = coordinator
-        .post(
-            "/hub",
-            "/invitations",
-            vec![
-                ("email", "x@example.jp".into()),
-                ("role", "system_admin".into()),
-                ("institution_id", yao_clinic.id.0.to_string()),
-            ],
-        )
-        .await;
+    let bad_role = invite(
+        &mut coordinator,
+        "/hub",
+        "x@example.jp",
+        "system_admin",
+        yao_clinic.id.0,
+    )
+    .await;
     assert_eq!(bad_role.status, StatusCode::BAD_REQUEST);
 
-    let sent = coordinator
-        .post(
-            "/hub",
-            "/invitations",
-            vec![
-                ("email", "New.Nurse@Example.jp".into()),
-                ("role", "institution_admin".into()),
-                ("institution_id", yao_clinic.id.0.to_string()),
-            ],
-        )
-        .await;
+    let sent = invite(
+        &mut coordinator,
+        "/hub",
+        "New.Nurse@Example.jp",
+        "institution_admin",
+        yao_clinic.id.0,
+    )
+    .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
     assert!(sent.body.contains("招待メールを送信しました"));
     let mails = smtp.mails();
@@ -160,17 +161,14 @@ async fn a_coordinator_invites_staff_who_register_through_the_mailed_link(db: Te
     assert!(reused.body.contains("招待リンクが使えません"));
 
     // An expired link.
-    coordinator
-        .post(
-            "/hub",
-            "/invitations",
-            vec![
-                ("email", "late@example.jp".into()),
-                ("role", "institution_staff".into()),
-                ("institution_id", yao_clinic.id.0.to_string()),
-            ],
-        )
-        .await;
+    invite(
+        &mut coordinator,
+        "/hub",
+        "late@example.jp",
+        "institution_staff",
+        yao_clinic.id.0,
+    )
+    .await;
     let late = link_in(&smtp.mails()[1].text(), "http://127.0.0.1:8080/invite/");
     w.clock.advance(chrono::Duration::days(8));
     assert_eq!(
@@ -317,17 +315,14 @@ async fn without_smtp_mail_waits_in_the_outbox_for_administrators(db: TestDb) {
         .next()
         .unwrap();
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
-    let r = coordinator
-        .post(
-            "/hub",
-            "/invitations",
-            vec![
-                ("email", "waiting@example.jp".into()),
-                ("role", "institution_staff".into()),
-                ("institution_id", clinic.id.0.to_string()),
-            ],
-        )
-        .await;
+    let r = invite(
+        &mut coordinator,
+        "/hub",
+        "waiting@example.jp",
+        "institution_staff",
+        clinic.id.0,
+    )
+    .await;
     assert!(r.body.contains("送信待ち"), "{}", r.body);
     let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
     let outbox = admin.get("/admin/outbox").await;
@@ -382,29 +377,23 @@ async fn an_institution_admin_invites_colleagues_only_into_their_own_institution
             .contains(&format!("<option value=\"{}\">", own.id.0)),
         "the form offers their institution"
     );
-    let sent = admin
-        .post(
-            "/institution",
-            "/invitations",
-            vec![
-                ("email", "colleague@example.jp".into()),
-                ("role", "institution_staff".into()),
-                ("institution_id", own.id.0.to_string()),
-            ],
-        )
-        .await;
+    let sent = invite(
+        &mut admin,
+        "/institution",
+        "colleague@example.jp",
+        "institution_staff",
+        own.id.0,
+    )
+    .await;
     assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
-    let elsewhere = admin
-        .post(
-            "/institution",
-            "/invitations",
-            vec![
-                ("email", "colleague@example.jp".into()),
-                ("role", "institution_staff".into()),
-                ("institution_id", other.id.0.to_string()),
-            ],
-        )
-        .await;
+    let elsewhere = invite(
+        &mut admin,
+        "/institution",
+        "colleague@example.jp",
+        "institution_staff",
+        other.id.0,
+    )
+    .await;
     assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
     assert_eq!(smtp.mails().len(), 1);
     assert_eq!(smtp.mails()[0].to, ["colleague@example.jp"]);
