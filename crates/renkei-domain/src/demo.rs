@@ -5,6 +5,7 @@
 //! institutions (積極的医療機関) have exactly the counts of the region's report, and their role
 //! statuses reproduce the report's 対応状況 counts.
 
+use crate::capability::Capability;
 use crate::institution::{GeoPoint, InstitutionKind, NewInstitution};
 use crate::region::{AreaCode, RegionDefinition, Role, RoleStatus};
 use crate::towns::{postcode_for, Postcode, TableError, Town};
@@ -217,12 +218,103 @@ pub fn institutions(
                     is_demo: true,
                     is_active: false,
                     roles: Vec::new(),
+                    capabilities: Vec::new(),
                 });
             }
         }
         designate_active(&mut out[first_of_area..], plan);
     }
+    assign_capabilities(&mut out);
     Ok(out)
+}
+
+/// Chance (per mille) that an institution of a kind offers a capability; a second generator
+/// keeps the rest of the demo unchanged when this table changes.
+fn capability_odds(kind: InstitutionKind) -> &'static [(Capability, u64)] {
+    use Capability::*;
+    match kind {
+        InstitutionKind::Clinic => &[
+            (HouseCall, 600),
+            (HomeVisit, 450),
+            (AlwaysAvailable, 200),
+            (EndOfLife, 250),
+            (Palliative, 200),
+            (Dementia, 350),
+            (PediatricHome, 50),
+            (MedicalCareChildren, 30),
+            (HomeOxygen, 250),
+            (Ventilator, 80),
+            (ParenteralNutrition, 100),
+            (TubeFeeding, 150),
+            (PressureUlcer, 200),
+        ],
+        InstitutionKind::Hospital => &[
+            (Palliative, 500),
+            (Dementia, 500),
+            (RespiteAdmission, 600),
+            (EmergencyAdmission, 700),
+            (Ventilator, 400),
+            (ParenteralNutrition, 600),
+            (TubeFeeding, 600),
+            (PressureUlcer, 500),
+            (HomeVisit, 200),
+        ],
+        InstitutionKind::VisitingNurseStation => &[
+            (AlwaysAvailable, 600),
+            (EndOfLife, 600),
+            (Palliative, 500),
+            (Dementia, 500),
+            (PediatricHome, 200),
+            (MedicalCareChildren, 150),
+            (HomeOxygen, 700),
+            (Ventilator, 300),
+            (ParenteralNutrition, 400),
+            (TubeFeeding, 600),
+            (PressureUlcer, 800),
+        ],
+        InstitutionKind::DentalClinic => &[(HomeVisit, 300)],
+        InstitutionKind::Pharmacy => &[
+            (HomeVisit, 300),
+            (AlwaysAvailable, 150),
+            (ParenteralNutrition, 100),
+        ],
+        InstitutionKind::DisabilityWelfareService => {
+            &[(MedicalCareChildren, 300), (PediatricHome, 200)]
+        }
+        InstitutionKind::CareSupportOffice | InstitutionKind::CommunityCareCenter => {
+            &[(Dementia, 400)]
+        }
+        InstitutionKind::Other => &[],
+    }
+}
+
+fn assign_capabilities(all: &mut [NewInstitution]) {
+    let mut rng = SplitMix(0x4341_5053); // "CAPS"
+    for institution in all.iter_mut() {
+        let mut caps: Vec<Capability> = capability_odds(institution.kind)
+            .iter()
+            .filter(|(_, odds)| rng.next() % 1000 < *odds)
+            .map(|(c, _)| *c)
+            .collect();
+        // Active institutions take the lead in home care: they visit and see patients through.
+        if institution.is_active {
+            let lead: &[Capability] = match institution.kind {
+                InstitutionKind::Hospital => {
+                    &[Capability::RespiteAdmission, Capability::EmergencyAdmission]
+                }
+                _ => &[
+                    Capability::HouseCall,
+                    Capability::HomeVisit,
+                    Capability::AlwaysAvailable,
+                    Capability::EndOfLife,
+                ],
+            };
+            caps.extend_from_slice(lead);
+        }
+        caps.sort();
+        caps.dedup();
+        institution.capabilities = caps;
+    }
 }
 
 /// Marks the area's first hospitals and clinics active and gives them role statuses whose
@@ -323,6 +415,33 @@ mod tests {
         let names: HashSet<_> = all.iter().map(|i| &i.name).collect();
         assert_eq!(names.len(), all.len(), "names are unique");
         assert!(all.iter().filter(|i| i.postcode.is_some()).count() > all.len() / 2);
+    }
+
+    #[test]
+    fn capabilities_follow_the_kind_and_active_institutions_lead() {
+        let all = dataset();
+        let with = |c: Capability| all.iter().filter(|i| i.capabilities.contains(&c)).count();
+        assert!(with(Capability::HomeVisit) > 50 && with(Capability::RespiteAdmission) > 5);
+        assert!(all
+            .iter()
+            .filter(|i| i.kind == InstitutionKind::Pharmacy)
+            .all(|i| !i.capabilities.contains(&Capability::RespiteAdmission)));
+        assert!(all
+            .iter()
+            .filter(|i| i.is_active && i.kind == InstitutionKind::Clinic)
+            .all(|i| i.capabilities.contains(&Capability::AlwaysAvailable)));
+        let yao_24h_visits = all
+            .iter()
+            .filter(|i| {
+                i.area.as_str() == "yao"
+                    && i.capabilities.contains(&Capability::HomeVisit)
+                    && i.capabilities.contains(&Capability::AlwaysAvailable)
+            })
+            .count();
+        assert!(
+            yao_24h_visits >= 4,
+            "the newcomer's search 「訪問診療 24時間 八尾」 finds several: {yao_24h_visits}"
+        );
     }
 
     #[test]

@@ -181,6 +181,8 @@ pub struct NewInstitution {
     pub is_active: bool,
     /// Reported status of the six roles; empty when not reported.
     pub roles: Vec<(Role, RoleStatus)>,
+    /// Services and capabilities offered.
+    pub capabilities: Vec<crate::capability::Capability>,
 }
 
 impl NewInstitution {
@@ -234,6 +236,7 @@ mod tests {
             is_demo: true,
             is_active: true,
             roles: vec![(Role::AcuteSupport, RoleStatus::Available)],
+            capabilities: vec![crate::capability::Capability::HomeVisit],
         }
     }
 

@@ -5,6 +5,7 @@
 
 use crate::connect::Store;
 use crate::error::StoreError;
+use renkei_domain::capability::Capability;
 use renkei_domain::institution::{InstitutionId, InstitutionKind, NewInstitution};
 use renkei_domain::region::{Role, RoleStatus};
 use renkei_domain::text::search_key;
@@ -118,6 +119,13 @@ impl Store {
             .bind(&now)
             .fetch_one(&mut *tx)
             .await?;
+            for capability in &institution.capabilities {
+                sqlx::query("INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)")
+                    .bind(id)
+                    .bind(capability.code())
+                    .execute(&mut *tx)
+                    .await?;
+            }
             for (role, status) in &institution.roles {
                 sqlx::query("INSERT INTO institution_roles (institution_id, role, status) VALUES ($1, $2, $3)")
                     .bind(id)
@@ -244,4 +252,229 @@ impl Store {
         .transpose()
         .map_err(|e: sqlx::Error| StoreError::from(e))
     }
+}
+
+/// A directory search: every term must match (capability terms as capabilities, the rest in
+/// name, reading or address), within the optional area and kind.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryQuery {
+    /// Search keys (already normalised with `search_key`) to find in name, reading or address.
+    pub text: Vec<String>,
+    /// Capabilities every result must offer.
+    pub capabilities: Vec<Capability>,
+    /// Only this area code.
+    pub area: Option<String>,
+    /// Only this kind.
+    pub kind: Option<InstitutionKind>,
+    /// Page size.
+    pub limit: i64,
+    /// Rows to skip.
+    pub offset: i64,
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct DirectoryHit {
+    /// Identifier.
+    pub id: InstitutionId,
+    /// Kind code.
+    pub kind: String,
+    /// Name.
+    pub name: String,
+    /// Reading.
+    pub name_kana: String,
+    /// Address.
+    pub address: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Area code.
+    pub area_code: String,
+    /// Active institution.
+    pub is_active: bool,
+    /// Demo record.
+    pub is_demo: bool,
+    /// Capability codes.
+    pub capabilities: Vec<String>,
+}
+
+/// An institution's public detail.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct InstitutionDetail {
+    /// The listing fields.
+    pub hit: DirectoryHit,
+    /// Postcode.
+    pub postcode: Option<String>,
+    /// Town.
+    pub town: Option<String>,
+    /// Latitude.
+    pub lat: Option<f64>,
+    /// Longitude.
+    pub lng: Option<f64>,
+    /// Area name.
+    pub area_name: String,
+    /// The area's hub operators.
+    pub hub_operators: Vec<String>,
+    /// Role statuses (role code, status code), in role order.
+    pub roles: Vec<(String, String)>,
+    /// Last update (UTC text).
+    pub updated_at: String,
+}
+
+fn escape_like(key: &str) -> String {
+    key.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+impl Store {
+    /// Searches the directory; returns the total number of matches and one page of them
+    /// (active institutions first, then by reading).
+    pub async fn search_directory(
+        &self,
+        q: &DirectoryQuery,
+    ) -> Result<(i64, Vec<DirectoryHit>), StoreError> {
+        let mut clauses = Vec::new();
+        let mut binds: Vec<String> = Vec::new();
+        for term in &q.text {
+            binds.push(format!("%{}%", escape_like(term)));
+            clauses.push(format!("i.search_key LIKE ${} ESCAPE '\\'", binds.len()));
+        }
+        for capability in &q.capabilities {
+            binds.push(capability.code().to_owned());
+            clauses.push(format!(
+                "EXISTS (SELECT 1 FROM institution_capabilities c WHERE c.institution_id = i.id AND c.capability = ${})",
+                binds.len()
+            ));
+        }
+        if let Some(area) = &q.area {
+            binds.push(area.clone());
+            clauses.push(format!("a.code = ${}", binds.len()));
+        }
+        if let Some(kind) = q.kind {
+            binds.push(kind.code().to_owned());
+            clauses.push(format!("i.kind = ${}", binds.len()));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let from = format!("FROM institutions i JOIN areas a ON a.id = i.area_id {filter}");
+        let count_sql = format!("SELECT COUNT(*) {from}");
+        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+        for b in &binds {
+            count = count.bind(b);
+        }
+        let total = count.fetch_one(self.pool()).await?;
+        let page_sql = format!(
+            "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo
+             {from} ORDER BY i.is_active DESC, i.name_kana, i.id LIMIT ${} OFFSET ${}",
+            binds.len() + 1,
+            binds.len() + 2
+        );
+        let mut page = sqlx::query(&page_sql);
+        for b in &binds {
+            page = page.bind(b);
+        }
+        let rows = page
+            .bind(q.limit.clamp(1, 500))
+            .bind(q.offset.max(0))
+            .fetch_all(self.pool())
+            .await?;
+        let mut hits = Vec::with_capacity(rows.len());
+        for row in &rows {
+            hits.push(hit_from(row)?);
+        }
+        self.attach_capabilities(&mut hits).await?;
+        Ok((total, hits))
+    }
+
+    async fn attach_capabilities(&self, hits: &mut [DirectoryHit]) -> Result<(), StoreError> {
+        for hit in hits.iter_mut() {
+            let caps: Vec<String> = sqlx::query_scalar(
+                "SELECT capability FROM institution_capabilities WHERE institution_id = $1",
+            )
+            .bind(hit.id.0)
+            .fetch_all(self.pool())
+            .await?;
+            let mut ordered: Vec<Capability> = caps
+                .iter()
+                .filter_map(|c| Capability::from_code(c))
+                .collect();
+            ordered.sort();
+            hit.capabilities = ordered.iter().map(|c| c.code().to_owned()).collect();
+        }
+        Ok(())
+    }
+
+    /// An institution's public detail.
+    pub async fn institution_detail(
+        &self,
+        id: i64,
+    ) -> Result<Option<InstitutionDetail>, StoreError> {
+        let Some(row) = sqlx::query(
+            "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo,
+                    i.postcode, t.name AS town, i.lat, i.lng, a.name AS area_name, h.id AS hub_id, i.updated_at
+             FROM institutions i JOIN areas a ON a.id = i.area_id JOIN hubs h ON h.area_id = a.id
+             LEFT JOIN towns t ON t.id = i.town_id WHERE i.id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?
+        else {
+            return Ok(None);
+        };
+        let mut hits = vec![hit_from(&row)?];
+        self.attach_capabilities(&mut hits).await?;
+        let hub_id: i64 = row.try_get("hub_id")?;
+        let hub_operators = sqlx::query_scalar(
+            "SELECT name FROM hub_operators WHERE hub_id = $1 ORDER BY position",
+        )
+        .bind(hub_id)
+        .fetch_all(self.pool())
+        .await?;
+        let role_rows =
+            sqlx::query("SELECT role, status FROM institution_roles WHERE institution_id = $1")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?;
+        let mut roles: Vec<(Role, RoleStatus)> = role_rows
+            .iter()
+            .filter_map(|r| {
+                let role = Role::from_code(&r.try_get::<String, _>("role").ok()?)?;
+                let status = RoleStatus::from_code(&r.try_get::<String, _>("status").ok()?)?;
+                Some((role, status))
+            })
+            .collect();
+        roles.sort_by_key(|(r, _)| *r);
+        Ok(Some(InstitutionDetail {
+            hit: hits.remove(0),
+            postcode: row.try_get("postcode")?,
+            town: row.try_get("town")?,
+            lat: row.try_get("lat")?,
+            lng: row.try_get("lng")?,
+            area_name: row.try_get("area_name")?,
+            hub_operators,
+            roles: roles
+                .into_iter()
+                .map(|(r, s)| (r.code().to_owned(), s.code().to_owned()))
+                .collect(),
+            updated_at: row.try_get("updated_at")?,
+        }))
+    }
+}
+
+fn hit_from(row: &sqlx::any::AnyRow) -> Result<DirectoryHit, sqlx::Error> {
+    Ok(DirectoryHit {
+        id: InstitutionId(row.try_get("id")?),
+        kind: row.try_get("kind")?,
+        name: row.try_get("name")?,
+        name_kana: row.try_get("name_kana")?,
+        address: row.try_get("address")?,
+        phone: row.try_get("phone")?,
+        area_code: row.try_get("area_code")?,
+        is_active: row.try_get::<i64, _>("is_active")? != 0,
+        is_demo: row.try_get::<i64, _>("is_demo")? != 0,
+        capabilities: Vec::new(),
+    })
 }

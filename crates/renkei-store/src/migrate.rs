@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "accounts",
         sql: include_str!("../migrations/0002_accounts.sql"),
     },
+    Migration {
+        version: 3,
+        name: "capabilities",
+        sql: include_str!("../migrations/0003_capabilities.sql"),
+    },
 ];
 
 /// What a migration run did.

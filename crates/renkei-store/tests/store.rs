@@ -28,10 +28,10 @@ async fn with_demo(store: &Store) -> usize {
 }
 
 async fn migrations_are_idempotent(db: TestDb) {
-    assert_eq!(db.store.applied_migrations().await.unwrap(), vec![1, 2]);
+    assert_eq!(db.store.applied_migrations().await.unwrap(), vec![1, 2, 3]);
     let again = db.store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already, vec![1, 2]);
+    assert_eq!(again.already, vec![1, 2, 3]);
 }
 
 async fn an_edited_migration_stops_the_start(db: TestDb) {
@@ -264,3 +264,89 @@ async fn a_coordinator_corrects_a_towns_district(db: TestDb) {
 }
 
 both_backends!(a_coordinator_corrects_a_towns_district);
+
+async fn the_directory_is_searched_by_capability_text_area_and_kind(db: TestDb) {
+    use renkei_domain::capability::Capability;
+    use renkei_domain::text::search_terms;
+    use renkei_store::directory::DirectoryQuery;
+    with_demo(&db.store).await;
+    // 「訪問診療 24時間 八尾」: two capability terms and one text term.
+    let terms = search_terms("訪問診療　２４時間 八尾");
+    let (caps, text): (Vec<_>, Vec<_>) = terms
+        .iter()
+        .partition(|t| Capability::from_term(t).is_some());
+    let query = DirectoryQuery {
+        text: text.into_iter().cloned().collect(),
+        capabilities: caps
+            .iter()
+            .filter_map(|t| Capability::from_term(t))
+            .collect(),
+        limit: 50,
+        ..Default::default()
+    };
+    let (total, hits) = db.store.search_directory(&query).await.unwrap();
+    assert!(total >= 4, "{total}");
+    assert_eq!(hits.len() as i64, total.min(50));
+    for hit in &hits {
+        assert!(hit.address.contains("八尾市"), "{}", hit.address);
+        assert!(
+            hit.capabilities.contains(&"home_visit".to_owned())
+                && hit.capabilities.contains(&"always_available".to_owned())
+        );
+    }
+    assert!(hits[0].is_active, "active institutions first");
+
+    // Name search is insensitive to 半角/全角 and to hiragana/katakana.
+    let name = hits[0].name.replace("［デモ］", "");
+    let half: String = renkei_domain::text::to_hiragana(&hits[0].name_kana);
+    for typed in [name.as_str(), half.as_str()] {
+        let q = DirectoryQuery {
+            text: search_terms(typed),
+            limit: 10,
+            ..Default::default()
+        };
+        let (n, found) = db.store.search_directory(&q).await.unwrap();
+        assert!(
+            n >= 1 && found.iter().any(|h| h.id == hits[0].id),
+            "「{typed}」 finds it"
+        );
+    }
+    // Area and kind filters, paging, and LIKE wildcards taken literally.
+    let q = DirectoryQuery {
+        area: Some("kashiwara".into()),
+        kind: Some(InstitutionKind::Pharmacy),
+        limit: 3,
+        offset: 3,
+        ..Default::default()
+    };
+    let (n, page) = db.store.search_directory(&q).await.unwrap();
+    assert_eq!(n, 9);
+    assert_eq!(page.len(), 3);
+    assert!(page
+        .iter()
+        .all(|h| h.kind == "pharmacy" && h.area_code == "kashiwara"));
+    let q = DirectoryQuery {
+        text: vec!["%".into()],
+        limit: 10,
+        ..Default::default()
+    };
+    assert_eq!(db.store.search_directory(&q).await.unwrap().0, 0);
+
+    let detail = db
+        .store
+        .institution_detail(hits[0].id.0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(detail.area_name, "八尾市");
+    assert_eq!(detail.hub_operators, ["八尾市医師会"]);
+    assert!(detail.lat.is_some() && detail.town.is_some());
+    assert!(db
+        .store
+        .institution_detail(999_999)
+        .await
+        .unwrap()
+        .is_none());
+}
+
+both_backends!(the_directory_is_searched_by_capability_text_area_and_kind);

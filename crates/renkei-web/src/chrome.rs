@@ -20,7 +20,7 @@ pub struct NavItem {
 /// The features of Renkei in navigation order, with the path of those already built.
 const NAV: [(&str, Option<&str>); 7] = [
     ("nav.home", Some("/")),
-    ("nav.directory", None),
+    ("nav.directory", Some("/directory")),
     ("nav.activities", None),
     ("nav.disaster", None),
     ("nav.coordination", None),

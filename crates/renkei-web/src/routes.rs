@@ -3,7 +3,7 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, home, hub, institution, invitations, lang, login, password,
+    account, admin, area, directory, home, hub, institution, invitations, lang, login, password,
 };
 use crate::{assets, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -73,6 +73,13 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     // Public pages and machine endpoints.
     .add("GET", "/", Access::Public, get(home::show))
     .add("GET", "/areas/{code}", Access::Public, get(area::show))
+    .add("GET", "/directory", Access::Public, get(directory::search))
+    .add(
+        "GET",
+        "/institutions/{id}",
+        Access::Public,
+        get(directory::detail),
+    )
     .add("GET", "/lang/{lang}", Access::Public, get(lang::switch))
     .add("GET", "/healthz", Access::Public, get(health::healthz))
     .add("GET", "/metrics", Access::Public, get(metrics::render))

@@ -243,7 +243,73 @@ async fn security_headers_and_request_ids(db: TestDb) {
     assert!(css.body.contains("@media"));
 }
 
+async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
+    let app = demo_app(&db).await;
+    let q = "/directory?q=%E8%A8%AA%E5%95%8F%E8%A8%BA%E7%99%82+%EF%BC%92%EF%BC%94%E6%99%82%E9%96%93+%E5%85%AB%E5%B0%BE";
+    let reply = get(&app, q).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_no_missing_text(&reply);
+    assert!(
+        reply.body.contains("訪問診療 + 24時間対応 + 八尾"),
+        "the page says how it understood the words"
+    );
+    let items: Vec<&str> = reply
+        .body
+        .split("<li>")
+        .skip(1)
+        .filter(|li| li.contains("inst-address"))
+        .collect();
+    assert!(items.len() >= 4, "{}", items.len());
+    for item in &items {
+        assert!(
+            item.contains("八尾市") && item.contains("訪問診療") && item.contains("24時間対応"),
+            "{item}"
+        );
+    }
+    let first_id: String = items[0]
+        .split("/institutions/")
+        .nth(1)
+        .unwrap()
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    let detail = get(&app, &format!("/institutions/{first_id}")).await;
+    assert_eq!(detail.status, StatusCode::OK);
+    assert_no_missing_text(&detail);
+    assert!(detail.body.contains("八尾市医師会") && detail.body.contains("デモ用の架空の機関です"));
+    assert_eq!(
+        get(&app, "/institutions/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(&app, "/institutions/abc").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let all = get(&app, "/directory?area=yao&kind=clinic").await;
+    assert!(all.body.contains("rel=\"next\""), "paged");
+    let page2 = get(&app, "/directory?q=&area=yao&kind=clinic&page=2").await;
+    assert!(page2.body.contains("rel=\"prev\""));
+    let ticked = get(
+        &app,
+        "/directory?area=kashiwara&cap=respite_admission&cap=unknown",
+    )
+    .await;
+    assert_eq!(ticked.status, StatusCode::OK);
+    assert!(ticked.body.contains("レスパイト入院受入"));
+    let english = get(&app, "/directory?q=%E5%85%AB%E5%B0%BE&lang=en").await;
+    assert!(english.body.contains("Find care services"));
+    assert_no_missing_text(&english);
+    let nothing = get(
+        &app,
+        "/directory?q=%E5%AD%98%E5%9C%A8%E3%81%97%E3%81%AA%E3%81%84%E5%90%8D%E5%89%8D",
+    )
+    .await;
+    assert!(nothing.body.contains("見つかりませんでした"));
+}
+
 both_backends!(
+    the_public_directory_finds_by_capability_words_and_area,
     home_lists_the_five_areas_hubs_and_active_counts,
     home_without_demo_shows_the_region_and_no_banner,
     english_is_available,

@@ -1,0 +1,288 @@
+//! The public directory: search by words (name, reading, address — insensitive to 全角/半角 and
+//! kana), by capability (typed as words such as 「訪問診療 24時間」 or ticked), by area and kind;
+//! and a page per institution. No login, no JavaScript.
+
+use crate::chrome::Chrome;
+use crate::clock::jst_text;
+use crate::error::{Ctx, PageError};
+use crate::i18n::Lang;
+use crate::pages::home::{kind_label, render};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use renkei_domain::capability::Capability;
+use renkei_domain::institution::InstitutionKind;
+use renkei_domain::region::{Role, RoleStatus};
+use renkei_domain::text::search_terms;
+use renkei_store::directory::{DirectoryQuery, InstitutionDetail};
+
+/// Results per page.
+pub const PAGE_SIZE: i64 = 30;
+
+/// The parsed search form (`cap` may repeat).
+#[derive(Debug, Default, Clone)]
+pub struct SearchForm {
+    q: String,
+    area: String,
+    kind: String,
+    caps: Vec<String>,
+    page: i64,
+}
+
+impl SearchForm {
+    fn parse(raw: Option<&str>) -> Self {
+        let pairs: Vec<(String, String)> = raw
+            .and_then(|q| serde_urlencoded::from_str(q).ok())
+            .unwrap_or_default();
+        let mut form = SearchForm {
+            page: 1,
+            ..Default::default()
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
+                "q" => form.q = v.chars().take(200).collect(),
+                "area" => form.area = v,
+                "kind" => form.kind = v,
+                "cap" if Capability::from_code(&v).is_some() => form.caps.push(v),
+                "page" => form.page = v.parse().unwrap_or(1).clamp(1, 10_000),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    fn query_string(&self, page: i64) -> String {
+        let mut pairs: Vec<(&str, String)> = vec![
+            ("q", self.q.clone()),
+            ("area", self.area.clone()),
+            ("kind", self.kind.clone()),
+        ];
+        pairs.extend(self.caps.iter().map(|c| ("cap", c.clone())));
+        pairs.push(("page", page.to_string()));
+        serde_urlencoded::to_string(pairs).unwrap_or_default()
+    }
+}
+
+/// One result as shown.
+#[derive(Debug)]
+pub struct HitRow {
+    id: i64,
+    name: String,
+    kind: &'static str,
+    address: String,
+    phone: Option<String>,
+    caps: Vec<&'static str>,
+    active: bool,
+    demo: bool,
+}
+
+#[derive(Template)]
+#[template(path = "directory.html")]
+struct DirectoryPage {
+    chrome: Chrome,
+    q: String,
+    areas: Vec<(String, String, bool)>,
+    kinds: Vec<(&'static str, &'static str, bool)>,
+    caps: Vec<(&'static str, &'static str, bool)>,
+    any_cap: bool,
+    understood: String,
+    total: i64,
+    first_number: i64,
+    hits: Vec<HitRow>,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+fn cap_label(c: Capability, lang: Lang) -> &'static str {
+    if lang == Lang::En {
+        c.label_en()
+    } else {
+        c.label_ja()
+    }
+}
+
+/// `GET /directory`.
+pub async fn search(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let form = SearchForm::parse(raw.as_deref());
+    let terms = search_terms(&form.q);
+    let mut capabilities: Vec<Capability> = form
+        .caps
+        .iter()
+        .filter_map(|c| Capability::from_code(c))
+        .collect();
+    let mut text = Vec::new();
+    for term in terms {
+        match Capability::from_term(&term) {
+            Some(c) => capabilities.push(c),
+            None => text.push(term),
+        }
+    }
+    capabilities.sort();
+    capabilities.dedup();
+    let overview = app
+        .store
+        .region_overview()
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let area_list = overview
+        .as_ref()
+        .map(|o| o.areas.clone())
+        .unwrap_or_default();
+    let area = area_list
+        .iter()
+        .find(|a| a.code == form.area)
+        .map(|a| a.code.clone());
+    let kind = InstitutionKind::from_code(&form.kind);
+    let query = DirectoryQuery {
+        text: text.clone(),
+        capabilities: capabilities.clone(),
+        area: area.clone(),
+        kind,
+        limit: PAGE_SIZE,
+        offset: (form.page - 1) * PAGE_SIZE,
+    };
+    let (total, hits) = app
+        .store
+        .search_directory(&query)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let lang = ctx.lang;
+    let understood = capabilities
+        .iter()
+        .map(|c| cap_label(*c, lang))
+        .chain(text.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" + ");
+    let page = DirectoryPage {
+        chrome: Chrome::new(
+            &ctx,
+            "nav.directory",
+            overview.as_ref().is_some_and(|o| o.has_demo_data),
+        ),
+        areas: area_list
+            .iter()
+            .map(|a| {
+                (
+                    a.code.clone(),
+                    if lang == Lang::En {
+                        a.name_en.clone()
+                    } else {
+                        a.name.clone()
+                    },
+                    Some(&a.code) == area.as_ref(),
+                )
+            })
+            .collect(),
+        kinds: InstitutionKind::ALL
+            .iter()
+            .map(|k| (k.code(), kind_label(*k, lang), Some(*k) == kind))
+            .collect(),
+        caps: Capability::ALL
+            .iter()
+            .map(|c| {
+                (
+                    c.code(),
+                    cap_label(*c, lang),
+                    form.caps.iter().any(|x| x == c.code()),
+                )
+            })
+            .collect(),
+        any_cap: !form.caps.is_empty(),
+        understood,
+        total,
+        first_number: (form.page - 1) * PAGE_SIZE + 1,
+        hits: hits
+            .into_iter()
+            .map(|h| HitRow {
+                id: h.id.0,
+                kind: InstitutionKind::from_code(&h.kind)
+                    .map(|k| kind_label(k, lang))
+                    .unwrap_or(""),
+                caps: h
+                    .capabilities
+                    .iter()
+                    .filter_map(|c| Capability::from_code(c))
+                    .map(|c| cap_label(c, lang))
+                    .collect(),
+                name: h.name,
+                address: h.address,
+                phone: h.phone,
+                active: h.is_active,
+                demo: h.is_demo,
+            })
+            .collect(),
+        prev: (form.page > 1).then(|| format!("/directory?{}", form.query_string(form.page - 1))),
+        next: (form.page * PAGE_SIZE < total)
+            .then(|| format!("/directory?{}", form.query_string(form.page + 1))),
+        q: form.q.clone(),
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "institution_detail.html")]
+struct DetailPage {
+    chrome: Chrome,
+    d: InstitutionDetail,
+    kind: &'static str,
+    caps: Vec<&'static str>,
+    roles: Vec<(String, &'static str)>,
+    location: Option<String>,
+    updated: String,
+}
+
+/// `GET /institutions/{id}`.
+pub async fn detail(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let Some(d) = app
+        .store
+        .institution_detail(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    else {
+        return Err(PageError::not_found(&ctx));
+    };
+    let lang = ctx.lang;
+    let page = DetailPage {
+        chrome: Chrome::new(&ctx, "nav.directory", d.hit.is_demo),
+        kind: InstitutionKind::from_code(&d.hit.kind)
+            .map(|k| kind_label(k, lang))
+            .unwrap_or(""),
+        caps: d
+            .hit
+            .capabilities
+            .iter()
+            .filter_map(|c| Capability::from_code(c))
+            .map(|c| cap_label(c, lang))
+            .collect(),
+        roles: d
+            .roles
+            .iter()
+            .filter_map(|(r, s)| {
+                let role = Role::from_code(r)?;
+                let status = RoleStatus::from_code(s)?;
+                let label = if lang == Lang::En {
+                    role.label_en()
+                } else {
+                    role.label_ja()
+                };
+                Some((format!("{} {label}", role.circled()), status.label_ja()))
+            })
+            .collect(),
+        location: d
+            .lat
+            .zip(d.lng)
+            .map(|(lat, lng)| format!("{lat:.5}, {lng:.5}")),
+        updated: jst_text(&d.updated_at),
+        d,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}
