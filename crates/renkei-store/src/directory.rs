@@ -295,6 +295,12 @@ pub struct DirectoryHit {
     pub is_demo: bool,
     /// Capability codes.
     pub capabilities: Vec<String>,
+    /// Latitude.
+    pub lat: Option<f64>,
+    /// Longitude.
+    pub lng: Option<f64>,
+    /// Postcode.
+    pub postcode: Option<String>,
 }
 
 /// An institution's public detail.
@@ -367,7 +373,8 @@ impl Store {
         }
         let total = count.fetch_one(self.pool()).await?;
         let page_sql = format!(
-            "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo
+            "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo,
+                    i.lat, i.lng, i.postcode
              {from} ORDER BY i.is_active DESC, i.name_kana, i.id LIMIT ${} OFFSET ${}",
             binds.len() + 1,
             binds.len() + 2
@@ -476,5 +483,8 @@ fn hit_from(row: &sqlx::any::AnyRow) -> Result<DirectoryHit, sqlx::Error> {
         is_active: row.try_get::<i64, _>("is_active")? != 0,
         is_demo: row.try_get::<i64, _>("is_demo")? != 0,
         capabilities: Vec::new(),
+        lat: row.try_get("lat")?,
+        lng: row.try_get("lng")?,
+        postcode: row.try_get("postcode")?,
     })
 }

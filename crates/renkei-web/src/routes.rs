@@ -76,6 +76,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     .add("GET", "/directory", Access::Public, get(directory::search))
     .add(
         "GET",
+        "/directory.csv",
+        Access::Public,
+        get(directory::export_csv),
+    )
+    .add(
+        "GET",
+        "/directory.geojson",
+        Access::Public,
+        get(directory::export_geojson),
+    )
+    .add(
+        "GET",
         "/institutions/{id}",
         Access::Public,
         get(directory::detail),

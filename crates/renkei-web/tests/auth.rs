@@ -479,7 +479,9 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/login",
         ) => EVERYONE,
         ("POST", "/login") => EVERYONE,
-        ("GET", "/directory" | "/institutions/{id}") => EVERYONE,
+        ("GET", "/directory" | "/directory.csv" | "/directory.geojson" | "/institutions/{id}") => {
+            EVERYONE
+        }
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
         ("POST", "/logout") => SIGNED_IN,
         ("GET", "/account" | "/account/two-factor") => SIGNED_IN,

@@ -300,6 +300,27 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
     let english = get(&app, "/directory?q=%E5%85%AB%E5%B0%BE&lang=en").await;
     assert!(english.body.contains("Find care services"));
     assert_no_missing_text(&english);
+    let csv = get(&app, "/directory.csv?area=yao&cap=respite_admission").await;
+    assert!(csv.headers[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    assert!(csv.body.starts_with("\u{feff}ID,名称,よみがな,種別,地域"));
+    let rows: Vec<&str> = csv.body.lines().skip(1).collect();
+    assert!(
+        !rows.is_empty()
+            && rows
+                .iter()
+                .all(|r| r.contains(",yao,") && r.contains("レスパイト入院受入"))
+    );
+    let geo = get(&app, "/directory.geojson?area=yao&cap=respite_admission").await;
+    let json: serde_json::Value = serde_json::from_str(&geo.body).unwrap();
+    assert_eq!(json["type"], "FeatureCollection");
+    assert_eq!(json["features"].as_array().unwrap().len(), rows.len());
+    let lng = json["features"][0]["geometry"]["coordinates"][0]
+        .as_f64()
+        .unwrap();
+    assert!((135.5..135.8).contains(&lng), "longitude first");
     let nothing = get(
         &app,
         "/directory?q=%E5%AD%98%E5%9C%A8%E3%81%97%E3%81%AA%E3%81%84%E5%90%8D%E5%89%8D",

@@ -376,7 +376,7 @@ pub async fn audit_csv(
         out.push_str(
             &fields
                 .iter()
-                .map(|f| csv_field(f))
+                .map(|f| crate::pages::csv_field(f))
                 .collect::<Vec<_>>()
                 .join(","),
         );
@@ -406,24 +406,11 @@ pub async fn audit_csv(
         .into_response())
 }
 
-/// A CSV field, quoted when needed; a leading = + - @ is neutralised so spreadsheets do not run
-/// it as a formula.
-fn csv_field(value: &str) -> String {
-    let safe = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if safe.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", safe.replace('"', "\"\""))
-    } else {
-        safe
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::pages::csv_field;
 
     #[test]
     fn csv_fields_are_quoted_and_formulas_neutralised() {

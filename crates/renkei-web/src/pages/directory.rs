@@ -92,6 +92,7 @@ struct DirectoryPage {
     hits: Vec<HitRow>,
     prev: Option<String>,
     next: Option<String>,
+    export_query: String,
 }
 
 fn cap_label(c: Capability, lang: Lang) -> &'static str {
@@ -102,21 +103,19 @@ fn cap_label(c: Capability, lang: Lang) -> &'static str {
     }
 }
 
-/// `GET /directory`.
-pub async fn search(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, PageError> {
-    let form = SearchForm::parse(raw.as_deref());
-    let terms = search_terms(&form.q);
+/// The store query for a form: words that name a capability become capability filters.
+fn build_query(
+    form: &SearchForm,
+    areas: &[renkei_store::region::AreaOverview],
+    limit: i64,
+) -> (DirectoryQuery, Vec<Capability>, Vec<String>) {
     let mut capabilities: Vec<Capability> = form
         .caps
         .iter()
         .filter_map(|c| Capability::from_code(c))
         .collect();
     let mut text = Vec::new();
-    for term in terms {
+    for term in search_terms(&form.q) {
         match Capability::from_term(&term) {
             Some(c) => capabilities.push(c),
             None => text.push(term),
@@ -124,6 +123,145 @@ pub async fn search(
     }
     capabilities.sort();
     capabilities.dedup();
+    let query = DirectoryQuery {
+        text: text.clone(),
+        capabilities: capabilities.clone(),
+        area: areas
+            .iter()
+            .find(|a| a.code == form.area)
+            .map(|a| a.code.clone()),
+        kind: InstitutionKind::from_code(&form.kind),
+        limit,
+        offset: (form.page - 1) * limit,
+    };
+    (query, capabilities, text)
+}
+
+/// Most rows one export carries; the command line exports the whole directory.
+pub const EXPORT_LIMIT: i64 = 5_000;
+
+async fn export_hits(
+    app: &AppState,
+    ctx: &Ctx,
+    raw: Option<&str>,
+) -> Result<Vec<renkei_store::directory::DirectoryHit>, PageError> {
+    let mut form = SearchForm::parse(raw);
+    form.page = 1;
+    let overview = app
+        .store
+        .region_overview()
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    let areas = overview.map(|o| o.areas).unwrap_or_default();
+    let (query, _, _) = build_query(&form, &areas, EXPORT_LIMIT);
+    Ok(app
+        .store
+        .search_directory(&query)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .1)
+}
+
+/// `GET /directory.csv`: the search results as CSV (UTF-8 with BOM, Japanese headers).
+pub async fn export_csv(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
+    let mut out = String::from("\u{feff}ID,名称,よみがな,種別,地域,郵便番号,所在地,電話,緯度,経度,できること,積極的医療機関,デモ\r\n");
+    for h in &hits {
+        let caps: Vec<&str> = h
+            .capabilities
+            .iter()
+            .filter_map(|c| Capability::from_code(c))
+            .map(|c| c.label_ja())
+            .collect();
+        let fields = [
+            h.id.0.to_string(),
+            h.name.clone(),
+            h.name_kana.clone(),
+            InstitutionKind::from_code(&h.kind)
+                .map(|k| k.label_ja())
+                .unwrap_or("")
+                .to_owned(),
+            h.area_code.clone(),
+            h.postcode.clone().unwrap_or_default(),
+            h.address.clone(),
+            h.phone.clone().unwrap_or_default(),
+            h.lat.map(|v| format!("{v:.6}")).unwrap_or_default(),
+            h.lng.map(|v| format!("{v:.6}")).unwrap_or_default(),
+            caps.join("、"),
+            if h.is_active { "1" } else { "0" }.to_owned(),
+            if h.is_demo { "1" } else { "0" }.to_owned(),
+        ];
+        out.push_str(
+            &fields
+                .iter()
+                .map(|f| crate::pages::csv_field(f))
+                .collect::<Vec<_>>()
+                .join(","),
+        );
+        out.push_str("\r\n");
+    }
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"renkei-directory.csv\"",
+            ),
+        ],
+        out,
+    )
+        .into_response())
+}
+
+/// `GET /directory.geojson`: the search results that have a location, as a GeoJSON
+/// FeatureCollection (RFC 7946, longitude first).
+pub async fn export_geojson(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
+    let features: Vec<serde_json::Value> = hits
+        .iter()
+        .filter_map(|h| {
+            let (lat, lng) = (h.lat?, h.lng?);
+            Some(serde_json::json!({
+                "type": "Feature",
+                "id": h.id.0,
+                "geometry": { "type": "Point", "coordinates": [lng, lat] },
+                "properties": {
+                    "name": h.name,
+                    "kind": h.kind,
+                    "area": h.area_code,
+                    "address": h.address,
+                    "phone": h.phone,
+                    "capabilities": h.capabilities,
+                    "active": h.is_active,
+                    "demo": h.is_demo,
+                    "url": format!("/institutions/{}", h.id.0),
+                }
+            }))
+        })
+        .collect();
+    let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        body.to_string(),
+    )
+        .into_response())
+}
+
+/// `GET /directory`.
+pub async fn search(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let form = SearchForm::parse(raw.as_deref());
     let overview = app
         .store
         .region_overview()
@@ -133,19 +271,8 @@ pub async fn search(
         .as_ref()
         .map(|o| o.areas.clone())
         .unwrap_or_default();
-    let area = area_list
-        .iter()
-        .find(|a| a.code == form.area)
-        .map(|a| a.code.clone());
-    let kind = InstitutionKind::from_code(&form.kind);
-    let query = DirectoryQuery {
-        text: text.clone(),
-        capabilities: capabilities.clone(),
-        area: area.clone(),
-        kind,
-        limit: PAGE_SIZE,
-        offset: (form.page - 1) * PAGE_SIZE,
-    };
+    let (query, capabilities, text) = build_query(&form, &area_list, PAGE_SIZE);
+    let (area, kind) = (query.area.clone(), query.kind);
     let (total, hits) = app
         .store
         .search_directory(&query)
@@ -219,6 +346,7 @@ pub async fn search(
         prev: (form.page > 1).then(|| format!("/directory?{}", form.query_string(form.page - 1))),
         next: (form.page * PAGE_SIZE < total)
             .then(|| format!("/directory?{}", form.query_string(form.page + 1))),
+        export_query: form.query_string(1),
         q: form.q.clone(),
     };
     Ok(render(&ctx, &page)?.into_response())

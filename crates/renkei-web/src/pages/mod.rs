@@ -25,3 +25,18 @@ pub fn membership_label(m: &Membership, lang: Lang) -> String {
     };
     format!("{label}（{}）", m.organisation.name)
 }
+
+/// A CSV field, quoted when needed; a leading = + - @ is neutralised so spreadsheets do not run
+/// it as a formula.
+pub fn csv_field(value: &str) -> String {
+    let safe = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if safe.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", safe.replace('"', "\"\""))
+    } else {
+        safe
+    }
+}
