@@ -11,6 +11,7 @@ pub mod error;
 pub mod health;
 pub mod i18n;
 pub mod mail;
+pub mod map;
 pub mod metrics;
 pub mod pages;
 pub mod routes;

@@ -266,6 +266,20 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
             "{item}"
         );
     }
+    assert!(
+        reply.body.contains("<svg class=\"map\""),
+        "a map drawn without JavaScript or tiles"
+    );
+    assert_eq!(
+        reply.body.matches("<circle class=\"marker\"").count(),
+        items.len(),
+        "one marker per result"
+    );
+    assert_eq!(
+        reply.body.matches("<polygon class=\"outline\"").count(),
+        3,
+        "the three city outlines"
+    );
     let first_id: String = items[0]
         .split("/institutions/")
         .nth(1)

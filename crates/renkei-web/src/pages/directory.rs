@@ -93,6 +93,7 @@ struct DirectoryPage {
     prev: Option<String>,
     next: Option<String>,
     export_query: String,
+    map_svg: String,
 }
 
 fn cap_label(c: Capability, lang: Lang) -> &'static str {
@@ -285,6 +286,24 @@ pub async fn search(
         .chain(text.iter().map(String::as_str))
         .collect::<Vec<_>>()
         .join(" + ");
+    let first = (form.page - 1) * PAGE_SIZE + 1;
+    let markers: Vec<crate::map::Marker> = hits
+        .iter()
+        .enumerate()
+        .filter_map(|(n, h)| {
+            Some(crate::map::Marker {
+                number: first + n as i64,
+                lat: h.lat?,
+                lng: h.lng?,
+                kind: InstitutionKind::from_code(&h.kind)?,
+                active: h.is_active,
+                label: h.name.clone(),
+                href: format!("/institutions/{}", h.id.0),
+            })
+        })
+        .collect();
+    let map_title = crate::i18n::catalog(lang).get("directory.map");
+    let map_svg = crate::map::render(&map_title, crate::map::outlines(), &markers);
     let page = DirectoryPage {
         chrome: Chrome::new(
             &ctx,
@@ -347,6 +366,7 @@ pub async fn search(
         next: (form.page * PAGE_SIZE < total)
             .then(|| format!("/directory?{}", form.query_string(form.page + 1))),
         export_query: form.query_string(1),
+        map_svg,
         q: form.q.clone(),
     };
     Ok(render(&ctx, &page)?.into_response())
