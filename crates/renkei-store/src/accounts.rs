@@ -312,16 +312,25 @@ impl Store {
         if users.is_empty() {
             return Ok(Vec::new());
         }
-        // One query for all users; filtering in memory keeps the SQL free of engine-specific
-        // array parameters.
-        let rows = sqlx::query(
+        // One user (every request's session check) is looked up by key; a list of users (the
+        // administrator's page) reads all memberships once and filters in memory, which keeps
+        // the SQL free of engine-specific array parameters.
+        let select =
             "SELECT m.user_id, m.role, o.id, o.kind, o.name, a.code AS area_code, o.institution_id
              FROM memberships m JOIN organisations o ON o.id = m.organisation_id
-             LEFT JOIN areas a ON a.id = o.area_id
-             ORDER BY m.user_id, o.kind, o.name",
-        )
-        .fetch_all(self.pool())
-        .await?;
+             LEFT JOIN areas a ON a.id = o.area_id";
+        let rows = if let [only] = users {
+            sqlx::query(&format!(
+                "{select} WHERE m.user_id = $1 ORDER BY o.kind, o.name"
+            ))
+            .bind(*only)
+            .fetch_all(self.pool())
+            .await?
+        } else {
+            sqlx::query(&format!("{select} ORDER BY m.user_id, o.kind, o.name"))
+                .fetch_all(self.pool())
+                .await?
+        };
         let mut out = Vec::new();
         for row in &rows {
             let user: i64 = row.try_get("user_id")?;
