@@ -8,6 +8,7 @@ pub mod auth;
 pub mod chrome;
 pub mod clock;
 pub mod error;
+pub mod export;
 pub mod health;
 pub mod i18n;
 pub mod mail;

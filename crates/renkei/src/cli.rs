@@ -39,6 +39,18 @@ enum Command {
         #[arg(long, value_name = "EMAIL")]
         code: Option<String>,
     },
+    /// Export the directory of institutions.
+    ///
+    /// CSV is UTF-8 with a BOM and Japanese headers (Excel opens it directly); GeoJSON is a
+    /// FeatureCollection of points (longitude first). A progress bar shows on the terminal.
+    Export {
+        /// csv or geojson.
+        #[arg(long, value_parser = ["csv", "geojson"], default_value = "csv")]
+        format: String,
+        /// Output file; standard output when omitted.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -142,6 +154,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Admin(command) => crate::admin::run(config, command_into(command)).await,
         Command::Audit(AuditCommand::Verify) => crate::admin::verify_audit(config).await,
         Command::Towns(command) => towns(config, command).await,
+        Command::Export { format, out } => {
+            crate::export::run(config, &format, out.as_deref()).await
+        }
     }
 }
 

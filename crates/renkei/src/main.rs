@@ -7,6 +7,7 @@ mod cli;
 mod config;
 mod database;
 mod demo_accounts;
+mod export;
 mod failure;
 mod serve;
 

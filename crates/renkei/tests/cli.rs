@@ -374,6 +374,38 @@ fn the_admin_commands_manage_users_and_verify_the_audit_log() {
 }
 
 #[test]
+fn the_directory_exports_as_csv_and_geojson() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["demo"]).status.success());
+    let out = run(&["export", "--format", "csv", "--out", "directory.csv"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let csv = std::fs::read_to_string(dir.path().join("directory.csv")).unwrap();
+    assert!(csv.starts_with("\u{feff}ID,名称"));
+    assert_eq!(
+        csv.lines().count(),
+        617,
+        "a header and the 616 demo institutions"
+    );
+    assert!(!dir.path().join("directory.partial").exists());
+    let out = run(&["export", "--format", "geojson"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["features"].as_array().unwrap().len(), 616);
+    let bad = run(&["export", "--format", "xml"]);
+    assert!(!bad.status.success());
+}
+
+#[test]
 fn help_explains_every_setting() {
     let out = renkei().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);

@@ -170,41 +170,7 @@ pub async fn export_csv(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
-    let mut out = String::from("\u{feff}ID,名称,よみがな,種別,地域,郵便番号,所在地,電話,緯度,経度,できること,積極的医療機関,デモ\r\n");
-    for h in &hits {
-        let caps: Vec<&str> = h
-            .capabilities
-            .iter()
-            .filter_map(|c| Capability::from_code(c))
-            .map(|c| c.label_ja())
-            .collect();
-        let fields = [
-            h.id.0.to_string(),
-            h.name.clone(),
-            h.name_kana.clone(),
-            InstitutionKind::from_code(&h.kind)
-                .map(|k| k.label_ja())
-                .unwrap_or("")
-                .to_owned(),
-            h.area_code.clone(),
-            h.postcode.clone().unwrap_or_default(),
-            h.address.clone(),
-            h.phone.clone().unwrap_or_default(),
-            h.lat.map(|v| format!("{v:.6}")).unwrap_or_default(),
-            h.lng.map(|v| format!("{v:.6}")).unwrap_or_default(),
-            caps.join("、"),
-            if h.is_active { "1" } else { "0" }.to_owned(),
-            if h.is_demo { "1" } else { "0" }.to_owned(),
-        ];
-        out.push_str(
-            &fields
-                .iter()
-                .map(|f| crate::pages::csv_field(f))
-                .collect::<Vec<_>>()
-                .join(","),
-        );
-        out.push_str("\r\n");
-    }
+    let out = crate::export::directory_csv(&hits);
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -226,32 +192,10 @@ pub async fn export_geojson(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
     let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
-    let features: Vec<serde_json::Value> = hits
-        .iter()
-        .filter_map(|h| {
-            let (lat, lng) = (h.lat?, h.lng?);
-            Some(serde_json::json!({
-                "type": "Feature",
-                "id": h.id.0,
-                "geometry": { "type": "Point", "coordinates": [lng, lat] },
-                "properties": {
-                    "name": h.name,
-                    "kind": h.kind,
-                    "area": h.area_code,
-                    "address": h.address,
-                    "phone": h.phone,
-                    "capabilities": h.capabilities,
-                    "active": h.is_active,
-                    "demo": h.is_demo,
-                    "url": format!("/institutions/{}", h.id.0),
-                }
-            }))
-        })
-        .collect();
-    let body = serde_json::json!({ "type": "FeatureCollection", "features": features });
+    let body = crate::export::directory_geojson(&hits);
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
-        body.to_string(),
+        body,
     )
         .into_response())
 }

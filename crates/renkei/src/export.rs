@@ -1,0 +1,94 @@
+//! `renkei export`: the whole directory as CSV or GeoJSON, page by page, with a progress bar.
+
+use crate::config::Config;
+use crate::database::{open_database, OpenedDatabase};
+use crate::failure::Failure;
+use indicatif::{ProgressBar, ProgressStyle};
+use renkei_store::directory::DirectoryQuery;
+use renkei_web::export;
+use std::io::Write;
+use std::path::Path;
+
+/// Institutions read per database round trip.
+const PAGE: i64 = 500;
+
+/// Runs the export.
+pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(), Failure> {
+    let OpenedDatabase { store, target } = open_database(&config).await?;
+    let fail = |e| Failure::database(&target, &e);
+    let (total, _) = store
+        .search_directory(&DirectoryQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(fail)?;
+    let bar = match out {
+        Some(_) => ProgressBar::new(u64::try_from(total).unwrap_or(0)),
+        None => ProgressBar::hidden(),
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar.set_message("書き出し中 / exporting");
+    let mut csv = String::from(export::CSV_HEADER);
+    let mut features = Vec::new();
+    let mut offset = 0;
+    while offset < total {
+        let query = DirectoryQuery {
+            limit: PAGE,
+            offset,
+            ..Default::default()
+        };
+        let (_, hits) = store.search_directory(&query).await.map_err(fail)?;
+        if hits.is_empty() {
+            break;
+        }
+        match format {
+            "geojson" => features.extend(export::directory_features(&hits)),
+            _ => csv.push_str(&export::directory_csv_rows(&hits)),
+        }
+        offset += hits.len() as i64;
+        bar.set_position(u64::try_from(offset).unwrap_or(0));
+    }
+    bar.finish_and_clear();
+    store.close().await;
+    let text = match format {
+        "geojson" => {
+            serde_json::json!({ "type": "FeatureCollection", "features": features }).to_string()
+        }
+        _ => csv,
+    };
+    let written = match out {
+        Some(path) => write_atomically(path, text.as_bytes()),
+        None => std::io::stdout().write_all(text.as_bytes()),
+    };
+    written.map_err(|e| {
+        let name = out
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| "stdout".into());
+        Failure::new(
+            1,
+            format!("{name} に書き込めません（{e}）"),
+            format!("cannot write {name} ({e})"),
+        )
+    })?;
+    if let Some(path) = out {
+        eprintln!(
+            "{total} 件を {} に書き出しました / exported {total} institutions to {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes to a temporary file beside the target and renames it, so a failed export never leaves
+/// a half-written file where the old one was.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("partial");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
+}
