@@ -219,6 +219,9 @@ pub fn institutions(
                     is_active: false,
                     roles: Vec::new(),
                     capabilities: Vec::new(),
+                    contact_email: Some(format!("info-{}@demo.renkei.example", out.len() + 1)),
+                    // Spread over 2½ years: some entries are overdue for confirmation.
+                    confirmed_days_ago: Some(u32::try_from(rng.below(900)).unwrap_or(0)),
                 });
             }
         }

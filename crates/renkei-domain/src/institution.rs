@@ -183,6 +183,10 @@ pub struct NewInstitution {
     pub roles: Vec<(Role, RoleStatus)>,
     /// Services and capabilities offered.
     pub capabilities: Vec<crate::capability::Capability>,
+    /// Where reminders to confirm the entry go.
+    pub contact_email: Option<String>,
+    /// How many days ago the entry was last confirmed (`None`: never).
+    pub confirmed_days_ago: Option<u32>,
 }
 
 impl NewInstitution {
@@ -237,6 +241,8 @@ mod tests {
             is_active: true,
             roles: vec![(Role::AcuteSupport, RoleStatus::Available)],
             capabilities: vec![crate::capability::Capability::HomeVisit],
+            contact_email: None,
+            confirmed_days_ago: Some(10),
         }
     }
 

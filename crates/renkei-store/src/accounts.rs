@@ -776,6 +776,8 @@ pub enum TokenPurpose {
     Invitation,
     /// Setting a new password.
     PasswordReset,
+    /// Confirming an institution's directory entry.
+    Confirmation,
 }
 
 impl TokenPurpose {
@@ -783,6 +785,7 @@ impl TokenPurpose {
         match self {
             TokenPurpose::Invitation => "invitation",
             TokenPurpose::PasswordReset => "password_reset",
+            TokenPurpose::Confirmation => "confirmation",
         }
     }
 }
@@ -802,6 +805,8 @@ pub struct OneTimeToken {
     pub role: Option<AccountRole>,
     /// Who created it.
     pub created_by: Option<UserId>,
+    /// For a confirmation: the institution.
+    pub institution_id: Option<i64>,
     /// Expiry (UTC text).
     pub expires_at: String,
 }
@@ -814,8 +819,8 @@ impl Store {
         token: &OneTimeToken,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, organisation_id, role, created_by, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, organisation_id, role, created_by, created_at, expires_at, institution_id)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         )
         .bind(&token.token_hash)
         .bind(purpose.code())
@@ -826,6 +831,7 @@ impl Store {
         .bind(token.created_by.map(|u| u.0))
         .bind(crate::now_text())
         .bind(&token.expires_at)
+        .bind(token.institution_id)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -839,7 +845,7 @@ impl Store {
         now: &str,
     ) -> Result<Option<OneTimeToken>, StoreError> {
         let row = sqlx::query(
-            "SELECT token_hash, user_id, email, organisation_id, role, created_by, expires_at FROM one_time_tokens
+            "SELECT token_hash, user_id, email, organisation_id, role, created_by, expires_at, institution_id FROM one_time_tokens
              WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3",
         )
         .bind(token_hash)
@@ -902,6 +908,7 @@ fn token_from(row: &sqlx::any::AnyRow) -> Result<OneTimeToken, sqlx::Error> {
             .map(OrganisationId),
         role: role.as_deref().and_then(AccountRole::from_code),
         created_by: row.try_get::<Option<i64>, _>("created_by")?.map(UserId),
+        institution_id: row.try_get("institution_id")?,
         expires_at: row.try_get("expires_at")?,
     })
 }

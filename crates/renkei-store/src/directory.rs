@@ -68,6 +68,7 @@ impl Store {
             .iter()
             .map(|r| Ok((r.try_get("code")?, r.try_get("id")?)))
             .collect::<Result<_, sqlx::Error>>()?;
+        let now_time = chrono::Utc::now();
         let now = crate::now_text();
         let mut tx = self.pool().begin().await?;
         let mut ids = Vec::with_capacity(institutions.len());
@@ -97,8 +98,9 @@ impl Store {
             ));
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO institutions (kind, name, name_kana, search_key, area_id, municipality_code, town_id,
-                     postcode, address, lat, lng, phone, has_beds, is_demo, is_active, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) RETURNING id",
+                     postcode, address, lat, lng, phone, has_beds, is_demo, is_active, created_at, updated_at,
+                     contact_email, confirmed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
             )
             .bind(institution.kind.code())
             .bind(&institution.name)
@@ -117,6 +119,8 @@ impl Store {
             .bind(i64::from(institution.is_active))
             .bind(&now)
             .bind(&now)
+            .bind(&institution.contact_email)
+            .bind(institution.confirmed_days_ago.map(|days| days_ago(&now_time, days)))
             .fetch_one(&mut *tx)
             .await?;
             for capability in &institution.capabilities {
@@ -487,4 +491,81 @@ fn hit_from(row: &sqlx::any::AnyRow) -> Result<DirectoryHit, sqlx::Error> {
         lng: row.try_get("lng")?,
         postcode: row.try_get("postcode")?,
     })
+}
+
+fn days_ago(now: &chrono::DateTime<chrono::Utc>, days: u32) -> String {
+    (*now - chrono::Duration::days(i64::from(days)))
+        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+        .to_string()
+}
+
+/// An entry overdue for confirmation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StaleEntry {
+    /// Identifier.
+    pub id: InstitutionId,
+    /// Name.
+    pub name: String,
+    /// Kind code.
+    pub kind: String,
+    /// Last confirmation (UTC text), `None` when never confirmed.
+    pub confirmed_at: Option<String>,
+    /// Where reminders go.
+    pub contact_email: Option<String>,
+}
+
+impl Store {
+    /// Entries of an area not confirmed since `before` (or never), oldest first.
+    pub async fn stale_entries(
+        &self,
+        area_code: &str,
+        before: &str,
+    ) -> Result<Vec<StaleEntry>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.name, i.kind, i.confirmed_at, i.contact_email FROM institutions i JOIN areas a ON a.id = i.area_id
+             WHERE a.code = $1 AND (i.confirmed_at IS NULL OR i.confirmed_at < $2)
+             ORDER BY i.confirmed_at IS NOT NULL, i.confirmed_at, i.name_kana",
+        )
+        .bind(area_code)
+        .bind(before)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(StaleEntry {
+                    id: InstitutionId(r.try_get("id")?),
+                    name: r.try_get("name")?,
+                    kind: r.try_get("kind")?,
+                    confirmed_at: r.try_get("confirmed_at")?,
+                    contact_email: r.try_get("contact_email")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Records that the entry was confirmed as correct at `now`.
+    pub async fn confirm_institution(&self, id: i64, now: &str) -> Result<bool, StoreError> {
+        let changed = sqlx::query("UPDATE institutions SET confirmed_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    /// When the entry was last confirmed, and its contact address.
+    pub async fn confirmation_of(
+        &self,
+        id: i64,
+    ) -> Result<Option<(Option<String>, Option<String>)>, StoreError> {
+        let row = sqlx::query("SELECT confirmed_at, contact_email FROM institutions WHERE id = $1")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| Ok((r.try_get("confirmed_at")?, r.try_get("contact_email")?)))
+            .transpose()
+            .map_err(|e: sqlx::Error| StoreError::from(e))
+    }
 }

@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "capabilities",
         sql: include_str!("../migrations/0003_capabilities.sql"),
     },
+    Migration {
+        version: 4,
+        name: "confirmation",
+        sql: include_str!("../migrations/0004_confirmation.sql"),
+    },
 ];
 
 /// What a migration run did.

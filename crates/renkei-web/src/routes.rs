@@ -3,7 +3,8 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, directory, home, hub, institution, invitations, lang, login, password,
+    account, admin, area, directory, freshness, home, hub, institution, invitations, lang, login,
+    password,
 };
 use crate::{assets, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -22,6 +23,7 @@ pub struct RouteRule {
 }
 
 const ADMIN: &[AccountRole] = &[AccountRole::SystemAdmin];
+const COORDINATORS: &[AccountRole] = &[AccountRole::HubCoordinator, AccountRole::SystemAdmin];
 const INVITERS: &[AccountRole] = &[
     AccountRole::SystemAdmin,
     AccountRole::HubCoordinator,
@@ -210,6 +212,30 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     // Hubs.
     .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
+    .add(
+        "GET",
+        "/hub/stale",
+        Access::Roles(COORDINATORS),
+        get(freshness::list),
+    )
+    .add(
+        "POST",
+        "/hub/stale/{id}/remind",
+        Access::Roles(COORDINATORS),
+        post(freshness::remind),
+    )
+    .add(
+        "GET",
+        "/confirm/{token}",
+        Access::Public,
+        get(freshness::show),
+    )
+    .add(
+        "POST",
+        "/confirm/{token}",
+        Access::Public,
+        post(freshness::confirm),
+    )
     // Administration.
     .add(
         "GET",

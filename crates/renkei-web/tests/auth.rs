@@ -482,6 +482,9 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ("GET", "/directory" | "/directory.csv" | "/directory.geojson" | "/institutions/{id}") => {
             EVERYONE
         }
+        ("GET" | "POST", "/confirm/{token}") => EVERYONE,
+        ("GET", "/hub/stale") => &[Admin, Coordinator],
+        ("POST", "/hub/stale/{id}/remind") => &[Admin, Coordinator],
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
         ("POST", "/logout") => SIGNED_IN,
         ("GET", "/account" | "/account/two-factor") => SIGNED_IN,

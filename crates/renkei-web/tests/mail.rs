@@ -399,7 +399,77 @@ async fn an_institution_admin_invites_colleagues_only_into_their_own_institution
     assert_eq!(smtp.mails()[0].to, ["colleague@example.jp"]);
 }
 
+async fn stale_entries_are_confirmed_by_a_one_click_link(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let page = coordinator.get("/hub/stale").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let id: i64 = page
+        .body
+        .split("data-testid=\"stale-")
+        .nth(1)
+        .expect("some yao entries are overdue in the demo")
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        !page.body.contains("柏原市"),
+        "only the coordinator's own area"
+    );
+    let sent = coordinator
+        .post("/hub/stale", &format!("/hub/stale/{id}/remind"), vec![])
+        .await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    let mail = smtp.mails().pop().unwrap();
+    assert!(mail.to[0].ends_with("@demo.renkei.example"));
+    let link = link_in(&mail.text(), "http://127.0.0.1:8080/confirm/");
+    let path = link.trim_start_matches("http://127.0.0.1:8080").to_owned();
+
+    // Opening the link (as a mail scanner would) confirms nothing.
+    let mut contact = Browser::new(&w.app);
+    let shown = contact.get(&path).await;
+    assert_eq!(shown.status, StatusCode::OK);
+    assert!(shown.body.contains("この内容で正しい"));
+    assert!(coordinator
+        .get("/hub/stale")
+        .await
+        .body
+        .contains(&format!("stale-{id}\"")));
+    let done = contact.post(&path, &path, vec![]).await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.body);
+    assert!(
+        !coordinator
+            .get("/hub/stale")
+            .await
+            .body
+            .contains(&format!("stale-{id}\"")),
+        "no longer overdue"
+    );
+    let detail = contact.get(&format!("/institutions/{id}")).await;
+    assert!(!detail.body.contains("data-testid=\"confirmed\">—"));
+    assert_eq!(
+        contact.get(&path).await.status,
+        StatusCode::GONE,
+        "the link works once"
+    );
+
+    let kashiwara = w.store.institutions_in_area("kashiwara").await.unwrap()[0]
+        .id
+        .0;
+    let elsewhere = coordinator
+        .post(
+            "/hub/stale",
+            &format!("/hub/stale/{kashiwara}/remind"),
+            vec![],
+        )
+        .await;
+    assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
+}
+
 both_backends!(
+    stale_entries_are_confirmed_by_a_one_click_link,
     an_institution_admin_invites_colleagues_only_into_their_own_institution,
     a_coordinator_invites_staff_who_register_through_the_mailed_link,
     a_forgotten_password_is_reset_by_a_one_time_link,

@@ -326,6 +326,7 @@ struct DetailPage {
     roles: Vec<(String, &'static str)>,
     location: Option<String>,
     updated: String,
+    confirmed: String,
 }
 
 /// `GET /institutions/{id}`.
@@ -374,6 +375,15 @@ pub async fn detail(
             .zip(d.lng)
             .map(|(lat, lng)| format!("{lat:.5}, {lng:.5}")),
         updated: jst_text(&d.updated_at),
+        confirmed: app
+            .store
+            .confirmation_of(id)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?
+            .and_then(|c| c.0)
+            .as_deref()
+            .map(jst_text)
+            .unwrap_or_else(|| "—".to_owned()),
         d,
     };
     Ok(render(&ctx, &page)?.into_response())

@@ -121,6 +121,7 @@ pub async fn create(
         organisation_id: Some(org),
         role: Some(role),
         created_by: Some(user.id),
+        institution_id: None,
         expires_at: db_text(expires),
     };
     app.store

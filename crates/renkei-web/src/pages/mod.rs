@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod area;
 pub mod directory;
+pub mod freshness;
 pub mod home;
 pub mod hub;
 pub mod institution;

@@ -90,6 +90,7 @@ pub async fn forgot_submit(
             organisation_id: None,
             role: None,
             created_by: None,
+            institution_id: None,
             expires_at: db_text(expires),
         };
         app.store
