@@ -121,6 +121,12 @@ pub enum InstitutionError {
     /// Role statuses given for an institution that is not active.
     #[error("積極的医療機関でない機関に役割の対応状況は登録できません")]
     RolesWithoutDesignation,
+    /// A postcode that is not seven digits.
+    #[error("郵便番号は7桁の数字で入力してください（例: 581-0003）")]
+    Postcode,
+    /// A phone number with other characters.
+    #[error("電話番号は数字とハイフンで入力してください（例: 072-000-0000）")]
+    Phone,
     /// ⑥ needs inpatient beds.
     #[error("⑥急変時の入院受入れを「現状対応可」にできるのは入院機能を有する医療機関のみです")]
     AdmissionWithoutBeds,
@@ -217,6 +223,105 @@ impl NewInstitution {
     }
 }
 
+/// The public fields of an entry that its institution edits and the hub coordinator approves.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PublicFields {
+    /// Name.
+    pub name: String,
+    /// Reading in katakana.
+    pub name_kana: String,
+    /// Postcode, seven digits.
+    pub postcode: Option<String>,
+    /// Address.
+    pub address: String,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Capability codes, in capability order.
+    pub capabilities: Vec<String>,
+}
+
+/// One changed field: its key, the value before and the value proposed (as shown to people).
+pub type FieldChange = (&'static str, String, String);
+
+impl PublicFields {
+    /// Normalises what was typed (spaces; 全角/半角 in address, phone and postcode; the reading in
+    /// katakana) and checks
+    /// the rules; the first problem is returned in Japanese.
+    pub fn cleaned(mut self) -> Result<Self, InstitutionError> {
+        // Names keep their typography (「［デモ］」, full-width letters); only spaces are tidied.
+        self.name = self.name.split_whitespace().collect::<Vec<_>>().join(" ");
+        self.name_kana = crate::text::to_katakana(&crate::text::normalize(&self.name_kana));
+        self.address = crate::text::normalize(&self.address);
+        self.phone = self
+            .phone
+            .map(|p| crate::text::normalize(&p))
+            .filter(|p| !p.is_empty());
+        self.postcode = self
+            .postcode
+            .map(|p| {
+                crate::text::normalize(&p)
+                    .chars()
+                    .filter(char::is_ascii_digit)
+                    .collect::<String>()
+            })
+            .filter(|p| !p.is_empty());
+        let mut caps: Vec<crate::capability::Capability> = self
+            .capabilities
+            .iter()
+            .filter_map(|c| crate::capability::Capability::from_code(c))
+            .collect();
+        caps.sort();
+        caps.dedup();
+        self.capabilities = caps.iter().map(|c| c.code().to_owned()).collect();
+        if self.name.is_empty() || self.name.chars().count() > 200 {
+            return Err(InstitutionError::Missing("名称"));
+        }
+        if self.address.is_empty() {
+            return Err(InstitutionError::Missing("所在地"));
+        }
+        if self.postcode.as_ref().is_some_and(|p| p.len() != 7) {
+            return Err(InstitutionError::Postcode);
+        }
+        if self.phone.as_ref().is_some_and(|p| {
+            !p.chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '(' || c == ')')
+                || p.len() > 20
+        }) {
+            return Err(InstitutionError::Phone);
+        }
+        Ok(self)
+    }
+
+    /// The fields that differ from `before`, with Japanese labels as keys.
+    pub fn diff(&self, before: &PublicFields) -> Vec<FieldChange> {
+        let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+        let caps = |v: &[String]| {
+            v.iter()
+                .filter_map(|c| crate::capability::Capability::from_code(c))
+                .map(|c| c.label_ja())
+                .collect::<Vec<_>>()
+                .join("、")
+        };
+        let mut out = Vec::new();
+        let mut push = |key: &'static str, old: String, new: String| {
+            if old != new {
+                out.push((key, old, new));
+            }
+        };
+        push("名称", before.name.clone(), self.name.clone());
+        push("よみがな", before.name_kana.clone(), self.name_kana.clone());
+        push("郵便番号", opt(&before.postcode), opt(&self.postcode));
+        push("所在地", before.address.clone(), self.address.clone());
+        push("電話", opt(&before.phone), opt(&self.phone));
+        push(
+            "できること",
+            caps(&before.capabilities),
+            caps(&self.capabilities),
+        );
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +386,48 @@ mod tests {
         assert_eq!(c.validate(), Err(InstitutionError::AdmissionWithoutBeds));
         c.has_beds = true;
         assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn public_fields_are_cleaned_and_compared() {
+        let typed = PublicFields {
+            name: " ［デモ］さくら　クリニック ".into(),
+            name_kana: "さくらくりにっく".into(),
+            postcode: Some("５８１－０００３".into()),
+            address: "八尾市本町１－１".into(),
+            phone: Some("０７２－０００－００００".into()),
+            capabilities: vec![
+                "home_visit".into(),
+                "house_call".into(),
+                "nonsense".into(),
+                "home_visit".into(),
+            ],
+        };
+        let clean = typed.cleaned().unwrap();
+        assert_eq!(
+            clean.name, "［デモ］さくら クリニック",
+            "names keep their typography"
+        );
+        assert_eq!(clean.name_kana, "サクラクリニック");
+        assert_eq!(clean.postcode.as_deref(), Some("5810003"));
+        assert_eq!(clean.phone.as_deref(), Some("072-000-0000"));
+        assert_eq!(clean.capabilities, ["house_call", "home_visit"]);
+        let mut changed = clean.clone();
+        changed.phone = Some("072-111-1111".into());
+        changed.capabilities.push("end_of_life".into());
+        let diff = changed.diff(&clean);
+        assert_eq!(diff.len(), 2);
+        assert_eq!(
+            diff[0],
+            ("電話", "072-000-0000".to_owned(), "072-111-1111".to_owned())
+        );
+        assert_eq!(diff[1].2, "往診、訪問診療、看取り");
+        let mut bad = clean.clone();
+        bad.postcode = Some("123".into());
+        assert_eq!(bad.cleaned(), Err(InstitutionError::Postcode));
+        let mut bad = clean;
+        bad.phone = Some("call me".into());
+        assert_eq!(bad.cleaned(), Err(InstitutionError::Phone));
     }
 
     #[test]

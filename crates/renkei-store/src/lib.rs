@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod changes;
 mod connect;
 pub mod directory;
 mod error;

@@ -42,6 +42,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "confirmation",
         sql: include_str!("../migrations/0004_confirmation.sql"),
     },
+    Migration {
+        version: 5,
+        name: "changes",
+        sql: include_str!("../migrations/0005_changes.sql"),
+    },
 ];
 
 /// What a migration run did.

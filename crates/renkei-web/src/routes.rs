@@ -3,8 +3,8 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, directory, freshness, home, hub, institution, invitations, lang, login,
-    password,
+    account, admin, area, changes, directory, freshness, home, hub, institution, invitations, lang,
+    login, password,
 };
 use crate::{assets, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -24,6 +24,11 @@ pub struct RouteRule {
 
 const ADMIN: &[AccountRole] = &[AccountRole::SystemAdmin];
 const COORDINATORS: &[AccountRole] = &[AccountRole::HubCoordinator, AccountRole::SystemAdmin];
+const EDITORS: &[AccountRole] = &[
+    AccountRole::InstitutionAdmin,
+    AccountRole::InstitutionStaff,
+    AccountRole::SystemAdmin,
+];
 const INVITERS: &[AccountRole] = &[
     AccountRole::SystemAdmin,
     AccountRole::HubCoordinator,
@@ -235,6 +240,36 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/confirm/{token}",
         Access::Public,
         post(freshness::confirm),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/edit",
+        Access::Roles(EDITORS),
+        get(changes::edit_form),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/edit",
+        Access::Roles(EDITORS),
+        post(changes::propose),
+    )
+    .add(
+        "GET",
+        "/hub/changes",
+        Access::Roles(COORDINATORS),
+        get(changes::review),
+    )
+    .add(
+        "POST",
+        "/hub/changes/{id}/approve",
+        Access::Roles(COORDINATORS),
+        post(changes::approve),
+    )
+    .add(
+        "POST",
+        "/hub/changes/{id}/reject",
+        Access::Roles(COORDINATORS),
+        post(changes::reject),
     )
     // Administration.
     .add(

@@ -483,6 +483,11 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             EVERYONE
         }
         ("GET" | "POST", "/confirm/{token}") => EVERYONE,
+        // Staff may edit only their own institution's entry; the walked id belongs to nobody,
+        // so only the administrator gets past the handler (staff editing: tests/mail.rs).
+        ("GET" | "POST", "/institutions/{id}/edit") => &[Admin],
+        ("GET", "/hub/changes") => &[Admin, Coordinator],
+        ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],
         ("GET", "/hub/stale") => &[Admin, Coordinator],
         ("POST", "/hub/stale/{id}/remind") => &[Admin, Coordinator],
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,

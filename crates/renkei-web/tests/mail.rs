@@ -468,7 +468,165 @@ async fn stale_entries_are_confirmed_by_a_one_click_link(db: TestDb) {
     assert_eq!(elsewhere.status, StatusCode::FORBIDDEN);
 }
 
+async fn staff_propose_changes_that_the_coordinator_approves_or_returns(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let list = w.store.institutions_in_area("yao").await.unwrap();
+    let (own, other) = (&list[0], &list[1]);
+    let org = w
+        .store
+        .ensure_organisation(
+            renkei_domain::accounts::OrganisationKind::Institution,
+            &own.name,
+            None,
+            Some(own.id.0),
+        )
+        .await
+        .unwrap();
+    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
+    let user = w
+        .store
+        .create_user(
+            &Email::parse("staff@example.jp").unwrap(),
+            "職員 一郎",
+            Some(&hash),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_membership(user, org, AccountRole::InstitutionStaff)
+        .await
+        .unwrap();
+    w.store
+        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
+        .await
+        .unwrap();
+    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+    let mut staff = w.login("staff@example.jp").await;
+
+    let edit = format!("/institutions/{}/edit", own.id.0);
+    let form = staff.get(&edit).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert_eq!(
+        staff
+            .get(&format!("/institutions/{}/edit", other.id.0))
+            .await
+            .status,
+        StatusCode::FORBIDDEN,
+        "not their institution"
+    );
+    let fields = |phone: &str, postcode: &str| {
+        vec![
+            ("name", own.name.clone()),
+            ("name_kana", own.name_kana.clone()),
+            ("postcode", postcode.to_owned()),
+            ("address", own.address.clone()),
+            ("phone", phone.to_owned()),
+            ("cap", "home_visit".to_owned()),
+            ("cap", "ventilator".to_owned()),
+        ]
+    };
+    let bad = staff.post(&edit, &edit, fields("072-111-2222", "12")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("郵便番号は7桁"));
+    let sent = staff
+        .post(&edit, &edit, fields("０７２－１１１－２２２２", "581-0003"))
+        .await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+    assert!(sent.body.contains("変更を申請しました"));
+    let public = staff.get(&format!("/institutions/{}", own.id.0)).await;
+    assert!(
+        !public.body.contains("072-111-2222"),
+        "nothing public before approval"
+    );
+    assert!(
+        smtp.mails()
+            .iter()
+            .any(|m| m.to == ["hub_coordinator@example.jp"]),
+        "the coordinator is told"
+    );
+
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let review = coordinator.get("/hub/changes").await;
+    assert!(
+        review.body.contains("072-111-2222") && review.body.contains("人工呼吸器"),
+        "side by side"
+    );
+    let change = w
+        .store
+        .changes("pending", Some(own.id.0))
+        .await
+        .unwrap()
+        .remove(0);
+    let no_reason = coordinator
+        .post(
+            "/hub/changes",
+            &format!("/hub/changes/{}/reject", change.id),
+            vec![("reason", " ".into())],
+        )
+        .await;
+    assert_eq!(no_reason.status, StatusCode::BAD_REQUEST);
+    let ok = coordinator
+        .post(
+            "/hub/changes",
+            &format!("/hub/changes/{}/approve", change.id),
+            vec![],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let public = staff.get(&format!("/institutions/{}", own.id.0)).await;
+    assert!(
+        public.body.contains("072-111-2222")
+            && public.body.contains("人工呼吸器")
+            && public.body.contains("〒5810003")
+    );
+    assert!(public.body.contains("変更履歴"));
+    let again = coordinator
+        .post(
+            "/hub/changes",
+            &format!("/hub/changes/{}/approve", change.id),
+            vec![],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT, "decided once");
+    let found = staff
+        .get("/directory?q=%E4%BA%BA%E5%B7%A5%E5%91%BC%E5%90%B8%E5%99%A8&area=yao")
+        .await;
+    assert!(
+        found.body.contains(&own.name),
+        "searchable by the new capability at once"
+    );
+
+    // A second proposal, returned with a reason that reaches the proposer.
+    staff
+        .post(&edit, &edit, fields("072-333-4444", "5810003"))
+        .await;
+    let second = w
+        .store
+        .changes("pending", Some(own.id.0))
+        .await
+        .unwrap()
+        .remove(0);
+    let returned = coordinator
+        .post(
+            "/hub/changes",
+            &format!("/hub/changes/{}/reject", second.id),
+            vec![("reason", "電話番号を確認してください".into())],
+        )
+        .await;
+    assert_eq!(returned.status, StatusCode::SEE_OTHER);
+    assert!(smtp
+        .mails()
+        .iter()
+        .any(|m| m.to == ["staff@example.jp"] && m.text().contains("電話番号を確認してください")));
+    assert!(!staff
+        .get(&format!("/institutions/{}", own.id.0))
+        .await
+        .body
+        .contains("072-333-4444"));
+}
+
 both_backends!(
+    staff_propose_changes_that_the_coordinator_approves_or_returns,
     stale_entries_are_confirmed_by_a_one_click_link,
     an_institution_admin_invites_colleagues_only_into_their_own_institution,
     a_coordinator_invites_staff_who_register_through_the_mailed_link,

@@ -327,6 +327,8 @@ struct DetailPage {
     location: Option<String>,
     updated: String,
     confirmed: String,
+    can_edit: bool,
+    history: Vec<(String, String)>,
 }
 
 /// `GET /institutions/{id}`.
@@ -375,6 +377,18 @@ pub async fn detail(
             .zip(d.lng)
             .map(|(lat, lng)| format!("{lat:.5}, {lng:.5}")),
         updated: jst_text(&d.updated_at),
+        can_edit: ctx
+            .viewer
+            .signed_in()
+            .is_some_and(|u| crate::pages::changes::may_edit(u, id)),
+        history: app
+            .store
+            .versions(id)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?
+            .into_iter()
+            .map(|v| (jst_text(&v.approved_at), v.fields.name))
+            .collect(),
         confirmed: app
             .store
             .confirmation_of(id)

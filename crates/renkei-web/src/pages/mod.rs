@@ -3,6 +3,7 @@
 pub mod account;
 pub mod admin;
 pub mod area;
+pub mod changes;
 pub mod directory;
 pub mod freshness;
 pub mod home;
