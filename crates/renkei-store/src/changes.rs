@@ -181,34 +181,7 @@ impl Store {
             return Ok(false);
         }
         let f = &change.fields;
-        let key = search_key(&format!("{} {} {}", f.name, f.name_kana, f.address));
-        sqlx::query(
-            "UPDATE institutions SET name = $1, name_kana = $2, postcode = $3, address = $4, phone = $5, search_key = $6,
-                    updated_at = $7, confirmed_at = $7 WHERE id = $8",
-        )
-        .bind(&f.name)
-        .bind(&f.name_kana)
-        .bind(&f.postcode)
-        .bind(&f.address)
-        .bind(&f.phone)
-        .bind(key)
-        .bind(&now)
-        .bind(change.institution_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM institution_capabilities WHERE institution_id = $1")
-            .bind(change.institution_id)
-            .execute(&mut *tx)
-            .await?;
-        for code in &f.capabilities {
-            sqlx::query(
-                "INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)",
-            )
-            .bind(change.institution_id)
-            .bind(code)
-            .execute(&mut *tx)
-            .await?;
-        }
+        write_public_fields(&mut tx, change.institution_id, f, &now).await?;
         sqlx::query("INSERT INTO institution_versions (institution_id, fields, change_id, approved_by, approved_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(change.institution_id)
             .bind(json(f)?)
@@ -275,4 +248,43 @@ fn change_from(r: &sqlx::any::AnyRow) -> Result<Change, StoreError> {
         previous: fields_of(&r.try_get::<String, _>("previous")?)?,
         reason: r.try_get("reason")?,
     })
+}
+
+/// Writes an entry's public fields (and its capabilities and search key) inside a transaction;
+/// the entry counts as confirmed now.
+pub(crate) async fn write_public_fields(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    institution_id: i64,
+    f: &PublicFields,
+    now: &str,
+) -> Result<(), StoreError> {
+    let key = search_key(&format!("{} {} {}", f.name, f.name_kana, f.address));
+    sqlx::query(
+        "UPDATE institutions SET name = $1, name_kana = $2, postcode = $3, address = $4, phone = $5, search_key = $6,
+                updated_at = $7, confirmed_at = $7 WHERE id = $8",
+    )
+    .bind(&f.name)
+    .bind(&f.name_kana)
+    .bind(&f.postcode)
+    .bind(&f.address)
+    .bind(&f.phone)
+    .bind(key)
+    .bind(now)
+    .bind(institution_id)
+    .execute(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM institution_capabilities WHERE institution_id = $1")
+        .bind(institution_id)
+        .execute(&mut **tx)
+        .await?;
+    for code in &f.capabilities {
+        sqlx::query(
+            "INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)",
+        )
+        .bind(institution_id)
+        .bind(code)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
 }

@@ -62,86 +62,57 @@ impl Store {
                 StoreError::Invalid(format!("{}件目（{}）: {e}", n + 1, institution.name))
             })?;
         }
-        let areas: Vec<(String, i64)> = sqlx::query("SELECT code, id FROM areas")
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(|r| Ok((r.try_get("code")?, r.try_get("id")?)))
-            .collect::<Result<_, sqlx::Error>>()?;
-        let now_time = chrono::Utc::now();
-        let now = crate::now_text();
         let mut tx = self.pool().begin().await?;
-        let mut ids = Vec::with_capacity(institutions.len());
-        for institution in institutions {
-            let area_id = areas
-                .iter()
-                .find(|(code, _)| code == institution.area.as_str())
-                .map(|(_, id)| *id)
-                .ok_or_else(|| {
-                    StoreError::Invalid(format!("地域「{}」がありません", institution.area))
-                })?;
-            let town_id: Option<i64> = match &institution.town {
-                Some(town) => {
-                    sqlx::query_scalar(
-                        "SELECT id FROM towns WHERE municipality_code = $1 AND name = $2",
-                    )
-                    .bind(&institution.municipality)
-                    .bind(town)
-                    .fetch_optional(&mut *tx)
-                    .await?
-                }
-                None => None,
-            };
-            let key = search_key(&format!(
-                "{} {} {}",
-                institution.name, institution.name_kana, institution.address
-            ));
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO institutions (kind, name, name_kana, search_key, area_id, municipality_code, town_id,
-                     postcode, address, lat, lng, phone, has_beds, is_demo, is_active, created_at, updated_at,
-                     contact_email, confirmed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
-            )
-            .bind(institution.kind.code())
-            .bind(&institution.name)
-            .bind(&institution.name_kana)
-            .bind(key)
-            .bind(area_id)
-            .bind(&institution.municipality)
-            .bind(town_id)
-            .bind(&institution.postcode)
-            .bind(&institution.address)
-            .bind(institution.location.map(|p| p.lat))
-            .bind(institution.location.map(|p| p.lng))
-            .bind(&institution.phone)
-            .bind(i64::from(institution.has_beds))
-            .bind(i64::from(institution.is_demo))
-            .bind(i64::from(institution.is_active))
-            .bind(&now)
-            .bind(&now)
-            .bind(&institution.contact_email)
-            .bind(institution.confirmed_days_ago.map(|days| days_ago(&now_time, days)))
-            .fetch_one(&mut *tx)
-            .await?;
-            for capability in &institution.capabilities {
-                sqlx::query("INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(capability.code())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            for (role, status) in &institution.roles {
-                sqlx::query("INSERT INTO institution_roles (institution_id, role, status) VALUES ($1, $2, $3)")
-                    .bind(id)
-                    .bind(role.code())
-                    .bind(status.code())
-                    .execute(&mut *tx)
-                    .await?;
-            }
-            ids.push(InstitutionId(id));
-        }
+        let ids = insert_in_tx(&mut tx, institutions).await?;
         tx.commit().await?;
         Ok(ids)
+    }
+
+    /// An import in one transaction: new entries inserted, existing ones given new public fields
+    /// (each update kept as a version). All or nothing.
+    pub async fn import_directory(
+        &self,
+        new: &[NewInstitution],
+        updates: &[(i64, renkei_domain::institution::PublicFields)],
+    ) -> Result<(), StoreError> {
+        for (n, institution) in new.iter().enumerate() {
+            institution.validate().map_err(|e| {
+                StoreError::Invalid(format!("{}件目（{}）: {e}", n + 1, institution.name))
+            })?;
+        }
+        let now = crate::now_text();
+        let mut tx = self.pool().begin().await?;
+        insert_in_tx(&mut tx, new).await?;
+        for (id, fields) in updates {
+            crate::changes::write_public_fields(&mut tx, *id, fields, &now).await?;
+            sqlx::query("INSERT INTO institution_versions (institution_id, fields, approved_at) VALUES ($1, $2, $3)")
+                .bind(*id)
+                .bind(serde_json::to_string(fields).map_err(|e| StoreError::Invalid(e.to_string()))?)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Every entry's id with its identity key (normalised name and address), for matching an
+    /// import against the directory.
+    pub async fn identity_keys(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT id, name, address FROM institutions")
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let name: String = r.try_get("name")?;
+                let address: String = r.try_get("address")?;
+                Ok((
+                    renkei_domain::import::identity_key(&name, &address),
+                    r.try_get("id")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// The institutions of an area, active institutions first, then by kind and reading.
@@ -568,4 +539,93 @@ impl Store {
             .transpose()
             .map_err(|e: sqlx::Error| StoreError::from(e))
     }
+}
+
+/// Inserts institutions inside a transaction.
+async fn insert_in_tx(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    institutions: &[NewInstitution],
+) -> Result<Vec<InstitutionId>, StoreError> {
+    let areas: Vec<(String, i64)> = sqlx::query("SELECT code, id FROM areas")
+        .fetch_all(&mut **tx)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("code")?, r.try_get("id")?)))
+        .collect::<Result<_, sqlx::Error>>()?;
+    let now_time = chrono::Utc::now();
+    let now = crate::now_text();
+    let mut ids = Vec::with_capacity(institutions.len());
+    for institution in institutions {
+        let area_id = areas
+            .iter()
+            .find(|(code, _)| code == institution.area.as_str())
+            .map(|(_, id)| *id)
+            .ok_or_else(|| {
+                StoreError::Invalid(format!("地域「{}」がありません", institution.area))
+            })?;
+        let town_id: Option<i64> = match &institution.town {
+            Some(town) => {
+                sqlx::query_scalar(
+                    "SELECT id FROM towns WHERE municipality_code = $1 AND name = $2",
+                )
+                .bind(&institution.municipality)
+                .bind(town)
+                .fetch_optional(&mut **tx)
+                .await?
+            }
+            None => None,
+        };
+        let key = search_key(&format!(
+            "{} {} {}",
+            institution.name, institution.name_kana, institution.address
+        ));
+        let id: i64 = sqlx::query_scalar(
+                "INSERT INTO institutions (kind, name, name_kana, search_key, area_id, municipality_code, town_id,
+                     postcode, address, lat, lng, phone, has_beds, is_demo, is_active, created_at, updated_at,
+                     contact_email, confirmed_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+            )
+            .bind(institution.kind.code())
+            .bind(&institution.name)
+            .bind(&institution.name_kana)
+            .bind(key)
+            .bind(area_id)
+            .bind(&institution.municipality)
+            .bind(town_id)
+            .bind(&institution.postcode)
+            .bind(&institution.address)
+            .bind(institution.location.map(|p| p.lat))
+            .bind(institution.location.map(|p| p.lng))
+            .bind(&institution.phone)
+            .bind(i64::from(institution.has_beds))
+            .bind(i64::from(institution.is_demo))
+            .bind(i64::from(institution.is_active))
+            .bind(&now)
+            .bind(&now)
+            .bind(&institution.contact_email)
+            .bind(institution.confirmed_days_ago.map(|days| days_ago(&now_time, days)))
+            .fetch_one(&mut **tx)
+            .await?;
+        for capability in &institution.capabilities {
+            sqlx::query(
+                "INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)",
+            )
+            .bind(id)
+            .bind(capability.code())
+            .execute(&mut **tx)
+            .await?;
+        }
+        for (role, status) in &institution.roles {
+            sqlx::query(
+                "INSERT INTO institution_roles (institution_id, role, status) VALUES ($1, $2, $3)",
+            )
+            .bind(id)
+            .bind(role.code())
+            .bind(status.code())
+            .execute(&mut **tx)
+            .await?;
+        }
+        ids.push(InstitutionId(id));
+    }
+    Ok(ids)
 }

@@ -51,6 +51,20 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
     },
+    /// Import a directory CSV (the columns `renkei export` writes; 名称, 種別, 地域 and 所在地 are
+    /// required). UTF-8 and Shift_JIS (Excel) are both read. Every bad row is listed with its
+    /// line, column and reason; nothing is written while any row is bad unless
+    /// --skip-bad-rows is given. Importing the same file again changes nothing.
+    Import {
+        /// The CSV file.
+        file: std::path::PathBuf,
+        /// Check and report only; write nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Import the good rows even when some rows are bad.
+        #[arg(long)]
+        skip_bad_rows: bool,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -154,6 +168,11 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Admin(command) => crate::admin::run(config, command_into(command)).await,
         Command::Audit(AuditCommand::Verify) => crate::admin::verify_audit(config).await,
         Command::Towns(command) => towns(config, command).await,
+        Command::Import {
+            file,
+            dry_run,
+            skip_bad_rows,
+        } => crate::import::run(config, &file, dry_run, skip_bad_rows).await,
         Command::Export { format, out } => {
             crate::export::run(config, &format, out.as_deref()).await
         }

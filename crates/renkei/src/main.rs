@@ -9,6 +9,7 @@ mod database;
 mod demo_accounts;
 mod export;
 mod failure;
+mod import;
 mod serve;
 
 use clap::Parser;

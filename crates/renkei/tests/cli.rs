@@ -406,6 +406,71 @@ fn the_directory_exports_as_csv_and_geojson() {
 }
 
 #[test]
+fn an_export_imports_back_unchanged_and_bad_files_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["demo"]).status.success());
+    assert!(run(&["export", "--out", "before.csv"]).status.success());
+    // Round trip: the same file changes nothing.
+    let again = run(&["import", "before.csv"]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("新規 0 件、更新 0 件、変更なし 616 件"),
+        "{}",
+        String::from_utf8_lossy(&again.stdout)
+    );
+    assert!(run(&["export", "--out", "after.csv"]).status.success());
+    assert_eq!(
+        std::fs::read(dir.path().join("before.csv")).unwrap(),
+        std::fs::read(dir.path().join("after.csv")).unwrap()
+    );
+
+    // A Shift_JIS file as Excel writes it, with one new and one bad row.
+    let csv = "名称,種別,地域,所在地,できること\r\n新しい在宅クリニック,診療所,八尾市,八尾市本町9-9,訪問診療、看取り\r\n,歯医者,どこか,,\r\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(csv);
+    std::fs::write(dir.path().join("new.csv"), &sjis).unwrap();
+    let refused = run(&["import", "new.csv"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("Shift_JIS")
+            && stderr.contains("3行目「種別」")
+            && stderr.contains("何も書き込んでいません"),
+        "{stderr}"
+    );
+    let dry = run(&["import", "new.csv", "--dry-run", "--skip-bad-rows"]);
+    assert!(
+        String::from_utf8_lossy(&dry.stdout).contains("書き込みなし")
+            && String::from_utf8_lossy(&dry.stdout).contains("新規 1 件")
+    );
+    assert!(
+        String::from_utf8_lossy(&run(&["import", "before.csv"]).stdout).contains("新規 0 件"),
+        "dry run wrote nothing"
+    );
+    let partial = run(&["import", "new.csv", "--skip-bad-rows"]);
+    assert!(partial.status.success());
+    let once_more = run(&["import", "new.csv", "--skip-bad-rows"]);
+    assert!(
+        String::from_utf8_lossy(&once_more.stdout).contains("新規 0 件、更新 0 件、変更なし 1 件")
+    );
+    let exported = run(&["export"]);
+    assert!(String::from_utf8_lossy(&exported.stdout).contains("新しい在宅クリニック"));
+
+    std::fs::write(dir.path().join("binary.csv"), [0x82u8, 0xff, 0xff, 0x00]).unwrap();
+    assert_one_line_failure(&run(&["import", "binary.csv"]), "文字コード");
+}
+
+#[test]
 fn help_explains_every_setting() {
     let out = renkei().args(["serve", "--help"]).output().unwrap();
     let help = String::from_utf8_lossy(&out.stdout);
