@@ -89,6 +89,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "GET",
+        "/directory.xlsx",
+        Access::Public,
+        get(directory::export_xlsx),
+    )
+    .add(
+        "GET",
         "/directory.geojson",
         Access::Public,
         get(directory::export_geojson),

@@ -479,9 +479,11 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/login",
         ) => EVERYONE,
         ("POST", "/login") => EVERYONE,
-        ("GET", "/directory" | "/directory.csv" | "/directory.geojson" | "/institutions/{id}") => {
-            EVERYONE
-        }
+        (
+            "GET",
+            "/directory" | "/directory.csv" | "/directory.xlsx" | "/directory.geojson"
+            | "/institutions/{id}",
+        ) => EVERYONE,
         ("GET" | "POST", "/confirm/{token}") => EVERYONE,
         // Staff may edit only their own institution's entry; the walked id belongs to nobody,
         // so only the administrator gets past the handler (staff editing: tests/mail.rs).

@@ -40,6 +40,21 @@ async fn get_with(app: &Router, uri: &str, headers: &[(&str, &str)]) -> Reply {
     }
 }
 
+async fn get_bytes(app: &Router, uri: &str) -> Vec<u8> {
+    let response = app
+        .clone()
+        .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    response
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes()
+        .to_vec()
+}
+
 async fn demo_app(db: &TestDb) -> Router {
     let region = RegionDefinition::nakakawachi();
     db.store
@@ -327,6 +342,8 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
                 .iter()
                 .all(|r| r.contains(",yao,") && r.contains("レスパイト入院受入"))
     );
+    let xlsx = get_bytes(&app, "/directory.xlsx?area=yao&cap=respite_admission").await;
+    assert!(xlsx.starts_with(b"PK"), "an Office Open XML (zip) workbook");
     let geo = get(&app, "/directory.geojson?area=yao&cap=respite_admission").await;
     let json: serde_json::Value = serde_json::from_str(&geo.body).unwrap();
     assert_eq!(json["type"], "FeatureCollection");

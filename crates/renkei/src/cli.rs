@@ -44,8 +44,8 @@ enum Command {
     /// CSV is UTF-8 with a BOM and Japanese headers (Excel opens it directly); GeoJSON is a
     /// FeatureCollection of points (longitude first). A progress bar shows on the terminal.
     Export {
-        /// csv or geojson.
-        #[arg(long, value_parser = ["csv", "geojson"], default_value = "csv")]
+        /// csv, xlsx or geojson.
+        #[arg(long, value_parser = ["csv", "xlsx", "geojson"], default_value = "csv")]
         format: String,
         /// Output file; standard output when omitted.
         #[arg(long, value_name = "FILE")]

@@ -35,6 +35,7 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
     bar.set_message("書き出し中 / exporting");
     let mut csv = String::from(export::CSV_HEADER);
     let mut features = Vec::new();
+    let mut all_hits = Vec::new();
     let mut offset = 0;
     while offset < total {
         let query = DirectoryQuery {
@@ -46,24 +47,32 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
         if hits.is_empty() {
             break;
         }
+        offset += hits.len() as i64;
         match format {
             "geojson" => features.extend(export::directory_features(&hits)),
+            "xlsx" => all_hits.extend(hits),
             _ => csv.push_str(&export::directory_csv_rows(&hits)),
         }
-        offset += hits.len() as i64;
         bar.set_position(u64::try_from(offset).unwrap_or(0));
     }
     bar.finish_and_clear();
     store.close().await;
-    let text = match format {
-        "geojson" => {
-            serde_json::json!({ "type": "FeatureCollection", "features": features }).to_string()
-        }
-        _ => csv,
+    let bytes: Vec<u8> = match format {
+        "geojson" => serde_json::json!({ "type": "FeatureCollection", "features": features })
+            .to_string()
+            .into_bytes(),
+        "xlsx" => export::directory_xlsx(&all_hits).map_err(|e| {
+            Failure::new(
+                1,
+                format!("Excel ファイルを作れません（{e}）"),
+                format!("cannot build the workbook ({e})"),
+            )
+        })?,
+        _ => csv.into_bytes(),
     };
     let written = match out {
-        Some(path) => write_atomically(path, text.as_bytes()),
-        None => std::io::stdout().write_all(text.as_bytes()),
+        Some(path) => write_atomically(path, &bytes),
+        None => std::io::stdout().write_all(&bytes),
     };
     written.map_err(|e| {
         let name = out

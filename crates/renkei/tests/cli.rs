@@ -401,6 +401,14 @@ fn the_directory_exports_as_csv_and_geojson() {
     let out = run(&["export", "--format", "geojson"]);
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["features"].as_array().unwrap().len(), 616);
+    assert!(
+        run(&["export", "--format", "xlsx", "--out", "directory.xlsx"])
+            .status
+            .success()
+    );
+    assert!(std::fs::read(dir.path().join("directory.xlsx"))
+        .unwrap()
+        .starts_with(b"PK"));
     let bad = run(&["export", "--format", "xml"]);
     assert!(!bad.status.success());
 }

@@ -184,6 +184,31 @@ pub async fn export_csv(
         .into_response())
 }
 
+/// `GET /directory.xlsx`: the search results as an Excel workbook.
+pub async fn export_xlsx(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, PageError> {
+    let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
+    let bytes = crate::export::directory_xlsx(&hits)
+        .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                "attachment; filename=\"renkei-directory.xlsx\"",
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
 /// `GET /directory.geojson`: the search results that have a location, as a GeoJSON
 /// FeatureCollection (RFC 7946, longitude first).
 pub async fn export_geojson(

@@ -97,16 +97,11 @@ impl Browser {
         let reply = Reply {
             status: response.status(),
             headers: response.headers().clone(),
-            body: String::from_utf8(
-                response
-                    .into_body()
-                    .collect()
-                    .await
-                    .unwrap()
-                    .to_bytes()
-                    .to_vec(),
+            // Lossy: downloads such as the Excel export are binary.
+            body: String::from_utf8_lossy(
+                &response.into_body().collect().await.unwrap().to_bytes(),
             )
-            .unwrap(),
+            .into_owned(),
         };
         for name in ["renkei_session", "renkei_csrf"] {
             if let Some(value) = reply.cookie(name) {
