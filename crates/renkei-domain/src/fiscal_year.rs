@@ -6,6 +6,7 @@
 
 use chrono::{Datelike, NaiveDate};
 use std::fmt;
+use std::ops::RangeInclusive;
 use std::str::FromStr;
 
 /// Why a fiscal year or a Japanese date was refused.
@@ -123,6 +124,9 @@ impl Era {
     }
 }
 
+/// The years Renkei reads and writes: from the first year of 明治 to the last four-digit year.
+const SUPPORTED_YEARS: RangeInclusive<i32> = 1868..=9999;
+
 fn era_year_label(era: Era, gregorian: i32) -> String {
     match gregorian - era.first_year() + 1 {
         1 => format!("{}元年", era.kanji()),
@@ -131,6 +135,10 @@ fn era_year_label(era: Era, gregorian: i32) -> String {
 }
 
 /// A fiscal year (年度), named by the Gregorian year in which it starts.
+///
+/// [`FiscalYear::new`], parsing and deserialising accept 1868 to 9999 only; [`FiscalYear::of_date`],
+/// [`FiscalYear::next`] and [`FiscalYear::previous`] do not check, so that every date has its
+/// fiscal year.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
@@ -153,7 +161,7 @@ impl From<FiscalYear> for i32 {
 impl FiscalYear {
     /// A fiscal year from 1868 to 9999.
     pub fn new(year: i32) -> Result<Self, FiscalYearError> {
-        if (1868..=9999).contains(&year) {
+        if SUPPORTED_YEARS.contains(&year) {
             Ok(Self(year))
         } else {
             Err(FiscalYearError::OutOfRange(year.to_string()))
@@ -176,12 +184,12 @@ impl FiscalYear {
 
     /// 1 April.
     pub fn start(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0, 4, 1).expect("1 April exists")
+        clamped_date(self.0, 4, 1)
     }
 
     /// 31 March of the next year (inclusive).
     pub fn end(self) -> NaiveDate {
-        NaiveDate::from_ymd_opt(self.0 + 1, 3, 31).expect("31 March exists")
+        clamped_date(self.0.saturating_add(1), 3, 31)
     }
 
     /// Whether the date falls in this fiscal year.
@@ -191,12 +199,12 @@ impl FiscalYear {
 
     /// The following fiscal year.
     pub fn next(self) -> Self {
-        Self(self.0 + 1)
+        Self(self.0.saturating_add(1))
     }
 
     /// The preceding fiscal year.
     pub fn previous(self) -> Self {
-        Self(self.0 - 1)
+        Self(self.0.saturating_sub(1))
     }
 
     /// The era it is named in: the latest era that began in or before its starting calendar
@@ -226,6 +234,16 @@ impl FiscalYear {
     }
 }
 
+/// The date, or chrono's first or last day when the year is beyond them: only the fiscal years of
+/// dates at chrono's limits reach there, and they must still contain those dates.
+fn clamped_date(year: i32, month: u32, day: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(year, month, day).unwrap_or(if year < 0 {
+        NaiveDate::MIN
+    } else {
+        NaiveDate::MAX
+    })
+}
+
 impl fmt::Display for FiscalYear {
     /// 「令和7年度」, 「令和元年度」.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -238,29 +256,18 @@ impl FromStr for FiscalYear {
 
     fn from_str(input: &str) -> Result<Self, Self::Err> {
         let text = compact(input);
-        let unreadable = || FiscalYearError::Unreadable(input.trim().to_owned());
         let body = text
             .strip_suffix("年度")
             .or_else(|| text.strip_suffix('年'))
             .unwrap_or(&text);
-        if let Some((era, rest)) = Era::from_prefix(body) {
-            let n = era_number(rest).ok_or_else(unreadable)?;
-            let year = era
-                .to_gregorian(n)
-                .ok_or_else(|| FiscalYearError::OutOfRange(input.trim().to_owned()))?;
-            // 平成31年度 is the same fiscal year as 令和元年度.
-            return FiscalYear::new(year);
-        }
-        let digits = body
-            .strip_prefix("FY")
-            .or_else(|| body.strip_prefix("fy"))
-            .unwrap_or(body);
-        if !digits.is_empty() && digits.len() <= 4 && digits.bytes().all(|b| b.is_ascii_digit()) {
-            let year: i32 = digits.parse().map_err(|_| unreadable())?;
-            return FiscalYear::new(year)
-                .map_err(|_| FiscalYearError::OutOfRange(input.trim().to_owned()));
-        }
-        Err(unreadable())
+        let year = match Era::from_prefix(body) {
+            // 平成31年度 is accepted: it is the same fiscal year as 令和元年度.
+            Some((era, rest)) => era_number(rest)
+                .ok_or_else(|| unreadable(input))
+                .and_then(|n| era.to_gregorian(n).ok_or_else(|| out_of_range(input)))?,
+            None => gregorian_number(body).ok_or_else(|| unreadable(input))?,
+        };
+        FiscalYear::new(year).map_err(|_| out_of_range(input))
     }
 }
 
@@ -270,6 +277,21 @@ fn compact(input: &str) -> String {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect()
+}
+
+/// 「2025」 or 「FY2025」 (any case).
+fn gregorian_number(text: &str) -> Option<i32> {
+    let digits = strip_prefix_ignore_case(text, "FY").unwrap_or(text);
+    if digits.is_empty() || digits.len() > 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = text.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 fn era_number(text: &str) -> Option<i32> {
@@ -306,8 +328,8 @@ pub fn format_wareki_date(date: NaiveDate) -> String {
     }
 }
 
-/// 「令和7年5月」: the era in effect on the first of the month (the month of an era change is
-/// written in the era that begins in it, as 「令和元年5月」).
+/// 「令和7年5月」: the era in effect at the end of the month, so the month of an era change is
+/// written in the era that begins in it (「令和元年5月」, 「平成元年1月」).
 pub fn format_wareki_year_month(year: i32, month: u32) -> String {
     let last_day = NaiveDate::from_ymd_opt(year, month, 1)
         .and_then(|d| d.checked_add_months(chrono::Months::new(1)))
@@ -319,60 +341,90 @@ pub fn format_wareki_year_month(year: i32, month: u32) -> String {
 }
 
 /// Parses 「令和7年5月12日」, 「令和7年5月」, 「令和7年」, 「R7.5.12」, 「R7/5/12」, 「2025年5月12日」,
-/// 「2025-05-12」, 「2025/5/12」 (全角 digits and spaces allowed).
+/// 「2025-05-12」, 「2025/5/12」 (全角 digits and spaces allowed), for years 1868 to 9999.
+///
+/// An era year is read as far as the era lasted, not to the day: 「平成31年5月1日」, still
+/// written on forms printed before the change, is accepted as 2019-05-01.
 pub fn parse_japanese_date(input: &str) -> Result<PartialDate, FiscalYearError> {
     let text = compact(input);
-    let unreadable = || FiscalYearError::Unreadable(input.trim().to_owned());
-    let (year, rest) = if let Some((era, rest)) = Era::from_prefix(&text) {
-        let end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '元'))
-            .unwrap_or(rest.len());
-        let n = era_number(&rest[..end]).ok_or_else(unreadable)?;
-        let year = era
-            .to_gregorian(n)
-            .ok_or_else(|| FiscalYearError::OutOfRange(input.trim().to_owned()))?;
-        (year, &rest[end..])
-    } else {
-        let end = text
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(text.len());
-        if end != 4 {
-            return Err(unreadable());
-        }
-        (
-            text[..end].parse::<i32>().map_err(|_| unreadable())?,
-            &text[end..],
-        )
-    };
-    let parts: Vec<&str> = rest
-        .split(['年', '月', '日', '.', '/', '-'])
-        .filter(|p| !p.is_empty())
-        .collect();
-    let well_formed = rest.is_empty() || rest.starts_with(['年', '.', '/', '-']);
-    if !well_formed
-        || parts
-            .iter()
-            .any(|p| !p.bytes().all(|b| b.is_ascii_digit()) || p.len() > 2)
-    {
-        return Err(unreadable());
-    }
-    let number = |p: &str| p.parse::<u32>().map_err(|_| unreadable());
+    let (year, rest) = split_year(&text, input)?;
+    let parts = month_and_day(rest).ok_or_else(|| unreadable(input))?;
     let no_such = || FiscalYearError::NoSuchDate(input.trim().to_owned());
     match parts.as_slice() {
         [] => Ok(PartialDate::Year(year)),
-        [m] => {
-            let m = number(m)?;
-            if (1..=12).contains(&m) {
-                Ok(PartialDate::YearMonth(year, m))
-            } else {
-                Err(no_such())
-            }
-        }
-        [m, d] => NaiveDate::from_ymd_opt(year, number(m)?, number(d)?)
+        [m] if (1..=12).contains(m) => Ok(PartialDate::YearMonth(year, *m)),
+        [_] => Err(no_such()),
+        [m, d] => NaiveDate::from_ymd_opt(year, *m, *d)
             .map(PartialDate::Date)
             .ok_or_else(no_such),
-        _ => Err(unreadable()),
+        _ => Err(unreadable(input)),
     }
+}
+
+fn unreadable(input: &str) -> FiscalYearError {
+    FiscalYearError::Unreadable(input.trim().to_owned())
+}
+
+fn out_of_range(input: &str) -> FiscalYearError {
+    FiscalYearError::OutOfRange(input.trim().to_owned())
+}
+
+/// The Gregorian year at the start of a date and the text after it: 「令和7年5月」 → (2025, 「年5月」).
+fn split_year<'a>(text: &'a str, input: &str) -> Result<(i32, &'a str), FiscalYearError> {
+    let (era, body) = match Era::from_prefix(text) {
+        Some((era, rest)) => (Some(era), rest),
+        None => (None, text),
+    };
+    let end = body
+        .find(|c: char| !(c.is_ascii_digit() || c == '元'))
+        .unwrap_or(body.len());
+    let (number, rest) = body.split_at(end);
+    let year = match era {
+        Some(era) => {
+            let n = era_number(number).ok_or_else(|| unreadable(input))?;
+            era.to_gregorian(n).ok_or_else(|| out_of_range(input))?
+        }
+        // A bare number must be a four-digit year, so that 「20250512」 or 「25/5/12」 are not guessed at.
+        None if number.len() == 4 => number.parse().map_err(|_| unreadable(input))?,
+        None => return Err(unreadable(input)),
+    };
+    if !SUPPORTED_YEARS.contains(&year) {
+        return Err(out_of_range(input));
+    }
+    Ok((year, rest))
+}
+
+/// Month and day after the year, in one style throughout: nothing, 「年」, 「年5月」, 「年5月12日」,
+/// 「.5」, 「.5.12」, 「/5/12」, 「-05-12」.
+fn month_and_day(rest: &str) -> Option<Vec<u32>> {
+    let mut chars = rest.chars();
+    let parts: Vec<&str> = match chars.next() {
+        None => Vec::new(),
+        Some('年') => kanji_month_and_day(chars.as_str())?,
+        Some(sep @ ('.' | '/' | '-')) => chars.as_str().split(sep).collect(),
+        Some(_) => return None,
+    };
+    parts.into_iter().map(small_number).collect()
+}
+
+/// 「5月12日」 → [5, 12], 「5月」 → [5], 「」 → []; the closing 「日」 may be left out.
+fn kanji_month_and_day(text: &str) -> Option<Vec<&str>> {
+    if text.is_empty() {
+        return Some(Vec::new());
+    }
+    let (month, day) = text.split_once('月')?;
+    if day.is_empty() {
+        return Some(vec![month]);
+    }
+    Some(vec![month, day.strip_suffix('日').unwrap_or(day)])
+}
+
+/// A month or day as written: one or two ASCII digits.
+fn small_number(text: &str) -> Option<u32> {
+    if text.is_empty() || text.len() > 2 || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 #[cfg(test)]
@@ -500,29 +552,232 @@ mod tests {
         assert_eq!(format_wareki_year_month(2019, 5), "令和元年5月");
     }
 
+    #[test]
+    fn eras_have_their_names_letters_and_first_days() {
+        let names: Vec<_> = Era::ALL.iter().map(|e| (e.kanji(), e.letter())).collect();
+        assert_eq!(
+            names,
+            [
+                ("明治", 'M'),
+                ("大正", 'T'),
+                ("昭和", 'S'),
+                ("平成", 'H'),
+                ("令和", 'R')
+            ]
+        );
+        assert_eq!(Era::Meiji.start_date(), date(1868, 10, 23));
+        assert_eq!(Era::Taisho.start_date(), date(1912, 7, 30));
+        assert_eq!(Era::Showa.start_date(), date(1926, 12, 25));
+        assert_eq!(Era::Heisei.start_date(), date(1989, 1, 8));
+        assert_eq!(Era::Reiwa.start_date(), date(2019, 5, 1));
+        assert_eq!(Era::Heisei.last_year(), Some(31));
+        assert_eq!(Era::Showa.last_year(), Some(64));
+        assert_eq!(Era::Reiwa.last_year(), None);
+        assert_eq!(Era::of_date(date(1868, 10, 22)), None);
+    }
+
+    #[test]
+    fn every_era_names_the_fiscal_years_from_its_first_calendar_year() {
+        assert_eq!(fy(1868).to_string(), "明治元年度");
+        assert_eq!(fy(1911).to_string(), "明治44年度");
+        assert_eq!(fy(1912).to_string(), "大正元年度");
+        assert_eq!(fy(1926).to_string(), "昭和元年度");
+        assert_eq!(fy(1988).short_label(), "S63");
+        assert_eq!(fy(2019).short_label(), "R1");
+        assert_eq!(fy(9999).to_string(), "令和7981年度");
+        assert_eq!(fy(2025).previous(), fy(2024));
+        assert!(fy(2025).contains(date(2026, 3, 31)));
+        assert!(!fy(2025).contains(date(2026, 4, 1)));
+        assert!(!fy(2025).contains(date(2025, 3, 31)));
+        assert!(FiscalYear::new(10_000).is_err());
+    }
+
+    #[test]
+    fn fiscal_years_deserialise_from_the_number_in_range_only() {
+        use serde::de::value::{Error, I32Deserializer};
+        use serde::de::IntoDeserializer;
+        use serde::Deserialize;
+        let read = |n: i32| {
+            let de: I32Deserializer<Error> = n.into_deserializer();
+            FiscalYear::deserialize(de)
+        };
+        assert_eq!(read(2025).ok(), Some(fy(2025)));
+        assert!(read(1867).is_err());
+        assert_eq!(i32::from(fy(2025)), 2025);
+    }
+
+    #[test]
+    fn more_ways_of_writing_a_fiscal_year() {
+        for (text, year) in [
+            ("Ｒ７年度", 2025),
+            ("令和\u{3000}７\u{3000}年度", 2025),
+            ("fy2025", 2025),
+            ("Fy 2025", 2025),
+            ("ＦＹ２０２５", 2025),
+            ("H30", 2018),
+            ("平成元年度", 1989),
+            ("昭和64年度", 1989),
+            ("S63年度", 1988),
+            ("明治元年度", 1868),
+            ("T15", 1926),
+        ] {
+            assert_eq!(text.parse::<FiscalYear>(), Ok(fy(year)), "{text}");
+        }
+        for bad in [
+            "　",
+            "R0",
+            "令和元元年度",
+            "令和7年度度",
+            "FY",
+            "2025-26",
+            "西暦2025年度",
+        ] {
+            assert!(bad.parse::<FiscalYear>().is_err(), "{bad}");
+        }
+        assert!(matches!(
+            "令和9999年度".parse::<FiscalYear>(),
+            Err(FiscalYearError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn errors_are_in_japanese_and_quote_the_input() {
+        let err = "来年度".parse::<FiscalYear>().unwrap_err();
+        assert!(err
+            .to_string()
+            .starts_with("年度・日付を読み取れません:「来年度」"));
+        let err = "平成32年度".parse::<FiscalYear>().unwrap_err();
+        assert_eq!(err.to_string(), "年が範囲外です:「平成32年度」");
+        let err = parse_japanese_date(" 2025年2月30日 ").unwrap_err();
+        assert_eq!(err.to_string(), "存在しない日付です:「2025年2月30日」");
+    }
+
+    #[test]
+    fn dates_around_era_changes() {
+        assert_eq!(format_wareki_date(date(1989, 1, 7)), "昭和64年1月7日");
+        assert_eq!(format_wareki_date(date(1989, 1, 8)), "平成元年1月8日");
+        assert_eq!(format_wareki_date(date(1926, 12, 25)), "昭和元年12月25日");
+        assert_eq!(format_wareki_date(date(1868, 10, 22)), "1868年10月22日");
+        assert_eq!(format_wareki_year_month(1989, 1), "平成元年1月");
+        assert_eq!(format_wareki_year_month(2019, 4), "平成31年4月");
+        // Forms printed before 2019 still said 平成 in May; such dates are read, not refused.
+        assert_eq!(
+            parse_japanese_date("平成31年5月1日"),
+            Ok(PartialDate::Date(date(2019, 5, 1)))
+        );
+        assert_eq!(
+            parse_japanese_date("S64.1.7"),
+            Ok(PartialDate::Date(date(1989, 1, 7)))
+        );
+    }
+
+    #[test]
+    fn more_ways_of_writing_a_date() {
+        for (text, expected) in [
+            ("２０２５年５月１２日", PartialDate::Date(date(2025, 5, 12))),
+            ("2025－05－12", PartialDate::Date(date(2025, 5, 12))),
+            ("r7.5.12", PartialDate::Date(date(2025, 5, 12))),
+            ("令和7年5月12", PartialDate::Date(date(2025, 5, 12))),
+            ("R7.5", PartialDate::YearMonth(2025, 5)),
+            ("2025/5", PartialDate::YearMonth(2025, 5)),
+            ("2025年", PartialDate::Year(2025)),
+            ("令和7", PartialDate::Year(2025)),
+            ("2024年2月29日", PartialDate::Date(date(2024, 2, 29))),
+        ] {
+            assert_eq!(parse_japanese_date(text), Ok(expected), "{text}");
+        }
+        for bad in [
+            "",
+            "R7.",
+            "R7/5-12",
+            "2025.5.12.1",
+            "令和7年5",
+            "令和7年度",
+            "20250512",
+            "25/5/12",
+            "2025年5月12日日",
+            "2025年123月",
+            "令和0年5月",
+        ] {
+            assert!(parse_japanese_date(bad).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            parse_japanese_date("2023年2月29日"),
+            Err(FiscalYearError::NoSuchDate(_))
+        ));
+        assert!(matches!(
+            parse_japanese_date("令和9000年1月1日"),
+            Err(FiscalYearError::OutOfRange(_))
+        ));
+        assert!(matches!(
+            parse_japanese_date("1867年1月1日"),
+            Err(FiscalYearError::OutOfRange(_))
+        ));
+    }
+
+    #[test]
+    fn dates_at_chronos_limits_still_have_a_fiscal_year() {
+        for d in [NaiveDate::MIN, NaiveDate::MAX] {
+            assert!(FiscalYear::of_date(d).contains(d));
+        }
+    }
+
+    /// Any day chrono can represent.
+    fn any_date() -> impl Strategy<Value = NaiveDate> {
+        let first = NaiveDate::MIN.num_days_from_ce();
+        let last = NaiveDate::MAX.num_days_from_ce();
+        (first..=last).prop_filter_map("representable", NaiveDate::from_num_days_from_ce_opt)
+    }
+
+    /// Any day of the years Renkei reads and writes.
+    fn supported_date() -> impl Strategy<Value = NaiveDate> {
+        let first = date(1868, 1, 1).num_days_from_ce();
+        let last = date(9999, 12, 31).num_days_from_ce();
+        (first..=last).prop_filter_map("representable", NaiveDate::from_num_days_from_ce_opt)
+    }
+
     proptest! {
         #[test]
         fn labels_parse_back(year in 1868i32..=9999) {
             let f = fy(year);
             prop_assert_eq!(f.to_string().parse::<FiscalYear>(), Ok(f));
             prop_assert_eq!(f.gregorian_label().parse::<FiscalYear>(), Ok(f));
-            if f.era() == Era::Reiwa || f.era_year() > 1 {
-                prop_assert_eq!(f.short_label().parse::<FiscalYear>(), Ok(f));
-            }
+            // Each fiscal year has one era, so its letter form is never ambiguous.
+            prop_assert_eq!(f.short_label().parse::<FiscalYear>(), Ok(f));
+            prop_assert_eq!(format!("FY{year}").parse::<FiscalYear>(), Ok(f));
         }
 
         #[test]
-        fn a_dates_fiscal_year_contains_it(days in 0i64..60_000) {
-            let d = date(1900, 1, 1) + chrono::Days::new(days as u64);
+        fn a_dates_fiscal_year_contains_it(d in any_date()) {
             let f = FiscalYear::of_date(d);
             prop_assert!(f.contains(d));
             prop_assert!(f.start() <= d && d <= f.end());
         }
 
         #[test]
-        fn wareki_dates_round_trip(days in 0i64..60_000) {
-            let d = date(1900, 1, 1) + chrono::Days::new(days as u64);
+        fn fiscal_years_tile_the_calendar(d in supported_date()) {
+            let f = FiscalYear::of_date(d);
+            prop_assert!(!f.next().contains(d) && !f.previous().contains(d));
+            prop_assert_eq!(f.next().start(), f.end() + chrono::Days::new(1));
+        }
+
+        #[test]
+        fn wareki_dates_round_trip(d in supported_date()) {
             prop_assert_eq!(parse_japanese_date(&format_wareki_date(d)), Ok(PartialDate::Date(d)));
+        }
+
+        #[test]
+        fn wareki_months_round_trip(year in 1868i32..=9999, month in 1u32..=12) {
+            prop_assert_eq!(
+                parse_japanese_date(&format_wareki_year_month(year, month)),
+                Ok(PartialDate::YearMonth(year, month))
+            );
+        }
+
+        #[test]
+        fn arbitrary_text_never_panics(s in "\\PC{0,20}") {
+            let _ = s.parse::<FiscalYear>();
+            let _ = parse_japanese_date(&s);
         }
     }
 }

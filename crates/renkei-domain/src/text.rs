@@ -125,7 +125,92 @@ mod tests {
         assert_eq!(to_hiragana("ホウモンカンゴ"), "ほうもんかんご");
     }
 
+    #[test]
+    fn addresses_phones_and_postcodes_get_ascii_hyphens() {
+        assert_eq!(normalize("八尾市本町一丁目"), "八尾市本町一丁目");
+        assert_eq!(normalize("八尾市本町１ー２ー３"), "八尾市本町1-2-3");
+        assert_eq!(normalize("柏原市安堂町1‐55"), "柏原市安堂町1-55");
+        assert_eq!(normalize("〒５８１－０００３"), "〒581-0003");
+        assert_eq!(normalize("０７２―９２２―３３２１"), "072-922-3321");
+        assert_eq!(normalize("072−922−3321"), "072-922-3321");
+        assert_eq!(normalize("ABC—12"), "ABC-12");
+        // Next to kana or kanji the mark is a long vowel or a dash someone meant; it stays.
+        assert_eq!(normalize("センター１－２"), "センター1-2");
+        assert_eq!(normalize("本町ー1"), "本町ー1");
+        assert_eq!(normalize("1 ー 2"), "1 ー 2");
+    }
+
+    #[test]
+    fn katakana_words_keep_their_long_vowel_mark() {
+        assert_eq!(normalize("ｹｱﾌﾟﾗｻﾞ"), "ケアプラザ");
+        assert_eq!(normalize("ｾﾝﾀｰ"), "センター");
+        assert_eq!(
+            normalize("訪問看護ステーション　ケアセンター"),
+            "訪問看護ステーション ケアセンター"
+        );
+        assert_eq!(
+            search_key("ほうもんかんごすてーしょん"),
+            "ホウモンカンゴステーション"
+        );
+    }
+
+    #[test]
+    fn small_ke_in_place_names_is_kept_as_written() {
+        // 「ヶ」 is part of the official name and NFKC leaves it; only the half-width 「ｹ」 widens.
+        assert_eq!(normalize("霞ヶ丘"), "霞ヶ丘");
+        assert_eq!(normalize("霞ｹ丘"), "霞ケ丘");
+        assert_eq!(search_key("ｶｽﾐｶﾞｵｶ"), search_key("かすみがおか"));
+        assert_eq!(to_katakana("ゖ"), "ヶ");
+        assert_eq!(to_hiragana("ヶ"), "ゖ");
+    }
+
+    #[test]
+    fn whitespace_of_every_kind_becomes_one_space() {
+        assert_eq!(
+            normalize("\u{3000}八尾市\n本町\t\t一丁目\r\n"),
+            "八尾市 本町 一丁目"
+        );
+        assert_eq!(normalize(" \u{3000}\t"), "");
+        assert_eq!(
+            search_key("八尾市　本町 一丁目"),
+            search_key("八尾市本町一丁目")
+        );
+        assert!(search_terms(" \u{3000} ").is_empty());
+        assert_eq!(search_terms("ＡＢＣ　ｸﾘﾆｯｸ"), ["abc", "クリニック"]);
+    }
+
+    #[test]
+    fn iteration_marks_and_case_fold() {
+        assert_eq!(to_katakana("いすゞ"), "イスヾ");
+        assert_eq!(to_hiragana("イスヾ"), "いすゞ");
+        assert_eq!(search_key("いすゞ"), search_key("イスヾ"));
+        assert_eq!(search_key("ＡＢＣ　Ｃｌｉｎｉｃ"), "abcclinic");
+        assert_eq!(to_katakana("八尾abc"), "八尾abc");
+    }
+
     proptest! {
+        #[test]
+        fn normalize_is_idempotent_and_tidy_on_any_text(s in any::<String>()) {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once.clone());
+            prop_assert!(!once.starts_with(' ') && !once.ends_with(' ') && !once.contains("  "));
+            prop_assert!(once.chars().all(|c| c == ' ' || !c.is_whitespace()));
+        }
+
+        #[test]
+        fn addresses_normalise_stably(s in "[0-9a-zA-Z０-９ー－‐‑‒–—―−﹣ｰ丁目番地号センタｱｲ \t\n\u{3000}-]{0,30}") {
+            let once = normalize(&s);
+            prop_assert_eq!(normalize(&once), once.clone());
+            prop_assert_eq!(search_key(&search_key(&s)), search_key(&s));
+        }
+
+        #[test]
+        fn search_key_is_idempotent_on_any_text(s in any::<String>()) {
+            let once = search_key(&s);
+            prop_assert_eq!(search_key(&once), once.clone());
+            prop_assert!(!once.contains(' '));
+        }
+
         #[test]
         fn normalize_is_idempotent_and_tidy(s in "\\PC{0,40}") {
             let once = normalize(&s);
@@ -140,7 +225,7 @@ mod tests {
         }
 
         #[test]
-        fn kana_forms_share_a_key(s in "[ぁ-ゖァ-ヶa-z0-9 ]{0,20}") {
+        fn kana_forms_share_a_key(s in "[ぁ-ゖゝゞァ-ヶヽヾa-zA-Z0-9 ー]{0,20}") {
             prop_assert_eq!(search_key(&to_hiragana(&s)), search_key(&to_katakana(&s)));
         }
 
