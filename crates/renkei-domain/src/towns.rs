@@ -139,3 +139,92 @@ mod tests {
         assert!(postcode_for(&codes, "八尾市", "存在しない町").is_none());
     }
 }
+
+/// Great-circle distance in kilometres (haversine; the Earth as a sphere of 6,371 km).
+pub fn distance_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lng2 - lng1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6371.0 * a.sqrt().asin()
+}
+
+/// A place people type to search near: a postcode (「581-0003」) or a town with or without its
+/// city (「八尾市本町」「本町一丁目」). Returns the place's name and a representative point (the
+/// mean of the matching towns), or `None` when nothing matches.
+pub fn locate(input: &str, towns: &[Town], postcodes: &[Postcode]) -> Option<(String, f64, f64)> {
+    let typed = crate::text::normalize(input);
+    let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
+    let matches: Vec<&Town> = if digits.len() == 7
+        && typed
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '-' || c == '〒' || c == ' ')
+    {
+        let code = postcodes.iter().find(|p| p.code == digits)?;
+        towns
+            .iter()
+            .filter(|t| {
+                t.municipality == code.municipality
+                    && (code.town.is_empty() || t.name.starts_with(&code.town))
+            })
+            .collect()
+    } else {
+        let key = crate::text::search_key(&typed);
+        if key.chars().count() < 2 {
+            return None;
+        }
+        let full = |t: &Town| crate::text::search_key(&format!("{}{}", t.municipality, t.name));
+        let exact: Vec<&Town> = towns
+            .iter()
+            .filter(|t| {
+                full(t).starts_with(&key) || crate::text::search_key(&t.name).starts_with(&key)
+            })
+            .collect();
+        if exact.is_empty() {
+            towns.iter().filter(|t| full(t).contains(&key)).collect()
+        } else {
+            exact
+        }
+    };
+    if matches.is_empty() {
+        return None;
+    }
+    let n = matches.len() as f64;
+    let lat = matches.iter().map(|t| t.lat).sum::<f64>() / n;
+    let lng = matches.iter().map(|t| t.lng).sum::<f64>() / n;
+    let name = if matches.len() == 1 {
+        format!("{}{}", matches[0].municipality, matches[0].name)
+    } else {
+        typed
+    };
+    Some((name, lat, lng))
+}
+
+#[cfg(test)]
+mod place_tests {
+    use super::*;
+
+    #[test]
+    fn distances_and_places() {
+        // 八尾市役所 (34.6265, 135.6010) to 東大阪市役所 (34.6794, 135.6008): about 5.9 km.
+        let d = distance_km(34.6265, 135.6010, 34.6794, 135.6008);
+        assert!((5.7..6.1).contains(&d), "{d}");
+        let towns = towns().unwrap();
+        let codes = postcodes().unwrap();
+        let (name, lat, lng) =
+            locate("〒５７７－０００２", &towns, &codes).expect("a postcode of 東大阪市");
+        assert!(name.contains("577") || name.contains("稲田上町"), "{name}");
+        assert!((34.6..34.8).contains(&lat) && (135.5..135.7).contains(&lng));
+        let (one, ..) = locate("八尾市本町一丁目", &towns, &codes).expect("a town with its city");
+        assert_eq!(one, "八尾市本町一丁目");
+        assert!(
+            locate("本町", &towns, &codes).is_some(),
+            "a town name alone"
+        );
+        assert!(locate("存在しない町名", &towns, &codes).is_none());
+        assert!(
+            locate("1234567", &towns, &codes).is_none(),
+            "an unknown postcode"
+        );
+    }
+}

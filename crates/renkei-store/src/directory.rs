@@ -9,6 +9,7 @@ use renkei_domain::capability::Capability;
 use renkei_domain::institution::{InstitutionId, InstitutionKind, NewInstitution};
 use renkei_domain::region::{Role, RoleStatus};
 use renkei_domain::text::search_key;
+use renkei_domain::towns::distance_km;
 use sqlx::Row;
 
 /// One institution as listed on an area page.
@@ -241,11 +242,27 @@ pub struct DirectoryQuery {
     pub area: Option<String>,
     /// Only this kind.
     pub kind: Option<InstitutionKind>,
+    /// Only entries within `km` of (`lat`, `lng`), nearest first, each with its distance.
+    pub near: Option<Near>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
     pub offset: i64,
 }
+
+/// A point and a radius for a "near" search.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Near {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lng: f64,
+    /// Radius in kilometres.
+    pub km: f64,
+}
+
+/// Most candidates a "near" search sorts in memory.
+const NEAR_CANDIDATES: i64 = 20_000;
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -276,6 +293,8 @@ pub struct DirectoryHit {
     pub lng: Option<f64>,
     /// Postcode.
     pub postcode: Option<String>,
+    /// Distance from the point of a "near" search, in kilometres.
+    pub distance_km: Option<f64>,
 }
 
 /// An institution's public detail.
@@ -335,6 +354,23 @@ impl Store {
             binds.push(kind.code().to_owned());
             clauses.push(format!("i.kind = ${}", binds.len()));
         }
+        if let Some(near) = q.near {
+            // A bounding box narrows the candidates in SQL; the true distance sorts them below.
+            let dlat = near.km / 111.0;
+            let dlng = near.km / (111.0 * near.lat.to_radians().cos().max(0.01));
+            for (column, lo, hi) in [
+                ("i.lat", near.lat - dlat, near.lat + dlat),
+                ("i.lng", near.lng - dlng, near.lng + dlng),
+            ] {
+                binds.push(format!("{lo:.7}"));
+                binds.push(format!("{hi:.7}"));
+                clauses.push(format!(
+                    "{column} BETWEEN CAST(${} AS DOUBLE PRECISION) AND CAST(${} AS DOUBLE PRECISION)",
+                    binds.len() - 1,
+                    binds.len()
+                ));
+            }
+        }
         let filter = if clauses.is_empty() {
             String::new()
         } else {
@@ -358,15 +394,40 @@ impl Store {
         for b in &binds {
             page = page.bind(b);
         }
-        let rows = page
-            .bind(q.limit.clamp(1, 500))
-            .bind(q.offset.max(0))
-            .fetch_all(self.pool())
-            .await?;
+        let (limit, offset) = match q.near {
+            Some(_) => (NEAR_CANDIDATES, 0),
+            None => (q.limit.clamp(1, 500), q.offset.max(0)),
+        };
+        let rows = page.bind(limit).bind(offset).fetch_all(self.pool()).await?;
         let mut hits = Vec::with_capacity(rows.len());
         for row in &rows {
             hits.push(hit_from(row)?);
         }
+        let total = match q.near {
+            Some(near) => {
+                for hit in hits.iter_mut() {
+                    hit.distance_km = hit
+                        .lat
+                        .zip(hit.lng)
+                        .map(|(lat, lng)| distance_km(near.lat, near.lng, lat, lng));
+                }
+                hits.retain(|h| h.distance_km.is_some_and(|d| d <= near.km));
+                hits.sort_by(|a, b| {
+                    a.distance_km
+                        .partial_cmp(&b.distance_km)
+                        .unwrap_or(std::cmp::Ordering::Equal)
+                });
+                let total = hits.len() as i64;
+                let start = usize::try_from(q.offset.max(0))
+                    .unwrap_or(0)
+                    .min(hits.len());
+                let end = (start + usize::try_from(q.limit.clamp(1, 5_000)).unwrap_or(30))
+                    .min(hits.len());
+                hits = hits[start..end].to_vec();
+                total
+            }
+            None => total,
+        };
         self.attach_capabilities(&mut hits).await?;
         Ok((total, hits))
     }
@@ -461,6 +522,7 @@ fn hit_from(row: &sqlx::any::AnyRow) -> Result<DirectoryHit, sqlx::Error> {
         lat: row.try_get("lat")?,
         lng: row.try_get("lng")?,
         postcode: row.try_get("postcode")?,
+        distance_km: None,
     })
 }
 

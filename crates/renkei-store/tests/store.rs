@@ -352,4 +352,40 @@ async fn the_directory_is_searched_by_capability_text_area_and_kind(db: TestDb) 
         .is_none());
 }
 
-both_backends!(the_directory_is_searched_by_capability_text_area_and_kind);
+async fn a_near_search_sorts_by_true_distance(db: TestDb) {
+    use renkei_store::directory::{DirectoryQuery, Near};
+    with_demo(&db.store).await;
+    // Around 八尾市役所, 2 km, clinics only.
+    let near = Near {
+        lat: 34.6265,
+        lng: 135.6010,
+        km: 2.0,
+    };
+    let q = DirectoryQuery {
+        near: Some(near),
+        kind: Some(InstitutionKind::Clinic),
+        limit: 100,
+        ..Default::default()
+    };
+    let (total, hits) = db.store.search_directory(&q).await.unwrap();
+    assert!(total >= 3, "{total}");
+    assert_eq!(hits.len() as i64, total.min(100));
+    let distances: Vec<f64> = hits.iter().map(|h| h.distance_km.unwrap()).collect();
+    assert!(
+        distances.windows(2).all(|w| w[0] <= w[1]),
+        "nearest first: {distances:?}"
+    );
+    assert!(distances.iter().all(|d| *d <= 2.0));
+    let page = DirectoryQuery {
+        offset: 2,
+        limit: 1,
+        ..q.clone()
+    };
+    let (_, second_page) = db.store.search_directory(&page).await.unwrap();
+    assert_eq!(second_page[0].id, hits[2].id, "paging over the sorted list");
+}
+
+both_backends!(
+    the_directory_is_searched_by_capability_text_area_and_kind,
+    a_near_search_sorts_by_true_distance
+);

@@ -352,6 +352,33 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
         .as_f64()
         .unwrap();
     assert!((135.5..135.8).contains(&lng), "longitude first");
+    let near = get(&app, "/directory?near=%E5%85%AB%E5%B0%BE%E5%B8%82%E6%9C%AC%E7%94%BA%E4%B8%80%E4%B8%81%E7%9B%AE&km=2&kind=clinic").await;
+    assert_no_missing_text(&near);
+    assert!(
+        near.body.contains("近い順： 八尾市本町一丁目 2km 以内"),
+        "{}",
+        near.body.split("near-note").nth(1).unwrap_or("")
+    );
+    let distances: Vec<f64> = near
+        .body
+        .split("data-testid=\"distance\">")
+        .skip(1)
+        .map(|d| {
+            let text = d.split('<').next().unwrap();
+            let (value, unit) = text.split_once(' ').unwrap();
+            value.parse::<f64>().unwrap() / if unit == "m" { 1000.0 } else { 1.0 }
+        })
+        .collect();
+    assert!(
+        distances.len() >= 3 && distances.windows(2).all(|w| w[0] <= w[1] + 0.05),
+        "{distances:?}"
+    );
+    let unknown = get(
+        &app,
+        "/directory?near=%E3%81%A9%E3%81%93%E3%81%A7%E3%82%82%E3%81%AA%E3%81%84",
+    )
+    .await;
+    assert!(unknown.body.contains("その場所を見つけられませんでした"));
     let nothing = get(
         &app,
         "/directory?q=%E5%AD%98%E5%9C%A8%E3%81%97%E3%81%AA%E3%81%84%E5%90%8D%E5%89%8D",

@@ -104,6 +104,11 @@ fn home_and_area_pages_render_in_a_real_browser_on_desktop_and_phone() {
         ("area-phone.png", "390,2400", "/areas/higashiosaka-west"),
         ("home-phone-en.png", "390,1200", "/?lang=en"),
         (
+            "directory-near-phone.png",
+            "390,1600",
+            "/directory?near=581-0003&km=2&cap=home_visit",
+        ),
+        (
             "directory-search-phone.png",
             "390,2000",
             "/directory?q=%E8%A8%AA%E5%95%8F%E8%A8%BA%E7%99%82+24%E6%99%82%E9%96%93+%E5%85%AB%E5%B0%BE",

@@ -27,6 +27,8 @@ pub struct SearchForm {
     area: String,
     kind: String,
     caps: Vec<String>,
+    near: String,
+    km: f64,
     page: i64,
 }
 
@@ -46,6 +48,8 @@ impl SearchForm {
                 "kind" => form.kind = v,
                 "cap" if Capability::from_code(&v).is_some() => form.caps.push(v),
                 "page" => form.page = v.parse().unwrap_or(1).clamp(1, 10_000),
+                "near" => form.near = v.chars().take(100).collect(),
+                "km" => form.km = v.parse().unwrap_or(5.0_f64).clamp(0.5, 30.0),
                 _ => {}
             }
         }
@@ -59,6 +63,10 @@ impl SearchForm {
             ("kind", self.kind.clone()),
         ];
         pairs.extend(self.caps.iter().map(|c| ("cap", c.clone())));
+        if !self.near.is_empty() {
+            pairs.push(("near", self.near.clone()));
+            pairs.push(("km", self.km.to_string()));
+        }
         pairs.push(("page", page.to_string()));
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
@@ -75,6 +83,7 @@ pub struct HitRow {
     caps: Vec<&'static str>,
     active: bool,
     demo: bool,
+    distance: Option<String>,
 }
 
 #[derive(Template)]
@@ -94,6 +103,9 @@ struct DirectoryPage {
     next: Option<String>,
     export_query: String,
     map_svg: String,
+    near: String,
+    km_options: Vec<(String, bool)>,
+    near_note: Option<String>,
 }
 
 fn cap_label(c: Capability, lang: Lang) -> &'static str {
@@ -132,10 +144,34 @@ fn build_query(
             .find(|a| a.code == form.area)
             .map(|a| a.code.clone()),
         kind: InstitutionKind::from_code(&form.kind),
+        near: located(&form.near).map(|(_, lat, lng)| renkei_store::directory::Near {
+            lat,
+            lng,
+            km: form.km,
+        }),
         limit,
         offset: (form.page - 1) * limit,
     };
     (query, capabilities, text)
+}
+
+/// The point of a typed place (postcode or town), from the embedded tables.
+fn located(near: &str) -> Option<(String, f64, f64)> {
+    use std::sync::OnceLock;
+    static TABLES: OnceLock<(
+        Vec<renkei_domain::towns::Town>,
+        Vec<renkei_domain::towns::Postcode>,
+    )> = OnceLock::new();
+    if near.trim().is_empty() {
+        return None;
+    }
+    let (towns, postcodes) = TABLES.get_or_init(|| {
+        (
+            renkei_domain::towns::towns().unwrap_or_default(),
+            renkei_domain::towns::postcodes().unwrap_or_default(),
+        )
+    });
+    renkei_domain::towns::locate(near, towns, postcodes)
 }
 
 /// Most rows one export carries; the command line exports the whole directory.
@@ -329,12 +365,37 @@ pub async fn search(
                 phone: h.phone,
                 active: h.is_active,
                 demo: h.is_demo,
+                distance: h.distance_km.map(|d| {
+                    if d < 1.0 {
+                        format!("{:.0} m", d * 1000.0)
+                    } else {
+                        format!("{d:.1} km")
+                    }
+                }),
             })
             .collect(),
         prev: (form.page > 1).then(|| format!("/directory?{}", form.query_string(form.page - 1))),
         next: (form.page * PAGE_SIZE < total)
             .then(|| format!("/directory?{}", form.query_string(form.page + 1))),
         export_query: form.query_string(1),
+        near: form.near.clone(),
+        km_options: ["1", "2", "5", "10", "20"]
+            .iter()
+            .map(|k| ((*k).to_owned(), k.parse::<f64>().ok() == Some(form.km)))
+            .collect(),
+        near_note: if form.near.trim().is_empty() {
+            None
+        } else {
+            Some(match located(&form.near) {
+                Some((name, ..)) => format!(
+                    "{} {name} {}{}",
+                    crate::i18n::catalog(lang).get("directory.near_from"),
+                    form.km,
+                    crate::i18n::catalog(lang).get("directory.km_within")
+                ),
+                None => crate::i18n::catalog(lang).get("directory.near_unknown"),
+            })
+        },
         map_svg,
         q: form.q.clone(),
     };
