@@ -37,6 +37,35 @@ async fn invite(b: &mut Browser, page: &str, email: &str, role: &str, institutio
     b.post(page, "/invitations", fields).await
 }
 
+/// A user with `role` at the institution (with the test password and TOTP secret).
+async fn member_of(
+    w: &World,
+    institution: i64,
+    name: &str,
+    email: &str,
+    display: &str,
+    role: AccountRole,
+) {
+    let kind = renkei_domain::accounts::OrganisationKind::Institution;
+    let org = w
+        .store
+        .ensure_organisation(kind, name, None, Some(institution))
+        .await
+        .unwrap();
+    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
+    let user = w
+        .store
+        .create_user(&Email::parse(email).unwrap(), display, Some(&hash))
+        .await
+        .unwrap();
+    w.store.add_membership(user, org, role).await.unwrap();
+    w.store
+        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
+        .await
+        .unwrap();
+    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+}
+
 fn link_in(text: &str, prefix: &str) -> String {
     let at = text
         .find(prefix)
@@ -338,35 +367,15 @@ async fn an_institution_admin_invites_colleagues_only_into_their_own_institution
     let (w, smtp) = smtp_world(&db).await;
     let list = w.store.institutions_in_area("yao").await.unwrap();
     let (own, other) = (&list[0], &list[1]);
-    let org = w
-        .store
-        .ensure_organisation(
-            renkei_domain::accounts::OrganisationKind::Institution,
-            &own.name,
-            None,
-            Some(own.id.0),
-        )
-        .await
-        .unwrap();
-    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
-    let user = w
-        .store
-        .create_user(
-            &Email::parse("inst.admin@example.jp").unwrap(),
-            "機関 管理者",
-            Some(&hash),
-        )
-        .await
-        .unwrap();
-    w.store
-        .add_membership(user, org, AccountRole::InstitutionAdmin)
-        .await
-        .unwrap();
-    w.store
-        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
-        .await
-        .unwrap();
-    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+    member_of(
+        &w,
+        own.id.0,
+        &own.name,
+        "inst.admin@example.jp",
+        "機関 管理者",
+        AccountRole::InstitutionAdmin,
+    )
+    .await;
 
     let mut admin = w.login("inst.admin@example.jp").await;
     let page = admin.get("/institution").await;
@@ -472,35 +481,15 @@ async fn staff_propose_changes_that_the_coordinator_approves_or_returns(db: Test
     let (w, smtp) = smtp_world(&db).await;
     let list = w.store.institutions_in_area("yao").await.unwrap();
     let (own, other) = (&list[0], &list[1]);
-    let org = w
-        .store
-        .ensure_organisation(
-            renkei_domain::accounts::OrganisationKind::Institution,
-            &own.name,
-            None,
-            Some(own.id.0),
-        )
-        .await
-        .unwrap();
-    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
-    let user = w
-        .store
-        .create_user(
-            &Email::parse("staff@example.jp").unwrap(),
-            "職員 一郎",
-            Some(&hash),
-        )
-        .await
-        .unwrap();
-    w.store
-        .add_membership(user, org, AccountRole::InstitutionStaff)
-        .await
-        .unwrap();
-    w.store
-        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
-        .await
-        .unwrap();
-    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+    member_of(
+        &w,
+        own.id.0,
+        &own.name,
+        "staff@example.jp",
+        "職員 一郎",
+        AccountRole::InstitutionStaff,
+    )
+    .await;
     let mut staff = w.login("staff@example.jp").await;
 
     let edit = format!("/institutions/{}/edit", own.id.0);
