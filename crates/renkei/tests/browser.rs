@@ -189,3 +189,76 @@ fn a_coordinator_logs_in_with_password_and_totp_in_a_real_browser() {
     drop(browser);
     server.terminate();
 }
+
+/// Logs a demo account in through the pages (password, then the code `renkei demo --code`
+/// prints, as a newcomer would get it).
+fn demo_login(browser: &common::webdriver::Browser, base: &str, email: &str) {
+    browser.goto(&format!("{base}/login"));
+    browser.type_into("input[name=email]", email);
+    browser.type_into("input[name=password]", "renkei-demo-2026");
+    browser.click("form[action='/login'] button[type=submit]");
+    browser.wait_for_url("the second-factor page", |u| {
+        u.contains("/login/two-factor")
+    });
+    let code = renkei().args(["demo", "--code", email]).output().unwrap();
+    browser.type_into(
+        "input[name=code]",
+        String::from_utf8(code.stdout).unwrap().trim(),
+    );
+    browser.click("form[action='/login/two-factor'] button[type=submit]");
+    browser.wait_for_url("the page after login", |u| !u.contains("/login"));
+}
+
+#[test]
+fn a_clinic_edits_its_entry_and_the_coordinator_approves_it_in_a_real_browser() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 390, 1200);
+
+    demo_login(&browser, &base, "clinic-admin@demo.renkei.example");
+    browser.goto(&format!("{base}/institution"));
+    browser.click("a[data-testid=edit-entry]");
+    browser.wait_for_url("the edit form", |u| u.ends_with("/edit"));
+    let edit_url = browser.url();
+    let entry_url = edit_url.trim_end_matches("/edit").to_owned();
+    browser.clear_and_type("input[name=phone]", "000-999-1234");
+    browser.screenshot(&out.join("journey-1-edit.png"));
+    browser.click("form button[type=submit].button");
+    browser.wait_for_url("the confirmation", |u| {
+        !u.ends_with("/edit") || browser.source().contains("変更を申請しました")
+    });
+    assert!(
+        browser.source().contains("変更を申請しました"),
+        "the proposal is sent"
+    );
+    browser.goto(&entry_url);
+    assert!(
+        !browser.source().contains("000-999-1234"),
+        "nothing public before approval"
+    );
+    browser.click("form[action='/logout'] button[type=submit]");
+    browser.wait_for_url("logged out", |u| u.trim_end_matches('/') == base);
+
+    demo_login(&browser, &base, "coordinator@demo.renkei.example");
+    browser.goto(&format!("{base}/hub/changes"));
+    assert!(
+        browser.source().contains("000-999-1234"),
+        "the coordinator sees the proposal"
+    );
+    browser.screenshot(&out.join("journey-2-review.png"));
+    browser.click("form[action$='/approve'] button[type=submit]");
+    browser.wait_for_url("back on the list", |u| u.ends_with("/hub/changes"));
+    browser.goto(&entry_url);
+    assert!(
+        browser.source().contains("000-999-1234"),
+        "the public page changed after approval"
+    );
+    browser.screenshot(&out.join("journey-3-public.png"));
+    drop(browser);
+    server.terminate();
+}

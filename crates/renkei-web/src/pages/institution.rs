@@ -17,6 +17,8 @@ pub struct InstitutionGroup {
     members: Vec<String>,
     can_invite: bool,
     options: Vec<(i64, String)>,
+    /// The directory entry, when the organisation is one.
+    institution_id: Option<i64>,
 }
 
 #[derive(Template)]
@@ -71,6 +73,7 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
             name: m.organisation.name.clone(),
             members,
             can_invite,
+            institution_id: m.organisation.institution_id,
             options: m
                 .organisation
                 .institution_id

@@ -177,6 +177,21 @@ impl Browser {
         );
     }
 
+    /// Empties the input matching `css` and types into it.
+    pub fn clear_and_type(&self, css: &str, text: &str) {
+        let id = self.find(css);
+        self.call(
+            "POST",
+            &self.session_path(&format!("/element/{id}/clear")),
+            Some(json!({})),
+        );
+        self.call(
+            "POST",
+            &self.session_path(&format!("/element/{id}/value")),
+            Some(json!({ "text": text })),
+        );
+    }
+
     /// Clicks the element matching `css` (and waits for the next page to load).
     pub fn click(&self, css: &str) {
         let id = self.find(css);
