@@ -591,15 +591,6 @@ impl Store {
         Ok(())
     }
 
-    /// Marks that the session passed the second factor.
-    pub async fn complete_second_factor(&self, token_hash: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET second_factor_done = 1 WHERE token_hash = $1")
-            .bind(token_hash)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
     /// Ends one session.
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = $1")

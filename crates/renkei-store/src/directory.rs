@@ -527,9 +527,7 @@ fn hit_from(row: &sqlx::any::AnyRow) -> Result<DirectoryHit, sqlx::Error> {
 }
 
 fn days_ago(now: &chrono::DateTime<chrono::Utc>, days: u32) -> String {
-    (*now - chrono::Duration::days(i64::from(days)))
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    crate::time_text(*now - chrono::Duration::days(i64::from(days)))
 }
 
 /// An entry overdue for confirmation.

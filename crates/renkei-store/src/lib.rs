@@ -18,9 +18,13 @@ pub mod region;
 pub use connect::{redact, sqlite_url, Backend, Store};
 pub use error::{DbProblem, StoreError};
 
-/// Now in UTC as the RFC 3339 text stored in timestamp columns (sortable as text).
+/// A UTC time as the RFC 3339 text stored in timestamp columns (fixed width, so it sorts as
+/// text on every engine).
+pub fn time_text(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Now, as [`time_text`].
 pub fn now_text() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.6fZ")
-        .to_string()
+    time_text(chrono::Utc::now())
 }

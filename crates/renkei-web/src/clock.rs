@@ -46,7 +46,7 @@ impl Clock for ManualClock {
 
 /// A time as the text stored in the database (same format as `renkei_store::now_text`).
 pub fn db_text(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    renkei_store::time_text(at)
 }
 
 /// A time for people: Asia/Tokyo, 「2026-11-25 14:03」.

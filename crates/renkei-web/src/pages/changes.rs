@@ -324,6 +324,52 @@ async fn decidable(
     Ok(may_decide(&user, &change.area_code).then_some((user, change)))
 }
 
+/// The answer when the user may not decide this change.
+fn not_yours(ctx: &Ctx) -> Result<Response, PageError> {
+    message(
+        ctx,
+        StatusCode::FORBIDDEN,
+        "error.forbidden_title",
+        &["invite.not_yours"],
+        &[],
+        "/hub/changes",
+        "stale.back",
+    )
+}
+
+/// The answer when the change was decided (or withdrawn) meanwhile.
+fn already_decided(ctx: &Ctx) -> Result<Response, PageError> {
+    message(
+        ctx,
+        StatusCode::CONFLICT,
+        "changes.decided_title",
+        &["changes.decided"],
+        &[],
+        "/hub/changes",
+        "stale.back",
+    )
+}
+
+/// Records a decision in the audit log and returns to the list.
+async fn decided(
+    app: &AppState,
+    user: &User,
+    action: &str,
+    change: &renkei_store::changes::Change,
+    client: String,
+) -> Response {
+    let event = AuditEvent::new(
+        Some(user.id),
+        action,
+        Outcome::Ok,
+        format!("institution:{}", change.institution_id),
+        client,
+    )
+    .with_details(serde_json::json!({ "change": change.id }).to_string());
+    let _ = app.store.append_audit(&event).await;
+    (StatusCode::SEE_OTHER, [(header::LOCATION, "/hub/changes")]).into_response()
+}
+
 /// `POST /hub/changes/{id}/approve`.
 pub async fn approve(
     State(app): State<AppState>,
@@ -332,15 +378,7 @@ pub async fn approve(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let Some((user, change)) = decidable(&app, &ctx, id).await? else {
-        return message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "error.forbidden_title",
-            &["invite.not_yours"],
-            &[],
-            "/hub/changes",
-            "stale.back",
-        );
+        return not_yours(&ctx);
     };
     if !app
         .store
@@ -348,26 +386,16 @@ pub async fn approve(
         .await
         .map_err(|e| PageError::store(&ctx, e))?
     {
-        return message(
-            &ctx,
-            StatusCode::CONFLICT,
-            "changes.decided_title",
-            &["changes.decided"],
-            &[],
-            "/hub/changes",
-            "stale.back",
-        );
+        return already_decided(&ctx);
     }
-    let event = AuditEvent::new(
-        Some(user.id),
+    Ok(decided(
+        &app,
+        &user,
         "directory.change.approve",
-        Outcome::Ok,
-        format!("institution:{}", change.institution_id),
+        &change,
         client_of(&extensions),
     )
-    .with_details(serde_json::json!({ "change": id }).to_string());
-    let _ = app.store.append_audit(&event).await;
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/hub/changes")]).into_response())
+    .await)
 }
 
 /// The rejection form.
@@ -386,15 +414,7 @@ pub async fn reject(
     Form(form): Form<RejectForm>,
 ) -> Result<Response, PageError> {
     let Some((user, change)) = decidable(&app, &ctx, id).await? else {
-        return message(
-            &ctx,
-            StatusCode::FORBIDDEN,
-            "error.forbidden_title",
-            &["invite.not_yours"],
-            &[],
-            "/hub/changes",
-            "stale.back",
-        );
+        return not_yours(&ctx);
     };
     let reason = renkei_domain::text::normalize(&form.reason);
     if reason.is_empty() {
@@ -414,36 +434,29 @@ pub async fn reject(
         .await
         .map_err(|e| PageError::store(&ctx, e))?
     {
-        return message(
-            &ctx,
-            StatusCode::CONFLICT,
-            "changes.decided_title",
-            &["changes.decided"],
-            &[],
-            "/hub/changes",
-            "stale.back",
-        );
+        return already_decided(&ctx);
     }
-    let event = AuditEvent::new(
-        Some(user.id),
-        "directory.change.reject",
-        Outcome::Ok,
-        format!("institution:{}", change.institution_id),
-        client_of(&extensions),
-    )
-    .with_details(serde_json::json!({ "change": id }).to_string());
-    let _ = app.store.append_audit(&event).await;
-    if let Some(email) = change.proposed_by {
-        let body = format!("{}の掲載情報の変更申請は差し戻されました。理由：{reason}\n\n---\nYour proposed change was returned. Reason: {reason}\n", change.institution_name);
+    if let Some(email) = &change.proposed_by {
+        let body = format!(
+            "{}の掲載情報の変更申請は差し戻されました。理由：{reason}\n\n---\nYour proposed change was returned. Reason: {reason}\n",
+            change.institution_name
+        );
         let _ = app
             .mailer
             .send(
                 &app.store,
-                &email,
+                email,
                 "【Renkei】掲載情報の変更申請の差し戻し",
                 &body,
             )
             .await;
     }
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/hub/changes")]).into_response())
+    Ok(decided(
+        &app,
+        &user,
+        "directory.change.reject",
+        &change,
+        client_of(&extensions),
+    )
+    .await)
 }

@@ -190,12 +190,7 @@ async fn invitation(
     ctx: &Ctx,
     token: &str,
 ) -> Result<Option<(OneTimeToken, String)>, PageError> {
-    let now = db_text(app.clock.now());
-    let Some(record) = app
-        .store
-        .peek_token(TokenPurpose::Invitation, &token_hash(token), &now)
-        .await
-        .map_err(store_err(ctx))?
+    let Some(record) = crate::pages::live_token(app, ctx, TokenPurpose::Invitation, token).await?
     else {
         return Ok(None);
     };

@@ -42,3 +42,18 @@ pub fn csv_field(value: &str) -> String {
         safe
     }
 }
+
+/// The one-time token a mailed link carries, while it is unused and unexpired (invitations,
+/// password resets, confirmations all check their links this way).
+pub async fn live_token(
+    app: &crate::AppState,
+    ctx: &crate::error::Ctx,
+    purpose: renkei_store::accounts::TokenPurpose,
+    token: &str,
+) -> Result<Option<renkei_store::accounts::OneTimeToken>, crate::error::PageError> {
+    let now = crate::clock::db_text(app.clock.now());
+    app.store
+        .peek_token(purpose, &renkei_domain::audit::token_hash(token), &now)
+        .await
+        .map_err(|e| crate::error::PageError::store(ctx, e))
+}

@@ -140,11 +140,7 @@ pub async fn forgot_submit(
 }
 
 async fn valid(app: &AppState, ctx: &Ctx, token: &str) -> Result<Option<OneTimeToken>, PageError> {
-    let now = db_text(app.clock.now());
-    app.store
-        .peek_token(TokenPurpose::PasswordReset, &token_hash(token), &now)
-        .await
-        .map_err(|e| PageError::store(ctx, e))
+    crate::pages::live_token(app, ctx, TokenPurpose::PasswordReset, token).await
 }
 
 fn invalid(ctx: &Ctx) -> Result<Response, PageError> {
