@@ -6,7 +6,10 @@
 //! statuses reproduce the report's 対応状況 counts.
 
 use crate::capability::Capability;
-use crate::institution::{GeoPoint, InstitutionKind, NewInstitution};
+use crate::institution::{
+    Details, InstitutionKind, LocationPrecision, NewInstitution, PlacedPoint, RoleEntry,
+};
+use crate::readiness::{BcpStatus, EmergencyPower, PowerKind};
 use crate::region::{AreaCode, RegionDefinition, Role, RoleStatus};
 use crate::towns::{postcode_for, Postcode, TableError, Town};
 use std::collections::HashSet;
@@ -208,7 +211,14 @@ pub fn institutions(
                     postcode: postcode_for(postcodes, &town.municipality, &town.name)
                         .map(|p| p.code.clone()),
                     address,
-                    location: Some(GeoPoint { lat, lng }),
+                    location: Some(
+                        PlacedPoint {
+                            lat,
+                            lng,
+                            precision: LocationPrecision::Town,
+                        }
+                        .rounded(),
+                    ),
                     phone: Some(format!(
                         "000-{:03}-{:04}",
                         rng.below(1000),
@@ -218,6 +228,7 @@ pub fn institutions(
                     is_demo: true,
                     is_active: false,
                     roles: Vec::new(),
+                    details: Details::default(),
                     capabilities: Vec::new(),
                     contact_email: Some(format!("info-{}@demo.renkei.example", out.len() + 1)),
                     // Spread over 2½ years: some entries are overdue for confirmation.
@@ -228,6 +239,7 @@ pub fn institutions(
         designate_active(&mut out[first_of_area..], plan);
     }
     assign_capabilities(&mut out);
+    assign_details(&mut out);
     Ok(out)
 }
 
@@ -320,6 +332,77 @@ fn assign_capabilities(all: &mut [NewInstitution]) {
     }
 }
 
+/// The plan an active institution writes for a role it has yet to take up.
+const PLANNED_TEXT: &str = "令和8年度中に体制を整える予定(デモ)";
+
+/// Hours, contacts, fax and readiness, drawn by their own generator so the rest of the demo does
+/// not change with them. Fax numbers are 000-… like the phones; no 医療機関コード is invented.
+fn assign_details(all: &mut [NewInstitution]) {
+    let mut rng = SplitMix(0x4445_5441_494C); // "DETAIL"
+    for institution in all.iter_mut() {
+        let medical = matches!(
+            institution.kind,
+            InstitutionKind::Hospital | InstitutionKind::Clinic | InstitutionKind::DentalClinic
+        );
+        let hours = match institution.kind {
+            InstitutionKind::Hospital => "外来 月〜土 9:00〜12:00(入院・救急は24時間)",
+            InstitutionKind::Clinic | InstitutionKind::DentalClinic => [
+                "月〜金 9:00〜12:00/16:00〜19:00、土 9:00〜12:00",
+                "月・火・木・金 9:00〜18:00、水・土 9:00〜12:00",
+            ][rng.below(2)],
+            InstitutionKind::Pharmacy => "月〜金 9:00〜19:00、土 9:00〜13:00",
+            _ => "月〜金 8:45〜17:30",
+        };
+        let power = if institution.kind == InstitutionKind::Hospital {
+            EmergencyPower {
+                kind: PowerKind::GeneratorAndBattery,
+                capacity: Some(format!(
+                    "{}kVA・{}時間",
+                    50 + 10 * rng.below(10),
+                    24 * (1 + rng.below(3))
+                )),
+                lendable: rng.below(3) == 0,
+            }
+        } else {
+            let kind = [
+                PowerKind::Unknown,
+                PowerKind::None,
+                PowerKind::Battery,
+                PowerKind::Generator,
+            ][rng.below(4)];
+            EmergencyPower {
+                kind,
+                capacity: None,
+                lendable: kind == PowerKind::Generator && rng.below(2) == 0,
+            }
+        };
+        institution.details = Details {
+            medical_code: None,
+            fax: (medical || rng.below(2) == 0)
+                .then(|| format!("000-{:03}-{:04}", rng.below(1000), rng.below(10_000))),
+            website: None,
+            hours: Some(hours.to_owned()),
+            contact_person: Some(
+                match institution.kind {
+                    InstitutionKind::Hospital => "地域医療連携室",
+                    InstitutionKind::CareSupportOffice | InstitutionKind::CommunityCareCenter => {
+                        "相談窓口"
+                    }
+                    _ => "受付",
+                }
+                .to_owned(),
+            ),
+            power,
+            bcp: [
+                BcpStatus::Unknown,
+                BcpStatus::None,
+                BcpStatus::Drafting,
+                BcpStatus::Done,
+            ][rng.below(4)],
+        };
+    }
+}
+
 /// Marks the area's first hospitals and clinics active and gives them role statuses whose
 /// counts are the report's.
 fn designate_active(area: &mut [NewInstitution], plan: &AreaPlan) {
@@ -362,7 +445,11 @@ fn designate_active(area: &mut [NewInstitution], plan: &AreaPlan) {
             } else {
                 RoleStatus::No
             };
-            area[index].roles.push((role, status));
+            area[index].roles.push(RoleEntry {
+                role,
+                status,
+                plan: (status == RoleStatus::Planned).then(|| PLANNED_TEXT.to_owned()),
+            });
         }
     }
 }
@@ -463,7 +550,11 @@ mod tests {
         let count = |area: &str, role: Role| {
             active(area)
                 .iter()
-                .filter(|i| i.roles.contains(&(role, RoleStatus::Available)))
+                .filter(|i| {
+                    i.roles
+                        .iter()
+                        .any(|r| r.role == role && r.status == RoleStatus::Available)
+                })
                 .count()
         };
         let counts = |area: &str| Role::ALL.map(|r| count(area, r));

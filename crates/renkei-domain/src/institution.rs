@@ -127,6 +127,18 @@ pub enum InstitutionError {
     /// A phone number with other characters.
     #[error("電話番号は数字とハイフンで入力してください（例: 072-000-0000）")]
     Phone,
+    /// A 医療機関コード that is not ten digits.
+    #[error("医療機関コードは10桁の数字で入力してください（例: 2712345678）")]
+    MedicalCode,
+    /// A fax number with other characters.
+    #[error("FAX番号は数字とハイフンで入力してください（例: 072-000-0001）")]
+    Fax,
+    /// A web address that is not http(s).
+    #[error("ウェブサイトは https:// で始まるアドレスで入力してください")]
+    Website,
+    /// A free-text field over its limit.
+    #[error("{0}は{1}文字以内で入力してください")]
+    TooLong(&'static str, usize),
     /// ⑥ needs inpatient beds.
     #[error("⑥急変時の入院受入れを「現状対応可」にできるのは入院機能を有する医療機関のみです")]
     AdmissionWithoutBeds,
@@ -175,8 +187,8 @@ pub struct NewInstitution {
     pub postcode: Option<String>,
     /// Address as written, including the municipality.
     pub address: String,
-    /// Location.
-    pub location: Option<GeoPoint>,
+    /// Location and how it was obtained.
+    pub location: Option<PlacedPoint>,
     /// Phone number.
     pub phone: Option<String>,
     /// Whether it has inpatient beds (入院機能).
@@ -186,7 +198,9 @@ pub struct NewInstitution {
     /// Designated an active institution (積極的医療機関).
     pub is_active: bool,
     /// Reported status of the six roles; empty when not reported.
-    pub roles: Vec<(Role, RoleStatus)>,
+    pub roles: Vec<RoleEntry>,
+    /// Codes, contacts, hours and readiness.
+    pub details: Details,
     /// Services and capabilities offered.
     pub capabilities: Vec<crate::capability::Capability>,
     /// Where reminders to confirm the entry go.
@@ -210,21 +224,155 @@ impl NewInstitution {
         if self.is_active && !self.kind.can_be_active() {
             return Err(InstitutionError::NotActivatable(self.kind.label_ja()));
         }
-        if !self.is_active && !self.roles.is_empty() {
-            return Err(InstitutionError::RolesWithoutDesignation);
+        self.public_fields()
+            .check_roles(self.is_active, self.has_beds)
+    }
+
+    /// The fields its institution edits, as they will be stored.
+    pub fn public_fields(&self) -> PublicFields {
+        PublicFields {
+            name: self.name.clone(),
+            name_kana: self.name_kana.clone(),
+            postcode: self.postcode.clone(),
+            address: self.address.clone(),
+            phone: self.phone.clone(),
+            capabilities: self
+                .capabilities
+                .iter()
+                .map(|c| c.code().to_owned())
+                .collect(),
+            details: self.details.clone(),
+            location: self.location,
+            roles: self.roles.clone(),
         }
-        let admits = self.roles.iter().any(|&(role, status)| {
-            role == Role::EmergencyAdmission && status == RoleStatus::Available
-        });
-        if admits && !self.has_beds {
-            return Err(InstitutionError::AdmissionWithoutBeds);
-        }
-        Ok(())
     }
 }
 
-/// The public fields of an entry that its institution edits and the hub coordinator approves.
+/// How a location was obtained, so users know how far to trust a pin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LocationPrecision {
+    /// Given by the institution or its file (a surveyed or picked point).
+    Given,
+    /// The centre of the town (町丁目) of the address, from the town table.
+    Town,
+    /// The centre of the postcode's town.
+    Postcode,
+}
+
+impl LocationPrecision {
+    /// All precisions.
+    pub const ALL: [LocationPrecision; 3] = [Self::Given, Self::Town, Self::Postcode];
+
+    /// Code stored in the database.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Given => "given",
+            Self::Town => "town",
+            Self::Postcode => "postcode",
+        }
+    }
+
+    /// Parses a code or a Japanese label.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.code() == text || p.label_ja() == text)
+    }
+
+    /// Japanese label.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            Self::Given => "指定",
+            Self::Town => "町丁目の代表点",
+            Self::Postcode => "郵便番号の代表点",
+        }
+    }
+}
+
+/// A location with how it was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PlacedPoint {
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lng: f64,
+    /// How it was obtained.
+    pub precision: LocationPrecision,
+}
+
+impl PlacedPoint {
+    /// The point rounded to six decimals (about 10 cm), as files and forms carry it, so a
+    /// location read back from an export compares equal.
+    pub fn rounded(self) -> Self {
+        let round = |v: f64| (v * 1e6).round() / 1e6;
+        Self {
+            lat: round(self.lat),
+            lng: round(self.lng),
+            precision: self.precision,
+        }
+    }
+}
+
+/// An active institution's status of one role, with its plan in its own words.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoleEntry {
+    /// The role.
+    pub role: Role,
+    /// Its status.
+    pub status: RoleStatus,
+    /// What the institution plans (free text), if anything.
+    #[serde(default)]
+    pub plan: Option<String>,
+}
+
+/// Checks a 医療機関コード as JP Core's JP_Organization writes it: ten digits (prefecture 2,
+/// 点数表 1, institution 7). Hyphens, dots and spaces that people type are removed.
+pub fn clean_medical_code(text: &str) -> Result<Option<String>, InstitutionError> {
+    let digits: String = crate::text::normalize(text)
+        .chars()
+        .filter(|c| !matches!(c, '-' | '.' | ' '))
+        .collect();
+    if digits.is_empty() {
+        return Ok(None);
+    }
+    if digits.len() == 10 && digits.chars().all(|c| c.is_ascii_digit()) {
+        Ok(Some(digits))
+    } else {
+        Err(InstitutionError::MedicalCode)
+    }
+}
+
+/// The fields of an entry beyond name, address and phone: codes, contacts, hours and
+/// disaster readiness. Every field defaults, so older stored versions still read.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Details {
+    /// 医療機関コード (ten digits), where there is one.
+    #[serde(default)]
+    pub medical_code: Option<String>,
+    /// Fax.
+    #[serde(default)]
+    pub fax: Option<String>,
+    /// Web site (http or https).
+    #[serde(default)]
+    pub website: Option<String>,
+    /// Opening or consultation hours, as the institution writes them.
+    #[serde(default)]
+    pub hours: Option<String>,
+    /// Contact person or desk (担当者・窓口).
+    #[serde(default)]
+    pub contact_person: Option<String>,
+    /// Emergency power.
+    #[serde(default)]
+    pub power: crate::readiness::EmergencyPower,
+    /// Business-continuity plan.
+    #[serde(default)]
+    pub bcp: crate::readiness::BcpStatus,
+}
+
+/// The public fields of an entry that its institution edits and the hub coordinator approves.
+/// Fields added after the first release default when an older stored version lacks them.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PublicFields {
     /// Name.
     pub name: String,
@@ -238,10 +386,29 @@ pub struct PublicFields {
     pub phone: Option<String>,
     /// Capability codes, in capability order.
     pub capabilities: Vec<String>,
+    /// Codes, contacts, hours and readiness.
+    #[serde(flatten)]
+    pub details: Details,
+    /// Location and how it was obtained.
+    #[serde(default)]
+    pub location: Option<PlacedPoint>,
+    /// The six roles of an active institution, in role order (empty for others).
+    #[serde(default)]
+    pub roles: Vec<RoleEntry>,
 }
 
 /// One changed field: its key, the value before and the value proposed (as shown to people).
 pub type FieldChange = (&'static str, String, String);
+
+/// Diff keys of the six roles.
+const ROLE_KEYS: [&str; 6] = [
+    "役割① 急変時の診療支援",
+    "役割② 在宅療養移行のサービス確保",
+    "役割③ 地域医療研修",
+    "役割④ 災害時計画",
+    "役割⑤ 地域包括支援センター等との協働",
+    "役割⑥ 急変時の入院受入れ",
+];
 
 impl PublicFields {
     /// Normalises what was typed (spaces; 全角/半角 in address, phone and postcode; the reading in
@@ -273,6 +440,23 @@ impl PublicFields {
         caps.sort();
         caps.dedup();
         self.capabilities = caps.iter().map(|c| c.code().to_owned()).collect();
+        let tidy = |v: Option<String>| {
+            v.map(|t| crate::text::normalize(&t))
+                .filter(|t| !t.is_empty())
+        };
+        self.details.fax = tidy(self.details.fax.take());
+        self.details.website = tidy(self.details.website.take());
+        self.details.hours = tidy(self.details.hours.take());
+        self.details.contact_person = tidy(self.details.contact_person.take());
+        self.details.power.capacity = tidy(self.details.power.capacity.take());
+        if let Some(code) = self.details.medical_code.take() {
+            self.details.medical_code = clean_medical_code(&code)?;
+        }
+        for entry in &mut self.roles {
+            entry.plan = tidy(entry.plan.take());
+        }
+        self.roles.sort_by_key(|r| r.role);
+        self.roles.dedup_by_key(|r| r.role);
         if self.name.is_empty() || self.name.chars().count() > 200 {
             return Err(InstitutionError::Missing("名称"));
         }
@@ -289,7 +473,56 @@ impl PublicFields {
         }) {
             return Err(InstitutionError::Phone);
         }
+        if self.details.fax.as_ref().is_some_and(|p| {
+            !p.chars()
+                .all(|c| c.is_ascii_digit() || c == '-' || c == '(' || c == ')')
+                || p.len() > 20
+        }) {
+            return Err(InstitutionError::Fax);
+        }
+        if self.details.website.as_ref().is_some_and(|w| {
+            !(w.starts_with("https://") || w.starts_with("http://"))
+                || w.len() > 300
+                || w.chars().any(|c| c.is_whitespace() || c == '"' || c == '<')
+        }) {
+            return Err(InstitutionError::Website);
+        }
+        for (value, limit, field) in [
+            (&self.details.hours, 300, "診療・営業時間"),
+            (&self.details.contact_person, 100, "担当者・窓口"),
+            (&self.details.power.capacity, 200, "非常用電源の容量"),
+        ] {
+            if value.as_ref().is_some_and(|v| v.chars().count() > limit) {
+                return Err(InstitutionError::TooLong(field, limit));
+            }
+        }
+        if self
+            .roles
+            .iter()
+            .any(|r| r.plan.as_ref().is_some_and(|p| p.chars().count() > 500))
+        {
+            return Err(InstitutionError::TooLong("役割の計画", 500));
+        }
+        if let Some(point) = self.location {
+            GeoPoint::new(point.lat, point.lng)?;
+            self.location = Some(point.rounded());
+        }
         Ok(self)
+    }
+
+    /// Checks the role statuses against the institution's designation and beds.
+    pub fn check_roles(&self, is_active: bool, has_beds: bool) -> Result<(), InstitutionError> {
+        if !is_active && !self.roles.is_empty() {
+            return Err(InstitutionError::RolesWithoutDesignation);
+        }
+        let admits = self
+            .roles
+            .iter()
+            .any(|r| r.role == Role::EmergencyAdmission && r.status == RoleStatus::Available);
+        if admits && !has_beds {
+            return Err(InstitutionError::AdmissionWithoutBeds);
+        }
+        Ok(())
     }
 
     /// The fields that differ from `before`, with Japanese labels as keys.
@@ -318,6 +551,65 @@ impl PublicFields {
             caps(&before.capabilities),
             caps(&self.capabilities),
         );
+        push(
+            "医療機関コード",
+            opt(&before.details.medical_code),
+            opt(&self.details.medical_code),
+        );
+        push("FAX", opt(&before.details.fax), opt(&self.details.fax));
+        push(
+            "ウェブサイト",
+            opt(&before.details.website),
+            opt(&self.details.website),
+        );
+        push(
+            "診療・営業時間",
+            opt(&before.details.hours),
+            opt(&self.details.hours),
+        );
+        push(
+            "担当者・窓口",
+            opt(&before.details.contact_person),
+            opt(&self.details.contact_person),
+        );
+        let place = |p: &Option<PlacedPoint>| {
+            p.map(|p| format!("{:.6}, {:.6}（{}）", p.lat, p.lng, p.precision.label_ja()))
+                .unwrap_or_default()
+        };
+        push("位置", place(&before.location), place(&self.location));
+        let power = |p: &crate::readiness::EmergencyPower| {
+            let mut text = p.kind.label_ja().to_owned();
+            if let Some(capacity) = &p.capacity {
+                text.push_str(&format!("（{capacity}）"));
+            }
+            if p.lendable {
+                text.push_str("・貸出可");
+            }
+            text
+        };
+        push(
+            "非常用電源",
+            power(&before.details.power),
+            power(&self.details.power),
+        );
+        push(
+            "BCP",
+            before.details.bcp.label_ja().to_owned(),
+            self.details.bcp.label_ja().to_owned(),
+        );
+        for role in Role::ALL {
+            let of = |f: &PublicFields| {
+                f.roles
+                    .iter()
+                    .find(|r| r.role == role)
+                    .map(|r| match &r.plan {
+                        Some(plan) => format!("{}（{plan}）", r.status.label_ja()),
+                        None => r.status.label_ja().to_owned(),
+                    })
+                    .unwrap_or_default()
+            };
+            push(ROLE_KEYS[role.number() as usize - 1], of(before), of(self));
+        }
         out
     }
 }
@@ -325,6 +617,14 @@ impl PublicFields {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn role(role: Role, status: RoleStatus) -> RoleEntry {
+        RoleEntry {
+            role,
+            status,
+            plan: None,
+        }
+    }
 
     fn clinic() -> NewInstitution {
         NewInstitution {
@@ -336,15 +636,17 @@ mod tests {
             town: Some("本町一丁目".into()),
             postcode: None,
             address: "大阪府八尾市本町一丁目1-1".into(),
-            location: Some(GeoPoint {
+            location: Some(PlacedPoint {
                 lat: 34.62,
                 lng: 135.6,
+                precision: LocationPrecision::Given,
             }),
             phone: None,
             has_beds: false,
             is_demo: true,
             is_active: true,
-            roles: vec![(Role::AcuteSupport, RoleStatus::Available)],
+            roles: vec![role(Role::AcuteSupport, RoleStatus::Available)],
+            details: Details::default(),
             capabilities: vec![crate::capability::Capability::HomeVisit],
             contact_email: None,
             confirmed_days_ago: Some(10),
@@ -363,9 +665,10 @@ mod tests {
         assert_eq!(c.validate(), Err(InstitutionError::Missing("名称")));
 
         let mut c = clinic();
-        c.location = Some(GeoPoint {
+        c.location = Some(PlacedPoint {
             lat: 91.0,
             lng: 0.0,
+            precision: LocationPrecision::Given,
         });
         assert!(matches!(
             c.validate(),
@@ -382,7 +685,7 @@ mod tests {
 
         let mut c = clinic();
         c.roles
-            .push((Role::EmergencyAdmission, RoleStatus::Available));
+            .push(role(Role::EmergencyAdmission, RoleStatus::Available));
         assert_eq!(c.validate(), Err(InstitutionError::AdmissionWithoutBeds));
         c.has_beds = true;
         assert_eq!(c.validate(), Ok(()));
@@ -402,6 +705,22 @@ mod tests {
                 "nonsense".into(),
                 "home_visit".into(),
             ],
+            details: Details {
+                medical_code: Some("２７１－２３４５６７８".into()),
+                fax: Some("０７２－０００－０００１".into()),
+                website: Some(" https://example.jp/ ".into()),
+                hours: Some("".into()),
+                ..Details::default()
+            },
+            location: None,
+            roles: vec![
+                RoleEntry {
+                    role: Role::Training,
+                    status: RoleStatus::Planned,
+                    plan: Some(" 令和８年度に開始 ".into()),
+                },
+                role(Role::AcuteSupport, RoleStatus::Available),
+            ],
         };
         let clean = typed.cleaned().unwrap();
         assert_eq!(
@@ -412,11 +731,57 @@ mod tests {
         assert_eq!(clean.postcode.as_deref(), Some("5810003"));
         assert_eq!(clean.phone.as_deref(), Some("072-000-0000"));
         assert_eq!(clean.capabilities, ["house_call", "home_visit"]);
+        assert_eq!(clean.details.medical_code.as_deref(), Some("2712345678"));
+        assert_eq!(clean.details.fax.as_deref(), Some("072-000-0001"));
+        assert_eq!(
+            clean.details.website.as_deref(),
+            Some("https://example.jp/")
+        );
+        assert_eq!(clean.details.hours, None, "an empty field is no value");
+        assert_eq!(
+            clean.roles.iter().map(|r| r.role).collect::<Vec<_>>(),
+            [Role::AcuteSupport, Role::Training],
+            "roles in role order"
+        );
+        assert_eq!(clean.roles[1].plan.as_deref(), Some("令和8年度に開始"));
+        assert_eq!(
+            clean.check_roles(false, false),
+            Err(InstitutionError::RolesWithoutDesignation)
+        );
+        assert_eq!(clean.check_roles(true, false), Ok(()));
+        for (edit, expected) in [
+            (
+                (|f: &mut PublicFields| f.details.medical_code = Some("12345".into()))
+                    as fn(&mut PublicFields),
+                InstitutionError::MedicalCode,
+            ),
+            (
+                |f| f.details.website = Some("javascript:alert(1)".into()),
+                InstitutionError::Website,
+            ),
+            (
+                |f| f.details.fax = Some("fax me".into()),
+                InstitutionError::Fax,
+            ),
+            (
+                |f| f.details.hours = Some("あ".repeat(301)),
+                InstitutionError::TooLong("診療・営業時間", 300),
+            ),
+        ] {
+            let mut bad = clean.clone();
+            edit(&mut bad);
+            assert_eq!(bad.cleaned(), Err(expected));
+        }
+        let old_version: PublicFields = serde_json::from_str(
+            r#"{"name":"x","name_kana":"","postcode":null,"address":"y","phone":null,"capabilities":[]}"#,
+        )
+        .expect("a version stored before the details existed still reads");
+        assert_eq!(old_version.details, Details::default());
         let mut changed = clean.clone();
         changed.phone = Some("072-111-1111".into());
         changed.capabilities.push("end_of_life".into());
         let diff = changed.diff(&clean);
-        assert_eq!(diff.len(), 2);
+        assert_eq!(diff.len(), 2, "{diff:?}");
         assert_eq!(
             diff[0],
             ("電話", "072-000-0000".to_owned(), "072-111-1111".to_owned())

@@ -344,7 +344,10 @@ impl Duty {
 }
 
 /// The six roles of an active institution (積極的医療機関の役割 ①〜⑥).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     /// ① 急変時の診療支援
     AcuteSupport,
@@ -438,7 +441,8 @@ impl Role {
 }
 
 /// How far an active institution fulfils a role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum RoleStatus {
     /// 現状対応可 — can do it now.
     Available,

@@ -149,11 +149,82 @@ pub fn distance_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
     2.0 * 6371.0 * a.sqrt().asin()
 }
 
-/// A place people type to search near: a postcode (「581-0003」) or a town with or without its
-/// city (「八尾市本町」「本町一丁目」). Returns the place's name and a representative point (the
-/// mean of the matching towns), or `None` when nothing matches.
+/// The town a whole address begins with (after the prefecture), the longest that fits; 丁目
+/// numbers may be written in Arabic numerals (「本町1丁目」 for 本町一丁目).
+fn town_of_address<'a>(key: &str, towns: &'a [Town]) -> Option<&'a Town> {
+    let key = chome_in_kanji(key);
+    let prefecture_free = |k: &str| -> String {
+        ["大阪府", "京都府", "東京都", "北海道"]
+            .iter()
+            .map(|p| crate::text::search_key(p))
+            .find_map(|p| k.strip_prefix(p.as_str()).map(str::to_owned))
+            .unwrap_or_else(|| k.to_owned())
+    };
+    let key = prefecture_free(&key);
+    towns
+        .iter()
+        .filter_map(|t| {
+            let full = crate::text::search_key(&format!("{}{}", t.municipality, t.name));
+            key.starts_with(&full).then_some((full.chars().count(), t))
+        })
+        .max_by_key(|(length, _)| *length)
+        .map(|(_, t)| t)
+}
+
+/// 「1丁目」 → 「一丁目」 up to 99, as the town table writes them.
+fn chome_in_kanji(text: &str) -> String {
+    const DIGITS: [&str; 10] = ["", "一", "二", "三", "四", "五", "六", "七", "八", "九"];
+    let kanji = |n: usize| -> String {
+        match n {
+            1..=9 => DIGITS[n].to_owned(),
+            10..=99 => format!(
+                "{}十{}",
+                if n / 10 == 1 { "" } else { DIGITS[n / 10] },
+                DIGITS[n % 10]
+            ),
+            _ => n.to_string(),
+        }
+    };
+    let mut out = String::with_capacity(text.len());
+    let mut digits = String::new();
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if c.is_ascii_digit() {
+            digits.push(c);
+        } else {
+            if !digits.is_empty() {
+                match (rest.starts_with("丁目"), digits.parse::<usize>()) {
+                    (true, Ok(n)) => out.push_str(&kanji(n)),
+                    _ => out.push_str(&digits),
+                }
+                digits.clear();
+            }
+            out.push(c);
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out.push_str(&digits);
+    out
+}
+
+/// A point typed or picked on the map: 「34.6269,135.6009」 (latitude first, within Japan's
+/// bounds so that swapped or mistyped numbers are not taken for a place).
+pub fn point_of(text: &str) -> Option<(f64, f64)> {
+    let (a, b) = text.split_once(',')?;
+    let lat: f64 = a.trim().parse().ok()?;
+    let lng: f64 = b.trim().parse().ok()?;
+    ((20.0..=46.0).contains(&lat) && (122.0..=154.0).contains(&lng)).then_some((lat, lng))
+}
+
+/// A place people type to search near: a postcode (「581-0003」), a town with or without its
+/// city (「八尾市本町」「本町一丁目」), a whole address (「大阪府八尾市本町1丁目2-3」: its town), or a
+/// point (「34.6269,135.6009」). Returns the place's name and a representative point (the mean
+/// of the matching towns), or `None` when nothing matches.
 pub fn locate(input: &str, towns: &[Town], postcodes: &[Postcode]) -> Option<(String, f64, f64)> {
     let typed = crate::text::normalize(input);
+    if let Some((lat, lng)) = point_of(&typed) {
+        return Some((format!("{lat:.5}, {lng:.5}"), lat, lng));
+    }
     let digits: String = typed.chars().filter(char::is_ascii_digit).collect();
     let matches: Vec<&Town> = if digits.len() == 7
         && typed
@@ -180,10 +251,13 @@ pub fn locate(input: &str, towns: &[Town], postcodes: &[Postcode]) -> Option<(St
                 full(t).starts_with(&key) || crate::text::search_key(&t.name).starts_with(&key)
             })
             .collect();
-        if exact.is_empty() {
-            towns.iter().filter(|t| full(t).contains(&key)).collect()
-        } else {
+        if !exact.is_empty() {
             exact
+        } else if let Some(town) = town_of_address(&key, towns) {
+            // A whole address: the town it starts with (「八尾市本町1丁目2-3」 → 本町一丁目).
+            vec![town]
+        } else {
+            towns.iter().filter(|t| full(t).contains(&key)).collect()
         }
     };
     if matches.is_empty() {
@@ -222,6 +296,25 @@ mod place_tests {
             "a town name alone"
         );
         assert!(locate("存在しない町名", &towns, &codes).is_none());
+        let (whole, ..) = locate("大阪府八尾市本町1丁目2-3", &towns, &codes)
+            .expect("a whole address finds its town");
+        assert_eq!(whole, "八尾市本町一丁目");
+        let (kanji, ..) =
+            locate("八尾市本町一丁目２番３号", &towns, &codes).expect("kanji 丁目 and 番・号");
+        assert_eq!(kanji, "八尾市本町一丁目");
+        assert_eq!(chome_in_kanji("荒本北12丁目3-4"), "荒本北十二丁目3-4");
+        assert_eq!(chome_in_kanji("21丁目"), "二十一丁目");
+        let (label, lat, lng) =
+            locate("３４．６２６９, １３５．６００９", &towns, &codes).expect("a point on the map");
+        assert_eq!(
+            (label.as_str(), lat, lng),
+            ("34.62690, 135.60090", 34.6269, 135.6009)
+        );
+        assert!(
+            point_of("135.6009,34.6269").is_none(),
+            "swapped numbers are no point"
+        );
+        assert!(point_of("34.6,").is_none());
         assert!(
             locate("1234567", &towns, &codes).is_none(),
             "an unknown postcode"

@@ -5,9 +5,14 @@ use crate::connect::Store;
 use crate::error::StoreError;
 use renkei_domain::accounts::UserId;
 use renkei_domain::capability::Capability;
-use renkei_domain::institution::PublicFields;
+use renkei_domain::institution::{
+    Details, LocationPrecision, PlacedPoint, PublicFields, RoleEntry,
+};
+use renkei_domain::readiness::{BcpStatus, EmergencyPower, PowerKind};
+use renkei_domain::region::{Role, RoleStatus};
 use renkei_domain::text::search_key;
 use sqlx::Row;
+use std::collections::HashMap;
 
 /// A proposed change with what the reviewer needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,40 +58,127 @@ fn fields_of(text: &str) -> Result<PublicFields, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// The columns `fields_from_row` reads.
+const FIELD_COLUMNS: &str = "id, name, name_kana, postcode, address, phone, medical_code, fax, website, hours,
+    contact_person, lat, lng, location_precision, power_kind, power_capacity, power_lendable, bcp_status";
+
+/// An entry's public fields from its row (capabilities and roles are added by the caller).
+pub(crate) fn fields_from_row(row: &sqlx::any::AnyRow) -> Result<PublicFields, sqlx::Error> {
+    let lat: Option<f64> = row.try_get("lat")?;
+    let lng: Option<f64> = row.try_get("lng")?;
+    let precision: Option<String> = row.try_get("location_precision")?;
+    let location = lat.zip(lng).map(|(lat, lng)| PlacedPoint {
+        lat,
+        lng,
+        precision: precision
+            .as_deref()
+            .and_then(LocationPrecision::parse)
+            .unwrap_or(LocationPrecision::Given),
+    });
+    Ok(PublicFields {
+        name: row.try_get("name")?,
+        name_kana: row.try_get("name_kana")?,
+        postcode: row.try_get("postcode")?,
+        address: row.try_get("address")?,
+        phone: row.try_get("phone")?,
+        capabilities: Vec::new(),
+        details: Details {
+            medical_code: row.try_get("medical_code")?,
+            fax: row.try_get("fax")?,
+            website: row.try_get("website")?,
+            hours: row.try_get("hours")?,
+            contact_person: row.try_get("contact_person")?,
+            power: EmergencyPower {
+                kind: PowerKind::parse(&row.try_get::<String, _>("power_kind")?)
+                    .unwrap_or_default(),
+                capacity: row.try_get("power_capacity")?,
+                lendable: row.try_get::<i64, _>("power_lendable")? != 0,
+            },
+            bcp: BcpStatus::parse(&row.try_get::<String, _>("bcp_status")?).unwrap_or_default(),
+        },
+        location,
+        roles: Vec::new(),
+    })
+}
+
 impl Store {
     /// The public fields of an entry as they are now.
     pub async fn public_fields(
         &self,
         institution_id: i64,
     ) -> Result<Option<PublicFields>, StoreError> {
-        let Some(row) = sqlx::query(
-            "SELECT name, name_kana, postcode, address, phone FROM institutions WHERE id = $1",
-        )
-        .bind(institution_id)
-        .fetch_optional(self.pool())
-        .await?
-        else {
-            return Ok(None);
-        };
-        let caps: Vec<String> = sqlx::query_scalar(
-            "SELECT capability FROM institution_capabilities WHERE institution_id = $1",
-        )
-        .bind(institution_id)
-        .fetch_all(self.pool())
-        .await?;
-        let mut ordered: Vec<Capability> = caps
-            .iter()
-            .filter_map(|c| Capability::from_code(c))
-            .collect();
-        ordered.sort();
-        Ok(Some(PublicFields {
-            name: row.try_get("name")?,
-            name_kana: row.try_get("name_kana")?,
-            postcode: row.try_get("postcode")?,
-            address: row.try_get("address")?,
-            phone: row.try_get("phone")?,
-            capabilities: ordered.iter().map(|c| c.code().to_owned()).collect(),
-        }))
+        Ok(self
+            .public_fields_of(&[institution_id])
+            .await?
+            .remove(&institution_id))
+    }
+
+    /// The public fields of several entries (missing ids are left out), read in chunks so any
+    /// number of ids works on both databases.
+    pub async fn public_fields_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<HashMap<i64, PublicFields>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!(
+                "SELECT {FIELD_COLUMNS} FROM institutions WHERE id IN ({list})"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                out.insert(id, fields_from_row(row)?);
+            }
+            let caps = sqlx::query(&format!(
+                "SELECT institution_id, capability FROM institution_capabilities WHERE institution_id IN ({list})"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for row in &caps {
+                let id: i64 = row.try_get("institution_id")?;
+                if let Some(f) = out.get_mut(&id) {
+                    f.capabilities.push(row.try_get("capability")?);
+                }
+            }
+            let roles = sqlx::query(&format!(
+                "SELECT institution_id, role, status, plan FROM institution_roles WHERE institution_id IN ({list})"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for row in &roles {
+                let id: i64 = row.try_get("institution_id")?;
+                let (Some(role), Some(status)) = (
+                    Role::from_code(&row.try_get::<String, _>("role")?),
+                    RoleStatus::from_code(&row.try_get::<String, _>("status")?),
+                ) else {
+                    continue;
+                };
+                if let Some(f) = out.get_mut(&id) {
+                    f.roles.push(RoleEntry {
+                        role,
+                        status,
+                        plan: row.try_get("plan")?,
+                    });
+                }
+            }
+        }
+        for f in out.values_mut() {
+            let mut ordered: Vec<Capability> = f
+                .capabilities
+                .iter()
+                .filter_map(|c| Capability::from_code(c))
+                .collect();
+            ordered.sort();
+            f.capabilities = ordered.iter().map(|c| c.code().to_owned()).collect();
+            f.roles.sort_by_key(|r| r.role);
+        }
+        Ok(out)
     }
 
     /// Proposes new public fields for an entry; an earlier pending proposal is withdrawn.
@@ -259,9 +351,13 @@ pub(crate) async fn write_public_fields(
     now: &str,
 ) -> Result<(), StoreError> {
     let key = search_key(&format!("{} {} {}", f.name, f.name_kana, f.address));
+    let d = &f.details;
     sqlx::query(
         "UPDATE institutions SET name = $1, name_kana = $2, postcode = $3, address = $4, phone = $5, search_key = $6,
-                updated_at = $7, confirmed_at = $7 WHERE id = $8",
+                updated_at = $7, confirmed_at = $7, medical_code = $8, fax = $9, website = $10, hours = $11,
+                contact_person = $12, lat = $13, lng = $14, location_precision = $15, power_kind = $16,
+                power_capacity = $17, power_lendable = $18, bcp_status = $19
+         WHERE id = $20",
     )
     .bind(&f.name)
     .bind(&f.name_kana)
@@ -270,9 +366,26 @@ pub(crate) async fn write_public_fields(
     .bind(&f.phone)
     .bind(key)
     .bind(now)
+    .bind(&d.medical_code)
+    .bind(&d.fax)
+    .bind(&d.website)
+    .bind(&d.hours)
+    .bind(&d.contact_person)
+    .bind(f.location.map(|p| p.lat))
+    .bind(f.location.map(|p| p.lng))
+    .bind(f.location.map(|p| p.precision.code()))
+    .bind(d.power.kind.code())
+    .bind(&d.power.capacity)
+    .bind(i64::from(d.power.lendable))
+    .bind(d.bcp.code())
     .bind(institution_id)
     .execute(&mut **tx)
     .await?;
+    sqlx::query("DELETE FROM institution_roles WHERE institution_id = $1")
+        .bind(institution_id)
+        .execute(&mut **tx)
+        .await?;
+    insert_roles(tx, institution_id, &f.roles).await?;
     sqlx::query("DELETE FROM institution_capabilities WHERE institution_id = $1")
         .bind(institution_id)
         .execute(&mut **tx)
@@ -283,6 +396,26 @@ pub(crate) async fn write_public_fields(
         )
         .bind(institution_id)
         .bind(code)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Inserts an entry's role statuses and plans.
+pub(crate) async fn insert_roles(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    institution_id: i64,
+    roles: &[RoleEntry],
+) -> Result<(), StoreError> {
+    for entry in roles {
+        sqlx::query(
+            "INSERT INTO institution_roles (institution_id, role, status, plan) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(institution_id)
+        .bind(entry.role.code())
+        .bind(entry.status.code())
+        .bind(&entry.plan)
         .execute(&mut **tx)
         .await?;
     }

@@ -8,6 +8,7 @@ use crate::error::StoreError;
 use renkei_domain::capability::Capability;
 use renkei_domain::institution::{InstitutionId, InstitutionKind, NewInstitution};
 use renkei_domain::region::{Role, RoleStatus};
+use renkei_domain::table::TableEntry;
 use renkei_domain::text::search_key;
 use renkei_domain::towns::distance_km;
 use sqlx::Row;
@@ -75,6 +76,7 @@ impl Store {
         &self,
         new: &[NewInstitution],
         updates: &[(i64, renkei_domain::institution::PublicFields)],
+        progress: &(dyn Fn(u64) + Sync),
     ) -> Result<(), StoreError> {
         for (n, institution) in new.iter().enumerate() {
             institution.validate().map_err(|e| {
@@ -83,8 +85,12 @@ impl Store {
         }
         let now = crate::now_text();
         let mut tx = self.pool().begin().await?;
-        insert_in_tx(&mut tx, new).await?;
+        for chunk in new.chunks(1_000) {
+            insert_in_tx(&mut tx, chunk).await?;
+            progress(chunk.len() as u64);
+        }
         for (id, fields) in updates {
+            progress(1);
             crate::changes::write_public_fields(&mut tx, *id, fields, &now).await?;
             sqlx::query("INSERT INTO institution_versions (institution_id, fields, approved_at) VALUES ($1, $2, $3)")
                 .bind(*id)
@@ -95,6 +101,43 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// The area code of each of these entries.
+    pub async fn area_codes_of(
+        &self,
+        ids: &[i64],
+    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+        let mut out = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!(
+                "SELECT i.id, a.code FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id IN ({list})"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for r in &rows {
+                out.insert(r.try_get("id")?, r.try_get("code")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every entry's id with its 医療機関コード, for matching an import against the directory.
+    pub async fn medical_codes(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, medical_code FROM institutions WHERE medical_code IS NOT NULL AND medical_code <> ''",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("medical_code")?, r.try_get("id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
     }
 
     /// Every entry's id with its identity key (normalised name and address), for matching an
@@ -314,8 +357,10 @@ pub struct InstitutionDetail {
     pub area_name: String,
     /// The area's hub operators.
     pub hub_operators: Vec<String>,
-    /// Role statuses (role code, status code), in role order.
-    pub roles: Vec<(String, String)>,
+    /// Every public field, including details, location precision and role plans.
+    pub fields: renkei_domain::institution::PublicFields,
+    /// Whether it has inpatient beds (入院機能).
+    pub has_beds: bool,
     /// Last update (UTC text).
     pub updated_at: String,
 }
@@ -432,18 +477,31 @@ impl Store {
         Ok((total, hits))
     }
 
+    /// Reads the capabilities of the hits in bulk (a query per 500, not per hit).
     async fn attach_capabilities(&self, hits: &mut [DirectoryHit]) -> Result<(), StoreError> {
-        for hit in hits.iter_mut() {
-            let caps: Vec<String> = sqlx::query_scalar(
-                "SELECT capability FROM institution_capabilities WHERE institution_id = $1",
-            )
-            .bind(hit.id.0)
+        let mut by_id: std::collections::HashMap<i64, Vec<Capability>> =
+            std::collections::HashMap::with_capacity(hits.len());
+        let ids: Vec<i64> = hits.iter().map(|h| h.id.0).collect();
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!(
+                "SELECT institution_id, capability FROM institution_capabilities WHERE institution_id IN ({list})"
+            ))
             .fetch_all(self.pool())
             .await?;
-            let mut ordered: Vec<Capability> = caps
-                .iter()
-                .filter_map(|c| Capability::from_code(c))
-                .collect();
+            for r in &rows {
+                let id: i64 = r.try_get("institution_id")?;
+                if let Some(c) = Capability::from_code(&r.try_get::<String, _>("capability")?) {
+                    by_id.entry(id).or_default().push(c);
+                }
+            }
+        }
+        for hit in hits.iter_mut() {
+            let mut ordered = by_id.remove(&hit.id.0).unwrap_or_default();
             ordered.sort();
             hit.capabilities = ordered.iter().map(|c| c.code().to_owned()).collect();
         }
@@ -457,7 +515,8 @@ impl Store {
     ) -> Result<Option<InstitutionDetail>, StoreError> {
         let Some(row) = sqlx::query(
             "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo,
-                    i.postcode, t.name AS town, i.lat, i.lng, a.name AS area_name, h.id AS hub_id, i.updated_at
+                    i.postcode, t.name AS town, i.lat, i.lng, a.name AS area_name, h.id AS hub_id, i.updated_at,
+                    i.has_beds
              FROM institutions i JOIN areas a ON a.id = i.area_id JOIN hubs h ON h.area_id = a.id
              LEFT JOIN towns t ON t.id = i.town_id WHERE i.id = $1",
         )
@@ -476,20 +535,10 @@ impl Store {
         .bind(hub_id)
         .fetch_all(self.pool())
         .await?;
-        let role_rows =
-            sqlx::query("SELECT role, status FROM institution_roles WHERE institution_id = $1")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?;
-        let mut roles: Vec<(Role, RoleStatus)> = role_rows
-            .iter()
-            .filter_map(|r| {
-                let role = Role::from_code(&r.try_get::<String, _>("role").ok()?)?;
-                let status = RoleStatus::from_code(&r.try_get::<String, _>("status").ok()?)?;
-                Some((role, status))
-            })
-            .collect();
-        roles.sort_by_key(|(r, _)| *r);
+        let fields = self
+            .public_fields(id)
+            .await?
+            .ok_or_else(|| StoreError::NotFound(format!("institution {id}")))?;
         Ok(Some(InstitutionDetail {
             hit: hits.remove(0),
             postcode: row.try_get("postcode")?,
@@ -498,12 +547,58 @@ impl Store {
             lng: row.try_get("lng")?,
             area_name: row.try_get("area_name")?,
             hub_operators,
-            roles: roles
-                .into_iter()
-                .map(|(r, s)| (r.code().to_owned(), s.code().to_owned()))
-                .collect(),
+            fields,
+            has_beds: row.try_get::<i64, _>("has_beds")? != 0,
             updated_at: row.try_get("updated_at")?,
         }))
+    }
+}
+
+impl Store {
+    /// Entries as the directory table shows them (exports), in the order of `ids`; ids that do
+    /// not exist are left out.
+    pub async fn table_entries(&self, ids: &[i64]) -> Result<Vec<TableEntry>, StoreError> {
+        let mut fields = self.public_fields_of(ids).await?;
+        let mut rest = std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let list = chunk
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",");
+            let rows = sqlx::query(&format!(
+                "SELECT i.id, i.kind, a.code AS area_code, i.is_active, i.is_demo, i.confirmed_at, i.updated_at
+                 FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id IN ({list})"
+            ))
+            .fetch_all(self.pool())
+            .await?;
+            for row in &rows {
+                let id: i64 = row.try_get("id")?;
+                rest.insert(id, row.clone());
+            }
+        }
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let (Some(row), Some(f)) = (rest.get(id), fields.remove(id)) else {
+                continue;
+            };
+            let Some(kind) = InstitutionKind::from_code(&row.try_get::<String, _>("kind")?) else {
+                continue;
+            };
+            out.push(TableEntry {
+                id: Some(*id),
+                kind,
+                area_code: row.try_get("area_code")?,
+                fields: f,
+                is_active: row.try_get::<i64, _>("is_active")? != 0,
+                is_demo: row.try_get::<i64, _>("is_demo")? != 0,
+                confirmed_on: row
+                    .try_get::<Option<String>, _>("confirmed_at")?
+                    .map(|t| t.chars().take(10).collect()),
+                updated_at: row.try_get("updated_at")?,
+            });
+        }
+        Ok(out)
     }
 }
 
@@ -612,9 +707,24 @@ async fn insert_in_tx(
         .iter()
         .map(|r| Ok((r.try_get("code")?, r.try_get("id")?)))
         .collect::<Result<_, sqlx::Error>>()?;
+    // Towns once, not a query per row.
+    let towns: std::collections::HashMap<(String, String), i64> =
+        sqlx::query("SELECT id, municipality_code, name FROM towns")
+            .fetch_all(&mut **tx)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok((
+                    (r.try_get("municipality_code")?, r.try_get("name")?),
+                    r.try_get("id")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
     let now_time = chrono::Utc::now();
     let now = crate::now_text();
     let mut ids = Vec::with_capacity(institutions.len());
+    let mut capabilities: Vec<(i64, &'static str)> = Vec::new();
+    let mut roles: Vec<(i64, &renkei_domain::institution::RoleEntry)> = Vec::new();
     for institution in institutions {
         let area_id = areas
             .iter()
@@ -623,27 +733,23 @@ async fn insert_in_tx(
             .ok_or_else(|| {
                 StoreError::Invalid(format!("地域「{}」がありません", institution.area))
             })?;
-        let town_id: Option<i64> = match &institution.town {
-            Some(town) => {
-                sqlx::query_scalar(
-                    "SELECT id FROM towns WHERE municipality_code = $1 AND name = $2",
-                )
-                .bind(&institution.municipality)
-                .bind(town)
-                .fetch_optional(&mut **tx)
-                .await?
-            }
-            None => None,
-        };
+        let town_id: Option<i64> = institution.town.as_ref().and_then(|town| {
+            towns
+                .get(&(institution.municipality.clone(), town.clone()))
+                .copied()
+        });
         let key = search_key(&format!(
             "{} {} {}",
             institution.name, institution.name_kana, institution.address
         ));
+        let d = &institution.details;
         let id: i64 = sqlx::query_scalar(
                 "INSERT INTO institutions (kind, name, name_kana, search_key, area_id, municipality_code, town_id,
                      postcode, address, lat, lng, phone, has_beds, is_demo, is_active, created_at, updated_at,
-                     contact_email, confirmed_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+                     contact_email, confirmed_at, medical_code, fax, website, hours, contact_person,
+                     location_precision, power_kind, power_capacity, power_lendable, bcp_status)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                     $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id",
             )
             .bind(institution.kind.code())
             .bind(&institution.name)
@@ -664,28 +770,62 @@ async fn insert_in_tx(
             .bind(&now)
             .bind(&institution.contact_email)
             .bind(institution.confirmed_days_ago.map(|days| days_ago(&now_time, days)))
+            .bind(&d.medical_code)
+            .bind(&d.fax)
+            .bind(&d.website)
+            .bind(&d.hours)
+            .bind(&d.contact_person)
+            .bind(institution.location.map(|p| p.precision.code()))
+            .bind(d.power.kind.code())
+            .bind(&d.power.capacity)
+            .bind(i64::from(d.power.lendable))
+            .bind(d.bcp.code())
             .fetch_one(&mut **tx)
             .await?;
-        for capability in &institution.capabilities {
-            sqlx::query(
-                "INSERT INTO institution_capabilities (institution_id, capability) VALUES ($1, $2)",
-            )
-            .bind(id)
-            .bind(capability.code())
-            .execute(&mut **tx)
-            .await?;
-        }
-        for (role, status) in &institution.roles {
-            sqlx::query(
-                "INSERT INTO institution_roles (institution_id, role, status) VALUES ($1, $2, $3)",
-            )
-            .bind(id)
-            .bind(role.code())
-            .bind(status.code())
-            .execute(&mut **tx)
-            .await?;
-        }
+        capabilities.extend(institution.capabilities.iter().map(|c| (id, c.code())));
+        roles.extend(institution.roles.iter().map(|r| (id, r)));
         ids.push(InstitutionId(id));
+    }
+    // Capabilities and roles in multi-row statements (a few hundred rows each).
+    for chunk in capabilities.chunks(400) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|n| format!("(${}, ${})", 2 * n + 1, 2 * n + 2))
+            .collect();
+        let sql = format!(
+            "INSERT INTO institution_capabilities (institution_id, capability) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, code) in chunk {
+            q = q.bind(*id).bind(*code);
+        }
+        q.execute(&mut **tx).await?;
+    }
+    for chunk in roles.chunks(200) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|n| {
+                format!(
+                    "(${}, ${}, ${}, ${})",
+                    4 * n + 1,
+                    4 * n + 2,
+                    4 * n + 3,
+                    4 * n + 4
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO institution_roles (institution_id, role, status, plan) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for (id, entry) in chunk {
+            q = q
+                .bind(*id)
+                .bind(entry.role.code())
+                .bind(entry.status.code())
+                .bind(&entry.plan);
+        }
+        q.execute(&mut **tx).await?;
     }
     Ok(ids)
 }

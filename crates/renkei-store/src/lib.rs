@@ -11,8 +11,10 @@ pub mod changes;
 mod connect;
 pub mod directory;
 mod error;
+pub mod import;
 pub mod mail;
 pub mod migrate;
+pub mod records;
 pub mod region;
 
 pub use connect::{redact, sqlite_url, Backend, Store};

@@ -47,6 +47,16 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "changes",
         sql: include_str!("../migrations/0005_changes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "entry_details",
+        sql: include_str!("../migrations/0006_entry_details.sql"),
+    },
+    Migration {
+        version: 7,
+        name: "change_feed",
+        sql: include_str!("../migrations/0007_change_feed.sql"),
+    },
 ];
 
 /// What a migration run did.
