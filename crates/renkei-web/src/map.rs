@@ -79,11 +79,47 @@ pub fn kind_colour(kind: InstitutionKind) -> &'static str {
     }
 }
 
-const WIDTH: f64 = 640.0;
+/// Sizes of a drawn map.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MapStyle {
+    /// Width of the drawing in SVG units.
+    pub width: f64,
+    /// Marker radius of ordinary entries.
+    pub radius: f64,
+    /// Marker radius of active institutions.
+    pub active_radius: f64,
+}
 
-/// Draws the outlines and markers; the view fits the outlines (or the markers when there are no
-/// outlines). `title` is the accessible name of the map.
+impl MapStyle {
+    /// On screen: large markers that a finger can hit.
+    pub const SCREEN: MapStyle = MapStyle {
+        width: 640.0,
+        radius: 12.0,
+        active_radius: 14.0,
+    };
+    /// On A4 paper: a wider drawing with small markers, so a whole area's numbers can be read.
+    pub const PRINT: MapStyle = MapStyle {
+        width: 1000.0,
+        radius: 7.5,
+        active_radius: 9.0,
+    };
+}
+
+/// Draws the outlines and markers; the view fits the markers (or the outlines when there are no
+/// markers). `title` is the accessible name of the map.
 pub fn render(title: &str, outlines: &[Outline], markers: &[Marker]) -> String {
+    render_styled(title, outlines, markers, MapStyle::SCREEN)
+}
+
+/// [`render`] with the given sizes.
+pub fn render_styled(
+    title: &str,
+    outlines: &[Outline],
+    markers: &[Marker],
+    style: MapStyle,
+) -> String {
+    const WIDTH_MIN: f64 = 120.0;
+    let width = style.width;
     // Fit the markers (with a margin, and never closer than about 2 km) so they can be told
     // apart on a phone; without markers, fit the outlines. Outlines outside the view are clipped.
     let points: Vec<(f64, f64)> = if markers.is_empty() {
@@ -108,8 +144,8 @@ pub fn render(title: &str, outlines: &[Outline], markers: &[Marker]) -> String {
     let mid_lat = ((min_lat + max_lat) / 2.0).to_radians();
     let span_x = ((max_lng - min_lng) * mid_lat.cos()).max(1e-6);
     let span_y = (max_lat - min_lat).max(1e-6);
-    let scale = (WIDTH - 20.0) / span_x;
-    let height = (span_y * scale + 20.0).clamp(120.0, 900.0);
+    let scale = (width - 20.0) / span_x;
+    let height = (span_y * scale + 20.0).clamp(WIDTH_MIN, width * 1.4);
     let project = |lng: f64, lat: f64| {
         (
             10.0 + (lng - min_lng) * mid_lat.cos() * scale,
@@ -117,7 +153,7 @@ pub fn render(title: &str, outlines: &[Outline], markers: &[Marker]) -> String {
         )
     };
     let mut svg = format!(
-        "<svg class=\"map\" viewBox=\"0 0 {WIDTH:.0} {height:.0}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        "<svg class=\"map\" viewBox=\"0 0 {width:.0} {height:.0}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         escape(title)
     );
     for outline in outlines {
@@ -145,15 +181,20 @@ pub fn render(title: &str, outlines: &[Outline], markers: &[Marker]) -> String {
     }
     for m in markers {
         let (x, y) = project(m.lng, m.lat);
-        let r = if m.active { 14.0 } else { 12.0 };
+        let r = if m.active {
+            style.active_radius
+        } else {
+            style.radius
+        };
         let _ = write!(
             svg,
-            "<a href=\"{}\"><title>{}. {}</title><circle class=\"marker\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{}\"/><text class=\"marker-no\" x=\"{x:.1}\" y=\"{:.1}\">{}</text></a>",
+            "<a href=\"{}\"><title>{}. {}</title><circle class=\"marker\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{r}\" fill=\"{}\"/><text class=\"marker-no\" x=\"{x:.1}\" y=\"{:.1}\" font-size=\"{:.1}\">{}</text></a>",
             escape(&m.href),
             m.number,
             escape(&m.label),
             kind_colour(m.kind),
-            y + 4.5,
+            y + r * 0.37,
+            r * 1.05,
             m.number
         );
     }
@@ -216,5 +257,18 @@ mod tests {
         assert!(svg.contains("href=\"/institutions/1\"") && svg.contains("&lt;script&gt;"));
         assert!(!svg.contains("<script>"), "labels are escaped");
         assert_eq!(render("空", &[], &[]), "");
+    }
+
+    #[test]
+    fn the_stylesheet_colours_each_kind_as_the_map_does() {
+        let css = include_str!("../static/app.css");
+        for kind in InstitutionKind::ALL {
+            let rule = format!(
+                ".kind-{} {{ background: {}; }}",
+                kind.code(),
+                kind_colour(kind)
+            );
+            assert!(css.contains(&rule), "app.css lacks {rule}");
+        }
     }
 }
