@@ -1,0 +1,125 @@
+//! `/fhir/metadata`: the CapabilityStatement, built from the same lists the search uses.
+
+use super::resources::{Base, ResourceType};
+use serde_json::{json, Value};
+
+/// (name, type, documentation) of each search parameter of a type.
+fn search_params(kind: ResourceType) -> Vec<(&'static str, &'static str, &'static str)> {
+    use ResourceType as T;
+    let mut p = vec![("_id", "token", "Renkei's id (the same for an institution's Organization, Location, HealthcareService and PractitionerRole).")];
+    if kind.is_entry() {
+        p.push((
+            "_lastUpdated",
+            "date",
+            "eq, gt, lt, ge, le; a date stands for the whole day in JST.",
+        ));
+    }
+    match kind {
+        T::Organization | T::Location => {
+            p.extend([
+                ("name", "string", "Name or reading (kana); starts-with by default, :contains and :exact; insensitive to full/half width and hiragana/katakana."),
+                ("address", "string", "Address and postcode; Japanese addresses have no word boundaries, so any part may match."),
+                ("address-city", "string", "Municipality (contained in the address)."),
+                ("address-postalcode", "string", "Postcode prefix, with or without the hyphen."),
+                ("identifier", "token", "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no|医療機関コード (10 digits), or Renkei's id."),
+                ("type", "token", "Kind of institution (CodeSystem/renkei-institution-kind)."),
+            ]);
+            if kind == T::Organization {
+                p.push(("active", "token", "Every published entry is active."));
+            } else {
+                p.extend([
+                    ("near", "special", "lat|lng|distance|units (km or m, at most 50 km; 5 km by default). Sorted by true distance; each entry carries the location-distance extension."),
+                    ("organization", "reference", "The managing Organization."),
+                    ("status", "token", "Every published Location is active."),
+                ]);
+            }
+        }
+        T::HealthcareService => p.extend([
+            ("name", "string", "Name or reading; starts-with, :contains, :exact."),
+            ("service-type", "token", "What it offers (CodeSystem/renkei-capability); comma-separated values are alternatives."),
+            ("service-category", "token", "Kind of institution (CodeSystem/renkei-institution-kind)."),
+            ("organization", "reference", "The providing Organization."),
+            ("location", "reference", "The Location."),
+            ("active", "token", "Every published service is active."),
+        ]),
+        T::PractitionerRole => p.extend([
+            ("organization", "reference", "The Organization."),
+            ("location", "reference", "The Location."),
+            ("service", "reference", "The HealthcareService."),
+            ("active", "token", "Every published role is active."),
+        ]),
+        T::Provenance => p.push(("target", "reference", "The changed Organization, Location or HealthcareService.")),
+        T::CodeSystem => {}
+    }
+    p
+}
+
+fn includes(kind: ResourceType) -> Vec<&'static str> {
+    match kind {
+        ResourceType::Location => vec!["Location:organization"],
+        ResourceType::HealthcareService => {
+            vec![
+                "HealthcareService:organization",
+                "HealthcareService:location",
+            ]
+        }
+        ResourceType::PractitionerRole => vec![
+            "PractitionerRole:organization",
+            "PractitionerRole:location",
+            "PractitionerRole:service",
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The CapabilityStatement of this server.
+pub fn statement(base: &Base, date: &str) -> Value {
+    let resources: Vec<Value> = ResourceType::ALL
+        .iter()
+        .map(|kind| {
+            let mut interactions =
+                vec![json!({ "code": "read" }), json!({ "code": "search-type" })];
+            if *kind != ResourceType::CodeSystem {
+                interactions.push(json!({ "code": "history-type" }));
+            }
+            let params: Vec<Value> = search_params(*kind)
+                .into_iter()
+                .map(
+                    |(name, kind, doc)| json!({ "name": name, "type": kind, "documentation": doc }),
+                )
+                .collect();
+            let mut r = json!({
+                "type": kind.name(),
+                "interaction": interactions,
+                "versioning": "versioned",
+                "readHistory": false,
+                "updateCreate": false,
+                "searchParam": params,
+            });
+            let inc = includes(*kind);
+            if !inc.is_empty() {
+                r["searchInclude"] = json!(inc);
+            }
+            r
+        })
+        .collect();
+    json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": date,
+        "publisher": "Renkei",
+        "kind": "instance",
+        "software": { "name": "Renkei", "version": env!("CARGO_PKG_VERSION") },
+        "implementation": {
+            "description": "Renkei care-services directory (read-only), following the IHE mCSD search conventions (ITI-90 Find Matching Care Services, ITI-91 Request Care Services Updates).",
+            "url": base.0,
+        },
+        "fhirVersion": "4.0.1",
+        "format": ["json", "application/fhir+json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Public, read-only. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict.",
+            "resource": resources,
+        }],
+    })
+}

@@ -1,0 +1,513 @@
+//! The directory as a FHIR R4 API under `/fhir/`, following IHE mCSD: read, search (ITI-90)
+//! and the change feed `_history` (ITI-91). Public and read-only; every page is bounded and
+//! keyset-paged; errors are OperationOutcomes.
+
+pub mod capability;
+pub mod outcome;
+pub mod params;
+pub mod resources;
+
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use outcome::Problem;
+use params::Include;
+use renkei_store::records::{EntryRecord, FeedCursor, RecordQuery};
+use resources::{Base, ResourceType};
+use serde_json::{json, Value};
+use std::collections::HashSet;
+
+/// The FHIR JSON media type.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// A FHIR JSON response; public data, so any origin may read it.
+pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON)),
+            (
+                header::ACCESS_CONTROL_ALLOW_ORIGIN,
+                HeaderValue::from_static("*"),
+            ),
+        ],
+        body.to_string(),
+    )
+        .into_response()
+}
+
+fn base(app: &AppState) -> Base {
+    Base(format!(
+        "{}/fhir",
+        app.config.public_url.trim_end_matches('/')
+    ))
+}
+
+fn store_failed(e: renkei_store::StoreError) -> Problem {
+    tracing::error!(error = %e, "FHIR request failed in the store");
+    Problem::internal()
+}
+
+fn pairs_of(raw: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
+    serde_urlencoded::from_str(raw.unwrap_or(""))
+        .map_err(|_| Problem::invalid("検索パラメータを読めません / cannot read the query string"))
+}
+
+fn strict(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.replace(' ', "").contains("handling=strict"))
+}
+
+fn now_instant() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+        .to_string()
+}
+
+fn query_string(pairs: &[(String, String)]) -> String {
+    serde_urlencoded::to_string(pairs).unwrap_or_default()
+}
+
+fn link(relation: &str, url: String) -> Value {
+    json!({ "relation": relation, "url": url })
+}
+
+fn bundle(kind: &str, links: Vec<Value>, entries: Vec<Value>) -> Value {
+    let mut b = json!({
+        "resourceType": "Bundle",
+        "id": uuid::Uuid::new_v4().to_string(),
+        "meta": { "lastUpdated": now_instant() },
+        "type": kind,
+        "link": links,
+    });
+    // FHIR JSON forbids empty arrays: an empty page has no `entry` at all.
+    if !entries.is_empty() {
+        b["entry"] = Value::Array(entries);
+    }
+    b
+}
+
+/// `GET /fhir/metadata`.
+pub async fn metadata(State(app): State<AppState>) -> Response {
+    fhir_json(
+        StatusCode::OK,
+        &capability::statement(
+            &base(&app),
+            &chrono::Utc::now().format("%Y-%m-%d").to_string(),
+        ),
+    )
+}
+
+/// `GET /fhir/{type}/{id}`.
+pub async fn read(
+    State(app): State<AppState>,
+    Path((kind, id)): Path<(String, String)>,
+) -> Response {
+    match read_resource(&app, &kind, &id).await {
+        Ok(resource) => {
+            let mut response = fhir_json(StatusCode::OK, &resource);
+            if let Some(version) = resource["meta"]["versionId"].as_str() {
+                if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
+                    response.headers_mut().insert(header::ETAG, v);
+                }
+            }
+            response
+        }
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn read_resource(app: &AppState, kind: &str, id: &str) -> Result<Value, Problem> {
+    let t = ResourceType::parse(kind).ok_or_else(|| Problem::unknown_type(kind))?;
+    let base = base(app);
+    let missing = || Problem::not_found(t.name(), id);
+    if t == ResourceType::CodeSystem {
+        return resources::code_system(&base, id).ok_or_else(missing);
+    }
+    let number: i64 = id.parse().map_err(|_| missing())?;
+    if t == ResourceType::Provenance {
+        let found = app
+            .store
+            .approved_changes(Some(&[number]), None, None, None, 1)
+            .await
+            .map_err(store_failed)?;
+        return found.first().map(resources::provenance).ok_or_else(missing);
+    }
+    let query = RecordQuery {
+        ids: Some(vec![number]),
+        limit: 1,
+        ..RecordQuery::default()
+    };
+    let found = app
+        .store
+        .entry_records(&query)
+        .await
+        .map_err(store_failed)?;
+    found
+        .first()
+        .and_then(|e| resources::entry_resource(&base, t, e))
+        .ok_or_else(missing)
+}
+
+/// `GET /fhir/{type}`: a searchset Bundle.
+pub async fn search(
+    State(app): State<AppState>,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match run_search(&app, &kind, raw.as_deref(), strict(&headers)).await {
+        Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+fn search_entry(base: &Base, t: ResourceType, id: &str, resource: Value, mode: &str) -> Value {
+    json!({
+        "fullUrl": format!("{}/{}/{id}", base.0, t.name()),
+        "resource": resource,
+        "search": { "mode": mode },
+    })
+}
+
+async fn run_search(
+    app: &AppState,
+    kind: &str,
+    raw: Option<&str>,
+    strict: bool,
+) -> Result<Value, Problem> {
+    let t = ResourceType::parse(kind).ok_or_else(|| Problem::unknown_type(kind))?;
+    let base = base(app);
+    let pairs = pairs_of(raw)?;
+    let s = params::parse(&base, t, &pairs, strict)?;
+    let self_url = |extra: &[(String, String)]| {
+        let mut all = s.used.clone();
+        all.extend_from_slice(extra);
+        let q = query_string(&all);
+        if q.is_empty() {
+            format!("{}/{}", base.0, t.name())
+        } else {
+            format!("{}/{}?{q}", base.0, t.name())
+        }
+    };
+    let ids_given: Option<Vec<String>> = pairs
+        .iter()
+        .filter(|(n, _)| n == "_id")
+        .map(|(_, v)| {
+            v.split(',')
+                .map(|x| x.trim().to_owned())
+                .collect::<Vec<_>>()
+        })
+        .reduce(|a, b| a.into_iter().filter(|x| b.contains(x)).collect());
+    let mut links = Vec::new();
+    let mut entries = Vec::new();
+    let cursor_param = |c: String| vec![("_cursor".to_owned(), c)];
+    links.push(link(
+        "self",
+        self_url(&s.cursor.clone().map(cursor_param).unwrap_or_default()),
+    ));
+    match t {
+        ResourceType::CodeSystem => {
+            for id in [resources::CAPABILITY_CODES, resources::KIND_CODES] {
+                if ids_given
+                    .as_ref()
+                    .is_some_and(|ids| !ids.iter().any(|x| x == id))
+                {
+                    continue;
+                }
+                if let Some(cs) = resources::code_system(&base, id) {
+                    let url_ok = pairs
+                        .iter()
+                        .filter(|(n, _)| n == "url")
+                        .all(|(_, v)| cs["url"] == *v);
+                    if url_ok {
+                        entries.push(search_entry(&base, t, id, cs, "match"));
+                    }
+                }
+            }
+        }
+        ResourceType::Provenance => {
+            let ids: Option<Vec<i64>> =
+                ids_given.map(|ids| ids.iter().filter_map(|x| x.parse().ok()).collect());
+            let cursor = s.cursor.as_deref().map(parse_feed_cursor).transpose()?;
+            let found = app
+                .store
+                .approved_changes(
+                    ids.as_deref(),
+                    s.targets.as_deref(),
+                    None,
+                    cursor.as_ref(),
+                    s.count + 1,
+                )
+                .await
+                .map_err(store_failed)?;
+            let more = found.len() > s.count;
+            for c in found.iter().take(s.count) {
+                entries.push(search_entry(
+                    &base,
+                    t,
+                    &c.id.to_string(),
+                    resources::provenance(c),
+                    "match",
+                ));
+            }
+            if more {
+                if let Some(last) = found.get(s.count - 1) {
+                    let next = format_feed_cursor(&last.approved_at, last.id);
+                    links.push(link("next", self_url(&cursor_param(next))));
+                }
+            }
+        }
+        _ => {
+            let mut query = s.query.clone();
+            query.limit = s.count + 1;
+            query.with_contact = t == ResourceType::PractitionerRole;
+            if let Some(c) = &s.cursor {
+                if query.near.is_some() {
+                    query.after_distance = Some(parse_distance_cursor(c)?);
+                } else {
+                    query.after_id = Some(
+                        c.strip_prefix('i')
+                            .and_then(|n| n.parse().ok())
+                            .ok_or_else(bad_cursor)?,
+                    );
+                }
+            }
+            let found = app
+                .store
+                .entry_records(&query)
+                .await
+                .map_err(store_failed)?;
+            let more = found.len() > s.count;
+            let page: Vec<&EntryRecord> = found.iter().take(s.count).collect();
+            let mut included: HashSet<(ResourceType, i64)> = HashSet::new();
+            for e in &page {
+                let Some(resource) = resources::entry_resource(&base, t, e) else {
+                    continue;
+                };
+                let mut entry = search_entry(&base, t, &e.id.to_string(), resource, "match");
+                if let Some(d) = e.distance_km {
+                    entry["search"]["extension"] = json!([{
+                        "url": resources::DISTANCE_EXTENSION,
+                        "valueDistance": {
+                            "value": (d * 1000.0).round() / 1000.0,
+                            "unit": "km",
+                            "system": "http://unitsofmeasure.org",
+                            "code": "km"
+                        }
+                    }]);
+                }
+                entries.push(entry);
+                included.insert((t, e.id));
+            }
+            for (include, _) in &s.includes {
+                let it = match include {
+                    Include::Organization => ResourceType::Organization,
+                    Include::Location => ResourceType::Location,
+                    Include::Service => ResourceType::HealthcareService,
+                };
+                for e in &page {
+                    if included.insert((it, e.id)) {
+                        if let Some(r) = resources::entry_resource(&base, it, e) {
+                            entries.push(search_entry(&base, it, &e.id.to_string(), r, "include"));
+                        }
+                    }
+                }
+            }
+            if more {
+                if let Some(last) = page.last() {
+                    let next = match last.distance_km {
+                        // Display prints the shortest text that reads back as the same f64.
+                        Some(d) => format!("d{d}_{}", last.id),
+                        None => format!("i{}", last.id),
+                    };
+                    links.push(link("next", self_url(&cursor_param(next))));
+                }
+            }
+        }
+    }
+    Ok(bundle("searchset", links, entries))
+}
+
+fn bad_cursor() -> Problem {
+    Problem::invalid("_cursor が不正です。前のページの next のリンクをそのまま使ってください / invalid _cursor; follow the next link of the previous page as it is")
+}
+
+fn parse_distance_cursor(c: &str) -> Result<(f64, i64), Problem> {
+    let (d, id) = c
+        .strip_prefix('d')
+        .and_then(|rest| rest.split_once('_'))
+        .ok_or_else(bad_cursor)?;
+    Ok((
+        d.parse().map_err(|_| bad_cursor())?,
+        id.parse().map_err(|_| bad_cursor())?,
+    ))
+}
+
+fn format_feed_cursor(at: &str, id: i64) -> String {
+    format!("{at}~{id}")
+}
+
+fn parse_feed_cursor(c: &str) -> Result<FeedCursor, Problem> {
+    let (at, id) = c.rsplit_once('~').ok_or_else(bad_cursor)?;
+    if chrono::DateTime::parse_from_rfc3339(at).is_err() {
+        return Err(bad_cursor());
+    }
+    Ok(FeedCursor {
+        at: at.to_owned(),
+        id: id.parse().map_err(|_| bad_cursor())?,
+    })
+}
+
+/// `GET /fhir/{type}/_history`: a history Bundle of the resources changed since `_since`, each
+/// once in its current version, in update order, keyset-paged.
+pub async fn history(
+    State(app): State<AppState>,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match run_history(&app, &kind, raw.as_deref(), strict(&headers)).await {
+        Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn run_history(
+    app: &AppState,
+    kind: &str,
+    raw: Option<&str>,
+    strict: bool,
+) -> Result<Value, Problem> {
+    let t = ResourceType::parse(kind).ok_or_else(|| Problem::unknown_type(kind))?;
+    if t == ResourceType::CodeSystem {
+        return Err(Problem::not_supported(
+            "CodeSystem の履歴はありません。/fhir/CodeSystem で最新版を取得してください / CodeSystem has no history; read /fhir/CodeSystem",
+        ));
+    }
+    let base = base(app);
+    let mut since = None;
+    let mut count = params::DEFAULT_COUNT;
+    let mut cursor = None;
+    let mut used = Vec::new();
+    for (name, value) in pairs_of(raw)? {
+        match name.as_str() {
+            "_since" => {
+                let (lo, _) = params::instant_range(&value).ok_or_else(|| {
+                    Problem::invalid(&format!(
+                        "_since「{value}」を読めません。2026-04-01T00:00:00+09:00 の形式で指定してください / cannot read _since \"{value}\"; use 2026-04-01T00:00:00+09:00"
+                    ))
+                })?;
+                since = Some(renkei_store::time_text(lo));
+                used.push((name, value));
+            }
+            "_count" => {
+                count = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| {
+                        Problem::invalid(&format!(
+                            "_count は 1〜{} の整数で指定してください / _count must be a whole number from 1 to {}",
+                            params::MAX_COUNT,
+                            params::MAX_COUNT
+                        ))
+                    })?
+                    .min(params::MAX_COUNT);
+                used.push((name, value));
+            }
+            "_cursor" => cursor = Some(parse_feed_cursor(&value)?),
+            "_format"
+                if !matches!(
+                    value.as_str(),
+                    "json" | "application/json" | "application/fhir+json"
+                ) =>
+            {
+                return Err(Problem::not_acceptable(&value));
+            }
+            "_format" => {}
+            other if strict => {
+                return Err(Problem::not_supported(&format!(
+                    "_history のパラメータ「{other}」には対応していません（_since, _count のみ） / unsupported _history parameter {other} (_since and _count only)"
+                )))
+            }
+            _ => {}
+        }
+    }
+    let url = |extra: Option<String>| {
+        let mut all = used.clone();
+        if let Some(c) = extra {
+            all.push(("_cursor".to_owned(), c));
+        }
+        let q = query_string(&all);
+        format!(
+            "{}/{}/_history{}{q}",
+            base.0,
+            t.name(),
+            if q.is_empty() { "" } else { "?" }
+        )
+    };
+    let mut links = vec![link(
+        "self",
+        url(cursor.as_ref().map(|c| format_feed_cursor(&c.at, c.id))),
+    )];
+    let mut entries = Vec::new();
+    let mut next = None;
+    if t == ResourceType::Provenance {
+        let found = app
+            .store
+            .approved_changes(None, None, since.as_deref(), cursor.as_ref(), count + 1)
+            .await
+            .map_err(store_failed)?;
+        for c in found.iter().take(count) {
+            entries.push(json!({
+                "fullUrl": base.full_url(t, c.id),
+                "resource": resources::provenance(c),
+                "request": { "method": "POST", "url": "Provenance" },
+                "response": { "status": "201", "lastModified": resources::instant(&c.approved_at) },
+            }));
+        }
+        if found.len() > count {
+            next = found
+                .get(count - 1)
+                .map(|c| format_feed_cursor(&c.approved_at, c.id));
+        }
+    } else {
+        let found = app
+            .store
+            .entry_feed(since.as_deref(), cursor.as_ref(), count + 1)
+            .await
+            .map_err(store_failed)?;
+        for e in found.iter().take(count) {
+            let url = format!("{}/{}", t.name(), e.id);
+            let modified = resources::instant(&e.updated_at);
+            entries.push(match resources::entry_resource(&base, t, e) {
+                Some(resource) => json!({
+                    "fullUrl": base.full_url(t, e.id),
+                    "resource": resource,
+                    "request": { "method": "PUT", "url": url },
+                    "response": { "status": "200", "lastModified": modified },
+                }),
+                // The entry names no contact any more: a mirror drops its PractitionerRole.
+                None => json!({
+                    "fullUrl": base.full_url(t, e.id),
+                    "request": { "method": "DELETE", "url": url },
+                    "response": { "status": "204", "lastModified": modified },
+                }),
+            });
+        }
+        if found.len() > count {
+            next = found
+                .get(count - 1)
+                .map(|e| format_feed_cursor(&e.updated_at, e.id));
+        }
+    }
+    if let Some(n) = next {
+        links.push(link("next", url(Some(n))));
+    }
+    Ok(bundle("history", links, entries))
+}
