@@ -1,0 +1,152 @@
+//! `renkei-bench`: the national-scale benchmarks of issue 4, recorded in BENCHMARKS.md.
+//!
+//! ```sh
+//! cargo build --release -p renkei -p renkei-bench
+//! target/release/renkei-bench all --rows 300000
+//! ```
+//!
+//! `all` generates the synthetic directory, measures the near search in process and the same
+//! query in PostgreSQL (earthdistance + GiST), times `renkei import` of the CSV on SQLite, then
+//! serves it and measures HTTP throughput with `wrk` and the server's memory.
+
+mod data;
+mod measure;
+mod population;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "renkei-bench",
+    about = "Renkei's national-scale benchmarks (see BENCHMARKS.md)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes the synthetic directory as a CSV `renkei import` reads.
+    Generate {
+        /// Rows.
+        #[arg(long, default_value_t = 300_000)]
+        rows: usize,
+        /// Output file.
+        #[arg(long, default_value = "target/bench/national.csv")]
+        out: PathBuf,
+        /// Seed (the same seed gives the same rows).
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// The near search in process, and the same query in PostgreSQL.
+    Search {
+        /// Rows.
+        #[arg(long, default_value_t = 300_000)]
+        rows: usize,
+        /// Queries per measurement.
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+        /// PostgreSQL server (a database `renkei_bench` is created and dropped there).
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// Seed.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Times `renkei import` of the generated CSV into a fresh SQLite database.
+    Import {
+        /// The CSV (from `generate`).
+        #[arg(long, default_value = "target/bench/national.csv")]
+        data: PathBuf,
+        /// Data directory to import into (emptied first).
+        #[arg(long, default_value = "target/bench/data")]
+        data_dir: PathBuf,
+        /// The renkei binary.
+        #[arg(long, default_value = "target/release/renkei")]
+        renkei: PathBuf,
+    },
+    /// Serves an imported directory and measures HTTP throughput (wrk) and memory.
+    Http {
+        /// Data directory (from `import`).
+        #[arg(long, default_value = "target/bench/data")]
+        data_dir: PathBuf,
+        /// The renkei binary.
+        #[arg(long, default_value = "target/release/renkei")]
+        renkei: PathBuf,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Open connections.
+        #[arg(long, default_value_t = 32)]
+        connections: u32,
+        /// Seed of the query points.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// Everything above, in order, with one summary.
+    All {
+        /// Rows.
+        #[arg(long, default_value_t = 300_000)]
+        rows: usize,
+        /// PostgreSQL server.
+        #[arg(long, default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
+        postgres: String,
+        /// The renkei binary.
+        #[arg(long, default_value = "target/release/renkei")]
+        renkei: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Generate { rows, out, seed } => {
+            measure::generate(rows, &out, seed)?;
+        }
+        Command::Search {
+            rows,
+            queries,
+            postgres,
+            seed,
+        } => {
+            let report = measure::search(rows, queries, &postgres, seed).await?;
+            println!("{report}");
+        }
+        Command::Import {
+            data,
+            data_dir,
+            renkei,
+        } => {
+            println!("{}", measure::import(&data, &data_dir, &renkei)?);
+        }
+        Command::Http {
+            data_dir,
+            renkei,
+            seconds,
+            connections,
+            seed,
+        } => {
+            println!(
+                "{}",
+                measure::http(&data_dir, &renkei, seconds, connections, seed).await?
+            );
+        }
+        Command::All {
+            rows,
+            postgres,
+            renkei,
+        } => {
+            let csv = PathBuf::from("target/bench/national.csv");
+            let dir = PathBuf::from("target/bench/data");
+            measure::generate(rows, &csv, 2026)?;
+            let search = measure::search(rows, 20_000, &postgres, 2026).await?;
+            let import = measure::import(&csv, &dir, &renkei)?;
+            let http = measure::http(&dir, &renkei, 20, 32, 2026).await?;
+            println!("{search}\n{import}\n{http}");
+        }
+    }
+    Ok(())
+}
