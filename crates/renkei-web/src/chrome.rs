@@ -49,6 +49,12 @@ pub struct Chrome {
     pub csrf: String,
     /// Renkei's version.
     pub version: &'static str,
+    /// The maps' tile URL template (empty: no tiles).
+    pub tile_url: String,
+    /// The tiles' credit.
+    pub tile_attribution: String,
+    /// Whether the interactive map library is built in (pages with maps load it).
+    pub map_library: bool,
 }
 
 impl Chrome {
@@ -110,6 +116,9 @@ impl Chrome {
             user_name: ctx.viewer.user().map(|u| u.display_name.clone()),
             csrf: ctx.viewer.csrf_token().to_owned(),
             version: env!("CARGO_PKG_VERSION"),
+            tile_url: ctx.map.tile_url.clone(),
+            tile_attribution: ctx.map.attribution.clone(),
+            map_library: crate::assets::map_library_present(),
         }
     }
 
@@ -122,6 +131,7 @@ impl Chrome {
             viewer: Viewer::Anonymous {
                 csrf: String::new(),
             },
+            map: Default::default(),
         };
         Self::new(&ctx, "", false)
     }

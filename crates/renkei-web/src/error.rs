@@ -22,6 +22,8 @@ pub struct Ctx {
     pub request_id: Option<String>,
     /// Who is asking.
     pub viewer: Viewer,
+    /// The maps' tiles.
+    pub map: std::sync::Arc<crate::MapSettings>,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -43,6 +45,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .unwrap_or(Viewer::Anonymous {
                     csrf: String::new(),
                 }),
+            map: parts
+                .extensions
+                .get::<std::sync::Arc<crate::MapSettings>>()
+                .cloned()
+                .unwrap_or_default(),
         })
     }
 }
@@ -50,7 +57,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 /// A failed page request.
 #[derive(Debug)]
 pub struct PageError {
-    ctx: Ctx,
+    ctx: Box<Ctx>,
     kind: PageErrorKind,
 }
 
@@ -64,7 +71,7 @@ impl PageError {
     /// The page does not exist.
     pub fn not_found(ctx: &Ctx) -> Self {
         Self {
-            ctx: ctx.clone(),
+            ctx: Box::new(ctx.clone()),
             kind: PageErrorKind::NotFound,
         }
     }
@@ -72,7 +79,7 @@ impl PageError {
     /// The store failed.
     pub fn store(ctx: &Ctx, error: StoreError) -> Self {
         Self {
-            ctx: ctx.clone(),
+            ctx: Box::new(ctx.clone()),
             kind: PageErrorKind::Store(error),
         }
     }
@@ -168,6 +175,7 @@ pub fn forbidden(lang: Lang, viewer: &Viewer) -> Response {
         path: "/".into(),
         request_id: None,
         viewer: viewer.clone(),
+        map: Default::default(),
     };
     error_page(
         Chrome::new(&ctx, "", false),

@@ -7,8 +7,10 @@ mod assets;
 pub mod auth;
 pub mod chrome;
 pub mod clock;
+pub mod directory_index;
 pub mod error;
 pub mod export;
+pub mod fhir;
 pub mod health;
 pub mod i18n;
 pub mod mail;
@@ -34,6 +36,8 @@ use tower_http::timeout::TimeoutLayer;
 pub struct WebConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Largest upload (directory import), in bytes.
+    pub upload_limit: usize,
     /// Time after which a request is answered 503 instead of running on.
     pub request_timeout: Duration,
     /// Mark cookies `Secure` (and use `__Host-` names): on whenever Renkei is reached over TLS.
@@ -50,12 +54,52 @@ pub struct WebConfig {
     pub invitation_lifetime: chrono::Duration,
     /// How long a password-reset link stays valid.
     pub reset_lifetime: chrono::Duration,
+    /// Background tiles of the maps.
+    pub map: MapSettings,
+}
+
+/// Where the maps' background tiles come from. The area outlines and markers never depend on
+/// them, so the maps still work without internet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapSettings {
+    /// Tile URL template with `{z}`, `{x}` and `{y}`; empty for no tiles at all.
+    pub tile_url: String,
+    /// Credit shown on the map, as the tile provider requires.
+    pub attribution: String,
+}
+
+impl Default for MapSettings {
+    fn default() -> Self {
+        Self {
+            tile_url: "https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png".to_owned(),
+            attribution: "地理院タイル".to_owned(),
+        }
+    }
+}
+
+impl MapSettings {
+    /// The origin (`https://host[:port]`) tiles are loaded from, for the Content-Security-Policy;
+    /// `None` when there are no tiles or the URL is not http(s).
+    pub fn tile_origin(&self) -> Option<String> {
+        let rest = self
+            .tile_url
+            .strip_prefix("https://")
+            .map(|r| ("https", r))
+            .or_else(|| self.tile_url.strip_prefix("http://").map(|r| ("http", r)))?;
+        let host = rest.1.split('/').next().filter(|h| {
+            !h.is_empty()
+                && h.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '{' | '}'))
+        })?;
+        Some(format!("{}://{host}", rest.0))
+    }
 }
 
 impl Default for WebConfig {
     fn default() -> Self {
         Self {
             body_limit: 2 * 1024 * 1024,
+            upload_limit: 101 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             secure_cookies: false,
             session_idle: chrono::Duration::minutes(30),
@@ -64,6 +108,7 @@ impl Default for WebConfig {
             public_url: "http://127.0.0.1:8080".to_owned(),
             invitation_lifetime: chrono::Duration::days(7),
             reset_lifetime: chrono::Duration::hours(1),
+            map: MapSettings::default(),
         }
     }
 }
@@ -83,6 +128,10 @@ pub struct AppState {
     pub mailer: Arc<mail::Mailer>,
     /// The two-factor policy, loaded at start and replaced when the administrator changes it.
     policy: Arc<RwLock<TwoFactorPolicy>>,
+    /// Checked uploads waiting for the coordinator's go-ahead.
+    pub pending_imports: Arc<pages::import::PendingImports>,
+    /// The directory's spatial index (near searches without the database).
+    pub directory_index: Arc<directory_index::DirectoryIndex>,
 }
 
 impl AppState {
@@ -95,6 +144,18 @@ impl AppState {
             clock: Arc::new(SystemClock),
             mailer: Arc::new(mail::Mailer::new(None)),
             policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
+            pending_imports: Arc::new(pages::import::PendingImports::default()),
+            directory_index: Arc::new(directory_index::DirectoryIndex::default()),
+        }
+    }
+
+    /// After this server changed entries: brings the spatial index up to date if it is in use
+    /// (a failure is logged; the periodic refresh catches up).
+    pub async fn directory_changed(&self) {
+        if self.directory_index.is_loaded() {
+            if let Err(e) = self.directory_index.refresh(&self.store).await {
+                tracing::warn!(error = %e, "refreshing the directory index failed");
+            }
         }
     }
 
@@ -146,8 +207,17 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             metrics::record,
         ))
-        .layer(axum::middleware::from_fn(security::headers))
-        .layer(RequestBodyLimitLayer::new(state.config.body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            security::Policy::new(&state.config.map),
+            security::headers,
+        ))
+        .layer(axum::Extension(std::sync::Arc::new(
+            state.config.map.clone(),
+        )))
+        // Uploads may be larger; the session layer holds every other route to `body_limit`.
+        .layer(RequestBodyLimitLayer::new(
+            state.config.body_limit.max(state.config.upload_limit),
+        ))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             state.config.request_timeout,

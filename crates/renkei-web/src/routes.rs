@@ -3,10 +3,10 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, changes, directory, freshness, home, hub, institution, invitations, lang,
-    login, password,
+    account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
+    invitations, lang, login, password,
 };
-use crate::{assets, health, metrics, AppState};
+use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use renkei_domain::accounts::AccountRole;
@@ -41,6 +41,14 @@ const HUB_VIEWERS: &[AccountRole] = &[
     AccountRole::PrefectureViewer,
     AccountRole::SystemAdmin,
 ];
+
+/// The one route that takes file uploads (larger bodies, multipart).
+const UPLOAD_PATH: &str = "/hub/import";
+
+/// Whether a path takes uploads, so the session layer allows the larger body.
+pub fn is_upload(path: &str) -> bool {
+    path == UPLOAD_PATH
+}
 
 struct Routes<'a> {
     state: &'a AppState,
@@ -80,6 +88,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     // Public pages and machine endpoints.
     .add("GET", "/", Access::Public, get(home::show))
     .add("GET", "/areas/{code}", Access::Public, get(area::show))
+    .add(
+        "GET",
+        "/areas/{code}/map",
+        Access::Public,
+        get(area_map::show),
+    )
     .add("GET", "/directory", Access::Public, get(directory::search))
     .add(
         "GET",
@@ -108,7 +122,17 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     .add("GET", "/lang/{lang}", Access::Public, get(lang::switch))
     .add("GET", "/healthz", Access::Public, get(health::healthz))
     .add("GET", "/metrics", Access::Public, get(metrics::render))
-    .add("GET", "/static/{file}", Access::Public, get(assets::serve))
+    .add("GET", "/static/{*file}", Access::Public, get(assets::serve))
+    // The directory as FHIR R4 (IHE mCSD), public and read-only.
+    .add("GET", "/fhir/metadata", Access::Public, get(fhir::metadata))
+    .add("GET", "/fhir/{kind}", Access::Public, get(fhir::search))
+    .add(
+        "GET",
+        "/fhir/{kind}/_history",
+        Access::Public,
+        get(fhir::history),
+    )
+    .add("GET", "/fhir/{kind}/{id}", Access::Public, get(fhir::read))
     // Login.
     .add("GET", "/login", Access::Public, get(login::form))
     .add("POST", "/login", Access::Public, post(login::submit))
@@ -210,6 +234,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     // JSON API.
     .add("GET", "/api/v1/me", Access::SignedIn, get(crate::api::me))
     .add(
+        "GET",
+        "/api/v1/directory/near",
+        Access::Public,
+        get(crate::api::directory_near),
+    )
+    .add(
         "POST",
         "/account/api-tokens",
         Access::SignedIn,
@@ -228,6 +258,26 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/stale",
         Access::Roles(COORDINATORS),
         get(freshness::list),
+    )
+    .add(
+        "GET",
+        "/hub/import",
+        Access::Roles(COORDINATORS),
+        get(import::form),
+    )
+    .add(
+        "POST",
+        UPLOAD_PATH,
+        Access::Roles(COORDINATORS),
+        post(import::check).layer(axum::extract::DefaultBodyLimit::max(
+            import::MAX_FILE_BYTES + 1024 * 1024,
+        )),
+    )
+    .add(
+        "POST",
+        "/hub/import/{key}/apply",
+        Access::Roles(COORDINATORS),
+        post(import::apply),
     )
     .add(
         "POST",

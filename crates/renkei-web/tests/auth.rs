@@ -475,8 +475,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
     Some(match (method, path) {
         (
             "GET",
-            "/" | "/areas/{code}" | "/lang/{lang}" | "/healthz" | "/metrics" | "/static/{file}"
-            | "/login",
+            "/" | "/areas/{code}" | "/areas/{code}/map" | "/lang/{lang}" | "/healthz" | "/metrics"
+            | "/static/{*file}" | "/login",
         ) => EVERYONE,
         ("POST", "/login") => EVERYONE,
         (
@@ -485,6 +485,12 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/institutions/{id}",
         ) => EVERYONE,
         ("GET" | "POST", "/confirm/{token}") => EVERYONE,
+        ("GET", "/api/v1/directory/near") => EVERYONE,
+        // The FHIR directory is public and read-only.
+        (
+            "GET",
+            "/fhir/metadata" | "/fhir/{kind}" | "/fhir/{kind}/_history" | "/fhir/{kind}/{id}",
+        ) => EVERYONE,
         // Staff may edit only their own institution's entry; the walked id belongs to nobody,
         // so only the administrator gets past the handler (staff editing: tests/mail.rs).
         ("GET" | "POST", "/institutions/{id}/edit") => &[Admin],
@@ -492,6 +498,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],
         ("GET", "/hub/stale") => &[Admin, Coordinator],
         ("POST", "/hub/stale/{id}/remind") => &[Admin, Coordinator],
+        ("GET" | "POST", "/hub/import") => &[Admin, Coordinator],
+        ("POST", "/hub/import/{key}/apply") => &[Admin, Coordinator],
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
         ("POST", "/logout") => SIGNED_IN,
         ("GET", "/account" | "/account/two-factor") => SIGNED_IN,
@@ -531,7 +539,9 @@ enum Who {
 fn concrete(path: &str) -> String {
     path.replace("{code}", "yao")
         .replace("{lang}", "ja")
-        .replace("{file}", "app.css")
+        .replace("{*file}", "vendor/leaflet.js")
+        .replace("{kind}", "Organization")
+        .replace("{key}", "00")
         .replace("{id}", "999999")
         .replace("{token}", &"0".repeat(64))
 }

@@ -431,6 +431,12 @@ async fn stale_entries_are_confirmed_by_a_one_click_link(db: TestDb) {
         .post("/hub/stale", &format!("/hub/stale/{id}/remind"), vec![])
         .await;
     assert_eq!(sent.status, StatusCode::SEE_OTHER);
+    assert_eq!(sent.location(), format!("/hub/stale?sent={id}"));
+    let after = coordinator.get(sent.location()).await;
+    assert!(
+        after.body.contains("の担当者に確認依頼を送りました"),
+        "the coordinator sees that it went out"
+    );
     let mail = smtp.mails().pop().unwrap();
     assert!(mail.to[0].ends_with("@demo.renkei.example"));
     let link = link_in(&mail.text(), "http://127.0.0.1:8080/confirm/");
@@ -614,7 +620,127 @@ async fn staff_propose_changes_that_the_coordinator_approves_or_returns(db: Test
         .contains("072-333-4444"));
 }
 
+async fn every_field_of_an_entry_is_edited_approved_and_shown(db: TestDb) {
+    let (w, _smtp) = smtp_world(&db).await;
+    let list = w.store.institutions_in_area("yao").await.unwrap();
+    let own = list
+        .iter()
+        .find(|i| i.is_active && i.kind == "clinic")
+        .expect("an active clinic in 八尾");
+    member_of(
+        &w,
+        own.id.0,
+        &own.name,
+        "staff@example.jp",
+        "職員 一郎",
+        AccountRole::InstitutionStaff,
+    )
+    .await;
+    let mut staff = w.login("staff@example.jp").await;
+    let edit = format!("/institutions/{}/edit", own.id.0);
+    let form = staff.get(&edit).await;
+    for field in [
+        "medical_code",
+        "fax",
+        "website",
+        "hours",
+        "power_kind",
+        "bcp",
+        "role_acute_support",
+        "plan_emergency_admission",
+    ] {
+        assert!(
+            form.body.contains(&format!("name=\"{field}\"")),
+            "the form has {field}"
+        );
+    }
+    let fields = |code: &str, admission: &str| {
+        vec![
+            ("name", own.name.clone()),
+            ("name_kana", own.name_kana.clone()),
+            ("postcode", "5810003".to_owned()),
+            ("address", own.address.clone()),
+            ("phone", "000-123-4567".to_owned()),
+            ("medical_code", code.to_owned()),
+            ("fax", "０００－１２３－４５６８".to_owned()),
+            ("website", "https://demo.renkei.example/clinic".to_owned()),
+            ("hours", "月〜金 9:00〜18:00".to_owned()),
+            ("contact_person", "地域連携室".to_owned()),
+            ("lat", "34.6270".to_owned()),
+            ("lng", "135.6010".to_owned()),
+            ("cap", "home_visit".to_owned()),
+            ("power_kind", "generator".to_owned()),
+            ("power_capacity", "5kVA・72時間".to_owned()),
+            ("power_lendable", "1".to_owned()),
+            ("bcp", "done".to_owned()),
+            ("role_acute_support", "available".to_owned()),
+            ("role_training", "planned".to_owned()),
+            ("plan_training", "令和9年度に研修医を受け入れる".to_owned()),
+            ("role_emergency_admission", admission.to_owned()),
+        ]
+    };
+    let bad = staff.post(&edit, &edit, fields("12-34", "")).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body.contains("医療機関コードは10桁"), "{}", bad.body);
+    assert!(
+        bad.body.contains("令和9年度に研修医を受け入れる"),
+        "nothing typed is lost"
+    );
+    let no_beds = staff
+        .post(&edit, &edit, fields("27-1-2345678", "available"))
+        .await;
+    assert_eq!(no_beds.status, StatusCode::BAD_REQUEST);
+    assert!(no_beds.body.contains("入院機能を有する医療機関のみ"));
+    let sent = staff.post(&edit, &edit, fields("27-1-2345678", "no")).await;
+    assert_eq!(sent.status, StatusCode::OK, "{}", sent.body);
+
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let review = coordinator.get("/hub/changes").await;
+    for shown in [
+        "2712345678",
+        "発電機（5kVA・72時間）・貸出可",
+        "令和9年度に研修医を受け入れる",
+        "34.627000, 135.601000（指定）",
+    ] {
+        assert!(review.body.contains(shown), "the review shows {shown}");
+    }
+    let change = w
+        .store
+        .changes("pending", Some(own.id.0))
+        .await
+        .unwrap()
+        .remove(0);
+    coordinator
+        .post(
+            "/hub/changes",
+            &format!("/hub/changes/{}/approve", change.id),
+            vec![],
+        )
+        .await;
+    let public = Browser::new(&w.app)
+        .get(&format!("/institutions/{}", own.id.0))
+        .await;
+    for shown in [
+        "2712345678",
+        "000-123-4568",
+        "https://demo.renkei.example/clinic",
+        "月〜金 9:00〜18:00",
+        "地域連携室",
+        "発電機（5kVA・72時間）",
+        "貸出可",
+        "策定済",
+        "令和9年度に研修医を受け入れる",
+        "34.62700, 135.60100（指定）",
+    ] {
+        assert!(public.body.contains(shown), "the public page shows {shown}");
+    }
+    let stored = w.store.public_fields(own.id.0).await.unwrap().unwrap();
+    assert_eq!(stored.roles.len(), 3);
+    assert_eq!(stored.details.medical_code.as_deref(), Some("2712345678"));
+}
+
 both_backends!(
+    every_field_of_an_entry_is_edited_approved_and_shown,
     staff_propose_changes_that_the_coordinator_approves_or_returns,
     stale_entries_are_confirmed_by_a_one_click_link,
     an_institution_admin_invites_colleagues_only_into_their_own_institution,

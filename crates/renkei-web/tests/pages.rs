@@ -71,17 +71,35 @@ async fn demo_app(db: &TestDb) -> Router {
     router(AppState::new(db.store.clone(), WebConfig::default()))
 }
 
-/// Every page: no missing catalogue text, and no script (pages must work without JavaScript).
+/// Every page: no missing catalogue text, and no inline script: the only scripts are the map's
+/// own files, deferred, as an enhancement of a page that works without JavaScript.
 fn assert_no_missing_text(reply: &Reply) {
     assert!(
         !reply.body.contains('⟦'),
         "a catalogue key is missing: {}",
         reply.body
     );
+    let allowed = [
+        "<script src=\"/static/vendor/leaflet.js\" defer></script>",
+        "<script src=\"/static/vendor/leaflet.markercluster.js\" defer></script>",
+        "<script src=\"/static/directory-map.js\" defer></script>",
+        "<script src=\"/static/print.js\" defer></script>",
+    ];
+    let mut rest = reply.body.clone();
+    for tag in allowed {
+        rest = rest.replace(tag, "");
+    }
     assert!(
-        !reply.body.contains("<script"),
-        "pages work without JavaScript"
+        !rest.contains("<script"),
+        "only the map's deferred files, no other script: {}",
+        reply.body
     );
+    if reply.body.contains("/static/directory-map.js") {
+        assert!(
+            reply.body.contains("class=\"map-figure map-fallback\""),
+            "a page with the interactive map also carries the server-drawn one"
+        );
+    }
 }
 
 async fn home_lists_the_five_areas_hubs_and_active_counts(db: TestDb) {
@@ -190,6 +208,50 @@ async fn an_area_page_shows_roles_and_institutions(db: TestDb) {
         .contains("積極的医療機関はまだ登録されていません"));
 }
 
+async fn the_printable_area_map_numbers_every_entry_by_kind(db: TestDb) {
+    let app = demo_app(&db).await;
+    let area = get(&app, "/areas/kashiwara").await;
+    assert!(
+        area.body.contains("href=\"/areas/kashiwara/map\""),
+        "the area page links to it"
+    );
+    let page = get(&app, "/areas/kashiwara/map").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_no_missing_text(&page);
+    assert!(page.body.contains("柏原市 在宅医療・介護資源マップ"));
+    assert!(page.body.contains("令和"), "dated in the Japanese calendar");
+    assert!(
+        page.body.contains("/directory?area=kashiwara"),
+        "the QR code's address is printed"
+    );
+    assert!(page.body.contains("<svg") && page.body.contains("class=\"map\""));
+    let listed = db
+        .store
+        .institutions_in_area("kashiwara")
+        .await
+        .unwrap()
+        .len();
+    let rows = page.body.matches("<li value=\"").count();
+    assert_eq!(rows, listed, "every entry of the area is listed once");
+    // The list is numbered 1..n without gaps, and each marker's number is in the list.
+    for n in 1..=listed {
+        assert!(
+            page.body.contains(&format!("<li value=\"{n}\">")),
+            "number {n}"
+        );
+    }
+    let markers = page.body.matches("class=\"marker\"").count();
+    assert!(markers > 0 && markers <= listed);
+    // Grouped by kind in the directory's order: hospitals before pharmacies.
+    let hospital = page.body.find("<h2>病院").unwrap();
+    let pharmacy = page.body.find("<h2>薬局").unwrap();
+    assert!(hospital < pharmacy);
+    assert_eq!(
+        get(&app, "/areas/nowhere/map").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
 async fn unknown_pages_answer_404_in_japanese(db: TestDb) {
     let app = demo_app(&db).await;
     for uri in [
@@ -256,6 +318,115 @@ async fn security_headers_and_request_ids(db: TestDb) {
         .unwrap()
         .starts_with("text/css"));
     assert!(css.body.contains("@media"));
+
+    // The map: tiles from the GSI by default, allowed by the policy; our files and the
+    // npm-built library served by Renkei itself; nothing outside /static/ reachable.
+    let csp = get(&app, "/").await.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("img-src 'self' data: https://cyberjapandata.gsi.go.jp"),
+        "{csp}"
+    );
+    for (path, media, needle) in [
+        ("/static/vendor/leaflet.js", "text/javascript", "Leaflet"),
+        (
+            "/static/vendor/leaflet.css",
+            "text/css",
+            ".leaflet-container",
+        ),
+        (
+            "/static/vendor/leaflet.markercluster.js",
+            "text/javascript",
+            "markerClusterGroup",
+        ),
+        (
+            "/static/vendor/MarkerCluster.css",
+            "text/css",
+            ".leaflet-cluster-anim",
+        ),
+        ("/static/vendor/leaflet.LICENSE.txt", "text/plain", "BSD"),
+        (
+            "/static/directory-map.js",
+            "text/javascript",
+            "js-directory-map",
+        ),
+        (
+            "/static/boundaries.geojson",
+            "application/geo+json",
+            "FeatureCollection",
+        ),
+    ] {
+        let reply = get(&app, path).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}");
+        assert!(
+            reply.headers[header::CONTENT_TYPE]
+                .to_str()
+                .unwrap()
+                .starts_with(media),
+            "{path}"
+        );
+        assert!(reply.body.contains(needle), "{path}");
+    }
+    for path in [
+        "/static/vendor/../app.css",
+        "/static/vendor/",
+        "/static/../Cargo.toml",
+    ] {
+        assert_eq!(
+            get(&app, path).await.status,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}
+
+async fn the_map_follows_the_configured_tiles_or_none(db: TestDb) {
+    let own = WebConfig {
+        map: renkei_web::MapSettings {
+            tile_url: "https://tiles.example.jp/osm/{z}/{x}/{y}.png".to_owned(),
+            attribution: "© OpenStreetMap contributors".to_owned(),
+        },
+        ..WebConfig::default()
+    };
+    let _ = demo_app(&db).await;
+    let app = router(AppState::new(db.store.clone(), own));
+    let page = get(&app, "/directory?area=yao").await;
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("img-src 'self' data: https://tiles.example.jp;"),
+        "{csp}"
+    );
+    assert!(!csp.contains("gsi.go.jp"), "{csp}");
+    assert!(
+        page.body
+            .contains("data-tiles=\"https://tiles.example.jp/osm/{z}/{x}/{y}.png\""),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("© OpenStreetMap contributors"));
+
+    let closed = WebConfig {
+        map: renkei_web::MapSettings {
+            tile_url: String::new(),
+            attribution: String::new(),
+        },
+        ..WebConfig::default()
+    };
+    let app = router(AppState::new(db.store.clone(), closed));
+    let page = get(&app, "/directory?area=yao").await;
+    let csp = page.headers[header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("img-src 'self' data:;"), "{csp}");
+    assert!(page.body.contains("data-tiles=\"\""));
+    assert!(
+        page.body.contains("class=\"map-figure map-fallback\""),
+        "the server-drawn map is always there"
+    );
 }
 
 async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
@@ -334,7 +505,9 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
         .to_str()
         .unwrap()
         .starts_with("text/csv"));
-    assert!(csv.body.starts_with("\u{feff}ID,名称,よみがな,種別,地域"));
+    assert!(csv
+        .body
+        .starts_with("\u{feff}ID,名称,よみがな,種別,地域,医療機関コード"));
     let rows: Vec<&str> = csv.body.lines().skip(1).collect();
     assert!(
         !rows.is_empty()
@@ -396,4 +569,6 @@ both_backends!(
     unknown_pages_answer_404_in_japanese,
     health_and_metrics,
     security_headers_and_request_ids,
+    the_map_follows_the_configured_tiles_or_none,
+    the_printable_area_map_numbers_every_entry_by_kind,
 );

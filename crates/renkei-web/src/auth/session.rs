@@ -164,7 +164,19 @@ pub async fn authenticate(
     request.extensions_mut().insert(ClientAddr(client.clone()));
     if is_state_changing(request.method()) {
         let (parts, body) = request.into_parts();
-        let bytes = match axum::body::to_bytes(body, app.config.body_limit).await {
+        // The larger upload limit only for someone who may upload: a coordinator or the
+        // administrator, already signed in. Anyone else is held to the ordinary limit before
+        // a byte more is read.
+        let may_upload = viewer.signed_in().is_some_and(|u| {
+            u.has_role(renkei_domain::accounts::AccountRole::HubCoordinator)
+                || u.has_role(renkei_domain::accounts::AccountRole::SystemAdmin)
+        });
+        let limit = if may_upload && crate::routes::is_upload(parts.uri.path()) {
+            app.config.upload_limit
+        } else {
+            app.config.body_limit
+        };
+        let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
             Err(_) => return crate::error::payload_too_large(),
         };
@@ -173,7 +185,11 @@ pub async fn authenticate(
             .get("x-csrf-token")
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .or_else(|| form_field(&bytes, "csrf_token"));
+            .or_else(|| form_field(&bytes, "csrf_token"))
+            .or_else(|| {
+                let media = parts.headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+                multipart_field(media, &bytes, "csrf_token")
+            });
         let valid =
             sent.is_some_and(|t| constant_time_eq(t.as_bytes(), viewer.csrf_token().as_bytes()));
         if !valid {
@@ -259,6 +275,37 @@ pub fn form_field(body: &[u8], name: &str) -> Option<String> {
     pairs.into_iter().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
+/// A short text field of a `multipart/form-data` body (the CSRF token of an upload form), read
+/// without parsing the files around it.
+pub fn multipart_field(content_type: &str, body: &[u8], name: &str) -> Option<String> {
+    let boundary = content_type
+        .strip_prefix("multipart/form-data")?
+        .split(';')
+        .filter_map(|p| p.trim().strip_prefix("boundary="))
+        .next()?
+        .trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let wanted = format!("name=\"{name}\"");
+    let mut rest = body;
+    while let Some(at) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[at + delimiter.len()..];
+        let head_end = find(rest, b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&rest[..head_end]).ok()?;
+        let content = &rest[head_end + 4..];
+        if head.lines().any(|l| {
+            l.to_ascii_lowercase().starts_with("content-disposition") && l.contains(&wanted)
+        }) {
+            let end = find(content, format!("\r\n{delimiter}").as_bytes())?;
+            return std::str::from_utf8(&content[..end]).ok().map(str::to_owned);
+        }
+    }
+    None
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
 /// The viewer of a request that carries a valid session cookie, or `None`.
 async fn resolve(
     app: &AppState,
@@ -337,6 +384,19 @@ pub fn clear_session_cookie(app: &AppState) -> axum::http::HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multipart_fields_are_found_without_reading_the_files() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\nabc123\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\n\xe5\x90\x8d,x\r\n--XyZ--\r\n";
+        let media = "multipart/form-data; boundary=XyZ";
+        assert_eq!(
+            multipart_field(media, body, "csrf_token").as_deref(),
+            Some("abc123")
+        );
+        assert_eq!(multipart_field(media, body, "missing"), None);
+        assert_eq!(multipart_field("text/plain", body, "csrf_token"), None);
+        assert_eq!(multipart_field(media, b"garbage", "csrf_token"), None);
+    }
 
     #[test]
     fn form_fields_are_decoded() {

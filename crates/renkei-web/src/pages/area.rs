@@ -42,6 +42,7 @@ pub struct AreaHeader {
 struct AreaPage {
     chrome: Chrome,
     area: AreaHeader,
+    area_code: String,
     roles: Vec<(char, &'static str)>,
     active: Vec<ActiveRow>,
     available_counts: Vec<usize>,
@@ -104,6 +105,7 @@ pub async fn show(
     let page = AreaPage {
         chrome: Chrome::new(&ctx, "nav.home", overview.has_demo_data),
         area: header(area, ctx.lang),
+        area_code: area.code.clone(),
         roles: Role::ALL
             .iter()
             .map(|r| {

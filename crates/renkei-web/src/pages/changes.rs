@@ -18,7 +18,11 @@ use axum::Form;
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::capability::Capability;
-use renkei_domain::institution::PublicFields;
+use renkei_domain::institution::{
+    Details, LocationPrecision, PlacedPoint, PublicFields, RoleEntry,
+};
+use renkei_domain::readiness::{BcpStatus, EmergencyPower, PowerKind};
+use renkei_domain::region::{Role, RoleStatus};
 use renkei_store::accounts::User;
 use renkei_store::audit::AuditEvent;
 use serde::Deserialize;
@@ -50,14 +54,33 @@ struct EditPage {
     id: i64,
     f: PublicFields,
     caps: Vec<(&'static str, &'static str, bool)>,
+    /// (code, label, selected) of the power kinds.
+    power_kinds: Vec<(&'static str, &'static str, bool)>,
+    /// (code, label, selected) of the BCP statuses.
+    bcp_statuses: Vec<(&'static str, &'static str, bool)>,
+    /// Per role: (code, label, statuses (code, label, selected), plan); empty when the
+    /// institution is not an active institution.
+    roles: Vec<RoleRow>,
+    lat: String,
+    lng: String,
+    precision: String,
     pending: bool,
     error: Option<String>,
+}
+
+/// One role's row on the edit form.
+struct RoleRow {
+    code: &'static str,
+    label: String,
+    statuses: Vec<(&'static str, &'static str, bool)>,
+    plan: String,
 }
 
 fn edit_page(
     ctx: &Ctx,
     id: i64,
     f: PublicFields,
+    is_active: bool,
     pending: bool,
     error: Option<String>,
 ) -> EditPage {
@@ -71,14 +94,176 @@ fn edit_page(
             )
         })
         .collect();
+    let en = ctx.lang == crate::i18n::Lang::En;
+    let power_kinds = PowerKind::ALL
+        .iter()
+        .map(|k| {
+            (
+                k.code(),
+                if en { k.label_en() } else { k.label_ja() },
+                *k == f.details.power.kind,
+            )
+        })
+        .collect();
+    let bcp_statuses = BcpStatus::ALL
+        .iter()
+        .map(|b| {
+            (
+                b.code(),
+                if en { b.label_en() } else { b.label_ja() },
+                *b == f.details.bcp,
+            )
+        })
+        .collect();
+    let roles = if is_active {
+        Role::ALL
+            .iter()
+            .map(|role| {
+                let current = f.roles.iter().find(|r| r.role == *role);
+                RoleRow {
+                    code: role.code(),
+                    label: format!(
+                        "{} {}",
+                        role.circled(),
+                        if en { role.label_en() } else { role.label_ja() }
+                    ),
+                    statuses: RoleStatus::ALL
+                        .iter()
+                        .map(|s| {
+                            (
+                                s.code(),
+                                s.label_ja(),
+                                current.is_some_and(|c| c.status == *s),
+                            )
+                        })
+                        .collect(),
+                    plan: current.and_then(|c| c.plan.clone()).unwrap_or_default(),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     EditPage {
         chrome: Chrome::new(ctx, "nav.institution", false),
         id,
+        lat: f
+            .location
+            .map(|p| format!("{:.6}", p.lat))
+            .unwrap_or_default(),
+        lng: f
+            .location
+            .map(|p| format!("{:.6}", p.lng))
+            .unwrap_or_default(),
+        precision: f
+            .location
+            .map(|p| p.precision.label_ja().to_owned())
+            .unwrap_or_default(),
         f,
         caps,
+        power_kinds,
+        bcp_statuses,
+        roles,
         pending,
         error,
     }
+}
+
+/// The public fields typed into the edit form. Coordinates left as they were keep their
+/// precision; new ones count as given; none at all are taken from the address's town.
+fn typed_fields(
+    pairs: &[(String, String)],
+    current: &PublicFields,
+) -> Result<PublicFields, String> {
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let some = |name: &str| Some(field(name));
+    let number = |name: &str| -> Result<Option<f64>, String> {
+        let text = renkei_domain::text::normalize(&field(name));
+        if text.is_empty() {
+            return Ok(None);
+        }
+        text.parse::<f64>().map(Some).map_err(|_| {
+            format!(
+                "「{text}」は数値ではありません（緯度・経度は 34.6270 のように入力してください）"
+            )
+        })
+    };
+    let address = field("address");
+    let location = match (number("lat")?, number("lng")?) {
+        (Some(lat), Some(lng)) => {
+            let unchanged = current
+                .location
+                .is_some_and(|p| (p.lat - lat).abs() < 5e-7 && (p.lng - lng).abs() < 5e-7);
+            Some(match current.location {
+                Some(p) if unchanged => p,
+                _ => PlacedPoint {
+                    lat,
+                    lng,
+                    precision: LocationPrecision::Given,
+                },
+            })
+        }
+        (None, None) => {
+            let by_town = crate::pages::directory::located(&address)
+                .map(|(_, lat, lng)| (lat, lng, LocationPrecision::Town));
+            let by_postcode = || {
+                crate::pages::directory::located(&field("postcode"))
+                    .map(|(_, lat, lng)| (lat, lng, LocationPrecision::Postcode))
+            };
+            by_town
+                .or_else(by_postcode)
+                .map(|(lat, lng, precision)| PlacedPoint {
+                    lat,
+                    lng,
+                    precision,
+                })
+        }
+        _ => return Err("緯度と経度は両方入力するか、両方空にしてください".into()),
+    };
+    let mut roles = Vec::new();
+    for role in Role::ALL {
+        let Some(status) = RoleStatus::from_code(&field(&format!("role_{}", role.code()))) else {
+            continue;
+        };
+        roles.push(RoleEntry {
+            role,
+            status,
+            plan: some(&format!("plan_{}", role.code())),
+        });
+    }
+    Ok(PublicFields {
+        name: field("name"),
+        name_kana: field("name_kana"),
+        postcode: some("postcode"),
+        address,
+        phone: some("phone"),
+        capabilities: pairs
+            .iter()
+            .filter(|(k, _)| k == "cap")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        details: Details {
+            medical_code: some("medical_code"),
+            fax: some("fax"),
+            website: some("website"),
+            hours: some("hours"),
+            contact_person: some("contact_person"),
+            power: EmergencyPower {
+                kind: PowerKind::parse(&field("power_kind")).unwrap_or_default(),
+                capacity: some("power_capacity"),
+                lendable: field("power_lendable") == "1",
+            },
+            bcp: BcpStatus::parse(&field("bcp")).unwrap_or_default(),
+        },
+        location,
+        roles,
+    })
 }
 
 /// `GET /institutions/{id}/edit`.
@@ -105,6 +290,12 @@ pub async fn edit_form(
     }
     let err = |e| PageError::store(&ctx, e);
     let pending = app.store.changes("pending", Some(id)).await.map_err(err)?;
+    let is_active = app
+        .store
+        .institution_detail(id)
+        .await
+        .map_err(err)?
+        .is_some_and(|d| d.hit.is_active);
     let fields = match pending.last() {
         Some(change) => change.fields.clone(),
         None => app
@@ -116,7 +307,7 @@ pub async fn edit_form(
     };
     Ok(render(
         &ctx,
-        &edit_page(&ctx, id, fields, !pending.is_empty(), None),
+        &edit_page(&ctx, id, fields, is_active, !pending.is_empty(), None),
     )?
     .into_response())
 }
@@ -147,37 +338,30 @@ pub async fn propose(
     }
     let err = |e| PageError::store(&ctx, e);
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    let field = |name: &str| {
-        pairs
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-            .unwrap_or_default()
-    };
-    let typed = PublicFields {
-        name: field("name"),
-        name_kana: field("name_kana"),
-        postcode: Some(field("postcode")),
-        address: field("address"),
-        phone: Some(field("phone")),
-        capabilities: pairs
-            .iter()
-            .filter(|(k, _)| k == "cap")
-            .map(|(_, v)| v.clone())
-            .collect(),
-    };
-    let current = app
+    let detail = app
         .store
-        .public_fields(id)
+        .institution_detail(id)
         .await
         .map_err(err)?
         .ok_or_else(|| PageError::not_found(&ctx))?;
-    let fields = match typed.clone().cleaned() {
+    let current = detail.fields.clone();
+    let is_active = detail.hit.is_active;
+    let has_beds = detail.has_beds;
+    let refuse = |typed: PublicFields, problem: String| -> Result<Response, PageError> {
+        let page = edit_page(&ctx, id, typed, is_active, false, Some(problem));
+        Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response())
+    };
+    let typed = match typed_fields(&pairs, &current) {
+        Ok(typed) => typed,
+        Err(problem) => return refuse(current, problem),
+    };
+    let fields = match typed
+        .clone()
+        .cleaned()
+        .and_then(|f| f.check_roles(is_active, has_beds).map(|()| f))
+    {
         Ok(f) => f,
-        Err(e) => {
-            let page = edit_page(&ctx, id, typed, false, Some(e.to_string()));
-            return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
-        }
+        Err(e) => return refuse(typed, e.to_string()),
     };
     if fields.diff(&current).is_empty() {
         return message(
@@ -388,6 +572,7 @@ pub async fn approve(
     {
         return already_decided(&ctx);
     }
+    app.directory_changed().await;
     Ok(decided(
         &app,
         &user,

@@ -13,7 +13,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use renkei_domain::capability::Capability;
 use renkei_domain::institution::InstitutionKind;
-use renkei_domain::region::{Role, RoleStatus};
 use renkei_domain::text::search_terms;
 use renkei_store::directory::{DirectoryQuery, InstitutionDetail};
 
@@ -104,6 +103,8 @@ struct DirectoryPage {
     export_query: String,
     map_svg: String,
     near: String,
+    near_point: Option<String>,
+    near_km: String,
     km_options: Vec<(String, bool)>,
     near_note: Option<String>,
 }
@@ -156,7 +157,7 @@ fn build_query(
 }
 
 /// The point of a typed place (postcode or town), from the embedded tables.
-fn located(near: &str) -> Option<(String, f64, f64)> {
+pub(crate) fn located(near: &str) -> Option<(String, f64, f64)> {
     use std::sync::OnceLock;
     static TABLES: OnceLock<(
         Vec<renkei_domain::towns::Town>,
@@ -199,14 +200,31 @@ async fn export_hits(
         .1)
 }
 
+/// The entries of a search with every column of the table.
+async fn export_entries(
+    app: &AppState,
+    ctx: &Ctx,
+    raw: Option<&str>,
+) -> Result<Vec<renkei_domain::table::TableEntry>, PageError> {
+    let ids: Vec<i64> = export_hits(app, ctx, raw)
+        .await?
+        .iter()
+        .map(|h| h.id.0)
+        .collect();
+    app.store
+        .table_entries(&ids)
+        .await
+        .map_err(|e| PageError::store(ctx, e))
+}
+
 /// `GET /directory.csv`: the search results as CSV (UTF-8 with BOM, Japanese headers).
 pub async fn export_csv(
     State(app): State<AppState>,
     ctx: Ctx,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
-    let out = crate::export::directory_csv(&hits);
+    let entries = export_entries(&app, &ctx, raw.as_deref()).await?;
+    let out = crate::export::directory_csv(&entries);
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8"),
@@ -226,8 +244,8 @@ pub async fn export_xlsx(
     ctx: Ctx,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, PageError> {
-    let hits = export_hits(&app, &ctx, raw.as_deref()).await?;
-    let bytes = crate::export::directory_xlsx(&hits)
+    let entries = export_entries(&app, &ctx, raw.as_deref()).await?;
+    let bytes = crate::export::directory_xlsx(&entries)
         .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
     Ok((
         [
@@ -379,6 +397,8 @@ pub async fn search(
             .then(|| format!("/directory?{}", form.query_string(form.page + 1))),
         export_query: form.query_string(1),
         near: form.near.clone(),
+        near_point: located(&form.near).map(|(_, lat, lng)| format!("{lat:.6},{lng:.6}")),
+        near_km: form.km.to_string(),
         km_options: ["1", "2", "5", "10", "20"]
             .iter()
             .map(|k| ((*k).to_owned(), k.parse::<f64>().ok() == Some(form.km)))
@@ -409,8 +429,12 @@ struct DetailPage {
     d: InstitutionDetail,
     kind: &'static str,
     caps: Vec<&'static str>,
-    roles: Vec<(String, &'static str)>,
+    roles: Vec<(String, &'static str, Option<String>)>,
     location: Option<String>,
+    point: Option<String>,
+    map_svg: String,
+    power: String,
+    bcp: &'static str,
     updated: String,
     confirmed: String,
     can_edit: bool,
@@ -445,23 +469,64 @@ pub async fn detail(
             .map(|c| cap_label(c, lang))
             .collect(),
         roles: d
+            .fields
             .roles
             .iter()
-            .filter_map(|(r, s)| {
-                let role = Role::from_code(r)?;
-                let status = RoleStatus::from_code(s)?;
+            .map(|r| {
                 let label = if lang == Lang::En {
-                    role.label_en()
+                    r.role.label_en()
                 } else {
-                    role.label_ja()
+                    r.role.label_ja()
                 };
-                Some((format!("{} {label}", role.circled()), status.label_ja()))
+                (
+                    format!("{} {label}", r.role.circled()),
+                    r.status.label_ja(),
+                    r.plan.clone(),
+                )
             })
             .collect(),
+        point: d
+            .fields
+            .location
+            .map(|p| format!("{:.6},{:.6}", p.lat, p.lng)),
+        map_svg: match (&d.fields.location, InstitutionKind::from_code(&d.hit.kind)) {
+            (Some(p), Some(kind)) => crate::map::render(
+                &d.hit.name,
+                crate::map::outlines(),
+                &[crate::map::Marker {
+                    number: 1,
+                    lat: p.lat,
+                    lng: p.lng,
+                    kind,
+                    active: d.hit.is_active,
+                    label: d.hit.name.clone(),
+                    href: format!("/institutions/{}", d.hit.id.0),
+                }],
+            ),
+            _ => String::new(),
+        },
         location: d
-            .lat
-            .zip(d.lng)
-            .map(|(lat, lng)| format!("{lat:.5}, {lng:.5}")),
+            .fields
+            .location
+            .map(|p| format!("{:.5}, {:.5}（{}）", p.lat, p.lng, p.precision.label_ja())),
+        power: {
+            let p = &d.fields.details.power;
+            let mut text = if lang == Lang::En {
+                p.kind.label_en()
+            } else {
+                p.kind.label_ja()
+            }
+            .to_owned();
+            if let Some(capacity) = &p.capacity {
+                text.push_str(&format!("（{capacity}）"));
+            }
+            text
+        },
+        bcp: if lang == Lang::En {
+            d.fields.details.bcp.label_en()
+        } else {
+            d.fields.details.bcp.label_ja()
+        },
         updated: jst_text(&d.updated_at),
         can_edit: ctx
             .viewer

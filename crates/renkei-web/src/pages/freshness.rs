@@ -48,6 +48,8 @@ struct StalePage {
     chrome: Chrome,
     months: i64,
     areas: Vec<(String, Vec<StaleRow>)>,
+    /// The entry a reminder was just sent to.
+    sent: Option<String>,
 }
 
 async fn stale_months(app: &AppState) -> Result<i64, StoreError> {
@@ -61,7 +63,10 @@ async fn stale_months(app: &AppState) -> Result<i64, StoreError> {
 }
 
 /// The area codes a coordinator (or the administrator: every area) looks after.
-async fn areas_of(app: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
+pub(crate) async fn areas_of(
+    app: &AppState,
+    ctx: &Ctx,
+) -> Result<Vec<(String, String)>, PageError> {
     let user = ctx
         .viewer
         .signed_in()
@@ -87,7 +92,30 @@ async fn areas_of(app: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, Pa
 }
 
 /// `GET /hub/stale`.
-pub async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+pub async fn list(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> Result<Response, PageError> {
+    // After a reminder: `?sent=ID` names the entry the request went to.
+    let sent_id: Option<i64> =
+        serde_urlencoded::from_str::<Vec<(String, String)>>(raw.as_deref().unwrap_or(""))
+            .ok()
+            .and_then(|pairs| {
+                pairs
+                    .into_iter()
+                    .find(|(k, _)| k == "sent")
+                    .and_then(|(_, v)| v.parse().ok())
+            });
+    let sent = match sent_id {
+        Some(id) => app
+            .store
+            .institution_brief(id)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?
+            .map(|b| b.name),
+        None => None,
+    };
     let months = stale_months(&app)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
@@ -120,6 +148,7 @@ pub async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
         chrome: Chrome::new(&ctx, "nav.hub", false),
         months,
         areas,
+        sent,
     };
     Ok(render(&ctx, &page)?.into_response())
 }
@@ -212,7 +241,11 @@ pub async fn remind(
         client_of(&extensions),
     );
     let _ = app.store.append_audit(&event).await;
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/hub/stale")]).into_response())
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/hub/stale?sent={id}"))],
+    )
+        .into_response())
 }
 
 #[derive(Template)]

@@ -3,11 +3,13 @@
 pub mod account;
 pub mod admin;
 pub mod area;
+pub mod area_map;
 pub mod changes;
 pub mod directory;
 pub mod freshness;
 pub mod home;
 pub mod hub;
+pub mod import;
 pub mod institution;
 pub mod invitations;
 pub mod lang;

@@ -147,6 +147,49 @@ impl Browser {
     }
 }
 
+impl Browser {
+    /// Uploads `bytes` as the form field `file` (multipart, with the CSRF token of `page` first,
+    /// as the upload form sends it).
+    pub async fn upload(&mut self, page: &str, uri: &str, file_name: &str, bytes: &[u8]) -> Reply {
+        let html = self.get(page).await.body;
+        let token = csrf_in(&html).unwrap_or_default();
+        let boundary = "----renkei-test-boundary-7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n").as_bytes(),
+        );
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let request = Request::builder()
+            .method("POST")
+            .uri(uri)
+            .header(header::COOKIE, jar.join("; "))
+            .header(
+                header::CONTENT_TYPE,
+                format!("multipart/form-data; boundary={boundary}"),
+            )
+            .body(Body::from(body))
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        Reply {
+            status: response.status(),
+            headers: response.headers().clone(),
+            body: String::from_utf8_lossy(
+                &response.into_body().collect().await.unwrap().to_bytes(),
+            )
+            .into_owned(),
+        }
+    }
+}
+
 pub fn csrf_in(html: &str) -> Option<String> {
     let at = html.find("name=\"csrf_token\" value=\"")? + "name=\"csrf_token\" value=\"".len();
     Some(html[at..].split('"').next()?.to_owned())

@@ -1,0 +1,164 @@
+//! The spatial index of the directory held in memory by each server: loaded in full at start,
+//! then kept current from the change feed (entries updated since the last load) — every few
+//! seconds by a background task, and at once after this server's own writes. A full reload
+//! every ten minutes bounds what a clock difference between servers could hide.
+
+use renkei_domain::spatial::{IndexedEntry, NearQuery, SpatialIndex};
+use renkei_store::{Store, StoreError};
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+/// Most changed entries read in one incremental refresh; more means a full reload.
+const INCREMENT: usize = 10_000;
+/// How far before the watermark an incremental refresh reads again.
+const OVERLAP: chrono::Duration = chrono::Duration::seconds(30);
+
+fn overlap(watermark: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(watermark)
+        .map(|t| renkei_store::time_text(t.with_timezone(&chrono::Utc) - OVERLAP))
+        .unwrap_or_else(|_| watermark.to_owned())
+}
+
+/// Entries per page of a full load.
+const PAGE: usize = 20_000;
+/// A full reload at least this often.
+const FULL_EVERY: Duration = Duration::from_secs(600);
+
+#[derive(Debug, Default)]
+struct Loaded {
+    index: SpatialIndex,
+    watermark: Option<String>,
+    last_full: Option<Instant>,
+}
+
+/// The index and how current it is.
+#[derive(Debug, Default)]
+pub struct DirectoryIndex {
+    inner: RwLock<Loaded>,
+    /// Serialises refreshes (two at once would only do the work twice).
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+/// One answer of a near query.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct NearHit {
+    /// Entry id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind code.
+    pub kind: &'static str,
+    /// Active institution.
+    pub active: bool,
+    /// Address.
+    pub address: String,
+    /// Latitude.
+    pub lat: f64,
+    /// Longitude.
+    pub lng: f64,
+    /// Great-circle distance from the point, km.
+    pub distance_km: f64,
+}
+
+impl DirectoryIndex {
+    /// Whether a full load has happened.
+    pub fn is_loaded(&self) -> bool {
+        self.read().last_full.is_some()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Loaded> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Brings the index up to date: a full load the first time and every ten minutes, otherwise
+    /// only the entries changed since the last refresh.
+    pub async fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        let _one_at_a_time = self.refreshing.lock().await;
+        let (watermark, full_due) = {
+            let loaded = self.read();
+            (
+                loaded.watermark.clone(),
+                loaded.last_full.is_none_or(|t| t.elapsed() >= FULL_EVERY),
+            )
+        };
+        if let (false, Some(since)) = (full_due, watermark.as_deref()) {
+            // Times are taken when a transaction starts but seen when it commits: read back a
+            // margin before the watermark so a slow transaction's rows are not skipped
+            // (re-reading an entry is harmless). Longer transactions (a large import) are
+            // caught by the full reload every ten minutes.
+            let since = overlap(since);
+            let load = store.index_changes(&since, INCREMENT).await?;
+            if load.rows < INCREMENT {
+                let mut loaded = self.inner.write().unwrap_or_else(|e| e.into_inner());
+                for id in load.unlocated {
+                    loaded.index.remove(id);
+                }
+                for entry in load.entries {
+                    loaded.index.upsert(entry);
+                }
+                if load.watermark.as_deref() > watermark.as_deref() {
+                    loaded.watermark = load.watermark;
+                }
+                return Ok(());
+            }
+        }
+        // A full load, in pages; the watermark is read first so nothing written meanwhile is
+        // missed by the next refresh.
+        let watermark = store.latest_update().await?;
+        let mut entries = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = store.index_page(after, PAGE).await?;
+            let Some(last) = page.last_id else { break };
+            after = last;
+            entries.extend(page.entries);
+        }
+        let index = SpatialIndex::build(entries);
+        let mut loaded = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        *loaded = Loaded {
+            index,
+            watermark,
+            last_full: Some(Instant::now()),
+        };
+        Ok(())
+    }
+
+    /// Loads the index if it never was (the first query of a server without the refresh task).
+    pub async fn ensure_loaded(&self, store: &Store) -> Result<(), StoreError> {
+        if self.is_loaded() {
+            Ok(())
+        } else {
+            self.refresh(store).await
+        }
+    }
+
+    /// How many entries it holds.
+    pub fn len(&self) -> usize {
+        self.read().index.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The matching entries near a point, nearest first.
+    pub fn near(&self, q: &NearQuery) -> Vec<NearHit> {
+        let loaded = self.read();
+        loaded
+            .index
+            .near(q)
+            .into_iter()
+            .map(|(e, d): (&IndexedEntry, f64)| NearHit {
+                id: e.id,
+                name: e.name.to_string(),
+                kind: e.kind.code(),
+                active: e.active,
+                address: e.address.to_string(),
+                lat: e.lat,
+                lng: e.lng,
+                distance_km: (d * 1000.0).round() / 1000.0,
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,245 @@
+//! Importing a directory file in the browser: check first (every bad row, repeats, other
+//! areas refused, nothing written), then apply as shown; Excel and Shift_JIS CSV alike; the
+//! limits hold.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::{demo, towns};
+use renkei_testkit::{both_backends, TestDb};
+
+async fn with_demo(db: &TestDb) -> World {
+    let w = world(db).await;
+    let all = demo::institutions(
+        &RegionDefinition::nakakawachi(),
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    db.store.insert_institutions(&all).await.unwrap();
+    w
+}
+
+async fn count(w: &World) -> usize {
+    w.store.identity_keys().await.unwrap().len()
+}
+
+fn key_in(html: &str) -> String {
+    let at = html.find("/hub/import/").expect("an apply form") + "/hub/import/".len();
+    html[at..].split('/').next().unwrap().to_owned()
+}
+
+async fn a_coordinator_checks_then_imports_only_their_area(db: TestDb) {
+    let w = with_demo(&db).await;
+    let before = count(&w).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let form = coordinator.get("/hub/import").await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("enctype=\"multipart/form-data\""));
+    assert!(form.body.contains("八尾市"), "the areas they may import");
+
+    let csv = "名称,種別,地域,所在地,できること,医療機関コード\r\n\
+        ［デモ］新しい在宅クリニック,診療所,八尾市,八尾市本町9-9,訪問診療、看取り,2712340001\r\n\
+        ［デモ］柏原の診療所,診療所,柏原市,柏原市本郷1-1,,\r\n\
+        ,歯医者,八尾市,,,\r\n\
+        ［デモ］同じコードの分院,診療所,八尾市,八尾市本町8-8,,2712340001\r\n";
+    let (sjis, _, _) = encoding_rs::SHIFT_JIS.encode(csv);
+    let report = coordinator
+        .upload("/hub/import", "/hub/import", "一覧.csv", &sjis)
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let b = &report.body;
+    assert!(b.contains("CSV（Shift_JIS）"));
+    for (id, n) in [("new", 1), ("updated", 0), ("duplicates", 1), ("bad", 2)] {
+        assert!(
+            b.contains(&format!("data-testid=\"count-{id}\">{n}<")),
+            "{id} = {n}: {b}"
+        );
+    }
+    assert!(
+        b.contains("あなたの担当ではない"),
+        "another area's row is refused"
+    );
+    assert!(
+        b.contains("「種別」") || b.contains("<td>種別</td>"),
+        "the bad row's column"
+    );
+    assert!(b.contains("2行目と同じ医療機関コード"));
+    assert_eq!(count(&w).await, before, "checking writes nothing");
+
+    // With bad rows, applying needs the explicit choice to leave them out.
+    let key = key_in(b);
+    let refused = coordinator
+        .post("/hub/import", &format!("/hub/import/{key}/apply"), vec![])
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert_eq!(count(&w).await, before);
+    let applied = coordinator
+        .post(
+            "/hub/import",
+            &format!("/hub/import/{key}/apply"),
+            vec![("skip_bad_rows", "1".to_owned())],
+        )
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    assert_eq!(count(&w).await, before + 1);
+    let done = coordinator.get(applied.location()).await;
+    assert!(done.body.contains("取り込みました"), "{}", done.body);
+    let again = coordinator
+        .post(
+            "/hub/import",
+            &format!("/hub/import/{key}/apply"),
+            vec![("skip_bad_rows", "1".to_owned())],
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::GONE, "a plan applies once");
+    assert_eq!(count(&w).await, before + 1);
+}
+
+async fn an_excel_workbook_updates_an_entry_by_its_code(db: TestDb) {
+    let w = with_demo(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let header = ["名称", "種別", "地域", "所在地", "医療機関コード", "電話"];
+    let book = |address: &str, phone: &str| {
+        let mut wb = rust_xlsxwriter::Workbook::new();
+        let sheet = wb.add_worksheet();
+        for (c, h) in header.iter().enumerate() {
+            sheet.write_string(0, c as u16, *h).unwrap();
+        }
+        for (c, v) in ["［デモ］エクセル医院", "診療所", "八尾市", address]
+            .iter()
+            .enumerate()
+        {
+            sheet.write_string(1, c as u16, *v).unwrap();
+        }
+        sheet.write_number(1, 4, 2712340002.0).unwrap();
+        sheet.write_string(1, 5, phone).unwrap();
+        wb.save_to_buffer().unwrap()
+    };
+    let first = coordinator
+        .upload(
+            "/hub/import",
+            "/hub/import",
+            "a.xlsx",
+            &book("八尾市本町7-7", "000-111-0001"),
+        )
+        .await;
+    assert!(first.body.contains("Excel（.xlsx）"), "{}", first.body);
+    assert!(first.body.contains("data-testid=\"count-new\">1<"));
+    let key = key_in(&first.body);
+    let applied = coordinator
+        .post("/hub/import", &format!("/hub/import/{key}/apply"), vec![])
+        .await;
+    assert_eq!(applied.status, StatusCode::SEE_OTHER);
+
+    // The same code at a new address is the same institution: an update, not a new entry.
+    let moved = coordinator
+        .upload(
+            "/hub/import",
+            "/hub/import",
+            "b.xlsx",
+            &book("八尾市本町6-6", "000-111-0002"),
+        )
+        .await;
+    assert!(moved.body.contains("data-testid=\"count-new\">0<"));
+    assert!(
+        moved.body.contains("data-testid=\"count-updated\">1<"),
+        "{}",
+        moved.body
+    );
+    // The same file again: nothing to do.
+    let key = key_in(&moved.body);
+    coordinator
+        .post("/hub/import", &format!("/hub/import/{key}/apply"), vec![])
+        .await;
+    let same = coordinator
+        .upload(
+            "/hub/import",
+            "/hub/import",
+            "b.xlsx",
+            &book("八尾市本町6-6", "000-111-0002"),
+        )
+        .await;
+    assert!(same.body.contains("data-testid=\"count-unchanged\">1<"));
+    assert!(same.body.contains("取り込む変更はありません"));
+}
+
+async fn bad_uploads_are_explained_and_limited(db: TestDb) {
+    let w = with_demo(&db).await;
+    let before = count(&w).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let cases: [(&str, Vec<u8>, StatusCode, &str); 4] = [
+        (
+            "empty.csv",
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "ファイルが選ばれていません",
+        ),
+        (
+            "binary.csv",
+            vec![0x82, 0xff, 0xff, 0x00],
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "文字コードを判別できません",
+        ),
+        (
+            "broken.xlsx",
+            b"PK\x03\x04 not really a workbook".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Excel ファイルを読めません",
+        ),
+        (
+            "columns.csv",
+            "名前,住所\n山田,八尾\n".as_bytes().to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "必須の列「名称」がありません",
+        ),
+    ];
+    for (name, bytes, status, text) in cases {
+        let reply = coordinator
+            .upload("/hub/import", "/hub/import", name, &bytes)
+            .await;
+        assert_eq!(reply.status, status, "{name}: {}", reply.body);
+        assert!(reply.body.contains(text), "{name}: {}", reply.body);
+    }
+    // Broken quoting: the row is named, the rest is read.
+    let quoting = "名称,種別,地域,所在地\n\"壊れた,診療所,八尾市,八尾市本町1-1\n";
+    let reply = coordinator
+        .upload("/hub/import", "/hub/import", "q.csv", quoting.as_bytes())
+        .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains("引用符"), "{}", reply.body);
+
+    // Over 100 MB: refused before anything is read, answered with a page (no 500).
+    let huge = vec![b'a'; 100 * 1024 * 1024 + 10];
+    let reply = coordinator
+        .upload("/hub/import", "/hub/import", "huge.csv", &huge)
+        .await;
+    assert!(
+        reply.status == StatusCode::PAYLOAD_TOO_LARGE,
+        "{}: {}",
+        reply.status,
+        &reply.body[..reply.body.len().min(300)]
+    );
+    assert_eq!(count(&w).await, before);
+
+    // Someone not signed in is held to the ordinary body limit before anything else.
+    let mut stranger = Browser::new(&w.app);
+    let big = vec![b'a'; 3 * 1024 * 1024];
+    let reply = stranger
+        .upload("/login", "/hub/import", "big.csv", &big)
+        .await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    // Staff of an institution may not import.
+    let mut staff = w.login(&email_of(AccountRole::InstitutionStaff)).await;
+    assert_eq!(staff.get("/hub/import").await.status, StatusCode::FORBIDDEN);
+}
+
+both_backends!(
+    a_coordinator_checks_then_imports_only_their_area,
+    an_excel_workbook_updates_an_entry_by_its_code,
+    bad_uploads_are_explained_and_limited,
+);
