@@ -51,12 +51,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
     },
-    /// Import a directory CSV (the columns `renkei export` writes; 名称, 種別, 地域 and 所在地 are
-    /// required). UTF-8 and Shift_JIS (Excel) are both read. Every bad row is listed with its
-    /// line, column and reason; nothing is written while any row is bad unless
-    /// --skip-bad-rows is given. Importing the same file again changes nothing.
+    /// Import a directory file: Excel (.xlsx, first sheet) or CSV in UTF-8 or Shift_JIS, with
+    /// the columns `renkei export` writes (名称, 種別, 地域 and 所在地 are required). Every bad
+    /// row is listed with its line, column and reason; nothing is written while any row is bad
+    /// unless --skip-bad-rows is given. Rows repeating an earlier 医療機関コード or name and
+    /// address are reported and left out. Importing the same file again changes nothing.
     Import {
-        /// The CSV file.
+        /// The .xlsx or .csv file (at most 100 MB).
         file: std::path::PathBuf,
         /// Check and report only; write nothing.
         #[arg(long)]

@@ -86,6 +86,19 @@ pub struct ConfigArgs {
     /// Sender address of Renkei's mail [default: Renkei <noreply@localhost.localdomain>].
     #[arg(long, global = true, env = "RENKEI_MAIL_FROM", value_name = "ADDRESS")]
     mail_from: Option<String>,
+    /// Map background tiles, a URL template with {z}/{x}/{y} [default: 国土地理院 standard map,
+    /// https://cyberjapandata.gsi.go.jp/xyz/std/{z}/{x}/{y}.png]. Give "none" for no tiles (a
+    /// closed network): the area outlines and markers still show.
+    #[arg(long, global = true, env = "RENKEI_MAP_TILE_URL", value_name = "URL")]
+    map_tile_url: Option<String>,
+    /// The tiles' credit as their provider requires [default: 地理院タイル].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_MAP_ATTRIBUTION",
+        value_name = "TEXT"
+    )]
+    map_attribution: Option<String>,
 }
 
 /// The same settings as they may appear in the TOML file.
@@ -105,6 +118,8 @@ struct FileConfig {
     audit_key: Option<String>,
     smtp_url: Option<String>,
     mail_from: Option<String>,
+    map_tile_url: Option<String>,
+    map_attribution: Option<String>,
 }
 
 /// The effective configuration.
@@ -136,6 +151,8 @@ pub struct Config {
     pub smtp_url: Option<String>,
     /// Sender address.
     pub mail_from: String,
+    /// Map tiles (empty URL: none).
+    pub map: renkei_web::MapSettings,
 }
 
 impl Config {
@@ -176,6 +193,10 @@ impl Config {
                 .clone()
                 .or(file.mail_from)
                 .unwrap_or_else(|| "Renkei <noreply@localhost.localdomain>".to_owned()),
+            map: map_settings(
+                args.map_tile_url.clone().or(file.map_tile_url),
+                args.map_attribution.clone().or(file.map_attribution),
+            )?,
             audit_key: args
                 .audit_key
                 .clone()
@@ -208,6 +229,43 @@ impl Config {
             ),
         })
     }
+}
+
+/// The map settings from the tile URL and credit given, defaults for what is not given;
+/// "none" (or an empty URL) turns the tiles off.
+fn map_settings(
+    tile_url: Option<String>,
+    attribution: Option<String>,
+) -> Result<renkei_web::MapSettings, Failure> {
+    let default = renkei_web::MapSettings::default();
+    let tile_url = match tile_url.map(|u| u.trim().to_owned()) {
+        Some(u) if u.is_empty() || u.eq_ignore_ascii_case("none") => String::new(),
+        Some(u) => u,
+        None => default.tile_url,
+    };
+    let attribution = match attribution.filter(|a| !a.trim().is_empty()) {
+        Some(a) => a,
+        None if tile_url.is_empty() => String::new(),
+        None => default.attribution,
+    };
+    let map = renkei_web::MapSettings {
+        tile_url,
+        attribution,
+    };
+    if !map.tile_url.is_empty() && map.tile_origin().is_none() {
+        return Err(Failure::new(
+            2,
+            format!(
+                "地図タイルの URL「{}」が不正です。https://サーバー/{{z}}/{{x}}/{{y}}.png の形式か、タイルを使わないなら none を指定してください",
+                map.tile_url
+            ),
+            format!(
+                "invalid map tile URL \"{}\"; use https://host/{{z}}/{{x}}/{{y}}.png, or none for no tiles",
+                map.tile_url
+            ),
+        ));
+    }
+    Ok(map)
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, Failure> {

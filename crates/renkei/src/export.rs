@@ -33,9 +33,9 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
             .progress_chars("=> "),
     );
     bar.set_message("書き出し中 / exporting");
-    let mut csv = String::from(export::CSV_HEADER);
+    let mut csv = export::csv_header();
     let mut features = Vec::new();
-    let mut all_hits = Vec::new();
+    let mut all_entries = Vec::new();
     let mut offset = 0;
     while offset < total {
         let query = DirectoryQuery {
@@ -48,10 +48,15 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
             break;
         }
         offset += hits.len() as i64;
-        match format {
-            "geojson" => features.extend(export::directory_features(&hits)),
-            "xlsx" => all_hits.extend(hits),
-            _ => csv.push_str(&export::directory_csv_rows(&hits)),
+        if format == "geojson" {
+            features.extend(export::directory_features(&hits));
+        } else {
+            let ids: Vec<i64> = hits.iter().map(|h| h.id.0).collect();
+            let entries = store.table_entries(&ids).await.map_err(fail)?;
+            match format {
+                "xlsx" => all_entries.extend(entries),
+                _ => csv.push_str(&export::directory_csv_rows(&entries)),
+            }
         }
         bar.set_position(u64::try_from(offset).unwrap_or(0));
     }
@@ -61,7 +66,7 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
         "geojson" => serde_json::json!({ "type": "FeatureCollection", "features": features })
             .to_string()
             .into_bytes(),
-        "xlsx" => export::directory_xlsx(&all_hits).map_err(|e| {
+        "xlsx" => export::directory_xlsx(&all_entries).map_err(|e| {
             Failure::new(
                 1,
                 format!("Excel ファイルを作れません（{e}）"),

@@ -54,11 +54,13 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         session_idle: config.session_idle,
         session_lifetime: config.session_lifetime,
         public_url: config.public_url.trim_end_matches('/').to_owned(),
+        map: config.map.clone(),
         ..WebConfig::default()
     };
     let mailer = Mailer::new(smtp);
     let state = AppState::new(store.clone(), web).with_mailer(mailer.clone());
     spawn_mail_retries(store.clone(), mailer);
+    spawn_index_refresh(state.clone());
     state
         .load_policy()
         .await
@@ -122,4 +124,18 @@ async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing running requests");
+}
+
+/// Loads the directory's spatial index at start and keeps it current every five seconds (other
+/// servers' changes arrive through the change feed).
+fn spawn_index_refresh(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+        loop {
+            tick.tick().await;
+            if let Err(e) = state.directory_index.refresh(&state.store).await {
+                tracing::warn!(error = %e, "refreshing the directory index failed");
+            }
+        }
+    });
 }

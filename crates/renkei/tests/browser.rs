@@ -1,6 +1,7 @@
 //! The pages in a real browser (Debian's headless Chromium): the home page and an area page on a
 //! desktop and a phone-sized screen. Screenshots are kept in `test-artifacts/` at the workspace
-//! root. (The pages ship no JavaScript at all; the router tests check that.)
+//! root. The pages work without JavaScript; the only script is the map's enhancement (Leaflet
+//! over the server-drawn SVG map), tested here with a tile server that cannot be reached.
 //!
 //! Chromium must be installed (`apt-get install chromium fonts-noto-cjk`); without it the test
 //! fails, in CI always, locally unless `RENKEI_TEST_SKIP_BROWSER=1` is set.
@@ -128,6 +129,33 @@ fn home_and_area_pages_render_in_a_real_browser_on_desktop_and_phone() {
             "{name} was not written"
         );
     }
+
+    // The printable medical map prints to A4 (here to PDF, as "save as PDF" does): the map
+    // page and the numbered list over several pages, with the Japanese text embedded.
+    let pdf = out.join("print-map-kashiwara.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    browse(
+        &chrome,
+        "1000,1400",
+        &format!("--print-to-pdf={}", pdf.display()),
+        &format!("{base}/areas/kashiwara/map"),
+    );
+    let bytes = std::fs::read(&pdf).unwrap_or_default();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF was written");
+    let text = String::from_utf8_lossy(&bytes);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert!(
+        pages >= 2,
+        "the map and the list on A4 pages ({pages} pages)"
+    );
+    assert!(
+        text.contains("/MediaBox [0 0 594.9"),
+        "A4 paper (595 × 842 pt)"
+    );
+    assert!(
+        text.contains("NotoSansCJK") || text.contains("Noto"),
+        "the Japanese font is embedded"
+    );
     server.terminate();
 }
 
@@ -252,13 +280,316 @@ fn a_clinic_edits_its_entry_and_the_coordinator_approves_it_in_a_real_browser() 
     );
     browser.screenshot(&out.join("journey-2-review.png"));
     browser.click("form[action$='/approve'] button[type=submit]");
-    browser.wait_for_url("back on the list", |u| u.ends_with("/hub/changes"));
+    // The list's URL does not change: wait until the decided proposal has left it.
+    browser.wait_for_url("the approval", |u| {
+        u.ends_with("/hub/changes") && !browser.source().contains("/approve\"")
+    });
     browser.goto(&entry_url);
     assert!(
         browser.source().contains("000-999-1234"),
         "the public page changed after approval"
     );
     browser.screenshot(&out.join("journey-3-public.png"));
+    drop(browser);
+    server.terminate();
+}
+
+#[test]
+fn the_directory_map_shows_every_result_without_tiles_and_the_entry_form_picks_a_point() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    // A tile server that refuses every connection: the map must still show outlines and
+    // markers, and say that the background is missing.
+    cmd.current_dir(dir.path())
+        .env("RENKEI_MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png");
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 1280, 1000);
+
+    browser.goto(&format!("{base}/directory?area=yao"));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let state = browser.execute(
+        "var root = document.querySelector('[data-testid=directory-map]');
+         return {
+           markers: Number(root.getAttribute('data-markers')),
+           drawn: root.querySelectorAll('path.leaflet-interactive').length
+                + root.querySelectorAll('.marker-cluster').length,
+           outlines: root.querySelectorAll('.leaflet-overlay-pane path').length,
+           fallbackHidden: root.querySelector('.map-fallback').hidden,
+           total: Number(document.querySelector('[data-testid=result-count] strong').textContent),
+         };",
+    );
+    assert_eq!(
+        state["markers"], state["total"],
+        "every result of the search is on the map (not just the first page): {state}"
+    );
+    assert!(state["markers"].as_i64().unwrap() > 20, "{state}");
+    assert!(state["drawn"].as_i64().unwrap() > 0, "{state}");
+    assert_eq!(state["outlines"], 3, "東大阪市, 八尾市 and 柏原市: {state}");
+    assert_eq!(state["fallbackHidden"], true, "{state}");
+    browser.wait_for(".map-offline-note");
+    assert!(browser.source().contains("地図画像を読み込めません"));
+    browser.screenshot(&out.join("map-1-directory-without-tiles.png"));
+
+    // A near search draws its radius and fits the map to it.
+    browser.goto(&format!("{base}/directory?near=581-0003&km=2"));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let near = browser.execute(
+        "var root = document.querySelector('[data-testid=directory-map]');
+         return root.getAttribute('data-near') !== null
+             && root.querySelectorAll('.leaflet-overlay-pane path[stroke-dasharray]').length === 1;",
+    );
+    assert_eq!(near, true, "the search centre and radius are drawn");
+    browser.screenshot(&out.join("map-2-near.png"));
+
+    // Clicking an institution opens a popup with its name as a link to its page.
+    browser.goto(&format!("{base}/directory?area=kashiwara&kind=hospital"));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let popup = browser.execute(
+        "var map = document.querySelector('[data-testid=directory-map] .map-canvas');
+         var marker = map.querySelector('path.leaflet-interactive');
+         if (!marker) return 'no marker';
+         marker.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+         var link = document.querySelector('.leaflet-popup .map-popup-name');
+         return link ? link.getAttribute('href') : 'no popup';",
+    );
+    assert!(
+        popup.as_str().unwrap_or("").starts_with("/institutions/"),
+        "{popup}"
+    );
+
+    // A click on an empty spot of the directory map offers a near search around it.
+    browser.goto(&format!("{base}/directory?kind=pharmacy"));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let near_link = browser.execute(
+        "var canvas = document.querySelector('[data-testid=directory-map] .map-canvas');
+         var box = canvas.getBoundingClientRect();
+         var at = { bubbles: true, clientX: box.left + box.width / 2, clientY: box.top + box.height / 2 };
+         canvas.dispatchEvent(new MouseEvent('mousedown', at));
+         canvas.dispatchEvent(new MouseEvent('mouseup', at));
+         canvas.dispatchEvent(new MouseEvent('click', at));
+         var link = document.querySelector('.leaflet-popup .map-near-here');
+         return link ? link.getAttribute('href') : 'no popup';",
+    );
+    let near_link = near_link.as_str().unwrap_or("").to_owned();
+    assert!(
+        near_link.starts_with("/directory?") && near_link.contains("near=34."),
+        "{near_link}"
+    );
+    browser.goto(&format!("{base}{near_link}"));
+    assert!(
+        browser.source().contains("近い順：")
+            && browser.source().contains("data-testid=\"distance\""),
+        "the search runs around the clicked point"
+    );
+
+    // The entry form: a click on the map fills in latitude and longitude.
+    demo_login(&browser, &base, "clinic-admin@demo.renkei.example");
+    browser.goto(&format!("{base}/institution"));
+    browser.click("a[data-testid=edit-entry]");
+    browser.wait_for_url("the edit form", |u| u.ends_with("/edit"));
+    browser.wait_for(".js-directory-map[data-map-ready=true]");
+    let before = browser.execute("return document.querySelector('input[name=lat]').value;");
+    browser.execute("document.querySelector('input[name=lat]').value = ''; document.querySelector('input[name=lng]').value = ''; return true;");
+    browser.click(".js-directory-map .map-canvas");
+    let picked = browser.execute(
+        "return [document.querySelector('input[name=lat]').value, document.querySelector('input[name=lng]').value];",
+    );
+    let lat: f64 = picked[0].as_str().unwrap().parse().unwrap();
+    let lng: f64 = picked[1].as_str().unwrap().parse().unwrap();
+    assert!(
+        (34.3..35.0).contains(&lat) && (135.3..135.9).contains(&lng),
+        "{picked} (was {before})"
+    );
+    browser.screenshot(&out.join("map-3-pick.png"));
+    drop(browser);
+    server.terminate();
+}
+
+#[test]
+fn a_coordinator_sends_a_reminder_and_the_clinic_confirms_with_one_click_in_a_real_browser() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 390, 1200);
+
+    // The coordinator's overdue list: remind the first entry that has a contact address.
+    demo_login(&browser, &base, "coordinator@demo.renkei.example");
+    browser.goto(&format!("{base}/hub/stale"));
+    let first = browser.execute(
+        "var form = document.querySelector('form[action$=\"/remind\"]');
+         return form ? form.closest('tr').getAttribute('data-testid') : null;",
+    );
+    let row = first
+        .as_str()
+        .expect("an overdue entry with a contact")
+        .to_owned();
+    let id = row.trim_start_matches("stale-").to_owned();
+    let confirmed_before = browser.execute(&format!(
+        "return document.querySelector('tr[data-testid={row}] td:nth-child(3)').textContent;"
+    ));
+    browser.screenshot(&out.join("stale-1-list.png"));
+    browser.click(&format!("tr[data-testid={row}] form button[type=submit]"));
+    browser.wait_for_url("the reminder is sent", |u| u.contains("/hub/stale?sent="));
+    assert!(browser.source().contains("確認依頼を送りました"));
+    browser.click("form[action='/logout'] button[type=submit]");
+    browser.wait_for_url("logged out", |u| u.trim_end_matches('/') == base);
+
+    // Without SMTP the mail waits in the outbox, where the administrator reads it.
+    demo_login(&browser, &base, "admin@demo.renkei.example");
+    browser.goto(&format!("{base}/admin/outbox"));
+    let link = browser.execute(
+        "var bodies = document.querySelectorAll('pre.mail-body');
+         for (var i = 0; i < bodies.length; i++) {
+           var m = bodies[i].textContent.match(/https?:\\/\\/\\S+\\/confirm\\/[0-9a-f]+/);
+           if (m) return m[0];
+         }
+         return null;",
+    );
+    let link = link
+        .as_str()
+        .expect("the reminder with its link")
+        .to_owned();
+    browser.click("form[action='/logout'] button[type=submit]");
+    browser.wait_for_url("logged out", |u| u.trim_end_matches('/') == base);
+
+    // The clinic opens the link (no login) and confirms with one click.
+    let path = link.split("/confirm/").nth(1).unwrap();
+    browser.goto(&format!("{base}/confirm/{path}"));
+    browser.screenshot(&out.join("stale-2-confirm.png"));
+    browser.click(&format!(
+        "form[action='/confirm/{path}'] button[type=submit]"
+    ));
+    browser.wait_for_url("confirmed", |_| {
+        browser.source().contains("確認ありがとうございました")
+    });
+    browser.screenshot(&out.join("stale-3-done.png"));
+
+    // The public page shows the new confirmation date. (The coordinator's list is checked
+    // through the router in tests/mail.rs: a second login here would reuse a TOTP code.)
+    browser.goto(&format!("{base}/institutions/{id}"));
+    let confirmed_after =
+        browser.execute("return document.querySelector('[data-testid=confirmed]').textContent;");
+    assert_ne!(
+        confirmed_after, confirmed_before,
+        "the confirmation date moved"
+    );
+    assert!(!confirmed_after.as_str().unwrap_or("").trim().is_empty());
+    drop(browser);
+    server.terminate();
+}
+
+#[test]
+fn a_newcomer_searches_sees_list_and_map_and_opens_an_institution_in_a_real_browser() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path())
+        .env("RENKEI_MAP_TILE_URL", "http://127.0.0.1:9/{z}/{x}/{y}.png");
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 390, 1400);
+
+    // From the home page, the way a citizen would: type the words into the search form.
+    browser.goto(&format!("{base}/directory"));
+    browser.type_into("input[name=q]", "訪問診療 24時間 八尾");
+    browser.click("form.search-form button[type=submit]");
+    browser.wait_for_url("the results", |u| u.contains("q="));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let seen = browser.execute(
+        "return {
+           total: Number(document.querySelector('[data-testid=result-count] strong').textContent),
+           listed: document.querySelectorAll('ol.results > li').length,
+           markers: Number(document.querySelector('[data-testid=directory-map]').getAttribute('data-markers')),
+           first: document.querySelector('ol.results a.inst-name').textContent,
+         };",
+    );
+    assert_eq!(seen["total"], 14, "{seen}");
+    assert_eq!(seen["listed"], 14, "{seen}");
+    assert_eq!(seen["markers"], 14, "every result on the map: {seen}");
+    browser.screenshot(&out.join("newcomer-1-results.png"));
+
+    browser.click("ol.results a.inst-name");
+    browser.wait_for_url("the institution's page", |u| u.contains("/institutions/"));
+    browser.wait_for("[data-testid=institution-map][data-map-ready=true]");
+    let first = seen["first"].as_str().unwrap().to_owned();
+    let page = browser.source();
+    assert!(
+        page.contains(&format!("<h1>{first}</h1>")),
+        "the detail page of {first}"
+    );
+    assert!(page.contains("訪問診療") && page.contains("24時間対応"));
+    assert!(
+        page.contains("data-testid=\"confirmed\""),
+        "when it was last confirmed"
+    );
+    browser.screenshot(&out.join("newcomer-2-detail.png"));
+    drop(browser);
+    server.terminate();
+}
+
+#[test]
+fn names_on_the_map_are_text_never_markup() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["demo"]);
+    std::fs::write(
+        dir.path().join("evil.csv"),
+        "名称,種別,地域,所在地,緯度,経度\n［デモ］<img src=x id=evil>医院,診療所,八尾市,八尾市本町1-1,34.6269,135.6009\n",
+    )
+    .unwrap();
+    run(&["import", "evil.csv"]);
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path())
+        .env("RENKEI_MAP_TILE_URL", "none");
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let browser = common::webdriver::Browser::start(&chrome, 800, 900);
+    browser.goto(&format!("{base}/directory?q=%E5%8C%BB%E9%99%A2+img"));
+    browser.wait_for("[data-testid=directory-map][data-map-ready=true]");
+    let shown = browser.execute(
+        "var marker = document.querySelector('[data-testid=directory-map] path.leaflet-interactive');
+         marker.dispatchEvent(new MouseEvent('mouseover', { bubbles: true }));
+         marker.dispatchEvent(new MouseEvent('click', { bubbles: true }));
+         var tip = document.querySelector('.leaflet-tooltip');
+         var name = document.querySelector('.leaflet-popup .map-popup-name');
+         return {
+           evil: document.getElementById('evil') !== null,
+           tooltip: tip ? tip.textContent : null,
+           popup: name ? name.textContent : null,
+         };",
+    );
+    assert_eq!(
+        shown["evil"], false,
+        "no element was made from the name: {shown}"
+    );
+    assert!(
+        shown["tooltip"].as_str().unwrap_or("").contains("<img"),
+        "{shown}"
+    );
+    assert!(
+        shown["popup"].as_str().unwrap_or("").contains("<img"),
+        "{shown}"
+    );
     drop(browser);
     server.terminate();
 }

@@ -251,7 +251,7 @@ fn migrate_and_demo_commands_report_what_they_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 5"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 7"));
     let out = renkei()
         .current_dir(dir.path())
         .arg("demo")
@@ -304,6 +304,24 @@ fn a_bad_smtp_url_fails_before_anything_is_created() {
         .output()
         .unwrap();
     assert_one_line_failure(&out, "SMTP");
+    assert!(entries(dir.path()).is_empty());
+}
+
+#[test]
+fn a_bad_map_tile_url_fails_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = renkei()
+        .current_dir(dir.path())
+        .args([
+            "serve",
+            "--map-tile-url",
+            "javascript:alert(1)",
+            "--listen",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .output()
+        .unwrap();
+    assert_one_line_failure(&out, "地図タイル");
     assert!(entries(dir.path()).is_empty());
 }
 
@@ -476,6 +494,51 @@ fn an_export_imports_back_unchanged_and_bad_files_write_nothing() {
 
     std::fs::write(dir.path().join("binary.csv"), [0x82u8, 0xff, 0xff, 0x00]).unwrap();
     assert_one_line_failure(&run(&["import", "binary.csv"]), "文字コード");
+
+    // Excel: the workbook `export` writes imports back unchanged.
+    assert!(run(&["export", "--format", "xlsx", "--out", "all.xlsx"])
+        .status
+        .success());
+    let xlsx = run(&["import", "all.xlsx", "--dry-run"]);
+    let stderr = String::from_utf8_lossy(&xlsx.stderr);
+    assert!(stderr.contains("Excel（.xlsx）"), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&xlsx.stdout).contains("新規 0 件、更新 0 件、変更なし 617 件"),
+        "{}{stderr}",
+        String::from_utf8_lossy(&xlsx.stdout)
+    );
+    let mut truncated = std::fs::read(dir.path().join("all.xlsx")).unwrap();
+    truncated.truncate(300);
+    std::fs::write(dir.path().join("broken.xlsx"), truncated).unwrap();
+    assert_one_line_failure(
+        &run(&["import", "broken.xlsx"]),
+        "Excel ファイルを読めません",
+    );
+
+    // Repeats in one file: by 医療機関コード and by name and address, each reported.
+    let repeats = "名称,種別,地域,所在地,医療機関コード\n\
+        コード医院,診療所,八尾市,八尾市本町1-1,2712345678\n\
+        コード医院 分院,診療所,八尾市,八尾市本町2-2,2712345678\n\
+        同名医院,診療所,八尾市,八尾市本町3-3,\n\
+        同名医院,診療所,八尾市,八尾市本町3-3,\n";
+    std::fs::write(dir.path().join("repeats.csv"), repeats).unwrap();
+    let out = run(&["import", "repeats.csv"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("3行目: 2行目と同じ医療機関コード（2712345678）")
+            && stderr.contains("5行目: 4行目と同じ名称・所在地"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("新規 2 件、更新 0 件、変更なし 0 件、重複 2 件"));
+    // The code identifies the entry: a new address under the same code is an update.
+    let moved =
+        "名称,種別,地域,所在地,医療機関コード\nコード医院,診療所,八尾市,八尾市本町5-5,2712345678\n";
+    std::fs::write(dir.path().join("moved.csv"), moved).unwrap();
+    assert!(
+        String::from_utf8_lossy(&run(&["import", "moved.csv"]).stdout)
+            .contains("新規 0 件、更新 1 件")
+    );
 }
 
 #[test]
@@ -490,6 +553,8 @@ fn help_explains_every_setting() {
         "--config",
         "RENKEI_LISTEN",
         "DATABASE_URL",
+        "--map-tile-url",
+        "RENKEI_MAP_TILE_URL",
         "127.0.0.1:8080",
     ] {
         assert!(

@@ -167,6 +167,30 @@ impl Browser {
             .to_owned()
     }
 
+    /// Runs `script` (a function body; `return` gives the value) in the page and returns its
+    /// result.
+    pub fn execute(&self, script: &str) -> Value {
+        self.call(
+            "POST",
+            &self.session_path("/execute/sync"),
+            Some(json!({ "script": script, "args": [] })),
+        )["value"]
+            .clone()
+    }
+
+    /// Waits (up to 15 s) until an element matches `css`, e.g. a map a script draws.
+    pub fn wait_for(&self, css: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let probe = format!(
+            "return document.querySelector({}) !== null;",
+            serde_json::to_string(css).unwrap()
+        );
+        while self.execute(&probe) != Value::Bool(true) {
+            assert!(Instant::now() < deadline, "waited for {css}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Types into the element matching `css`.
     pub fn type_into(&self, css: &str, text: &str) {
         let id = self.find(css);
