@@ -48,6 +48,8 @@ pub struct RowError {
 pub struct ImportRow {
     /// Line in the file.
     pub line: usize,
+    /// Renkei's id from the file's 「ID」 column (an export read back), when it has one.
+    pub id: Option<i64>,
     /// The entry.
     pub institution: NewInstitution,
 }
@@ -291,12 +293,39 @@ fn parse_table(
                 normalize(cell)
             }
         };
-        match parse_row(line, &get, region) {
-            Ok(institution) => rows.push(ImportRow { line, institution }),
-            Err(mut e) => errors.append(&mut e),
+        let id = parse_id(&get("ID")).map_err(|reason| RowError {
+            line,
+            column: "ID".into(),
+            reason,
+        });
+        match (id, parse_row(line, &get, region)) {
+            (Ok(id), Ok(institution)) => rows.push(ImportRow {
+                line,
+                id,
+                institution,
+            }),
+            (Ok(_), Err(mut e)) => errors.append(&mut e),
+            (Err(e), Ok(_)) => errors.push(e),
+            (Err(e), Err(mut more)) => {
+                errors.push(e);
+                errors.append(&mut more);
+            }
         }
     }
     Ok((rows, errors))
+}
+
+/// The 「ID」 cell: empty for a new entry, or Renkei's positive id.
+fn parse_id(cell: &str) -> Result<Option<i64>, String> {
+    if cell.is_empty() {
+        return Ok(None);
+    }
+    match cell.parse::<i64>() {
+        Ok(id) if id > 0 => Ok(Some(id)),
+        _ => Err(format!(
+            "「{cell}」は ID ではありません（Renkei の書き出した番号か、新規なら空欄にしてください）"
+        )),
+    }
 }
 
 fn parse_row(

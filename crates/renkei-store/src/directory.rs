@@ -103,11 +103,12 @@ impl Store {
         Ok(())
     }
 
-    /// The area code of each of these entries.
-    pub async fn area_codes_of(
+    /// What an import may not change about entries, by id: kind, area and designation.
+    /// Ids that do not exist are absent.
+    pub async fn standing_of(
         &self,
         ids: &[i64],
-    ) -> Result<std::collections::HashMap<i64, String>, StoreError> {
+    ) -> Result<std::collections::HashMap<i64, EntryStanding>, StoreError> {
         let mut out = std::collections::HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let list = chunk
@@ -116,12 +117,25 @@ impl Store {
                 .collect::<Vec<_>>()
                 .join(",");
             let rows = sqlx::query(&format!(
-                "SELECT i.id, a.code FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id IN ({list})"
+                "SELECT i.id, i.kind, a.code, a.name, i.is_active
+                 FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id IN ({list})"
             ))
             .fetch_all(self.pool())
             .await?;
             for r in &rows {
-                out.insert(r.try_get("id")?, r.try_get("code")?);
+                let kind: String = r.try_get("kind")?;
+                let Some(kind) = InstitutionKind::from_code(&kind) else {
+                    continue;
+                };
+                out.insert(
+                    r.try_get("id")?,
+                    EntryStanding {
+                        kind,
+                        area_code: r.try_get("code")?,
+                        is_active: r.try_get::<i64, _>("is_active")? != 0,
+                        area_name: r.try_get("name")?,
+                    },
+                );
             }
         }
         Ok(out)
@@ -239,6 +253,19 @@ impl Store {
 }
 
 /// An institution's name and area, for invitations and permissions.
+/// What an import may not change about an entry (it changes through the coordinator, not a file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryStanding {
+    /// Its kind.
+    pub kind: InstitutionKind,
+    /// Its area's code.
+    pub area_code: String,
+    /// Designated an active institution.
+    pub is_active: bool,
+    /// Its area's name.
+    pub area_name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InstitutionBrief {
     /// Identifier.

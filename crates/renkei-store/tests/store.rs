@@ -385,7 +385,96 @@ async fn a_near_search_sorts_by_true_distance(db: TestDb) {
     assert_eq!(second_page[0].id, hits[2].id, "paging over the sorted list");
 }
 
+/// Plans an import of a CSV text (every row must read).
+async fn plan_csv(store: &Store, csv: &str) -> renkei_store::import::ImportPlan {
+    let parsed = renkei_domain::import::read_directory_file(
+        csv.as_bytes(),
+        &RegionDefinition::nakakawachi(),
+    )
+    .unwrap();
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    store.plan_import(parsed.rows).await.unwrap()
+}
+
+async fn an_import_matches_by_id_and_refuses_what_only_a_coordinator_changes(db: TestDb) {
+    use renkei_store::import::DuplicateOf;
+    with_demo(&db.store).await;
+    let setup = "名称,種別,地域,所在地,医療機関コード\n\
+        ［デモ］甲医院,診療所,八尾市,八尾市本町1-1,2712340101\n\
+        ［デモ］乙医院,診療所,八尾市,八尾市本町2-2,2712340102\n\
+        ［デモ］丙医院,診療所,八尾市,八尾市本町3-3,\n\
+        ［デモ］丁医院,診療所,八尾市,八尾市本町4-4,2712340104\n";
+    let plan = plan_csv(&db.store, setup).await;
+    assert_eq!((plan.new.len(), plan.errors.len()), (4, 0));
+    db.store.apply_import(&plan, &|_| {}).await.unwrap();
+    let codes: std::collections::HashMap<String, i64> = db
+        .store
+        .medical_codes()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let keys: std::collections::HashMap<String, i64> = db
+        .store
+        .identity_keys()
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    let (kou, tei) = (codes["2712340101"], codes["2712340104"]);
+    let hei = keys[&renkei_domain::import::identity_key("［デモ］丙医院", "八尾市本町3-3")];
+
+    let csv = format!(
+        "ID,名称,種別,地域,所在地,医療機関コード,積極的医療機関\n\
+        {kou},［デモ］甲医院（本院）,診療所,八尾市,八尾市本町1-1,2712340101,\n\
+        {kou},［デモ］甲医院分室,診療所,八尾市,八尾市本町1-2,,\n\
+        ,［デモ］乙医院,病院,八尾市,八尾市本町2-2,2712340102,\n\
+        999999999,［デモ］どこにもない医院,診療所,八尾市,八尾市本町5-5,,\n\
+        {hei},［デモ］丙医院,診療所,八尾市,八尾市本町3-3,2712340104,\n\
+        ,［デモ］丁医院,診療所,八尾市,八尾市本町4-4,2712349999,\n\
+        {hei},［デモ］丙医院,診療所,八尾市,八尾市本町3-9,,はい\n\
+        {tei},［デモ］丁医院,診療所,柏原市,柏原市本郷4-4,,\n"
+    );
+    let plan = plan_csv(&db.store, &csv).await;
+    // Line 2 renames 甲 through its ID: the only write.
+    assert_eq!(plan.new.len(), 0);
+    assert_eq!(plan.updates.len(), 1);
+    assert_eq!((plan.updates[0].0, plan.updates[0].1), (2, kou));
+    assert_eq!(plan.updates[0].2.name, "［デモ］甲医院（本院）");
+    // Line 3 names 甲 again.
+    assert_eq!(plan.duplicates.len(), 1);
+    assert_eq!(plan.duplicates[0].line, 3);
+    assert_eq!(plan.duplicates[0].by, DuplicateOf::Entry(kou));
+    let errors: Vec<(usize, &str)> = plan
+        .errors
+        .iter()
+        .map(|e| (e.line, e.column.as_str()))
+        .collect();
+    assert_eq!(
+        errors,
+        vec![
+            (4, "種別"),
+            (5, "ID"),
+            (6, "医療機関コード"),
+            (7, "医療機関コード"),
+            (8, "積極的医療機関"),
+            (9, "地域"),
+        ],
+        "{:?}",
+        plan.errors
+    );
+    assert!(
+        plan.errors[0].reason.contains("「診療所」"),
+        "{:?}",
+        plan.errors[0]
+    );
+    assert!(plan.errors[2].reason.contains(&format!("ID {tei}")));
+    assert!(plan.errors[3].reason.contains(&format!("ID 列に {tei}")));
+    assert!(plan.errors[5].reason.contains("八尾市"));
+}
+
 both_backends!(
+    an_import_matches_by_id_and_refuses_what_only_a_coordinator_changes,
     the_directory_is_searched_by_capability_text_area_and_kind,
     a_near_search_sorts_by_true_distance
 );

@@ -29,7 +29,6 @@ use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]
@@ -40,6 +39,8 @@ pub struct WebConfig {
     pub upload_limit: usize,
     /// Time after which a request is answered 503 instead of running on.
     pub request_timeout: Duration,
+    /// The same for an upload (a directory file of up to `upload_limit` over a slow line).
+    pub upload_timeout: Duration,
     /// Mark cookies `Secure` (and use `__Host-` names): on whenever Renkei is reached over TLS.
     pub secure_cookies: bool,
     /// A session ends after this long without a request.
@@ -101,6 +102,7 @@ impl Default for WebConfig {
             body_limit: 2 * 1024 * 1024,
             upload_limit: 101 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            upload_timeout: Duration::from_secs(10 * 60),
             secure_cookies: false,
             session_idle: chrono::Duration::minutes(30),
             session_lifetime: chrono::Duration::hours(12),
@@ -218,12 +220,31 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(
             state.config.body_limit.max(state.config.upload_limit),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-            state.config.request_timeout,
+        .layer(axum::middleware::from_fn_with_state(
+            (state.config.request_timeout, state.config.upload_timeout),
+            time_limit,
         ))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Answers 503 when a request runs longer than its limit: `request_timeout`, or `upload_timeout`
+/// for an upload (reading up to 100 MB over a slow line takes longer than any page should).
+async fn time_limit(
+    axum::extract::State((normal, upload)): axum::extract::State<(Duration, Duration)>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let limit = if routes::is_upload(request.uri().path()) {
+        upload
+    } else {
+        normal
+    };
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::http::StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
 }

@@ -280,6 +280,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         post(import::apply),
     )
     .add(
+        "GET",
+        "/hub/import/{key}",
+        Access::Roles(COORDINATORS),
+        get(import::progress),
+    )
+    .add(
         "POST",
         "/hub/stale/{id}/remind",
         Access::Roles(COORDINATORS),

@@ -32,6 +32,26 @@ fn key_in(html: &str) -> String {
     html[at..].split('/').next().unwrap().to_owned()
 }
 
+/// Follows an applied plan through its progress page (which refreshes itself while the plan is
+/// written in the background) to the form with the counts.
+async fn finished(coordinator: &mut Browser, applied: &Reply) -> Reply {
+    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
+    let progress = applied.location().to_owned();
+    assert!(progress.starts_with("/hub/import/"), "{progress}");
+    for _ in 0..600 {
+        let page = coordinator.get(&progress).await;
+        if page.status == StatusCode::SEE_OTHER {
+            assert!(page.location().starts_with("/hub/import?done="));
+            return coordinator.get(page.location()).await;
+        }
+        assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+        assert!(page.body.contains("data-testid=\"import-writing\""));
+        assert!(page.body.contains("http-equiv=\"refresh\""));
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the import did not finish");
+}
+
 async fn a_coordinator_checks_then_imports_only_their_area(db: TestDb) {
     let w = with_demo(&db).await;
     let before = count(&w).await;
@@ -84,10 +104,11 @@ async fn a_coordinator_checks_then_imports_only_their_area(db: TestDb) {
             vec![("skip_bad_rows", "1".to_owned())],
         )
         .await;
-    assert_eq!(applied.status, StatusCode::SEE_OTHER, "{}", applied.body);
-    assert_eq!(count(&w).await, before + 1);
-    let done = coordinator.get(applied.location()).await;
+    let done = finished(&mut coordinator, &applied).await;
     assert!(done.body.contains("取り込みました"), "{}", done.body);
+    assert!(done.body.contains("data-testid=\"import-done\""));
+    assert_eq!(count(&w).await, before + 1);
+    // Pressing the button again shows the same result and writes nothing more.
     let again = coordinator
         .post(
             "/hub/import",
@@ -95,8 +116,19 @@ async fn a_coordinator_checks_then_imports_only_their_area(db: TestDb) {
             vec![("skip_bad_rows", "1".to_owned())],
         )
         .await;
-    assert_eq!(again.status, StatusCode::GONE, "a plan applies once");
+    assert_eq!(again.status, StatusCode::SEE_OTHER, "a plan applies once");
+    assert_eq!(again.location(), applied.location());
     assert_eq!(count(&w).await, before + 1);
+    // Nobody else sees the progress; an unknown key is gone.
+    let mut other = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    assert_eq!(other.get(applied.location()).await.status, StatusCode::GONE);
+    assert_eq!(
+        coordinator
+            .get("/hub/import/0123456789abcdef0123456789abcdef")
+            .await
+            .status,
+        StatusCode::GONE
+    );
 }
 
 async fn an_excel_workbook_updates_an_entry_by_its_code(db: TestDb) {
@@ -133,7 +165,7 @@ async fn an_excel_workbook_updates_an_entry_by_its_code(db: TestDb) {
     let applied = coordinator
         .post("/hub/import", &format!("/hub/import/{key}/apply"), vec![])
         .await;
-    assert_eq!(applied.status, StatusCode::SEE_OTHER);
+    finished(&mut coordinator, &applied).await;
 
     // The same code at a new address is the same institution: an update, not a new entry.
     let moved = coordinator
@@ -152,9 +184,10 @@ async fn an_excel_workbook_updates_an_entry_by_its_code(db: TestDb) {
     );
     // The same file again: nothing to do.
     let key = key_in(&moved.body);
-    coordinator
+    let applied = coordinator
         .post("/hub/import", &format!("/hub/import/{key}/apply"), vec![])
         .await;
+    finished(&mut coordinator, &applied).await;
     let same = coordinator
         .upload(
             "/hub/import",

@@ -1,7 +1,8 @@
 //! `renkei import FILE`: a directory file — Excel (.xlsx), or CSV in UTF-8 or Shift_JIS as Excel
 //! writes it — checked row by row, then written in one transaction — or, with `--dry-run`, only
-//! reported. Entries are matched by 医療機関コード, then by normalised name and address, so
-//! importing the same file twice changes nothing; repeated rows are reported and left out.
+//! reported. Entries are matched by the exported 「ID」 column, then 医療機関コード, then normalised
+//! name and address, so importing the same file twice changes nothing; repeated rows and rows that
+//! would change an entry's kind, area or designation are reported and left out.
 
 use crate::config::Config;
 use crate::database::{open_database, OpenedDatabase};
@@ -9,7 +10,6 @@ use crate::failure::Failure;
 use indicatif::{ProgressBar, ProgressStyle};
 use renkei_domain::import::read_directory_file;
 use renkei_domain::region::RegionDefinition;
-use renkei_store::import::DuplicateOf;
 use std::path::Path;
 
 /// Largest file accepted.
@@ -58,40 +58,40 @@ pub async fn run(
             format!("line {}: {}", e.line, e.reason),
         )
     })?;
-    let (rows, errors) = (parsed.rows, parsed.errors);
+    let (rows, mut errors) = (parsed.rows, parsed.errors);
+    let read = rows.len() + errors.len();
+    let OpenedDatabase { store, target } = open_database(&config).await?;
+    let fail = |e| Failure::database(&target, &e);
+    let mut plan = store.plan_import(rows).await.map_err(fail)?;
+    errors.append(&mut plan.errors);
+    errors.sort_by_key(|e| e.line);
+    let mut bad_lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    bad_lines.dedup();
     eprintln!(
-        "{}: {}、{} 行を読みました（問題のある行 {} 件） / read {} rows ({} with problems)",
+        "{}: {}、{read} 行を読みました（問題のある行 {} 件） / read {read} rows ({} with problems)",
         file.display(),
         parsed.format.label(),
-        rows.len() + errors.len(),
-        errors.len(),
-        rows.len() + errors.len(),
-        errors.len()
+        bad_lines.len(),
+        bad_lines.len()
     );
     for e in &errors {
         eprintln!("  {}行目「{}」: {}", e.line, e.column, e.reason);
     }
-    if !errors.is_empty() && !skip_bad_rows {
+    if !bad_lines.is_empty() && !skip_bad_rows {
+        store.close().await;
         return Err(input(
-            format!("問題のある行が {} 件あるため、何も書き込んでいません。直してからもう一度取り込むか、--skip-bad-rows で正しい行だけを取り込んでください", errors.len()),
-            format!("{} rows have problems; nothing was written (fix them, or use --skip-bad-rows)", errors.len()),
+            format!("問題のある行が {} 件あるため、何も書き込んでいません。直してからもう一度取り込むか、--skip-bad-rows で正しい行だけを取り込んでください", bad_lines.len()),
+            format!("{} rows have problems; nothing was written (fix them, or use --skip-bad-rows)", bad_lines.len()),
         ));
     }
-
-    let OpenedDatabase { store, target } = open_database(&config).await?;
-    let fail = |e| Failure::database(&target, &e);
-    let plan = store.plan_import(rows).await.map_err(fail)?;
     for d in &plan.duplicates {
-        match &d.by {
-            DuplicateOf::MedicalCode(code) => eprintln!(
-                "  {}行目: {}行目と同じ医療機関コード（{code}）のため取り込みません / same 医療機関コード as line {}, skipped",
-                d.line, d.first_line, d.first_line
-            ),
-            DuplicateOf::NameAndAddress => eprintln!(
-                "  {}行目: {}行目と同じ名称・所在地のため取り込みません / same name and address as line {}, skipped",
-                d.line, d.first_line, d.first_line
-            ),
-        }
+        eprintln!(
+            "  {}行目: {} / line {}: {}",
+            d.line,
+            d.reason_ja(),
+            d.line,
+            d.reason_en()
+        );
     }
     let summary = format!(
         "新規 {} 件、更新 {} 件、変更なし {} 件、重複 {} 件 / new {}, updated {}, unchanged {}, duplicates {}",

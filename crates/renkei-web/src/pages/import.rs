@@ -1,7 +1,10 @@
 //! `/hub/import`: the coordinator imports a directory file in the browser, in two steps. The
 //! upload is checked and planned — every bad row with its row, column and reason, repeats, new
 //! entries and changes — and nothing is written; the plan waits (30 minutes, on this server)
-//! until the coordinator applies it as shown. A coordinator imports only their own areas' rows.
+//! until the coordinator applies it as shown. Applying runs in the background, in one transaction,
+//! while a progress page (refreshing itself, no JavaScript needed) shows how far it got; a
+//! failure writes nothing and keeps the plan for another try. A coordinator imports only their
+//! own areas' rows.
 
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
@@ -18,9 +21,10 @@ use renkei_domain::audit::Outcome;
 use renkei_domain::import::{read_directory_file, RowError};
 use renkei_domain::region::RegionDefinition;
 use renkei_store::audit::AuditEvent;
-use renkei_store::import::{DuplicateOf, ImportPlan};
+use renkei_store::import::ImportPlan;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest file accepted (the request may be a little larger for the form around it).
@@ -41,20 +45,78 @@ pub struct PendingImport {
     created: Instant,
 }
 
-/// Checked uploads by their random key.
+/// How a plan being applied stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum JobState {
+    /// Writing.
+    Running,
+    /// Written: new, updated, unchanged, left out.
+    Done([usize; 4]),
+    /// Nothing written; the plan is pending again under the same key.
+    Failed,
+}
+
+/// A plan being applied, or applied (kept as long as a checked upload, for the progress page).
+struct ImportJob {
+    user_id: i64,
+    file_name: String,
+    total: u64,
+    written: Arc<AtomicU64>,
+    state: JobState,
+    started: Instant,
+}
+
+/// Checked uploads, and plans being applied, by their random key.
 #[derive(Default)]
-pub struct PendingImports(Mutex<HashMap<String, PendingImport>>);
+pub struct PendingImports {
+    checked: Mutex<HashMap<String, PendingImport>>,
+    jobs: Mutex<HashMap<String, ImportJob>>,
+}
 
 impl std::fmt::Debug for PendingImports {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.0.lock().map(|m| m.len()).unwrap_or(0);
-        write!(f, "PendingImports({n})")
+        let n = self.checked.lock().map(|m| m.len()).unwrap_or(0);
+        let j = self.jobs.lock().map(|m| m.len()).unwrap_or(0);
+        write!(f, "PendingImports({n} checked, {j} applying or applied)")
     }
 }
 
+/// What the progress page shows.
+struct Progress {
+    file_name: String,
+    total: u64,
+    written: u64,
+    state: JobState,
+}
+
 impl PendingImports {
+    fn start(&self, key: String, job: ImportJob) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.retain(|_, j| j.state == JobState::Running || j.started.elapsed() < PENDING_FOR);
+        jobs.insert(key, job);
+    }
+
+    fn finish(&self, key: &str, state: JobState) {
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(job) = jobs.get_mut(key) {
+            job.state = state;
+        }
+    }
+
+    fn progress(&self, key: &str, user_id: i64) -> Option<Progress> {
+        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        jobs.get(key)
+            .filter(|j| j.user_id == user_id)
+            .map(|j| Progress {
+                file_name: j.file_name.clone(),
+                total: j.total,
+                written: j.written.load(Ordering::Relaxed).min(j.total),
+                state: j.state,
+            })
+    }
+
     fn put(&self, key: String, pending: PendingImport) {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.checked.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, p| p.created.elapsed() < PENDING_FOR);
         while map.len() >= MAX_PENDING {
             let Some(oldest) = map
@@ -70,7 +132,7 @@ impl PendingImports {
     }
 
     fn take(&self, key: &str, user_id: i64) -> Option<PendingImport> {
-        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.checked.lock().unwrap_or_else(|e| e.into_inner());
         let fresh = map
             .get(key)
             .is_some_and(|p| p.user_id == user_id && p.created.elapsed() < PENDING_FOR);
@@ -281,31 +343,14 @@ pub async fn check(
             });
         }
     }
+    // A row of the coordinator's area that matches an entry of another area is refused by the
+    // plan (an import never moves an entry between areas).
     let mut plan = app
         .store
         .plan_import(rows)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    // An update must also be to an entry of the coordinator's areas (a code may match another).
-    let ids: Vec<i64> = plan.updates.iter().map(|(_, id, _)| *id).collect();
-    let existing_areas = app
-        .store
-        .area_codes_of(&ids)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
-    plan.updates.retain(|(line, id, _)| {
-        let theirs = existing_areas.get(id).map(String::as_str).unwrap_or("");
-        if own(theirs) {
-            true
-        } else {
-            errors.push(RowError {
-                line: *line,
-                column: "医療機関コード".into(),
-                reason: "同じ医療機関コードの掲載が担当外の地域にあるため更新できません".into(),
-            });
-            false
-        }
-    });
+    errors.append(&mut plan.errors);
     errors.sort_by_key(|e| e.line);
     let mut bad_lines: Vec<usize> = errors.iter().map(|e| e.line).collect();
     bad_lines.dedup();
@@ -349,21 +394,8 @@ fn report_of(
         .collect();
     problems.extend(plan.duplicates.iter().map(|d| ReportRow {
         line: d.line,
-        column: match &d.by {
-            DuplicateOf::MedicalCode(_) => "医療機関コード".into(),
-            DuplicateOf::NameAndAddress => "名称・所在地".into(),
-        },
-        text: match &d.by {
-            DuplicateOf::MedicalCode(code) => {
-                format!(
-                    "{}行目と同じ医療機関コード（{code}）のため取り込みません",
-                    d.first_line
-                )
-            }
-            DuplicateOf::NameAndAddress => {
-                format!("{}行目と同じ名称・所在地のため取り込みません", d.first_line)
-            }
-        },
+        column: d.column().into(),
+        text: d.reason_ja(),
     }));
     let mut changes: Vec<ReportRow> = plan
         .new
@@ -397,7 +429,9 @@ fn report_of(
     }
 }
 
-/// `POST /hub/import/{key}/apply`: writes the checked plan in one transaction.
+/// `POST /hub/import/{key}/apply`: starts writing the checked plan (one transaction, in the
+/// background) and sends the coordinator to its progress page. Pressing the button twice shows
+/// the same progress.
 pub async fn apply(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -408,7 +442,15 @@ pub async fn apply(
     let Some(user) = ctx.viewer.signed_in().cloned() else {
         return Err(PageError::not_found(&ctx));
     };
+    let progress_page = format!("/hub/import/{key}");
     let Some(pending) = app.pending_imports.take(&key, user.id.0) else {
+        if app
+            .pending_imports
+            .progress(&key, user.id.0)
+            .is_some_and(|p| p.state != JobState::Failed)
+        {
+            return Ok(see_other(&progress_page));
+        }
         return refuse(&ctx, StatusCode::GONE, "import.expired", vec![]);
     };
     let skip = crate::auth::session::form_field(&form, "skip_bad_rows").is_some_and(|v| v == "1");
@@ -417,37 +459,114 @@ pub async fn apply(
         app.pending_imports.put(key, pending);
         return refuse(&ctx, StatusCode::BAD_REQUEST, "import.has_bad_rows", vec![]);
     }
-    if let Err(e) = app.store.apply_import(&pending.plan, &|_| {}).await {
-        // Nothing was written (one transaction); keep the checked upload for another try.
-        app.pending_imports.put(key, pending);
-        return Err(PageError::store(&ctx, e));
+    let written = Arc::new(AtomicU64::new(0));
+    app.pending_imports.start(
+        key.clone(),
+        ImportJob {
+            user_id: user.id.0,
+            file_name: pending.file_name.clone(),
+            total: pending.plan.writes(),
+            written: written.clone(),
+            state: JobState::Running,
+            started: Instant::now(),
+        },
+    );
+    let client = client_of(&extensions);
+    tokio::spawn(async move {
+        let result = app
+            .store
+            .apply_import(&pending.plan, &|n| {
+                written.fetch_add(n, Ordering::Relaxed);
+            })
+            .await;
+        if let Err(e) = result {
+            // Nothing was written (one transaction); keep the checked upload for another try.
+            tracing::error!(error = %e, "directory import failed; nothing written");
+            app.pending_imports.put(key.clone(), pending);
+            app.pending_imports.finish(&key, JobState::Failed);
+            return;
+        }
+        let plan = &pending.plan;
+        app.directory_changed().await;
+        let event = AuditEvent::new(
+            Some(user.id),
+            "directory.import",
+            Outcome::Ok,
+            format!(
+                "file:{} new:{} updated:{} skipped_bad:{}",
+                pending.file_name.replace(char::is_whitespace, "_"),
+                plan.new.len(),
+                plan.updates.len(),
+                pending.bad_rows
+            ),
+            client,
+        );
+        let _ = app.store.append_audit(&event).await;
+        app.pending_imports.finish(
+            &key,
+            JobState::Done([
+                plan.new.len(),
+                plan.updates.len(),
+                plan.unchanged,
+                plan.duplicates.len() + pending.bad_rows,
+            ]),
+        );
+    });
+    Ok(see_other(&progress_page))
+}
+
+/// `GET /hub/import/{key}`: how far applying a plan got. While it runs the page refreshes itself
+/// every two seconds; when done it leads to the form with the counts; when it failed it offers
+/// another try of the same plan.
+pub async fn progress(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(key): Path<String>,
+) -> Result<Response, PageError> {
+    let Some(user) = ctx.viewer.signed_in().cloned() else {
+        return Err(PageError::not_found(&ctx));
+    };
+    let Some(progress) = app.pending_imports.progress(&key, user.id.0) else {
+        return refuse(&ctx, StatusCode::GONE, "import.expired", vec![]);
+    };
+    if let JobState::Done(n) = progress.state {
+        let done = n.map(|v| v.to_string()).join(",");
+        return Ok(see_other(&format!(
+            "/hub/import?{}",
+            serde_urlencoded::to_string([("done", done)]).unwrap_or_default()
+        )));
     }
-    let plan = &pending.plan;
-    app.directory_changed().await;
-    let event = AuditEvent::new(
-        Some(user.id),
-        "directory.import",
-        Outcome::Ok,
-        format!(
-            "file:{} new:{} updated:{} skipped_bad:{}",
-            pending.file_name.replace(char::is_whitespace, "_"),
-            plan.new.len(),
-            plan.updates.len(),
-            pending.bad_rows
-        ),
-        client_of(&extensions),
-    );
-    let _ = app.store.append_audit(&event).await;
-    let done = format!(
-        "{},{},{},{}",
-        plan.new.len(),
-        plan.updates.len(),
-        plan.unchanged,
-        plan.duplicates.len() + pending.bad_rows
-    );
-    let location = format!(
-        "/hub/import?{}",
-        serde_urlencoded::to_string([("done", done)]).unwrap_or_default()
-    );
-    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
+    let percent = (progress.written * 100)
+        .checked_div(progress.total)
+        .unwrap_or(100);
+    let page = ProgressPage {
+        chrome: Chrome::new(&ctx, "nav.hub", false),
+        key,
+        file_name: progress.file_name,
+        total: progress.total,
+        written: progress.written,
+        percent,
+        failed: progress.state == JobState::Failed,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+#[derive(Template)]
+#[template(path = "import_progress.html")]
+struct ProgressPage {
+    chrome: Chrome,
+    key: String,
+    file_name: String,
+    total: u64,
+    written: u64,
+    percent: u64,
+    failed: bool,
+}
+
+fn see_other(location: &str) -> Response {
+    (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, location.to_owned())],
+    )
+        .into_response()
 }
