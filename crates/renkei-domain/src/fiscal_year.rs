@@ -87,7 +87,7 @@ impl Era {
         Some(next.first_year() - self.first_year() + 1)
     }
 
-    fn from_prefix(text: &str) -> Option<(Era, &str)> {
+    pub(crate) fn from_prefix(text: &str) -> Option<(Era, &str)> {
         for era in Era::ALL {
             if let Some(rest) = text.strip_prefix(era.kanji()) {
                 return Some((era, rest));

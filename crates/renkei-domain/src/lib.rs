@@ -9,6 +9,7 @@ pub mod demo;
 pub mod fiscal_year;
 pub mod import;
 pub mod institution;
+pub mod ledger;
 pub mod readiness;
 pub mod region;
 pub mod spatial;

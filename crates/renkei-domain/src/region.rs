@@ -480,7 +480,7 @@ impl RoleStatus {
     }
 }
 
-fn circled(n: u8) -> char {
+pub(crate) fn circled(n: u8) -> char {
     char::from_u32(0x2460 + u32::from(n) - 1).unwrap_or('?')
 }
 

@@ -1,0 +1,883 @@
+//! The hub's activity ledger (連携の拠点の取組): per hub and fiscal year, the items of each of
+//! the five duties — results (実績) of the previous year, plan (計画) and progress (進捗状況) of
+//! the year — the challenges (課題) found, and the area's active institutions' section. This is
+//! what each hub reports to the prefecture every year (資料2); the report is produced from it.
+//!
+//! Items are structured (kind, schedule, counts, audience, organisers, links from progress to
+//! plan) and keep the words and the sub-numbering (「②-1」, 「②-3 ④-4 ⑤-2」) their authors use.
+//! [`LedgerFile`] is the file form (TOML) in which the demo region's real report is kept.
+
+use crate::fiscal_year::FiscalYear;
+use crate::region::{Duty, RegionDefinition, Role, RoleStatus};
+use chrono::{Datelike, NaiveDate, Weekday};
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+/// The 中河内 region's report for 令和7年度 (with the 令和6年度 results), as data.
+pub const NAKAKAWACHI_FY2025_TOML: &str =
+    include_str!("../../../data/ledger/nakakawachi-fy2025.toml");
+
+/// The three parts of a year's ledger that hold items.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Section {
+    /// （１）the previous year's results (取組実績).
+    Results,
+    /// （３）the year's plan (取組計画).
+    Plan,
+    /// （４）the year's progress (進捗状況).
+    Progress,
+}
+
+impl Section {
+    /// All sections in report order.
+    pub const ALL: [Section; 3] = [Section::Results, Section::Plan, Section::Progress];
+
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Section::Results => "results",
+            Section::Plan => "plan",
+            Section::Progress => "progress",
+        }
+    }
+
+    /// The fiscal year its items belong to, in the report of `report_year`.
+    pub fn fiscal_year(self, report_year: FiscalYear) -> FiscalYear {
+        match self {
+            Section::Results => report_year.previous(),
+            Section::Plan | Section::Progress => report_year,
+        }
+    }
+
+    /// The report's heading, 「（１）令和6年度の取組実績」.
+    pub fn heading_ja(self, report_year: FiscalYear) -> String {
+        let year = self.fiscal_year(report_year);
+        match self {
+            Section::Results => format!("（１）{year}の取組実績"),
+            Section::Plan => format!("（３）{year}の取組計画"),
+            Section::Progress => format!("（４）{year}の進捗状況"),
+        }
+    }
+
+    /// English heading.
+    pub fn heading_en(self, report_year: FiscalYear) -> String {
+        let year = self.fiscal_year(report_year).year();
+        match self {
+            Section::Results => format!("(1) Results of FY{year}"),
+            Section::Plan => format!("(3) Plan for FY{year}"),
+            Section::Progress => format!("(4) Progress in FY{year}"),
+        }
+    }
+}
+
+/// What kind of activity an item is.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemKind {
+    /// 会議
+    Meeting,
+    /// 相談窓口
+    Consultation,
+    /// 医療マップ・資源の把握・情報提供
+    Resources,
+    /// 訓練
+    Drill,
+    /// 研修会・講習会・事例検討会
+    Training,
+    /// 講演会・講座・講義
+    Lecture,
+    /// 普及啓発
+    Awareness,
+    /// その他
+    Other,
+}
+
+impl ItemKind {
+    /// All kinds.
+    pub const ALL: [ItemKind; 8] = [
+        ItemKind::Meeting,
+        ItemKind::Consultation,
+        ItemKind::Resources,
+        ItemKind::Drill,
+        ItemKind::Training,
+        ItemKind::Lecture,
+        ItemKind::Awareness,
+        ItemKind::Other,
+    ];
+
+    /// Stable code.
+    pub fn code(self) -> &'static str {
+        match self {
+            ItemKind::Meeting => "meeting",
+            ItemKind::Consultation => "consultation",
+            ItemKind::Resources => "resources",
+            ItemKind::Drill => "drill",
+            ItemKind::Training => "training",
+            ItemKind::Lecture => "lecture",
+            ItemKind::Awareness => "awareness",
+            ItemKind::Other => "other",
+        }
+    }
+
+    /// The kind with this code.
+    pub fn from_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    /// Japanese label.
+    pub fn label_ja(self) -> &'static str {
+        match self {
+            ItemKind::Meeting => "会議",
+            ItemKind::Consultation => "相談窓口",
+            ItemKind::Resources => "資源の把握・情報提供",
+            ItemKind::Drill => "訓練",
+            ItemKind::Training => "研修",
+            ItemKind::Lecture => "講演・講座",
+            ItemKind::Awareness => "普及啓発",
+            ItemKind::Other => "その他",
+        }
+    }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            ItemKind::Meeting => "Meeting",
+            ItemKind::Consultation => "Consultation desk",
+            ItemKind::Resources => "Resources and information",
+            ItemKind::Drill => "Drill",
+            ItemKind::Training => "Training",
+            ItemKind::Lecture => "Lecture",
+            ItemKind::Awareness => "Public awareness",
+            ItemKind::Other => "Other",
+        }
+    }
+}
+
+/// One activity of the ledger.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerItem {
+    /// Identifier, unique in its file (links from progress to plan use it).
+    pub id: String,
+    /// Results, plan or progress.
+    pub section: Section,
+    /// The marker as the hub writes it: 「①」, 「②-1」, 「②・③」, 「②-3 ④-4 ⑤-2」.
+    pub number: String,
+    /// The duties it serves, 1–5.
+    pub duties: Vec<u8>,
+    /// What kind of activity.
+    pub kind: ItemKind,
+    /// Its name or phrase, as written.
+    pub title: String,
+    /// Dates and counts as written (「令和7年5月から10回開催予定」, 「年11回」, 「適宜」).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// The schedule is already part of the title and is not printed again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schedule_inline: bool,
+    /// Words that follow the schedule, as written (「への参画」).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// How many are planned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<u32>,
+    /// How many were held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<u32>,
+    /// Who it is for (市民, 多職種, 医師, 介護支援専門員, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub audience: Vec<String>,
+    /// Who runs it (三医師会合同, 市立柏原病院主催, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub organisers: Vec<String>,
+    /// Plan items this progress or result fulfils, by id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fulfils: Vec<String>,
+    /// An editor's note (for the demo data: how an ambiguous source was read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl LedgerItem {
+    /// The item as the report prints it: title, 「（schedule）」 unless it is part of the title,
+    /// then the following words.
+    pub fn text(&self) -> String {
+        let mut out = self.title.clone();
+        if let Some(schedule) = self.schedule.as_deref().filter(|_| !self.schedule_inline) {
+            out.push('（');
+            out.push_str(schedule);
+            out.push('）');
+        }
+        if let Some(detail) = &self.detail {
+            out.push_str(detail);
+        }
+        out
+    }
+
+    /// The duties it serves, in order.
+    pub fn duties(&self) -> Vec<Duty> {
+        let mut duties: Vec<Duty> = self
+            .duties
+            .iter()
+            .filter_map(|&n| Duty::ALL.get(usize::from(n).wrapping_sub(1)).copied())
+            .collect();
+        duties.sort();
+        duties.dedup();
+        duties
+    }
+
+    /// Whether the report prints the number before the text: only when it says more than the
+    /// column already does (「②-1」, 「②-3 ④-4 ⑤-2」, not a plain 「①」 under ①).
+    pub fn shows_number(&self) -> bool {
+        match self.duties().as_slice() {
+            [only] => self.number.trim() != only.circled().to_string(),
+            _ => true,
+        }
+    }
+}
+
+/// Duties a hub explicitly reported as 「なし」 (nothing) in a section.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmptyDuties {
+    /// The section.
+    pub section: Section,
+    /// The duties, 1–5.
+    pub duties: Vec<u8>,
+    /// The marker as written (「②・③」).
+    pub number: String,
+}
+
+/// A challenge (課題) found through the previous year's work.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    /// The marker as written, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<String>,
+    /// The text.
+    pub text: String,
+}
+
+/// The area's active institutions' section (積極的医療機関の取組), gathered by the hub.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActiveSection {
+    /// （1）plans: 他医療機関等への調整・支援等.
+    #[serde(default)]
+    pub plans: Vec<String>,
+    /// Progress, where the hub reports it.
+    #[serde(default)]
+    pub progress: Vec<String>,
+    /// （3）challenges.
+    #[serde(default)]
+    pub challenges: Vec<String>,
+    /// A footnote (「※ …」 without the mark).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footnote: Option<String>,
+}
+
+/// One hub's ledger for a report year.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HubLedger {
+    /// The report's document number (「資料2-1」).
+    pub document: String,
+    /// Renkei's area code.
+    pub area: String,
+    /// 対象地域 as the hub writes it.
+    pub area_label: String,
+    /// 実施主体 — 連携の拠点.
+    pub hub: String,
+    /// 市町村医介連携事業（委託先）.
+    pub contractor: String,
+    /// The items.
+    #[serde(default, rename = "item")]
+    pub items: Vec<LedgerItem>,
+    /// Duties reported as 「なし」.
+    #[serde(default, rename = "empty")]
+    pub empty: Vec<EmptyDuties>,
+    /// The previous year's challenges.
+    #[serde(default, rename = "challenge")]
+    pub challenges: Vec<Challenge>,
+    /// The active institutions' section, if the hub wrote one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active: Option<ActiveSection>,
+}
+
+impl HubLedger {
+    /// The items of a section under a duty, in file order.
+    pub fn items_of(&self, section: Section, duty: Duty) -> Vec<&LedgerItem> {
+        self.items
+            .iter()
+            .filter(|i| i.section == section && i.duties().contains(&duty))
+            .collect()
+    }
+
+    /// The marker of a 「なし」 for this section and duty, if the hub wrote one.
+    pub fn empty_marker(&self, section: Section, duty: Duty) -> Option<&str> {
+        self.empty
+            .iter()
+            .find(|e| e.section == section && e.duties.contains(&duty.number()))
+            .map(|e| e.number.as_str())
+    }
+
+    /// Whether the section has anything at all (else the report says 「未入力」).
+    pub fn has_section(&self, section: Section) -> bool {
+        self.items.iter().any(|i| i.section == section)
+            || self.empty.iter().any(|e| e.section == section)
+    }
+}
+
+/// A region's ledger for a report year, as kept in a file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LedgerFile {
+    /// Format version (1).
+    pub schema: u32,
+    /// The region's code.
+    pub region: String,
+    /// The fiscal year reported (its plan and progress; the results are of the year before).
+    pub report_year: i32,
+    /// The hubs, in report order.
+    #[serde(rename = "hub")]
+    pub hubs: Vec<HubLedger>,
+}
+
+/// Why a ledger cannot be accepted; the messages are in Japanese for the people who fix it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The file does not parse.
+    #[error("台帳ファイルを読めません: {0}")]
+    Unreadable(String),
+    /// Something in it is wrong; where and what.
+    #[error("{place}: {reason}")]
+    Invalid {
+        /// Which hub and item.
+        place: String,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl LedgerFile {
+    /// Reads and checks a ledger file against the region.
+    pub fn parse(text: &str, region: &RegionDefinition) -> Result<Self, LedgerError> {
+        let file: LedgerFile =
+            toml::from_str(text).map_err(|e| LedgerError::Unreadable(e.to_string()))?;
+        file.validate(region)?;
+        Ok(file)
+    }
+
+    /// The fiscal year reported.
+    pub fn fiscal_year(&self) -> Result<FiscalYear, LedgerError> {
+        FiscalYear::new(self.report_year).map_err(|e| LedgerError::Invalid {
+            place: "report_year".into(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Checks what serde cannot: the schema and region, known areas, duties 1–5 that agree with
+    /// the numbers, unique ids, links to plan items of the same hub, counts, and schedules with
+    /// possible dates.
+    pub fn validate(&self, region: &RegionDefinition) -> Result<(), LedgerError> {
+        let invalid = |place: String, reason: String| LedgerError::Invalid { place, reason };
+        if self.schema != 1 {
+            return Err(invalid(
+                "schema".into(),
+                format!("形式 {} には対応していません（1 のみ）", self.schema),
+            ));
+        }
+        if self.region != region.region.code {
+            return Err(invalid(
+                "region".into(),
+                format!(
+                    "地域「{}」はこのシステムの医療圏（{}）ではありません",
+                    self.region, region.region.code
+                ),
+            ));
+        }
+        let year = self.fiscal_year()?;
+        let mut ids = HashSet::new();
+        for hub in &self.hubs {
+            let area = crate::region::AreaCode::parse(&hub.area)
+                .ok()
+                .filter(|code| region.area(code).is_some())
+                .ok_or_else(|| {
+                    invalid(
+                        hub.document.clone(),
+                        format!("地域コード「{}」はありません", hub.area),
+                    )
+                })?;
+            let _ = area;
+            let plan_ids: HashSet<&str> = hub
+                .items
+                .iter()
+                .filter(|i| i.section == Section::Plan)
+                .map(|i| i.id.as_str())
+                .collect();
+            for item in &hub.items {
+                let place = format!("{} {}", hub.document, item.id);
+                if item.id.trim().is_empty() || !ids.insert(item.id.as_str()) {
+                    return Err(invalid(place, "ID が空か、重複しています".into()));
+                }
+                check_duties(&item.duties, &item.number).map_err(|r| invalid(place.clone(), r))?;
+                if item.title.trim().is_empty() {
+                    return Err(invalid(place, "名称が空です".into()));
+                }
+                if let Some(schedule) = &item.schedule {
+                    Schedule::parse(schedule, item.section.fiscal_year(year))
+                        .map_err(|e| invalid(place.clone(), e.to_string()))?;
+                }
+                for target in &item.fulfils {
+                    if !plan_ids.contains(target.as_str()) {
+                        return Err(invalid(
+                            place,
+                            format!("つながる計画「{target}」が同じ拠点の計画にありません"),
+                        ));
+                    }
+                }
+            }
+            for empty in &hub.empty {
+                check_duties(&empty.duties, &empty.number)
+                    .map_err(|r| invalid(format!("{} なし", hub.document), r))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The hub of an area.
+    pub fn hub_of(&self, area: &str) -> Option<&HubLedger> {
+        self.hubs.iter().find(|h| h.area == area)
+    }
+}
+
+/// Duties must be 1–5, at least one, and each must appear in the number as its circled digit.
+fn check_duties(duties: &[u8], number: &str) -> Result<(), String> {
+    if duties.is_empty() {
+        return Err("取組（①〜⑤）が指定されていません".into());
+    }
+    for &d in duties {
+        let Some(duty) = Duty::ALL.get(usize::from(d).wrapping_sub(1)) else {
+            return Err(format!("取組 {d} はありません（1〜5）"));
+        };
+        if !number.contains(duty.circled()) {
+            return Err(format!(
+                "番号「{number}」に {} がありません",
+                duty.circled()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An item's schedule, read from how reports write it: days (「2月22日」, 「11月5日（水）」,
+/// 「8/25」), months (「6月、12月」, 「令和7年5月から」), counts (「10回開催予定」, 「年11回」), and
+/// 「適宜」 or 「未定」. Days without a year fall in the item's fiscal year (January–March are
+/// the next calendar year).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// Days named.
+    pub days: Vec<NaiveDate>,
+    /// Months named without a day: (year, month).
+    pub months: Vec<(i32, u32)>,
+    /// A count of sessions (「10回」).
+    pub count: Option<u32>,
+    /// The count is per year (「年11回」).
+    pub per_year: bool,
+    /// Roughly (「頃」, 「上旬」, 「目途」).
+    pub approximate: bool,
+    /// As needed (「適宜」).
+    pub as_needed: bool,
+    /// Not decided yet (「未定」).
+    pub undecided: bool,
+}
+
+/// Why a schedule cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScheduleError {
+    /// A day that does not exist.
+    #[error("「{0}」という日はありません")]
+    NoSuchDay(String),
+    /// A month outside 1–12.
+    #[error("「{0}」という月はありません")]
+    NoSuchMonth(String),
+    /// A weekday that does not match the day.
+    #[error("{date}は{written}曜日ではありません（{actual}曜日です）")]
+    WrongWeekday {
+        /// The day as written.
+        date: String,
+        /// The weekday written.
+        written: char,
+        /// The actual weekday.
+        actual: char,
+    },
+    /// An era year that does not exist.
+    #[error("「{0}」という年はありません")]
+    NoSuchYear(String),
+}
+
+impl Schedule {
+    /// Reads a schedule in the given fiscal year.
+    pub fn parse(text: &str, fiscal_year: FiscalYear) -> Result<Self, ScheduleError> {
+        let text: Vec<char> = crate::text::normalize(text)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let mut out = Schedule::default();
+        let in_year = |month: u32| {
+            if month >= 4 {
+                fiscal_year.year()
+            } else {
+                fiscal_year.year() + 1
+            }
+        };
+        let mut explicit_year: Option<i32> = None;
+        let mut i = 0;
+        while i < text.len() {
+            let rest: String = text[i..].iter().collect();
+            if let Some((era, after)) = crate::fiscal_year::Era::from_prefix(&rest) {
+                let consumed = rest.len() - after.len();
+                let skip = rest[..consumed].chars().count();
+                let (digits, len) = number_at(&text, i + skip);
+                if len > 0 && text.get(i + skip + len) == Some(&'年') {
+                    let year = era
+                        .to_gregorian(digits as i32)
+                        .ok_or_else(|| ScheduleError::NoSuchYear(rest.clone()))?;
+                    explicit_year = Some(year);
+                    i += skip + len + 1;
+                    continue;
+                }
+                i += skip;
+                continue;
+            }
+            for (word, set) in [
+                ("適宜", 0u8),
+                ("未定", 1),
+                ("頃", 2),
+                ("目途", 2),
+                ("上旬", 2),
+                ("中旬", 2),
+                ("下旬", 2),
+            ] {
+                if rest.starts_with(word) {
+                    match set {
+                        0 => out.as_needed = true,
+                        1 => out.undecided = true,
+                        _ => out.approximate = true,
+                    }
+                }
+            }
+            if text[i] == '年' && text.get(i + 1).is_some_and(char::is_ascii_digit) {
+                // 「年11回」.
+                out.per_year = true;
+                i += 1;
+                continue;
+            }
+            let (n, len) = number_at(&text, i);
+            if len == 0 {
+                i += 1;
+                continue;
+            }
+            let after = i + len;
+            match text.get(after) {
+                Some('月') => {
+                    let month = n;
+                    if !(1..=12).contains(&month) {
+                        return Err(ScheduleError::NoSuchMonth(format!("{month}月")));
+                    }
+                    let year = explicit_year.unwrap_or_else(|| in_year(month));
+                    let (day, day_len) = number_at(&text, after + 1);
+                    if day_len > 0 && text.get(after + 1 + day_len) == Some(&'日') {
+                        let written = format!("{month}月{day}日");
+                        let date = NaiveDate::from_ymd_opt(year, month, day)
+                            .ok_or_else(|| ScheduleError::NoSuchDay(written.clone()))?;
+                        let mut next = after + 1 + day_len + 1;
+                        next = check_weekday(&text, next, date, &written)?;
+                        out.days.push(date);
+                        i = next;
+                    } else {
+                        out.months.push((year, month));
+                        i = after + 1;
+                    }
+                }
+                Some('/') => {
+                    let (day, day_len) = number_at(&text, after + 1);
+                    if day_len == 0 {
+                        i = after + 1;
+                        continue;
+                    }
+                    let written = format!("{n}/{day}");
+                    if !(1..=12).contains(&n) {
+                        return Err(ScheduleError::NoSuchDay(written));
+                    }
+                    let year = explicit_year.unwrap_or_else(|| in_year(n));
+                    let date = NaiveDate::from_ymd_opt(year, n, day)
+                        .ok_or_else(|| ScheduleError::NoSuchDay(written.clone()))?;
+                    out.days.push(date);
+                    i = check_weekday(&text, after + 1 + day_len, date, &written)?;
+                }
+                Some('回') => {
+                    out.count = Some(n);
+                    i = after + 1;
+                }
+                _ => i = after,
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The decimal number starting at `at`, and how many characters it takes.
+fn number_at(text: &[char], at: usize) -> (u32, usize) {
+    let mut value: u32 = 0;
+    let mut len = 0;
+    while let Some(d) = text.get(at + len).and_then(|c| c.to_digit(10)) {
+        value = value.saturating_mul(10).saturating_add(d);
+        len += 1;
+    }
+    (value, len)
+}
+
+/// Skips a 「(水)」 after a day, checking it names the right weekday.
+fn check_weekday(
+    text: &[char],
+    at: usize,
+    date: NaiveDate,
+    written: &str,
+) -> Result<usize, ScheduleError> {
+    if text.get(at) != Some(&'(') || text.get(at + 2) != Some(&')') {
+        return Ok(at);
+    }
+    let Some(&mark) = text.get(at + 1) else {
+        return Ok(at);
+    };
+    let Some(weekday) = weekday_of(mark) else {
+        return Ok(at);
+    };
+    if weekday != date.weekday() {
+        return Err(ScheduleError::WrongWeekday {
+            date: written.to_owned(),
+            written: mark,
+            actual: weekday_mark(date.weekday()),
+        });
+    }
+    Ok(at + 3)
+}
+
+fn weekday_of(mark: char) -> Option<Weekday> {
+    Some(match mark {
+        '月' => Weekday::Mon,
+        '火' => Weekday::Tue,
+        '水' => Weekday::Wed,
+        '木' => Weekday::Thu,
+        '金' => Weekday::Fri,
+        '土' => Weekday::Sat,
+        '日' => Weekday::Sun,
+        _ => return None,
+    })
+}
+
+fn weekday_mark(day: Weekday) -> char {
+    match day {
+        Weekday::Mon => '月',
+        Weekday::Tue => '火',
+        Weekday::Wed => '水',
+        Weekday::Thu => '木',
+        Weekday::Fri => '金',
+        Weekday::Sat => '土',
+        Weekday::Sun => '日',
+    }
+}
+
+/// The 対応状況 of an area's active institutions: how many there are, and for each role how
+/// many report 現状対応可 — computed from the institutions, never typed in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RoleCoverage {
+    /// Active institutions in the area.
+    pub institutions: usize,
+    /// 現状対応可 per role, ①–⑥.
+    pub available: [usize; 6],
+    /// 対応予定 per role.
+    pub planned: [usize; 6],
+}
+
+impl RoleCoverage {
+    /// Adds one active institution's role statuses.
+    pub fn add(&mut self, statuses: impl IntoIterator<Item = (Role, RoleStatus)>) {
+        self.institutions += 1;
+        for (role, status) in statuses {
+            let at = usize::from(role.number()) - 1;
+            match status {
+                RoleStatus::Available => self.available[at] += 1,
+                RoleStatus::Planned => self.planned[at] += 1,
+                _ => {}
+            }
+        }
+    }
+}
+
+impl fmt::Display for RoleCoverage {
+    /// 「積極的医療機関 7件：①5 ②6 ③5 ④2 ⑤7 ⑥1」.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "積極的医療機関 {}件：", self.institutions)?;
+        for (i, n) in self.available.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{}{n}", crate::region::circled(i as u8 + 1))?;
+        }
+        Ok(())
+    }
+}
+
+/// Coverage per area code.
+pub type CoverageByArea = HashMap<String, RoleCoverage>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fy(year: i32) -> FiscalYear {
+        FiscalYear::new(year).unwrap()
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn schedules_read_as_reports_write_them() {
+        let s = Schedule::parse("2月22日", fy(2024)).unwrap();
+        assert_eq!(
+            s.days,
+            vec![day(2025, 2, 22)],
+            "February is in the next calendar year"
+        );
+        let s = Schedule::parse("6月13日、10月17日", fy(2024)).unwrap();
+        assert_eq!(s.days, vec![day(2024, 6, 13), day(2024, 10, 17)]);
+        let s = Schedule::parse("令和 7 年 5 月から 1 0 回開催予定", fy(2025)).unwrap();
+        assert_eq!((s.months.clone(), s.count), (vec![(2025, 5)], Some(10)));
+        let s = Schedule::parse(
+            "年11回 ※枚岡在宅医療介護連携推進事業運営協議会と共催",
+            fy(2024),
+        )
+        .unwrap();
+        assert!(s.per_year && s.count == Some(11));
+        let s = Schedule::parse("11月5日（水）実施予定", fy(2025)).unwrap();
+        assert_eq!(s.days, vec![day(2025, 11, 5)]);
+        let s = Schedule::parse("8/25", fy(2024)).unwrap();
+        assert_eq!(s.days, vec![day(2024, 8, 25)]);
+        let s = Schedule::parse("6月30日、年3回を目途に開催", fy(2025)).unwrap();
+        assert!(s.per_year && s.approximate && s.count == Some(3));
+        assert!(Schedule::parse("適宜", fy(2025)).unwrap().as_needed);
+        assert!(Schedule::parse("未定", fy(2025)).unwrap().undecided);
+        let s = Schedule::parse("6月、12月", fy(2024)).unwrap();
+        assert_eq!(s.months, vec![(2024, 6), (2024, 12)]);
+    }
+
+    #[test]
+    fn impossible_schedules_are_refused_with_the_reason() {
+        let e = Schedule::parse("2月30日", fy(2025)).unwrap_err();
+        assert_eq!(e.to_string(), "「2月30日」という日はありません");
+        assert!(Schedule::parse("13月", fy(2025)).is_err());
+        let e = Schedule::parse("11月5日（木）", fy(2025)).unwrap_err();
+        assert_eq!(e.to_string(), "11月5日は木曜日ではありません（水曜日です）");
+        // 令和7年度's February has 28 days, 令和5年度's (2024) 29.
+        assert!(Schedule::parse("2月29日", fy(2025)).is_err());
+        assert!(Schedule::parse("2月29日", fy(2023)).is_ok());
+    }
+
+    #[test]
+    fn an_item_prints_with_its_schedule_and_number_only_when_it_adds_something() {
+        let mut item: LedgerItem = toml::from_str(
+            r#"
+            id = "a"
+            section = "plan"
+            number = "①"
+            duties = [1]
+            kind = "meeting"
+            title = "三医師会合同災害対策会議"
+            schedule = "令和7年5月から10回開催予定"
+            planned = 10
+            "#,
+        )
+        .unwrap();
+        assert_eq!(
+            item.text(),
+            "三医師会合同災害対策会議（令和7年5月から10回開催予定）"
+        );
+        assert!(!item.shows_number());
+        item.schedule_inline = true;
+        item.detail = Some("への参画".into());
+        assert_eq!(item.text(), "三医師会合同災害対策会議への参画");
+        item.number = "②-3 ④-4 ⑤-2".into();
+        item.duties = vec![2, 4, 5];
+        assert!(item.shows_number());
+        assert_eq!(
+            item.duties(),
+            vec![Duty::Resources, Duty::Training, Duty::Awareness]
+        );
+        let unknown: Result<LedgerItem, _> = toml::from_str("id = \"a\"\ncolour = \"red\"");
+        assert!(unknown.is_err(), "unknown keys are errors");
+    }
+
+    #[test]
+    fn the_demo_regions_report_is_valid_data() {
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        assert_eq!(file.report_year, 2025);
+        let areas: Vec<&str> = file.hubs.iter().map(|h| h.area.as_str()).collect();
+        assert_eq!(
+            areas,
+            [
+                "higashiosaka-west",
+                "higashiosaka-central",
+                "higashiosaka-east",
+                "yao",
+                "kashiwara"
+            ]
+        );
+        assert!(file.hub_of("kashiwara").unwrap().active.is_none());
+        assert!(file
+            .hub_of("kashiwara")
+            .unwrap()
+            .has_section(Section::Progress));
+    }
+
+    #[test]
+    fn bad_ledgers_are_refused_with_the_place() {
+        let region = RegionDefinition::nakakawachi();
+        let good = NAKAKAWACHI_FY2025_TOML;
+        let cases = [
+            (
+                good.replace("report_year = 2025", "report_year = 1066"),
+                "report_year",
+            ),
+            (
+                good.replace("region = \"nakakawachi\"", "region = \"kanto\""),
+                "region",
+            ),
+            (
+                good.replacen("area = \"yao\"", "area = \"nara\"", 1),
+                "資料2-7",
+            ),
+            (good.replacen("duties = [1]", "duties = [6]", 1), "取組 6"),
+            (
+                good.replacen("duties = [1]", "duties = [2]", 1),
+                "に ② がありません",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = LedgerFile::parse(&text, &region).unwrap_err().to_string();
+            assert!(error.contains(expected), "{expected}: {error}");
+        }
+        assert!(matches!(
+            LedgerFile::parse("schema = ", &region),
+            Err(LedgerError::Unreadable(_))
+        ));
+    }
+}
