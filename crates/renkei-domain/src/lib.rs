@@ -12,6 +12,7 @@ pub mod institution;
 pub mod ledger;
 pub mod readiness;
 pub mod region;
+pub mod report;
 pub mod spatial;
 pub mod table;
 pub mod text;
