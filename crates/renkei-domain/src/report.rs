@@ -97,7 +97,7 @@ pub fn build(
     let hubs = ledger
         .hubs
         .iter()
-        .filter(|h| only.is_none_or(|areas| areas.iter().any(|a| *a == h.area)))
+        .filter(|h| only.is_none_or(|areas| areas.contains(&h.area)))
         .map(|hub| hub_report(hub, year, coverage.get(&hub.area).copied()))
         .collect();
     Report {
