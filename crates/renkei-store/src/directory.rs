@@ -252,7 +252,6 @@ impl Store {
     }
 }
 
-/// An institution's name and area, for invitations and permissions.
 /// What an import may not change about an entry (it changes through the coordinator, not a file).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EntryStanding {
@@ -266,6 +265,7 @@ pub struct EntryStanding {
     pub area_name: String,
 }
 
+/// An institution's name and area, for invitations and permissions.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct InstitutionBrief {
     /// Identifier.

@@ -28,6 +28,9 @@ pub enum StoreError {
     /// A row that should exist does not.
     #[error("not found: {0}")]
     NotFound(String),
+    /// Someone else saved first: the write was based on an older revision.
+    #[error("{0}")]
+    Conflict(String),
 }
 
 /// What kind of problem stopped the database from opening, for a message that names the fix.
@@ -69,7 +72,9 @@ impl StoreError {
             StoreError::UnsupportedUrl(_) => DbProblem::BadUrl,
             StoreError::MigrationChanged { .. } | StoreError::NewerSchema(_) => DbProblem::Schema,
             StoreError::Database(e) => classify_sqlx(e),
-            StoreError::Invalid(_) | StoreError::NotFound(_) => DbProblem::Other,
+            StoreError::Invalid(_) | StoreError::NotFound(_) | StoreError::Conflict(_) => {
+                DbProblem::Other
+            }
         }
     }
 }

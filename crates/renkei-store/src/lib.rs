@@ -12,6 +12,7 @@ mod connect;
 pub mod directory;
 mod error;
 pub mod import;
+pub mod ledger;
 pub mod mail;
 pub mod migrate;
 pub mod records;

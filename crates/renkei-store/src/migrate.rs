@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "change_feed",
         sql: include_str!("../migrations/0007_change_feed.sql"),
     },
+    Migration {
+        version: 8,
+        name: "ledger",
+        sql: include_str!("../migrations/0008_ledger.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -30,11 +30,11 @@ async fn with_demo(store: &Store) -> usize {
 async fn migrations_are_idempotent(db: TestDb) {
     assert_eq!(
         db.store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7]
+        vec![1, 2, 3, 4, 5, 6, 7, 8]
     );
     let again = db.store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
-    assert_eq!(again.already, vec![1, 2, 3, 4, 5, 6, 7]);
+    assert_eq!(again.already, vec![1, 2, 3, 4, 5, 6, 7, 8]);
 }
 
 async fn an_edited_migration_stops_the_start(db: TestDb) {
@@ -473,7 +473,82 @@ async fn an_import_matches_by_id_and_refuses_what_only_a_coordinator_changes(db:
     assert!(plan.errors[5].reason.contains("八尾市"));
 }
 
+async fn ledgers_are_saved_whole_under_a_revision_check_and_kept(db: TestDb) {
+    use renkei_domain::ledger::{LedgerFile, NAKAKAWACHI_FY2025_TOML};
+    with_demo(&db.store).await;
+    let region = RegionDefinition::nakakawachi();
+    let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+    assert_eq!(db.store.load_ledger_file(&file).await.unwrap(), 5);
+    assert_eq!(db.store.load_ledger_file(&file).await.unwrap(), 0, "once");
+    assert_eq!(db.store.ledger_years().await.unwrap(), vec![2025]);
+    let all = db.store.ledgers_of_year(2025).await.unwrap();
+    let areas: Vec<&str> = all.iter().map(|l| l.area_code.as_str()).collect();
+    assert_eq!(
+        areas,
+        [
+            "higashiosaka-west",
+            "higashiosaka-central",
+            "higashiosaka-east",
+            "yao",
+            "kashiwara"
+        ]
+    );
+    assert_eq!(all[3].ledger, file.hubs[3], "stored as given");
+
+    // Two editors start from revision 1; the second save is refused, nothing is lost.
+    let mut first = all[3].ledger.clone();
+    first.items[0].title.push_str("（改）");
+    let mut second = all[3].ledger.clone();
+    second.items[1].title.push_str("（別）");
+    assert_eq!(
+        db.store
+            .save_ledger("yao", 2025, &first, Some(1), None)
+            .await
+            .unwrap(),
+        2
+    );
+    let refused = db
+        .store
+        .save_ledger("yao", 2025, &second, Some(1), None)
+        .await;
+    assert!(
+        matches!(refused, Err(StoreError::Conflict(_))),
+        "{refused:?}"
+    );
+    let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    assert_eq!((now.revision, &now.ledger), (2, &first));
+    let created_twice = db.store.save_ledger("yao", 2025, &first, None, None).await;
+    assert!(matches!(created_twice, Err(StoreError::Conflict(_))));
+    let wrong_area = db
+        .store
+        .save_ledger("kashiwara", 2025, &first, Some(1), None)
+        .await;
+    assert!(matches!(wrong_area, Err(StoreError::Invalid(_))));
+    let revisions = db.store.ledger_revisions("yao", 2025).await.unwrap();
+    assert_eq!(
+        revisions.iter().map(|r| r.revision).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert!(db.store.ledger("yao", 2024).await.unwrap().is_none());
+
+    // The 対応状況 is counted from the directory, as the domain counts the demo.
+    let coverage = db.store.role_coverage().await.unwrap();
+    let all_institutions = demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        coverage,
+        renkei_domain::report::coverage_of(&all_institutions)
+    );
+    assert_eq!(coverage["higashiosaka-west"].institutions, 7);
+    assert_eq!(coverage["higashiosaka-west"].available, [5, 6, 5, 2, 7, 1]);
+}
+
 both_backends!(
+    ledgers_are_saved_whole_under_a_revision_check_and_kept,
     an_import_matches_by_id_and_refuses_what_only_a_coordinator_changes,
     the_directory_is_searched_by_capability_text_area_and_kind,
     a_near_search_sorts_by_true_distance
