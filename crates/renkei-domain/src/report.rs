@@ -6,7 +6,7 @@
 
 use crate::fiscal_year::FiscalYear;
 use crate::institution::NewInstitution;
-use crate::ledger::{CoverageByArea, HubLedger, LedgerFile, RoleCoverage, Section};
+use crate::ledger::{CoverageByArea, HubLedger, RoleCoverage, Section};
 use crate::region::{Duty, Role};
 use std::fmt::Write;
 
@@ -86,17 +86,17 @@ pub struct Report {
     pub hubs: Vec<HubReport>,
 }
 
-/// Builds the report of a ledger, for all hubs or for the listed areas.
-pub fn build(
-    ledger: &LedgerFile,
+/// Builds the report of a year from the hubs' ledgers (in report order), for all of them or
+/// for the listed areas.
+pub fn build<'a>(
+    ledgers: impl IntoIterator<Item = &'a HubLedger>,
     year: FiscalYear,
     region_name: &str,
     coverage: &CoverageByArea,
     only: Option<&[String]>,
 ) -> Report {
-    let hubs = ledger
-        .hubs
-        .iter()
+    let hubs = ledgers
+        .into_iter()
         .filter(|h| only.is_none_or(|areas| areas.contains(&h.area)))
         .map(|hub| hub_report(hub, year, coverage.get(&hub.area).copied()))
         .collect();

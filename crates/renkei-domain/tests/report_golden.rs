@@ -330,7 +330,7 @@ fn render() -> String {
     .unwrap();
     let coverage = report::coverage_of(&institutions);
     report::build(
-        &ledger,
+        &ledger.hubs,
         FiscalYear::new(2025).unwrap(),
         &region.region.name,
         &coverage,

@@ -40,6 +40,11 @@ static ASSETS: &[Asset] = &[
         body: include_bytes!("../static/directory-map.js"),
     },
     Asset {
+        path: "ledger-report.css",
+        media_type: CSS,
+        body: include_bytes!("../static/ledger-report.css"),
+    },
+    Asset {
         path: "print.js",
         media_type: JS,
         body: include_bytes!("../static/print.js"),

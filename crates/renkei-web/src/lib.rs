@@ -5,6 +5,7 @@
 pub mod api;
 mod assets;
 pub mod auth;
+pub mod chart;
 pub mod chrome;
 pub mod clock;
 pub mod directory_index;
@@ -13,6 +14,7 @@ pub mod export;
 pub mod fhir;
 pub mod health;
 pub mod i18n;
+pub mod ledger_report;
 pub mod mail;
 pub mod map;
 pub mod metrics;

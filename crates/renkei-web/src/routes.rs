@@ -4,7 +4,7 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, login, password,
+    invitations, lang, ledger, login, password,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -253,6 +253,42 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     // Hubs.
     .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
+    .add(
+        "GET",
+        "/ledger",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::index),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/compare",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::compare),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/report",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::report_page),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/report.html",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::report_html),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/report.xlsx",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::report_xlsx),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/report.md",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger::report_markdown),
+    )
     .add(
         "GET",
         "/hub/stale",

@@ -500,6 +500,16 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ("POST", "/hub/stale/{id}/remind") => &[Admin, Coordinator],
         ("GET" | "POST", "/hub/import") => &[Admin, Coordinator],
         ("POST", "/hub/import/{key}/apply") => &[Admin, Coordinator],
+        ("GET", "/hub/import/{key}") => &[Admin, Coordinator],
+        (
+            "GET",
+            "/ledger"
+            | "/ledger/{year}/report"
+            | "/ledger/{year}/report.html"
+            | "/ledger/{year}/report.xlsx"
+            | "/ledger/{year}/report.md"
+            | "/ledger/{year}/compare",
+        ) => &[Admin, Coordinator, Prefecture],
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
         ("POST", "/logout") => SIGNED_IN,
         ("GET", "/account" | "/account/two-factor") => SIGNED_IN,
@@ -542,6 +552,7 @@ fn concrete(path: &str) -> String {
         .replace("{*file}", "vendor/leaflet.js")
         .replace("{kind}", "Organization")
         .replace("{key}", "00")
+        .replace("{year}", "2025")
         .replace("{id}", "999999")
         .replace("{token}", &"0".repeat(64))
 }

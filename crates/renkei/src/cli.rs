@@ -66,6 +66,27 @@ enum Command {
         #[arg(long)]
         skip_bad_rows: bool,
     },
+    /// Write the prefecture report (資料2: 連携の拠点の取組について) of a fiscal year from the
+    /// hubs' ledgers, laid out like the hubs' own report: per hub the header, （１）results of
+    /// the previous year, （２）challenges, （３）plan, （４）progress by duty ①〜⑤, then the
+    /// active institutions' part with the 対応状況 counted from the directory. Parts nobody
+    /// entered say 「未入力」.
+    ///
+    /// Example: renkei report --fy 令和7 --format xlsx --out 資料2.xlsx
+    Report {
+        /// The fiscal year (年度): 2025, 令和7, R7 or FY2025.
+        #[arg(long, value_name = "YEAR")]
+        fy: String,
+        /// Only these areas (codes such as yao or higashiosaka-west; repeat for several).
+        #[arg(long = "area", value_name = "CODE")]
+        areas: Vec<String>,
+        /// html (prints on A4 landscape), xlsx (a sheet per hub) or md (Markdown).
+        #[arg(long, value_parser = ["html", "xlsx", "md"], default_value = "html")]
+        format: String,
+        /// Output file; standard output when omitted (required for xlsx).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
     /// Manage user accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -174,6 +195,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             dry_run,
             skip_bad_rows,
         } => crate::import::run(config, &file, dry_run, skip_bad_rows).await,
+        Command::Report {
+            fy,
+            areas,
+            format,
+            out,
+        } => crate::report::run(config, &fy, &areas, &format, out.as_deref()).await,
         Command::Export { format, out } => {
             crate::export::run(config, &format, out.as_deref()).await
         }

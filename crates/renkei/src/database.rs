@@ -126,10 +126,17 @@ async fn prepare(store: Store, target: String) -> Result<OpenedDatabase, Failure
 /// Loads the demo institutions when the directory is empty; returns how many were loaded.
 pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
     let fail = |e| Failure::database(target, &e);
+    let region = RegionDefinition::nakakawachi();
+    // The region's real report (令和7年度) is the demo's ledger; loading it again changes nothing.
+    let ledger = renkei_domain::ledger::LedgerFile::parse(
+        renkei_domain::ledger::NAKAKAWACHI_FY2025_TOML,
+        &region,
+    )
+    .map_err(|e| Failure::new(1, e.to_string(), e.to_string()))?;
+    store.load_ledger_file(&ledger).await.map_err(fail)?;
     if !store.directory_is_empty().await.map_err(fail)? {
         return Ok(0);
     }
-    let region = RegionDefinition::nakakawachi();
     let table_failure = |e: towns::TableError| Failure::new(1, e.to_string(), e.to_string());
     let towns = towns::towns().map_err(table_failure)?;
     let postcodes = towns::postcodes().map_err(table_failure)?;

@@ -101,7 +101,7 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
 
 /// Writes to a temporary file beside the target and renames it, so a failed export never leaves
 /// a half-written file where the old one was.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension("partial");
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)

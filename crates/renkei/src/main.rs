@@ -10,6 +10,7 @@ mod demo_accounts;
 mod export;
 mod failure;
 mod import;
+mod report;
 mod serve;
 
 use clap::Parser;

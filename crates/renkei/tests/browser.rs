@@ -593,3 +593,69 @@ fn names_on_the_map_are_text_never_markup() {
     drop(browser);
     server.terminate();
 }
+
+#[test]
+fn the_prefecture_report_prints_on_a4_landscape_without_cut_off_tables() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["demo"]);
+    run(&["report", "--fy", "令和7", "--out", "report.html"]);
+    let url = format!("file://{}", dir.path().join("report.html").display());
+    let out = artifacts();
+
+    // Printed (as "save as PDF" does): A4 landscape, a page or more per hub part, the Japanese
+    // font embedded.
+    let pdf = out.join("report-fy2025.pdf");
+    let _ = std::fs::remove_file(&pdf);
+    browse(
+        &chrome,
+        "1123,794",
+        &format!("--print-to-pdf={}", pdf.display()),
+        &url,
+    );
+    let bytes = std::fs::read(&pdf).unwrap_or_default();
+    assert!(bytes.starts_with(b"%PDF"), "a PDF was written");
+    let text = String::from_utf8_lossy(&bytes);
+    let pages = text.matches("/Type /Page").count() - text.matches("/Type /Pages").count();
+    assert!(
+        pages >= 9,
+        "5 hubs and 4 active parts, each from a new page ({pages})"
+    );
+    assert!(
+        text.contains("/MediaBox [0 0 841.9"),
+        "A4 landscape (842 × 595 pt)"
+    );
+    assert!(text.contains("Noto"), "the Japanese font is embedded");
+
+    // At the printable width of A4 landscape (277 mm ≈ 1047 px) nothing sticks out of the page
+    // or out of its cell.
+    let browser = common::webdriver::Browser::start(&chrome, 1047, 740);
+    browser.goto(&url);
+    browser.wait_for("section.hub");
+    let cut = browser.execute(
+        "const page = document.body.getBoundingClientRect().right + 1;
+         return [...document.querySelectorAll('table, th, td, li')]
+           .filter(e => e.getBoundingClientRect().right > page || e.scrollWidth > e.clientWidth + 1)
+           .map(e => e.tagName + ': ' + e.textContent.slice(0, 40));",
+    );
+    assert_eq!(cut, serde_json::json!([]), "cut off: {cut}");
+    let tables = browser.execute("return document.querySelectorAll('table.duties').length;");
+    assert_eq!(
+        tables,
+        serde_json::json!(15),
+        "three sections for each of five hubs"
+    );
+    browser.screenshot(&out.join("report-fy2025.png"));
+}

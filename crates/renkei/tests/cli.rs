@@ -251,7 +251,7 @@ fn migrate_and_demo_commands_report_what_they_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 7"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 8"));
     let out = renkei()
         .current_dir(dir.path())
         .arg("demo")
@@ -629,4 +629,86 @@ fn a_coordinator_lists_and_corrects_town_districts_from_the_command_line() {
         .unwrap();
     assert_one_line_failure(&out, "renkei towns list");
     assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn the_prefecture_report_is_written_in_each_format_and_refuses_unknown_years() {
+    use calamine::Reader;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["demo"]).status.success());
+    let md = run(&["report", "--fy", "令和7", "--format", "md"]);
+    assert!(
+        md.status.success(),
+        "{}",
+        String::from_utf8_lossy(&md.stderr)
+    );
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(md.contains("## 資料2-3 東大阪市（中地区）"));
+    assert!(
+        md.contains("- ①急変時の診療支援 現状対応可 1件"),
+        "central's computed count"
+    );
+
+    let xlsx = run(&[
+        "report", "--fy", "2025", "--format", "xlsx", "--out", "r.xlsx",
+    ]);
+    assert!(
+        xlsx.status.success(),
+        "{}",
+        String::from_utf8_lossy(&xlsx.stderr)
+    );
+    assert!(String::from_utf8_lossy(&xlsx.stderr).contains("5 拠点"));
+    let mut book = calamine::open_workbook_auto(dir.path().join("r.xlsx")).unwrap();
+    assert_eq!(
+        book.sheet_names(),
+        ["資料2-1", "資料2-3", "資料2-5", "資料2-7", "資料2-9"]
+    );
+    let sheet = book.worksheet_range("資料2-7").unwrap();
+    let cells: Vec<String> = sheet.cells().map(|(_, _, v)| v.to_string()).collect();
+    for text in [
+        "八尾市医師会",
+        "（１）令和6年度の取組実績",
+        "②・③なし",
+        "・連携の拠点会議（7回）",
+    ] {
+        assert!(
+            cells.iter().any(|c| c.contains(text)),
+            "{text} in {cells:?}"
+        );
+    }
+
+    let html = run(&[
+        "report",
+        "--fy",
+        "R7",
+        "--area",
+        "kashiwara",
+        "--out",
+        "k.html",
+    ]);
+    assert!(html.status.success());
+    let html = std::fs::read_to_string(dir.path().join("k.html")).unwrap();
+    assert!(html.contains("size: A4 landscape") && html.contains("資料2-9"));
+    assert!(!html.contains("資料2-1"));
+
+    assert_one_line_failure(
+        &run(&["report", "--fy", "2031"]),
+        "令和13年度の台帳はありません",
+    );
+    assert_one_line_failure(&run(&["report", "--fy", "来年"]), "年度として読めません");
+    assert_one_line_failure(
+        &run(&["report", "--fy", "2025", "--area", "nara"]),
+        "地域 nara の令和7年度の台帳はありません",
+    );
+    assert_one_line_failure(
+        &run(&["report", "--fy", "2025", "--format", "xlsx"]),
+        "--out",
+    );
 }

@@ -13,6 +13,7 @@ pub mod import;
 pub mod institution;
 pub mod invitations;
 pub mod lang;
+pub mod ledger;
 pub mod login;
 pub mod message;
 pub mod password;
