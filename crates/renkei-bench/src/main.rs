@@ -7,11 +7,13 @@
 //!
 //! `all` generates the synthetic directory, measures the near search in process and the same
 //! query in PostgreSQL (earthdistance + GiST), times `renkei import` of the CSV on SQLite, then
-//! serves it and measures HTTP throughput with `wrk` and the server's memory.
+//! serves it and measures HTTP throughput with `wrk` and the server's memory. `report` times the
+//! prefecture report of issue 5.
 
 mod data;
 mod measure;
 mod population;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -85,6 +87,12 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// The whole region's prefecture report: database to HTML, Excel and Markdown.
+    Report {
+        /// Reports per format.
+        #[arg(long, default_value_t = 200)]
+        runs: usize,
+    },
     /// Everything above, in order, with one summary.
     All {
         /// Rows.
@@ -133,6 +141,9 @@ async fn main() -> anyhow::Result<()> {
                 "{}",
                 measure::http(&data_dir, &renkei, seconds, connections, seed).await?
             );
+        }
+        Command::Report { runs } => {
+            println!("{}", report::measure(runs).await?);
         }
         Command::All {
             rows,
