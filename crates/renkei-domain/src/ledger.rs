@@ -201,9 +201,47 @@ pub struct LedgerItem {
     /// An editor's note (for the demo data: how an ambiguous source was read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// A draft (copied from last year's plan, say): shown to the coordinator, left out of the
+    /// report until confirmed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draft: bool,
 }
 
 impl LedgerItem {
+    /// Checks an item of a report year: duties agree with the number, a title, a schedule with
+    /// possible dates, links only to the given plan items (and none from a plan item).
+    pub fn check(&self, year: FiscalYear, plan_ids: &HashSet<&str>) -> Result<(), String> {
+        check_duties(&self.duties, &self.number)?;
+        if self.title.trim().is_empty() {
+            return Err("名称が空です".into());
+        }
+        if let Some(schedule) = &self.schedule {
+            Schedule::parse(schedule, self.section.fiscal_year(year)).map_err(|e| e.to_string())?;
+            let compact = |t: &str| -> String {
+                crate::text::normalize(t)
+                    .chars()
+                    .filter(|c| !c.is_whitespace())
+                    .collect()
+            };
+            if self.schedule_inline && !compact(&self.title).contains(&compact(schedule)) {
+                return Err(format!(
+                    "日程「{schedule}」が名称の中にありません（名称に含めない場合は「名称に含む」を外してください）"
+                ));
+            }
+        }
+        if self.section == Section::Plan && !self.fulfils.is_empty() {
+            return Err("計画の項目は他の計画につなげられません".into());
+        }
+        for target in &self.fulfils {
+            if !plan_ids.contains(target.as_str()) {
+                return Err(format!(
+                    "つながる計画「{target}」が同じ拠点の計画にありません"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The item as the report prints it: title, 「（schedule）」 unless it is part of the title,
     /// then the following words.
     pub fn text(&self) -> String {
@@ -311,12 +349,92 @@ pub struct HubLedger {
 }
 
 impl HubLedger {
-    /// The items of a section under a duty, in file order.
+    /// The items of a section under a duty, in file order; drafts are left out (they are not
+    /// part of the report until a coordinator confirms them).
     pub fn items_of(&self, section: Section, duty: Duty) -> Vec<&LedgerItem> {
         self.items
             .iter()
-            .filter(|i| i.section == section && i.duties().contains(&duty))
+            .filter(|i| i.section == section && !i.draft && i.duties().contains(&duty))
             .collect()
+    }
+
+    /// Checks the hub's ledger for a report year: a known area, unique ids, duties that agree
+    /// with the numbers, titles, schedules with possible dates, counts, and links to plan items.
+    pub fn validate(&self, region: &RegionDefinition, year: FiscalYear) -> Result<(), LedgerError> {
+        let invalid = |place: String, reason: String| LedgerError::Invalid { place, reason };
+        crate::region::AreaCode::parse(&self.area)
+            .ok()
+            .filter(|code| region.area(code).is_some())
+            .ok_or_else(|| {
+                invalid(
+                    self.document.clone(),
+                    format!("地域コード「{}」はありません", self.area),
+                )
+            })?;
+        let plan_ids: HashSet<&str> = self
+            .items
+            .iter()
+            .filter(|i| i.section == Section::Plan)
+            .map(|i| i.id.as_str())
+            .collect();
+        let mut ids = HashSet::new();
+        for item in &self.items {
+            let place = format!("{} {}", self.document, item.id);
+            if item.id.trim().is_empty() || !ids.insert(item.id.as_str()) {
+                return Err(invalid(place, "ID が空か、重複しています".into()));
+            }
+            item.check(year, &plan_ids)
+                .map_err(|reason| invalid(place.clone(), reason))?;
+        }
+        for empty in &self.empty {
+            check_duties(&empty.duties, &empty.number)
+                .map_err(|r| invalid(format!("{} なし", self.document), r))?;
+        }
+        Ok(())
+    }
+
+    /// A fresh id for a new item of a section (「yao-plan-9」).
+    pub fn new_item_id(&self, section: Section) -> String {
+        let prefix = format!("{}-{}-", self.area, section.code());
+        let next = self
+            .items
+            .iter()
+            .filter_map(|i| i.id.strip_prefix(&prefix)?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0)
+            + 1;
+        format!("{prefix}{next}")
+    }
+
+    /// Next year's ledger started from this one: the same header and active-institution plans,
+    /// and this year's plan items copied as drafts of next year's plan (the coordinator confirms
+    /// or changes each). Results, progress and challenges start empty.
+    pub fn next_year(&self) -> HubLedger {
+        let mut next = HubLedger {
+            items: Vec::new(),
+            empty: Vec::new(),
+            challenges: Vec::new(),
+            active: self.active.as_ref().map(|a| ActiveSection {
+                plans: a.plans.clone(),
+                ..ActiveSection::default()
+            }),
+            ..self.clone()
+        };
+        for item in self.items.iter().filter(|i| i.section == Section::Plan) {
+            let id = next.new_item_id(Section::Plan);
+            next.items.push(LedgerItem {
+                id,
+                draft: true,
+                held: None,
+                fulfils: Vec::new(),
+                // A schedule names this year's dates; next year's are not known yet.
+                schedule: None,
+                schedule_inline: false,
+                note: Some(format!("前年度の計画（{}）から", item.id)),
+                ..item.clone()
+            });
+        }
+        next
     }
 
     /// The marker of a 「なし」 for this section and duty, if the hub wrote one.
@@ -327,9 +445,9 @@ impl HubLedger {
             .map(|e| e.number.as_str())
     }
 
-    /// Whether the section has anything at all (else the report says 「未入力」).
+    /// Whether the section has anything but drafts (else the report says 「未入力」).
     pub fn has_section(&self, section: Section) -> bool {
-        self.items.iter().any(|i| i.section == section)
+        self.items.iter().any(|i| i.section == section && !i.draft)
             || self.empty.iter().any(|e| e.section == section)
     }
 }
@@ -405,47 +523,14 @@ impl LedgerFile {
         let year = self.fiscal_year()?;
         let mut ids = HashSet::new();
         for hub in &self.hubs {
-            let area = crate::region::AreaCode::parse(&hub.area)
-                .ok()
-                .filter(|code| region.area(code).is_some())
-                .ok_or_else(|| {
-                    invalid(
-                        hub.document.clone(),
-                        format!("地域コード「{}」はありません", hub.area),
-                    )
-                })?;
-            let _ = area;
-            let plan_ids: HashSet<&str> = hub
-                .items
-                .iter()
-                .filter(|i| i.section == Section::Plan)
-                .map(|i| i.id.as_str())
-                .collect();
+            hub.validate(region, year)?;
             for item in &hub.items {
-                let place = format!("{} {}", hub.document, item.id);
-                if item.id.trim().is_empty() || !ids.insert(item.id.as_str()) {
-                    return Err(invalid(place, "ID が空か、重複しています".into()));
+                if !ids.insert(item.id.as_str()) {
+                    return Err(invalid(
+                        format!("{} {}", hub.document, item.id),
+                        "ID が重複しています".into(),
+                    ));
                 }
-                check_duties(&item.duties, &item.number).map_err(|r| invalid(place.clone(), r))?;
-                if item.title.trim().is_empty() {
-                    return Err(invalid(place, "名称が空です".into()));
-                }
-                if let Some(schedule) = &item.schedule {
-                    Schedule::parse(schedule, item.section.fiscal_year(year))
-                        .map_err(|e| invalid(place.clone(), e.to_string()))?;
-                }
-                for target in &item.fulfils {
-                    if !plan_ids.contains(target.as_str()) {
-                        return Err(invalid(
-                            place,
-                            format!("つながる計画「{target}」が同じ拠点の計画にありません"),
-                        ));
-                    }
-                }
-            }
-            for empty in &hub.empty {
-                check_duties(&empty.duties, &empty.number)
-                    .map_err(|r| invalid(format!("{} なし", hub.document), r))?;
             }
         }
         Ok(())
@@ -846,6 +931,45 @@ mod tests {
             .hub_of("kashiwara")
             .unwrap()
             .has_section(Section::Progress));
+    }
+
+    #[test]
+    fn next_year_starts_from_this_years_plan_as_drafts() {
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        let yao = file.hub_of("yao").unwrap();
+        assert_eq!(yao.new_item_id(Section::Plan), "yao-plan-9");
+        assert_eq!(yao.new_item_id(Section::Results), "yao-results-5");
+        let next = yao.next_year();
+        let plans = yao
+            .items
+            .iter()
+            .filter(|i| i.section == Section::Plan)
+            .count();
+        assert_eq!(next.items.len(), plans);
+        assert!(next.items.iter().all(|i| i.draft
+            && i.section == Section::Plan
+            && i.schedule.is_none()
+            && i.fulfils.is_empty()));
+        assert_eq!(
+            (next.hub.as_str(), next.document.as_str()),
+            ("八尾市医師会", "資料2-7")
+        );
+        assert!(next.challenges.is_empty());
+        assert!(
+            !next.has_section(Section::Plan),
+            "drafts alone are not in the report"
+        );
+        next.validate(&region, FiscalYear::new(2026).unwrap())
+            .unwrap();
+        let report = crate::report::build(
+            [&next],
+            FiscalYear::new(2026).unwrap(),
+            "中河内",
+            &CoverageByArea::new(),
+            None,
+        );
+        assert!(report.markdown().contains(crate::report::MISSING));
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub struct NavItem {
 const NAV: [(&str, Option<&str>); 7] = [
     ("nav.home", Some("/")),
     ("nav.directory", Some("/directory")),
-    ("nav.activities", None),
+    ("nav.activities", Some("/ledger")),
     ("nav.disaster", None),
     ("nav.coordination", None),
     ("nav.careteam", None),

@@ -64,6 +64,7 @@ pub struct PageError {
 #[derive(Debug)]
 enum PageErrorKind {
     NotFound,
+    Forbidden,
     Store(StoreError),
 }
 
@@ -73,6 +74,14 @@ impl PageError {
         Self {
             ctx: Box::new(ctx.clone()),
             kind: PageErrorKind::NotFound,
+        }
+    }
+
+    /// Signed in, but not allowed to do this here (say, another hub's ledger).
+    pub fn forbidden(ctx: &Ctx) -> Self {
+        Self {
+            ctx: Box::new(ctx.clone()),
+            kind: PageErrorKind::Forbidden,
         }
     }
 
@@ -101,6 +110,11 @@ impl IntoResponse for PageError {
                 StatusCode::NOT_FOUND,
                 "error.not_found_title",
                 "error.not_found_body",
+            ),
+            PageErrorKind::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "error.forbidden_title",
+                "error.forbidden_body",
             ),
             PageErrorKind::Store(e) if e.is_unavailable() => {
                 tracing::error!(error = %e, "database unavailable");

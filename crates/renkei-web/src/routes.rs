@@ -4,7 +4,7 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, ledger, login, password,
+    invitations, lang, ledger, ledger_edit, login, password,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -24,6 +24,8 @@ pub struct RouteRule {
 
 const ADMIN: &[AccountRole] = &[AccountRole::SystemAdmin];
 const COORDINATORS: &[AccountRole] = &[AccountRole::HubCoordinator, AccountRole::SystemAdmin];
+/// Those who edit a hub's ledger (the handlers check it is their own hub).
+const HUB_EDITORS: &[AccountRole] = &[AccountRole::HubCoordinator];
 const EDITORS: &[AccountRole] = &[
     AccountRole::InstitutionAdmin,
     AccountRole::InstitutionStaff,
@@ -258,6 +260,54 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/ledger",
         Access::Roles(HUB_VIEWERS),
         get(ledger::index),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/{area}",
+        Access::Roles(HUB_VIEWERS),
+        get(ledger_edit::show),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/{area}/item",
+        Access::Roles(HUB_EDITORS),
+        get(ledger_edit::new_item),
+    )
+    .add(
+        "POST",
+        "/ledger/{year}/{area}/item",
+        Access::Roles(HUB_EDITORS),
+        post(ledger_edit::save_item),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/{area}/item/{id}",
+        Access::Roles(HUB_EDITORS),
+        get(ledger_edit::edit_item),
+    )
+    .add(
+        "POST",
+        "/ledger/{year}/{area}/item/{id}/delete",
+        Access::Roles(HUB_EDITORS),
+        post(ledger_edit::delete_item),
+    )
+    .add(
+        "POST",
+        "/ledger/{year}/{area}/next-year",
+        Access::Roles(HUB_EDITORS),
+        post(ledger_edit::next_year),
+    )
+    .add(
+        "GET",
+        "/ledger/{year}/{area}/texts",
+        Access::Roles(HUB_EDITORS),
+        get(ledger_edit::texts),
+    )
+    .add(
+        "POST",
+        "/ledger/{year}/{area}/texts",
+        Access::Roles(HUB_EDITORS),
+        post(ledger_edit::save_texts),
     )
     .add(
         "GET",

@@ -501,6 +501,14 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ("GET" | "POST", "/hub/import") => &[Admin, Coordinator],
         ("POST", "/hub/import/{key}/apply") => &[Admin, Coordinator],
         ("GET", "/hub/import/{key}") => &[Admin, Coordinator],
+        ("GET", "/ledger/{year}/{area}") => &[Admin, Coordinator, Prefecture],
+        ("GET" | "POST", "/ledger/{year}/{area}/item" | "/ledger/{year}/{area}/texts") => {
+            &[Coordinator]
+        }
+        ("GET", "/ledger/{year}/{area}/item/{id}") => &[Coordinator],
+        ("POST", "/ledger/{year}/{area}/item/{id}/delete" | "/ledger/{year}/{area}/next-year") => {
+            &[Coordinator]
+        }
         (
             "GET",
             "/ledger"
@@ -553,6 +561,7 @@ fn concrete(path: &str) -> String {
         .replace("{kind}", "Organization")
         .replace("{key}", "00")
         .replace("{year}", "2025")
+        .replace("{area}", "yao")
         .replace("{id}", "999999")
         .replace("{token}", &"0".repeat(64))
 }

@@ -164,7 +164,206 @@ async fn the_comparison_shows_each_hubs_activities_and_the_role_gaps(db: TestDb)
     );
 }
 
+fn item_fields(revision: i64, title: &str, schedule: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", String::new()),
+        ("revision", revision.to_string()),
+        ("section", "plan".into()),
+        ("duty", "1".into()),
+        ("duty", "4".into()),
+        ("kind", "training".into()),
+        ("title", title.into()),
+        ("schedule", schedule.into()),
+        ("audience", "多職種、介護支援専門員".into()),
+        ("planned", "２".into()),
+    ]
+}
+
+async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb) {
+    let w = with_ledgers(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let own = coordinator.get("/ledger/2025/yao").await;
+    assert_eq!(own.status, StatusCode::OK);
+    assert!(own.body.contains("data-testid=\"add-plan\""), "editable");
+    let other = coordinator.get("/ledger/2025/kashiwara").await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert!(!other.body.contains("data-testid=\"add-plan\"") && other.body.contains("閲覧のみ"));
+    let refused = coordinator
+        .post(
+            "/ledger/2025/yao",
+            "/ledger/2025/kashiwara/item",
+            item_fields(1, "よその拠点の研修", ""),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+
+    // A day that does not exist: the form comes back with what was typed; nothing is saved.
+    let bad = coordinator
+        .post(
+            "/ledger/2025/yao/item",
+            "/ledger/2025/yao/item",
+            item_fields(1, "多職種連携研修会", "2月30日"),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        bad.body.contains("「2月30日」という日はありません"),
+        "{}",
+        bad.body
+    );
+    assert!(
+        bad.body.contains("value=\"多職種連携研修会\""),
+        "typed text kept"
+    );
+    assert_eq!(
+        db.store
+            .ledger("yao", 2025)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        1
+    );
+
+    let saved = coordinator
+        .post(
+            "/ledger/2025/yao/item",
+            "/ledger/2025/yao/item",
+            item_fields(1, "多職種連携研修会", "11月5日（水）"),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    assert_eq!(now.revision, 2);
+    let item = now
+        .ledger
+        .items
+        .iter()
+        .find(|i| i.title == "多職種連携研修会")
+        .unwrap();
+    assert_eq!(item.id, "yao-plan-9", "after the eight plan items");
+    assert_eq!((item.number.as_str(), item.planned), ("①・④", Some(2)));
+    assert_eq!(item.audience, ["多職種", "介護支援専門員"]);
+    let report = coordinator.get("/ledger/2025/report?area=yao").await;
+    assert!(report.body.contains("多職種連携研修会（11月5日（水））"));
+
+    // A save based on revision 1 comes after revision 2: refused, the typing kept.
+    let stale = coordinator
+        .post(
+            "/ledger/2025/yao/item",
+            "/ledger/2025/yao/item",
+            item_fields(1, "古い画面からの追加", ""),
+        )
+        .await;
+    assert_eq!(stale.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        stale.body.contains("別の人が保存しました") && stale.body.contains("古い画面からの追加")
+    );
+    assert_eq!(
+        db.store
+            .ledger("yao", 2025)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        2
+    );
+
+    // Deleting a plan item also removes the links of the progress that fulfilled it.
+    let linked = now
+        .ledger
+        .items
+        .iter()
+        .find(|i| !i.fulfils.is_empty())
+        .map(|i| i.fulfils[0].clone())
+        .expect("a progress item that fulfils a plan item");
+    let deleted = coordinator
+        .post(
+            "/ledger/2025/yao",
+            &format!("/ledger/2025/yao/item/{linked}/delete"),
+            vec![("revision", "2".into())],
+        )
+        .await;
+    assert_eq!(deleted.location(), "/ledger/2025/yao?done=deleted");
+    let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    assert!(now
+        .ledger
+        .items
+        .iter()
+        .all(|i| i.id != linked && !i.fulfils.contains(&linked)));
+
+    // The header, challenges and active part; an empty header field is refused.
+    let texts = coordinator.get("/ledger/2025/yao/texts").await;
+    assert!(texts.body.contains("八尾市医師会"));
+    let mut fields = vec![
+        ("revision", "3".to_owned()),
+        ("document", "資料2-7".into()),
+        ("area_label", "八尾市".into()),
+        ("hub", "".into()),
+        ("contractor", "八尾市".into()),
+        ("challenges", "連携ツールの統一\n\n人材の確保".into()),
+        ("active_plans", "非常用電源の貸出ルール".into()),
+    ];
+    let refused = coordinator
+        .post(
+            "/ledger/2025/yao/texts",
+            "/ledger/2025/yao/texts",
+            fields.clone(),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    fields[3].1 = "八尾市医師会".into();
+    let saved = coordinator
+        .post("/ledger/2025/yao/texts", "/ledger/2025/yao/texts", fields)
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    assert_eq!(now.ledger.challenges.len(), 2, "one per non-empty line");
+    assert_eq!(now.ledger.active.unwrap().plans, ["非常用電源の貸出ルール"]);
+
+    // Next year starts from this year's plan, as drafts that the report leaves out.
+    let next = coordinator
+        .post("/ledger/2025/yao", "/ledger/2025/yao/next-year", vec![])
+        .await;
+    assert_eq!(next.location(), "/ledger/2026/yao?done=created");
+    let next = db.store.ledger("yao", 2026).await.unwrap().unwrap().ledger;
+    assert!(
+        !next.items.is_empty()
+            && next
+                .items
+                .iter()
+                .all(|i| i.draft && i.section == renkei_domain::ledger::Section::Plan)
+    );
+    let page = coordinator.get("/ledger/2026/yao?done=created").await;
+    assert!(page.body.contains("下書き"));
+    let report = coordinator.get("/ledger/2026/report?area=yao").await;
+    assert!(report.body.contains("未入力") && !report.body.contains("多職種連携研修会"));
+
+    let audit = db
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("ledger.".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(audit.len() >= 4, "saves are audited: {}", audit.len());
+
+    // The prefecture reads it; it edits nothing.
+    let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    assert_eq!(
+        prefecture.get("/ledger/2025/yao").await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        prefecture.get("/ledger/2025/yao/item").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
 both_backends!(
+    a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost,
     the_comparison_shows_each_hubs_activities_and_the_role_gaps,
     the_prefecture_reads_every_hubs_report_in_each_format,
     institution_staff_and_strangers_do_not_read_ledgers,

@@ -659,3 +659,60 @@ fn the_prefecture_report_prints_on_a4_landscape_without_cut_off_tables() {
     );
     browser.screenshot(&out.join("report-fy2025.png"));
 }
+
+#[test]
+fn a_coordinator_adds_to_the_hubs_ledger_and_the_report_shows_it_in_a_real_browser() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let browser = common::webdriver::Browser::start(&chrome, 1280, 1400);
+
+    demo_login(&browser, &base, "coordinator@demo.renkei.example");
+    browser.goto(&format!("{base}/hub"));
+    browser.click("a[href='/ledger']");
+    browser.wait_for("[data-testid=ledger-row-yao]");
+    browser.screenshot(&out.join("ledger-1-index.png"));
+    browser.click("[data-testid=ledger-row-yao] a[href='/ledger/2025/yao']");
+    browser.wait_for("[data-testid=add-plan]");
+    browser.click("[data-testid=add-plan]");
+    browser.wait_for("input[name=title]");
+    browser.click("input[name=duty][value='4']");
+    browser.type_into("input[name=title]", "ICT連携ツールの操作研修会");
+    // A weekday that does not match: the form says so and keeps the typing.
+    browser.type_into("input[name=schedule]", "12月3日（木）");
+    browser.click("[data-testid=save-item]");
+    browser.wait_for("[data-testid=form-error]");
+    assert!(browser
+        .source()
+        .contains("12月3日は木曜日ではありません（水曜日です）"));
+    browser.screenshot(&out.join("ledger-2-error.png"));
+    browser.clear_and_type("input[name=schedule]", "12月3日（水）");
+    browser.click("[data-testid=save-item]");
+    browser.wait_for("[data-testid=ledger-notice]");
+    assert!(browser
+        .source()
+        .contains("ICT連携ツールの操作研修会（12月3日（水））"));
+    browser.screenshot(&out.join("ledger-3-saved.png"));
+
+    browser.goto(&format!("{base}/ledger/2025/report?area=yao"));
+    browser.wait_for("section.hub");
+    let cell = browser.execute(
+        "return document.querySelector('table[data-section=plan] td[data-duty=\"4\"]').textContent;",
+    );
+    assert!(
+        cell.as_str()
+            .unwrap_or("")
+            .contains("ICT連携ツールの操作研修会"),
+        "the report's ④ column of the plan: {cell}"
+    );
+    browser.screenshot(&out.join("ledger-4-report.png"));
+    browser.goto(&format!("{base}/ledger/2025/compare"));
+    browser.wait_for("[data-testid=coverage-chart] svg");
+    browser.screenshot(&out.join("ledger-5-compare.png"));
+    drop(browser);
+    server.terminate();
+}

@@ -90,7 +90,7 @@ pub async fn index(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pa
         });
     }
     let page = LedgerIndex {
-        chrome: Chrome::new(&ctx, "nav.hub", false),
+        chrome: Chrome::new(&ctx, "nav.activities", false),
         years,
     };
     Ok(render(&ctx, &page)?.into_response())
@@ -381,7 +381,7 @@ pub async fn compare(
         })
         .collect();
     let page = ComparePage {
-        chrome: Chrome::new(&ctx, "nav.hub", false),
+        chrome: Chrome::new(&ctx, "nav.activities", false),
         year: year.year(),
         label: year.to_string(),
         previous: year.previous().to_string(),

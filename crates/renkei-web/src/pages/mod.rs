@@ -14,6 +14,7 @@ pub mod institution;
 pub mod invitations;
 pub mod lang;
 pub mod ledger;
+pub mod ledger_edit;
 pub mod login;
 pub mod message;
 pub mod password;
