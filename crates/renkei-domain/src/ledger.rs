@@ -291,6 +291,48 @@ pub struct EmptyDuties {
     pub number: String,
 }
 
+impl EmptyDuties {
+    /// Reads a section's 「なし」 markers as a coordinator types them, one per group, separated
+    /// by spaces or 「、」: 「②・③ ⑤」 is two markers, ②・③ and ⑤. Each marker is kept as
+    /// written; its duties are the circled numbers in it.
+    pub fn parse_markers(section: Section, text: &str) -> Result<Vec<EmptyDuties>, String> {
+        let normalized = text.replace(['、', ',', '，', '\u{3000}'], " ");
+        let mut out: Vec<EmptyDuties> = Vec::new();
+        for marker in normalized.split_whitespace() {
+            let mut duties = Vec::new();
+            for c in marker.chars() {
+                match Duty::ALL.iter().find(|d| d.circled() == c) {
+                    Some(d) => duties.push(d.number()),
+                    None if c == '・' => {}
+                    None => {
+                        return Err(format!(
+                            "「{marker}」は取組の番号として読めません。①〜⑤を「②・③ ⑤」のように書いてください"
+                        ))
+                    }
+                }
+            }
+            if duties.is_empty() {
+                return Err(format!("「{marker}」に①〜⑤の番号がありません"));
+            }
+            if let Some(d) = duties
+                .iter()
+                .find(|d| out.iter().any(|e| e.duties.contains(d)))
+            {
+                return Err(format!(
+                    "{} が「なし」に二度書かれています",
+                    crate::region::circled(*d)
+                ));
+            }
+            out.push(EmptyDuties {
+                section,
+                duties,
+                number: marker.to_owned(),
+            });
+        }
+        Ok(out)
+    }
+}
+
 /// A challenge (課題) found through the previous year's work.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -300,6 +342,57 @@ pub struct Challenge {
     pub number: Option<String>,
     /// The text.
     pub text: String,
+}
+
+impl Challenge {
+    /// Reads one line as the report prints it: a leading marker (「①」, 「②-1」, 「②・③」) becomes
+    /// the number, the rest the text; a line without one is all text.
+    pub fn from_line(line: &str) -> Challenge {
+        let line = line.trim();
+        let is_circled = |c: char| Duty::ALL.iter().any(|d| d.circled() == c);
+        let mut end = 0;
+        let mut chars = line.char_indices().peekable();
+        // marker := circled ("-" digits)? (("・" | " ") circled ("-" digits)?)*
+        while let Some(&(at, c)) = chars.peek() {
+            if !is_circled(c) {
+                break;
+            }
+            chars.next();
+            end = at + c.len_utf8();
+            let mut probe = chars.clone();
+            if matches!(probe.next(), Some((_, '-' | '－'))) {
+                let mut digits_end = None;
+                while let Some(&(i, d)) = probe.peek() {
+                    if !d.is_ascii_digit() {
+                        break;
+                    }
+                    probe.next();
+                    digits_end = Some(i + 1);
+                }
+                if let Some(e) = digits_end {
+                    chars = probe;
+                    end = e;
+                }
+            }
+            let mut probe = chars.clone();
+            match probe.next() {
+                Some((_, '・' | ' ')) if probe.peek().is_some_and(|&(_, c)| is_circled(c)) => {
+                    chars = probe;
+                }
+                _ => break,
+            }
+        }
+        let (number, text) = line.split_at(end);
+        Challenge {
+            number: Some(number.to_owned()).filter(|n| !n.is_empty()),
+            text: text.trim_start().to_owned(),
+        }
+    }
+
+    /// The line as the report prints it.
+    pub fn line(&self) -> String {
+        format!("{}{}", self.number.as_deref().unwrap_or(""), self.text)
+    }
 }
 
 /// The area's active institutions' section (積極的医療機関の取組), gathered by the hub.
@@ -443,6 +536,60 @@ impl HubLedger {
             .iter()
             .find(|e| e.section == section && e.duties.contains(&duty.number()))
             .map(|e| e.number.as_str())
+    }
+
+    /// How many items of a section (of one kind, or all) there are, and how many sessions they
+    /// make: held counts for results, planned counts otherwise; an item without a count is one
+    /// session. Drafts are not counted.
+    pub fn tally(&self, section: Section, kind: Option<ItemKind>) -> (usize, u32) {
+        let items: Vec<&LedgerItem> = self
+            .items
+            .iter()
+            .filter(|i| i.section == section && !i.draft && kind.is_none_or(|k| i.kind == k))
+            .collect();
+        let sessions = items
+            .iter()
+            .map(|i| match section {
+                Section::Results => i.held.unwrap_or(1),
+                _ => i.planned.unwrap_or(1),
+            })
+            .sum();
+        (items.len(), sessions)
+    }
+
+    /// Moves an item one place up or down among the items it is listed with (same section,
+    /// a duty in common), keeping every other item's order. `None` when there is no such item;
+    /// `Some(false)` when it is already first (or last).
+    pub fn move_item(&mut self, id: &str, up: bool) -> Option<bool> {
+        let at = self.items.iter().position(|i| i.id == id)?;
+        let (section, duties) = (self.items[at].section, self.items[at].duties());
+        let listed_with = |other: &LedgerItem| {
+            other.section == section && other.duties().iter().any(|d| duties.contains(d))
+        };
+        let neighbour = if up {
+            self.items[..at].iter().rposition(listed_with)
+        } else {
+            self.items[at + 1..]
+                .iter()
+                .position(listed_with)
+                .map(|p| at + 1 + p)
+        };
+        let Some(to) = neighbour else {
+            return Some(false);
+        };
+        let item = self.items.remove(at);
+        self.items.insert(to, item);
+        Some(true)
+    }
+
+    /// The 「なし」 markers of a section as a coordinator types them (「②・③ ⑤」).
+    pub fn empty_markers(&self, section: Section) -> String {
+        self.empty
+            .iter()
+            .filter(|e| e.section == section)
+            .map(|e| e.number.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     /// Whether the section has anything but drafts (else the report says 「未入力」).
@@ -931,6 +1078,112 @@ mod tests {
             .hub_of("kashiwara")
             .unwrap()
             .has_section(Section::Progress));
+    }
+
+    #[test]
+    fn every_challenge_line_of_the_fixture_reads_back_to_its_number_and_text() {
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        let mut numbered = 0;
+        for challenge in file.hubs.iter().flat_map(|h| &h.challenges) {
+            assert_eq!(&Challenge::from_line(&challenge.line()), challenge);
+            numbered += usize::from(challenge.number.is_some());
+        }
+        assert!(numbered >= 5, "{numbered}");
+        let cases = [
+            ("②-1 看取りの研修", Some("②-1"), "看取りの研修"),
+            ("②・③ 訓練", Some("②・③"), "訓練"),
+            ("①24時間対応の体制", Some("①"), "24時間対応の体制"),
+            ("②-体制", Some("②"), "-体制"),
+            ("課題はなし", None, "課題はなし"),
+            ("  ⑤市民講座  ", Some("⑤"), "市民講座"),
+        ];
+        for (line, number, text) in cases {
+            let c = Challenge::from_line(line);
+            assert_eq!(
+                (c.number.as_deref(), c.text.as_str()),
+                (number, text),
+                "{line}"
+            );
+        }
+    }
+
+    #[test]
+    fn none_markers_are_read_as_typed_and_refused_when_unreadable() {
+        let read = EmptyDuties::parse_markers(Section::Results, "②・③、⑤").unwrap();
+        assert_eq!(
+            read.iter()
+                .map(|e| (e.number.as_str(), e.duties.clone()))
+                .collect::<Vec<_>>(),
+            [("②・③", vec![2, 3]), ("⑤", vec![5])]
+        );
+        assert!(EmptyDuties::parse_markers(Section::Plan, " ")
+            .unwrap()
+            .is_empty());
+        for (bad, expected) in [
+            ("②と③", "読めません"),
+            ("・", "番号がありません"),
+            ("② ②", "二度"),
+        ] {
+            let e = EmptyDuties::parse_markers(Section::Plan, bad).unwrap_err();
+            assert!(e.contains(expected), "{bad}: {e}");
+        }
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        let yao = file.hub_of("yao").unwrap();
+        assert_eq!(yao.empty_markers(Section::Results), "②・③ ⑤");
+        assert_eq!(yao.empty_markers(Section::Plan), "⑤");
+    }
+
+    #[test]
+    fn an_item_moves_among_those_it_is_listed_with() {
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        let mut hub = file.hub_of("yao").unwrap().clone();
+        let titles = |hub: &HubLedger, duty: Duty| -> Vec<String> {
+            hub.items_of(Section::Plan, duty)
+                .iter()
+                .map(|i| i.id.clone())
+                .collect()
+        };
+        let duty = Duty::ALL
+            .into_iter()
+            .find(|d| hub.items_of(Section::Plan, *d).len() >= 2)
+            .expect("a duty with two plan items");
+        let before = titles(&hub, duty);
+        let all_before: Vec<String> = hub.items.iter().map(|i| i.id.clone()).collect();
+        assert_eq!(hub.move_item(&before[1], true), Some(true));
+        let after = titles(&hub, duty);
+        assert_eq!((&after[0], &after[1]), (&before[1], &before[0]));
+        assert_eq!(after[2..], before[2..]);
+        assert_eq!(hub.move_item(&after[0], true), Some(false), "already first");
+        assert_eq!(hub.move_item(&after[0], false), Some(true));
+        assert_eq!(titles(&hub, duty), before, "and back");
+        let all_after: Vec<String> = hub.items.iter().map(|i| i.id.clone()).collect();
+        assert_eq!(all_after, all_before, "nothing else moved");
+        assert_eq!(hub.move_item("no-such-item", true), None);
+    }
+
+    #[test]
+    fn tallies_count_items_and_sessions_without_drafts() {
+        let region = RegionDefinition::nakakawachi();
+        let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
+        let hub = file.hub_of("higashiosaka-west").unwrap();
+        let (items, sessions) = hub.tally(Section::Results, None);
+        let expected_items = hub
+            .items
+            .iter()
+            .filter(|i| i.section == Section::Results)
+            .count();
+        assert_eq!(items, expected_items);
+        assert!(sessions as usize >= items);
+        let by_kind: usize = ItemKind::ALL
+            .iter()
+            .map(|k| hub.tally(Section::Results, Some(*k)).0)
+            .sum();
+        assert_eq!(by_kind, items);
+        let next = hub.next_year();
+        assert_eq!(next.tally(Section::Plan, None), (0, 0));
     }
 
     #[test]

@@ -478,6 +478,15 @@ impl RoleStatus {
             RoleStatus::No => "未対応",
         }
     }
+
+    /// English label.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            RoleStatus::Available => "Available now",
+            RoleStatus::Planned => "Planned",
+            RoleStatus::No => "Not yet",
+        }
+    }
 }
 
 pub(crate) fn circled(n: u8) -> char {

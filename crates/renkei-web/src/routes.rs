@@ -127,6 +127,26 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     .add("GET", "/static/{*file}", Access::Public, get(assets::serve))
     // The directory as FHIR R4 (IHE mCSD), public and read-only.
     .add("GET", "/fhir/metadata", Access::Public, get(fhir::metadata))
+    // The prefecture report's counts (MeasureReport) are for those who read the reports;
+    // programs use an API token. The Measure that defines them is public.
+    .add(
+        "GET",
+        "/fhir/Measure/renkei-hub-report",
+        Access::Public,
+        get(fhir::measure_definition),
+    )
+    .add(
+        "GET",
+        "/fhir/MeasureReport",
+        Access::Roles(HUB_VIEWERS),
+        get(fhir::measure_report_search),
+    )
+    .add(
+        "GET",
+        "/fhir/MeasureReport/{id}",
+        Access::Roles(HUB_VIEWERS),
+        get(fhir::measure_report_read),
+    )
     .add("GET", "/fhir/{kind}", Access::Public, get(fhir::search))
     .add(
         "GET",
@@ -290,6 +310,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/ledger/{year}/{area}/item/{id}/delete",
         Access::Roles(HUB_EDITORS),
         post(ledger_edit::delete_item),
+    )
+    .add(
+        "POST",
+        "/ledger/{year}/{area}/item/{id}/move",
+        Access::Roles(HUB_EDITORS),
+        post(ledger_edit::move_item),
     )
     .add(
         "POST",

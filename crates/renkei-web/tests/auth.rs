@@ -491,6 +491,10 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "GET",
             "/fhir/metadata" | "/fhir/{kind}" | "/fhir/{kind}/_history" | "/fhir/{kind}/{id}",
         ) => EVERYONE,
+        ("GET", "/fhir/Measure/renkei-hub-report") => EVERYONE,
+        ("GET", "/fhir/MeasureReport" | "/fhir/MeasureReport/{id}") => {
+            &[Admin, Coordinator, Prefecture]
+        }
         // Staff may edit only their own institution's entry; the walked id belongs to nobody,
         // so only the administrator gets past the handler (staff editing: tests/mail.rs).
         ("GET" | "POST", "/institutions/{id}/edit") => &[Admin],
@@ -506,9 +510,12 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             &[Coordinator]
         }
         ("GET", "/ledger/{year}/{area}/item/{id}") => &[Coordinator],
-        ("POST", "/ledger/{year}/{area}/item/{id}/delete" | "/ledger/{year}/{area}/next-year") => {
-            &[Coordinator]
-        }
+        (
+            "POST",
+            "/ledger/{year}/{area}/item/{id}/delete"
+            | "/ledger/{year}/{area}/item/{id}/move"
+            | "/ledger/{year}/{area}/next-year",
+        ) => &[Coordinator],
         (
             "GET",
             "/ledger"
@@ -607,7 +614,8 @@ async fn every_route_answers_each_role_as_declared(db: TestDb) {
             let to_login = reply.status == StatusCode::SEE_OTHER
                 && reply.location().starts_with("/login?next=");
             let refused = reply.status == StatusCode::FORBIDDEN
-                || reply.status == StatusCode::UNAUTHORIZED && rule.path.starts_with("/api/");
+                || reply.status == StatusCode::UNAUTHORIZED
+                    && renkei_web::auth::access::is_machine_path(&uri);
             let what = format!(
                 "{person:?} {} {} → {} {}",
                 rule.method,
@@ -637,6 +645,12 @@ async fn every_route_answers_each_role_as_declared(db: TestDb) {
                         .unwrap()
                         .starts_with("application/json"),
                     "API errors are JSON: {what}"
+                );
+            }
+            if rule.path.starts_with("/fhir/") && !allowed {
+                assert!(
+                    reply.body.contains("\"OperationOutcome\""),
+                    "FHIR refusals are OperationOutcomes: {what}"
                 );
             }
         }

@@ -13,9 +13,12 @@ use renkei_domain::{demo, towns};
 use renkei_testkit::{both_backends, TestDb};
 use renkei_web::{router, AppState, WebConfig};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use tower::ServiceExt;
+
+#[path = "common/fhir_validator.rs"]
+mod fhir_validator;
+use fhir_validator::{validate, validator_python};
 
 const BASE: &str = "http://127.0.0.1:8080/fhir";
 
@@ -104,60 +107,6 @@ fn ids(entries: &[Value], mode: &str) -> Vec<String> {
         .collect()
 }
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The validator's Python, installed once into `target/fhir-venv` by `ensure.sh`; `None` when
-/// skipped explicitly outside CI.
-fn validator_python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
-    PYTHON
-        .get_or_init(|| {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            if !in_ci && std::env::var("RENKEI_TEST_SKIP_FHIR_VALIDATOR").is_ok_and(|v| v == "1") {
-                eprintln!("FHIR validation SKIPPED (RENKEI_TEST_SKIP_FHIR_VALIDATOR=1)");
-                return None;
-            }
-            let root = workspace();
-            let out = std::process::Command::new(root.join("tools/fhir-validate/ensure.sh"))
-                .arg(root.join("target/fhir-venv"))
-                .output()
-                .expect("tools/fhir-validate/ensure.sh runs");
-            assert!(
-                out.status.success(),
-                "cannot install the FHIR validator (python3 with venv and pip, and PyPI, are needed; outside CI RENKEI_TEST_SKIP_FHIR_VALIDATOR=1 skips it): {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            Some(PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()))
-        })
-        .clone()
-}
-
-/// Validates the documents (resources or Bundles); the validator's report on failure.
-fn validate(documents: &[Value]) -> Result<(), String> {
-    let Some(python) = validator_python() else {
-        return Ok(());
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("resources.json");
-    std::fs::write(&file, Value::Array(documents.to_vec()).to_string()).unwrap();
-    let out = std::process::Command::new(python)
-        .arg(workspace().join("tools/fhir-validate/validate.py"))
-        .arg(&file)
-        .output()
-        .unwrap();
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
-}
-
 async fn demo_client(db: &TestDb) -> Client {
     let region = RegionDefinition::nakakawachi();
     db.store
@@ -241,7 +190,8 @@ async fn metadata_and_code_systems(db: TestDb) {
             .map(Vec::as_slice)
             .unwrap_or_default()
             .len(),
-        2
+        7,
+        "capabilities, kinds, and the five code systems of the hub reports"
     );
     let by_url = c
         .bundle(&format!(

@@ -295,13 +295,22 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
     // The header, challenges and active part; an empty header field is refused.
     let texts = coordinator.get("/ledger/2025/yao/texts").await;
     assert!(texts.body.contains("八尾市医師会"));
+    assert!(
+        texts
+            .body
+            .contains("name=\"empty_results\" value=\"②・③ ⑤\""),
+        "the 「なし」 markers as written"
+    );
     let mut fields = vec![
         ("revision", "3".to_owned()),
         ("document", "資料2-7".into()),
         ("area_label", "八尾市".into()),
         ("hub", "".into()),
         ("contractor", "八尾市".into()),
-        ("challenges", "連携ツールの統一\n\n人材の確保".into()),
+        ("empty_results", "②・③ ⑤".into()),
+        ("empty_plan", "⑤".into()),
+        ("empty_progress", String::new()),
+        ("challenges", "①連携ツールの統一\n\n②-1 人材の確保".into()),
         ("active_plans", "非常用電源の貸出ルール".into()),
     ];
     let refused = coordinator
@@ -313,13 +322,103 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     fields[3].1 = "八尾市医師会".into();
+    // 「なし」 for a duty that has plan items, or a marker that is not one: refused, typing kept.
+    for (bad, message) in [("①", "①には項目があります"), ("⑤と⑥", "読めません")]
+    {
+        let mut with_bad = fields.clone();
+        with_bad[6].1 = bad.into();
+        let refused = coordinator
+            .post("/ledger/2025/yao/texts", "/ledger/2025/yao/texts", with_bad)
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+        assert!(refused.body.contains(message), "{bad}: {}", refused.body);
+        assert!(refused.body.contains("②-1 人材の確保"), "typing kept");
+    }
+    assert_eq!(
+        db.store
+            .ledger("yao", 2025)
+            .await
+            .unwrap()
+            .unwrap()
+            .revision,
+        3,
+        "nothing saved"
+    );
     let saved = coordinator
         .post("/ledger/2025/yao/texts", "/ledger/2025/yao/texts", fields)
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
-    assert_eq!(now.ledger.challenges.len(), 2, "one per non-empty line");
-    assert_eq!(now.ledger.active.unwrap().plans, ["非常用電源の貸出ルール"]);
+    let challenges: Vec<(Option<&str>, &str)> = now
+        .ledger
+        .challenges
+        .iter()
+        .map(|c| (c.number.as_deref(), c.text.as_str()))
+        .collect();
+    assert_eq!(
+        challenges,
+        [(Some("①"), "連携ツールの統一"), (Some("②-1"), "人材の確保")],
+        "one per non-empty line, numbers kept"
+    );
+    assert_eq!(now.ledger.empty.len(), 3, "the 「なし」 markers kept");
+    assert_eq!(
+        now.ledger.active.as_ref().unwrap().plans,
+        ["非常用電源の貸出ルール"]
+    );
+    let report = coordinator.get("/ledger/2025/report?area=yao").await;
+    assert!(report.body.contains("②・③なし") && report.body.contains("①連携ツールの統一"));
+
+    // Reordering: the second plan item under ① moves up; a stale page changes nothing and
+    // says so.
+    let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    let firsts = |l: &renkei_domain::ledger::HubLedger| -> Vec<String> {
+        l.items_of(
+            renkei_domain::ledger::Section::Plan,
+            renkei_domain::region::Duty::Meetings,
+        )
+        .iter()
+        .map(|i| i.id.clone())
+        .collect()
+    };
+    let before = firsts(&now.ledger);
+    assert!(before.len() >= 2, "{before:?}");
+    let page = coordinator.get("/ledger/2025/yao").await;
+    assert!(page
+        .body
+        .contains(&format!("data-testid=\"up-{}\"", before[1])));
+    let moved = coordinator
+        .post(
+            "/ledger/2025/yao",
+            &format!("/ledger/2025/yao/item/{}/move", before[1]),
+            vec![
+                ("revision", now.revision.to_string()),
+                ("direction", "up".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        moved.location(),
+        format!("/ledger/2025/yao?done=moved#item-{}", before[1])
+    );
+    let after = firsts(&db.store.ledger("yao", 2025).await.unwrap().unwrap().ledger);
+    assert_eq!((&after[0], &after[1]), (&before[1], &before[0]));
+    let stale = coordinator
+        .post(
+            "/ledger/2025/yao",
+            &format!("/ledger/2025/yao/item/{}/move", before[1]),
+            vec![
+                ("revision", now.revision.to_string()),
+                ("direction", "down".into()),
+            ],
+        )
+        .await;
+    assert_eq!(stale.location(), "/ledger/2025/yao?done=conflict");
+    let told = coordinator.get(stale.location()).await;
+    assert!(told.body.contains("操作は行いませんでした") && told.body.contains("role=\"alert\""));
+    assert_eq!(
+        firsts(&db.store.ledger("yao", 2025).await.unwrap().unwrap().ledger),
+        after
+    );
 
     // Next year starts from this year's plan, as drafts that the report leaves out.
     let next = coordinator
@@ -362,7 +461,213 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
     );
 }
 
+/// A bearer token of the signed-in user, made on the account page.
+async fn read_token(b: &mut Browser) -> String {
+    let created = b
+        .post(
+            "/account",
+            "/account/api-tokens",
+            vec![("name", "府の集計".into()), ("read", "1".into())],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.body);
+    created
+        .body
+        .split("data-testid=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+/// GET with a bearer token (or none): status and JSON.
+async fn fhir_get(w: &World, uri: &str, token: Option<&str>) -> (StatusCode, serde_json::Value) {
+    use tower::ServiceExt;
+    let mut request = axum::http::Request::builder().uri(uri);
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {t}"));
+    }
+    let response = w
+        .app
+        .clone()
+        .oneshot(request.body(axum::body::Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/fhir+json; charset=utf-8",
+        "{uri}"
+    );
+    let bytes = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    (status, serde_json::from_slice(&bytes).unwrap())
+}
+
+fn group<'a>(report: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
+    report["group"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"]["coding"][0]["code"] == code)
+        .unwrap_or_else(|| panic!("group {code}"))
+}
+
+fn count(group: &serde_json::Value, population: &str) -> u64 {
+    group["population"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"]["coding"][0]["code"] == population)
+        .and_then(|p| p["count"].as_u64())
+        .unwrap_or_else(|| panic!("{population} in {group}"))
+}
+
+async fn measure_reports_give_the_prefecture_the_counts_by_machine(db: TestDb) {
+    use renkei_domain::ledger::Section;
+    let w = with_ledgers(&db).await;
+    let mut seen = Vec::new();
+
+    // Not public: an OperationOutcome for a stranger and for institution staff.
+    let (status, outcome) = fhir_get(&w, "/fhir/MeasureReport", None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(outcome["resourceType"], "OperationOutcome");
+    seen.push(outcome);
+    let mut staff = w.login(&email_of(AccountRole::InstitutionStaff)).await;
+    let refused = staff.get("/fhir/MeasureReport/2025-yao").await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("OperationOutcome"));
+    let (status, outcome) = fhir_get(&w, "/fhir/MeasureReport", Some("rk_forged")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    seen.push(outcome);
+
+    // The prefecture's program, with a read token: 令和7年度 is one report per hub.
+    let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    let token = read_token(&mut prefecture).await;
+    let (status, bundle) = fhir_get(
+        &w,
+        "/fhir/MeasureReport?period=ge2025-04-01&period=le2026-03-31",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{bundle}");
+    assert_eq!(bundle["total"], 5);
+    let ids: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "2025-higashiosaka-west",
+            "2025-higashiosaka-central",
+            "2025-higashiosaka-east",
+            "2025-yao",
+            "2025-kashiwara"
+        ]
+    );
+    seen.push(bundle);
+
+    let (status, west) = fhir_get(
+        &w,
+        "/fhir/MeasureReport/2025-higashiosaka-west",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(west["resourceType"], "MeasureReport");
+    assert_eq!(west["type"], "summary");
+    assert_eq!(west["status"], "complete");
+    assert_eq!(west["subject"]["identifier"]["value"], "higashiosaka-west");
+    assert_eq!(west["reporter"]["display"], "布施医師会");
+    assert_eq!(west["period"]["start"], "2025-04-01");
+    assert_eq!(west["period"]["end"], "2026-03-31");
+    // The 対応状況 of 西地区 as the seed gives it (①5 ②6 ③5 ④2 ⑤7 ⑥1 of 7), from the directory.
+    for (role, available) in [
+        ("acute_support", 5),
+        ("transition_services", 6),
+        ("disaster_plan", 2),
+        ("community_center", 7),
+        ("emergency_admission", 1),
+    ] {
+        let g = group(&west, role);
+        assert_eq!(count(g, "denominator"), 7, "{role}");
+        assert_eq!(count(g, "numerator"), available, "{role}");
+    }
+    // The activities are the ledger's, counted.
+    let file =
+        LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &RegionDefinition::nakakawachi()).unwrap();
+    let ledger = file.hub_of("higashiosaka-west").unwrap();
+    let results = ledger
+        .items
+        .iter()
+        .filter(|i| i.section == Section::Results)
+        .count() as u64;
+    assert_eq!(
+        count(group(&west, "results-activities"), "initial-population"),
+        results
+    );
+    assert_eq!(
+        count(group(&west, "active-institutions"), "initial-population"),
+        7
+    );
+    seen.push(west);
+
+    // By area; a year without ledgers finds nothing; a bad date is refused.
+    let (_, yao) = fhir_get(
+        &w,
+        "/fhir/MeasureReport?subject:identifier=yao",
+        Some(&token),
+    )
+    .await;
+    assert_eq!(yao["total"], 1);
+    seen.push(yao);
+    let (_, none) = fhir_get(&w, "/fhir/MeasureReport?period=ge2030-04-01", Some(&token)).await;
+    assert_eq!(none["total"], 0);
+    assert!(none.get("entry").is_none());
+    seen.push(none);
+    let (status, bad) = fhir_get(&w, "/fhir/MeasureReport?period=ge2025-13-01", Some(&token)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(bad.to_string().contains("period=ge2025-04-01"));
+    seen.push(bad);
+    let (status, missing) = fhir_get(&w, "/fhir/MeasureReport/2030-yao", Some(&token)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    seen.push(missing);
+
+    // What the counts mean is public, and so are the codes.
+    let (status, measure) = fhir_get(&w, "/fhir/Measure/renkei-hub-report", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(measure["resourceType"], "Measure");
+    seen.push(measure);
+    for id in [
+        "renkei-report-measure",
+        "renkei-activity-kind",
+        "renkei-hub-duty",
+        "renkei-active-role",
+        "renkei-role-status",
+    ] {
+        let (status, cs) = fhir_get(&w, &format!("/fhir/CodeSystem/{id}"), None).await;
+        assert_eq!(status, StatusCode::OK, "{id}");
+        seen.push(cs);
+    }
+
+    // A coordinator's session reads them too (the same data as the report pages).
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let page = coordinator.get("/fhir/MeasureReport/2025-yao").await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+
+    common::fhir_validator::validate(&seen)
+        .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
+}
+
 both_backends!(
+    measure_reports_give_the_prefecture_the_counts_by_machine,
     a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost,
     the_comparison_shows_each_hubs_activities_and_the_role_gaps,
     the_prefecture_reads_every_hubs_report_in_each_format,

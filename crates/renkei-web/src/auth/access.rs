@@ -81,14 +81,15 @@ pub async fn guard(
     let client = client_of(request.extensions());
     let policy = app.two_factor_policy();
     let path = request.uri().path().to_owned();
-    let is_api = path.starts_with("/api/");
+    let is_api = is_machine_path(&path);
     let needed_scope = if request.method() == axum::http::Method::GET {
         "read"
     } else {
         "write"
     };
     if is_api && access != Access::Public && !viewer.has_scope(needed_scope) {
-        return json_error(
+        return machine_error(
+            &path,
             StatusCode::FORBIDDEN,
             "API トークンの権限（scope）が足りません / the token lacks the scope",
         );
@@ -100,7 +101,8 @@ pub async fn guard(
     let lang = crate::i18n::lang_of(&request.into_parts().0);
     match decision {
         Decision::Allow => unreachable!("handled above"),
-        Decision::Login if is_api => json_error(
+        Decision::Login if is_api => machine_error(
+            &path,
             StatusCode::UNAUTHORIZED,
             "ログインが必要です / authentication required",
         ),
@@ -108,12 +110,14 @@ pub async fn guard(
             "/login?next={}",
             crate::chrome::encode_path(&path)
         )),
-        Decision::SecondFactor if is_api => json_error(
+        Decision::SecondFactor if is_api => machine_error(
+            &path,
             StatusCode::UNAUTHORIZED,
             "二要素認証が必要です / second factor required",
         ),
         Decision::SecondFactor => redirect("/login/two-factor"),
-        Decision::Enrol if is_api => json_error(
+        Decision::Enrol if is_api => machine_error(
+            &path,
             StatusCode::FORBIDDEN,
             "二要素認証の登録が必要です / two-factor enrolment required",
         ),
@@ -130,7 +134,8 @@ pub async fn guard(
                 tracing::error!(error = %e, "could not record a denial");
             }
             if is_api {
-                json_error(
+                machine_error(
+                    &path,
                     StatusCode::FORBIDDEN,
                     "この操作の権限がありません / forbidden",
                 )
@@ -145,7 +150,29 @@ fn redirect(to: &str) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
 }
 
-fn json_error(status: StatusCode, message: &str) -> Response {
+/// Whether a path is for programs: JSON answers instead of pages, and API tokens accepted —
+/// the JSON API and the FHIR MeasureReports (the reports' counts, not public).
+pub fn is_machine_path(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path == "/fhir/MeasureReport"
+        || path.starts_with("/fhir/MeasureReport/")
+}
+
+/// A refusal for a program: an OperationOutcome under `/fhir/`, `{"error": …}` elsewhere.
+pub fn machine_error(path: &str, status: StatusCode, message: &str) -> Response {
+    if path.starts_with("/fhir/") {
+        let code = match status {
+            StatusCode::UNAUTHORIZED => "login",
+            StatusCode::FORBIDDEN => "forbidden",
+            _ => "transient",
+        };
+        return crate::fhir::outcome::Problem {
+            status,
+            code,
+            diagnostics: message.to_owned(),
+        }
+        .into_response();
+    }
     (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 

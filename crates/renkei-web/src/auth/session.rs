@@ -116,7 +116,7 @@ pub async fn authenticate(
     let secure = app.config.secure_cookies;
     let headers = request.headers().clone();
     if let Some(bearer) =
-        bearer_token(&headers).filter(|_| request.uri().path().starts_with("/api/"))
+        bearer_token(&headers).filter(|_| super::access::is_machine_path(request.uri().path()))
     {
         return match token_viewer(&app, &bearer).await {
             Ok(Some(viewer)) => {
@@ -124,13 +124,15 @@ pub async fn authenticate(
                 request.extensions_mut().insert(viewer);
                 next.run(request).await
             }
-            Ok(None) => api_error(
+            Ok(None) => super::access::machine_error(
+                request.uri().path(),
                 axum::http::StatusCode::UNAUTHORIZED,
                 "API トークンが無効です / invalid or revoked API token",
             ),
             Err(e) => {
                 tracing::error!(error = %e, "token lookup failed");
-                api_error(
+                super::access::machine_error(
+                    request.uri().path(),
                     axum::http::StatusCode::SERVICE_UNAVAILABLE,
                     "データベースに接続できません / database unavailable",
                 )
@@ -258,11 +260,6 @@ async fn token_viewer(
         user: Box::new(user),
         token: Box::new(record),
     }))
-}
-
-fn api_error(status: axum::http::StatusCode, message: &str) -> Response {
-    use axum::response::IntoResponse;
-    (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
 }
 
 fn is_state_changing(method: &Method) -> bool {

@@ -103,6 +103,25 @@ pub fn statement(base: &Base, date: &str) -> Value {
             r
         })
         .collect();
+    let mut resources = resources;
+    resources.push(json!({
+        "type": "Measure",
+        "documentation": "One Measure, renkei-hub-report: what the hubs' MeasureReports count. Public.",
+        "interaction": [{ "code": "read" }],
+    }));
+    resources.push(json!({
+        "type": "MeasureReport",
+        "documentation": "The prefecture report's counts, one summary per hub and report year (HL7 SANER shape: subject = the area, reporter = the hub, period = the fiscal year, April–March). Not public: a hub coordinator, the prefecture viewer or the administrator, signed in or with an API token (Authorization: Bearer, scope read). Role counts are the directory's current statuses.",
+        "interaction": [{ "code": "read" }, { "code": "search-type" }],
+        "versioning": "versioned",
+        "readHistory": false,
+        "updateCreate": false,
+        "searchParam": [
+            { "name": "_id", "type": "token", "documentation": "{report year}-{area code}, e.g. 2025-yao; comma-separated alternatives." },
+            { "name": "period", "type": "date", "documentation": "eq, ne, gt, lt, ge, le, sa, eb over the fiscal year (JST days); 令和7年度 is period=ge2025-04-01&period=le2026-03-31. Repeats are all applied." },
+            { "name": "subject", "type": "reference", "documentation": "With :identifier only — the area code, e.g. subject:identifier=yao or {base}/area|yao." },
+        ],
+    }));
     json!({
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -118,7 +137,7 @@ pub fn statement(base: &Base, date: &str) -> Value {
         "format": ["json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Public, read-only. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict.",
+            "documentation": "Read-only; public except MeasureReport. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict.",
             "resource": resources,
         }],
     })

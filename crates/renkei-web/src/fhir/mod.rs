@@ -3,6 +3,7 @@
 //! keyset-paged; errors are OperationOutcomes.
 
 pub mod capability;
+pub mod measure;
 pub mod outcome;
 pub mod params;
 pub mod resources;
@@ -212,7 +213,7 @@ async fn run_search(
     ));
     match t {
         ResourceType::CodeSystem => {
-            for id in [resources::CAPABILITY_CODES, resources::KIND_CODES] {
+            for id in resources::CODE_SYSTEMS {
                 if ids_given
                     .as_ref()
                     .is_some_and(|ids| !ids.iter().any(|x| x == id))
@@ -510,4 +511,155 @@ async fn run_history(
         links.push(link("next", url(Some(n))));
     }
     Ok(bundle("history", links, entries))
+}
+
+/// `GET /fhir/Measure/renkei-hub-report`: what the hubs' MeasureReports count (public).
+pub async fn measure_definition(State(app): State<AppState>) -> Response {
+    fhir_json(StatusCode::OK, &measure::measure(&base(&app)))
+}
+
+/// One stored ledger's MeasureReport with what it is searched by.
+struct ReportFound {
+    year: renkei_domain::fiscal_year::FiscalYear,
+    area: String,
+    resource: Value,
+}
+
+/// The MeasureReports of the stored ledgers: of one report year, or of every year.
+async fn measure_reports(app: &AppState, year: Option<i32>) -> Result<Vec<ReportFound>, Problem> {
+    use renkei_domain::fiscal_year::FiscalYear;
+    let base = base(app);
+    let coverage = app.store.role_coverage().await.map_err(store_failed)?;
+    let years = match year {
+        Some(y) => vec![y],
+        None => app.store.ledger_years().await.map_err(store_failed)?,
+    };
+    let mut out = Vec::new();
+    for y in years {
+        let Ok(fiscal_year) = FiscalYear::new(y) else {
+            continue;
+        };
+        for stored in app.store.ledgers_of_year(y).await.map_err(store_failed)? {
+            let source = measure::ReportSource {
+                year: fiscal_year,
+                ledger: &stored.ledger,
+                revision: stored.revision,
+                updated_at: &stored.updated_at,
+                coverage: coverage.get(&stored.area_code).copied().unwrap_or_default(),
+            };
+            out.push(ReportFound {
+                year: fiscal_year,
+                area: stored.area_code.clone(),
+                resource: measure::measure_report(&base, &source),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /fhir/MeasureReport/{id}`: one hub's report of a year (`2025-yao`).
+pub async fn measure_report_read(State(app): State<AppState>, Path(id): Path<String>) -> Response {
+    let year = id.split_once('-').and_then(|(y, _)| y.parse::<i32>().ok());
+    let found = match year {
+        Some(y) => measure_reports(&app, Some(y)).await,
+        None => Ok(Vec::new()),
+    };
+    match found {
+        Ok(reports) => match reports.into_iter().find(|r| r.resource["id"] == *id) {
+            Some(r) => {
+                let mut response = fhir_json(StatusCode::OK, &r.resource);
+                if let Some(version) = r.resource["meta"]["versionId"].as_str() {
+                    if let Ok(v) = HeaderValue::from_str(&format!("W/\"{version}\"")) {
+                        response.headers_mut().insert(header::ETAG, v);
+                    }
+                }
+                response
+            }
+            None => Problem::not_found("MeasureReport", &id).into_response(),
+        },
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// `GET /fhir/MeasureReport`: the hubs' reports, by `_id`, `period` (eq, ne, gt, lt, ge, le,
+/// sa, eb — `period=ge2025-04-01&period=le2026-03-31` is 令和7年度) and `subject:identifier`
+/// (the area code, with or without its system).
+pub async fn measure_report_search(
+    State(app): State<AppState>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    match run_measure_search(&app, raw.as_deref(), strict(&headers)).await {
+        Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+async fn run_measure_search(
+    app: &AppState,
+    raw: Option<&str>,
+    strict: bool,
+) -> Result<Value, Problem> {
+    let base = base(app);
+    let pairs = pairs_of(raw)?;
+    let mut used = Vec::new();
+    let mut ids: Option<Vec<String>> = None;
+    let mut periods = Vec::new();
+    let mut areas: Option<Vec<String>> = None;
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "_id" => ids = Some(value.split(',').map(str::to_owned).collect()),
+            "period" => {
+                periods.push(measure::PeriodQuery::parse(value)?);
+            }
+            "subject:identifier" => {
+                let system = measure::area_system(&base);
+                let mut codes = Vec::new();
+                for v in value.split(',') {
+                    match v.split_once('|') {
+                        Some((s, code)) if s.is_empty() || s == system => {
+                            codes.push(code.to_owned())
+                        }
+                        Some(_) => {}
+                        None => codes.push(v.to_owned()),
+                    }
+                }
+                areas = Some(codes);
+            }
+            "_format" => continue,
+            other if strict => {
+                return Err(Problem::not_supported(&format!(
+                    "検索パラメータ「{other}」には対応していません / unsupported search parameter {other}"
+                )))
+            }
+            _ => continue,
+        }
+        used.push((name.clone(), value.clone()));
+    }
+    let mut entries = Vec::new();
+    for found in measure_reports(app, None).await? {
+        let id = found.resource["id"].as_str().unwrap_or_default().to_owned();
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&id))
+            || areas.as_ref().is_some_and(|a| !a.contains(&found.area))
+        {
+            continue;
+        }
+        if periods.iter().all(|p| p.matches(found.year)) {
+            entries.push(json!({
+                "fullUrl": format!("{}/MeasureReport/{id}", base.0),
+                "resource": found.resource,
+                "search": { "mode": "match" },
+            }));
+        }
+    }
+    let total = entries.len();
+    let query = query_string(&used);
+    let self_url = if query.is_empty() {
+        format!("{}/MeasureReport", base.0)
+    } else {
+        format!("{}/MeasureReport?{query}", base.0)
+    };
+    let mut b = bundle("searchset", vec![link("self", self_url)], entries);
+    b["total"] = json!(total);
+    Ok(b)
 }

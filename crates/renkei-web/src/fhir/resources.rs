@@ -19,6 +19,16 @@ pub const DISTANCE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/lo
 pub const CAPABILITY_CODES: &str = "renkei-capability";
 /// Our CodeSystem of institution kinds.
 pub const KIND_CODES: &str = "renkei-institution-kind";
+/// Every CodeSystem served, by id.
+pub const CODE_SYSTEMS: [&str; 7] = [
+    CAPABILITY_CODES,
+    KIND_CODES,
+    super::measure::GROUP_CODES,
+    super::measure::ACTIVITY_CODES,
+    super::measure::DUTY_CODES,
+    super::measure::ROLE_CODES,
+    super::measure::ROLE_STATUS_CODES,
+];
 
 /// The four resource types an entry is published as, and Provenance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -395,24 +405,35 @@ pub fn provenance(c: &ApprovedChange) -> Value {
 /// Our code systems: capabilities and institution kinds, Japanese displays with English
 /// designations.
 pub fn code_system(base: &Base, id: &str) -> Option<Value> {
-    let (title, description, concepts): (&str, &str, Vec<(&str, &str, &str)>) = match id {
+    use super::measure::Concept;
+    let owned = |items: Vec<(&str, &str, &str)>| -> Vec<Concept> {
+        items
+            .into_iter()
+            .map(|(c, j, e)| (c.to_owned(), j.to_owned(), e.to_owned()))
+            .collect()
+    };
+    let (title, description, concepts): (&str, &str, Vec<Concept>) = match id {
         CAPABILITY_CODES => (
             "Renkei 在宅医療・介護の対応項目",
             "What an institution offers for home medical care (HealthcareService.type). JP Core defines no HealthcareService profile; these codes are Renkei's.",
-            Capability::ALL
-                .iter()
-                .map(|c| (c.code(), c.label_ja(), c.label_en()))
-                .collect(),
+            owned(
+                Capability::ALL
+                    .iter()
+                    .map(|c| (c.code(), c.label_ja(), c.label_en()))
+                    .collect(),
+            ),
         ),
         KIND_CODES => (
             "Renkei 医療機関・事業所の種別",
             "Kinds of institutions and offices in the home-medical-care directory.",
-            InstitutionKind::ALL
-                .iter()
-                .map(|k| (k.code(), k.label_ja(), k.label_en()))
-                .collect(),
+            owned(
+                InstitutionKind::ALL
+                    .iter()
+                    .map(|k| (k.code(), k.label_ja(), k.label_en()))
+                    .collect(),
+            ),
         ),
-        _ => return None,
+        other => super::measure::code_system_concepts(other)?,
     };
     let concept: Vec<Value> = concepts
         .iter()

@@ -327,20 +327,8 @@ pub async fn compare(
         COMPARED
             .iter()
             .map(|kind| {
-                let items: Vec<_> = ledger
-                    .items
-                    .iter()
-                    .filter(|i| i.section == section && i.kind == *kind)
-                    .collect();
-                let sessions: u32 = items
-                    .iter()
-                    .map(|i| match section {
-                        Section::Results => i.held.unwrap_or(1),
-                        _ => i.planned.unwrap_or(1),
-                    })
-                    .sum();
-                let more = (sessions as usize != items.len()).then_some(sessions);
-                (items.len(), more)
+                let (items, sessions) = ledger.tally(section, Some(*kind));
+                (items, (sessions as usize != items).then_some(sessions))
             })
             .collect::<Vec<_>>()
     };

@@ -16,7 +16,9 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::fiscal_year::FiscalYear;
-use renkei_domain::ledger::{ActiveSection, Challenge, HubLedger, ItemKind, LedgerItem, Section};
+use renkei_domain::ledger::{
+    ActiveSection, Challenge, EmptyDuties, HubLedger, ItemKind, LedgerItem, Section,
+};
 use renkei_domain::region::{Duty, RegionDefinition};
 use renkei_store::audit::AuditEvent;
 use renkei_store::ledger::StoredLedger;
@@ -73,7 +75,8 @@ struct HubPage {
     can_edit: bool,
     next_exists: bool,
     previous_exists: bool,
-    notice: Option<&'static str>,
+    /// A message after an action: its text key, and whether it reports a refusal.
+    notice: Option<(&'static str, bool)>,
     revisions: Vec<(i64, String, String)>,
 }
 
@@ -161,9 +164,11 @@ pub async fn show(
         .map(|s| section_rows(&ctx, &s.ledger, year))
         .unwrap_or_default();
     let notice = match done.done.as_deref() {
-        Some("saved") => Some("ledger_edit.saved"),
-        Some("deleted") => Some("ledger_edit.deleted"),
-        Some("created") => Some("ledger_edit.created"),
+        Some("saved") => Some(("ledger_edit.saved", false)),
+        Some("deleted") => Some(("ledger_edit.deleted", false)),
+        Some("created") => Some(("ledger_edit.created", false)),
+        Some("moved") => Some(("ledger_edit.moved", false)),
+        Some("conflict") => Some(("ledger_edit.conflict", true)),
         _ => None,
     };
     let page = HubPage {
@@ -676,6 +681,47 @@ pub async fn delete_item(
     }
 }
 
+/// `POST /ledger/{year}/{area}/item/{id}/move`: one place up (`direction=up`) or down among
+/// the items listed with it.
+pub async fn move_item(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path((year, area, id)): Path<(String, String, String)>,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let (year, stored) = editable(&app, &ctx, &year, &area).await?;
+    let field = |name: &str| crate::auth::session::form_field(&body, name);
+    let revision: i64 = field("revision").and_then(|r| r.parse().ok()).unwrap_or(-1);
+    let up = field("direction").as_deref() != Some("down");
+    let mut ledger = stored.ledger.clone();
+    let back = format!("/ledger/{}/{area}", year.year());
+    match ledger.move_item(&id, up) {
+        None => return Err(PageError::not_found(&ctx)),
+        Some(false) => return Ok(see_other(&format!("{back}#item-{id}"))),
+        Some(true) => {}
+    }
+    if revision != stored.revision {
+        return Ok(see_other(&format!("{back}?done=conflict")));
+    }
+    match save(
+        &app,
+        &ctx,
+        &extensions,
+        year,
+        &area,
+        &ledger,
+        &stored,
+        &id,
+        "ledger.item_moved",
+    )
+    .await?
+    {
+        Some(_) => Ok(see_other(&format!("{back}?done=moved#item-{id}"))),
+        None => Ok(see_other(&format!("{back}?done=conflict"))),
+    }
+}
+
 /// `POST /ledger/{year}/{area}/next-year`: starts next year's ledger from this one (this year's
 /// plan items as drafts of next year's plan); refuses when next year's exists.
 pub async fn next_year(
@@ -723,6 +769,8 @@ struct TextsPage {
     previous: String,
     revision: i64,
     header: [String; 4],
+    /// Per section (results, plan, progress): its heading and the 「なし」 markers as typed.
+    empty: Vec<(&'static str, String, String)>,
     challenges: String,
     active_plans: String,
     active_progress: String,
@@ -731,8 +779,51 @@ struct TextsPage {
     error: Option<String>,
 }
 
-/// `GET /ledger/{year}/{area}/texts`: the header, challenges and active institutions' part,
-/// one line per bullet.
+impl TextsPage {
+    /// The page with its fields filled by `field` (the stored ledger's texts, or what was typed).
+    fn new(
+        ctx: &Ctx,
+        year: FiscalYear,
+        area: &str,
+        revision: i64,
+        field: impl Fn(&str) -> String,
+    ) -> Self {
+        TextsPage {
+            chrome: Chrome::new(ctx, "nav.activities", false),
+            year: year.year(),
+            label: year.to_string(),
+            area: area.to_owned(),
+            previous: year.previous().to_string(),
+            revision,
+            header: ["document", "area_label", "hub", "contractor"].map(&field),
+            empty: Section::ALL
+                .iter()
+                .map(|s| {
+                    let name = empty_field(*s);
+                    (name, s.heading_ja(year), field(name))
+                })
+                .collect(),
+            challenges: field("challenges"),
+            active_plans: field("active_plans"),
+            active_progress: field("active_progress"),
+            active_challenges: field("active_challenges"),
+            footnote: field("footnote"),
+            error: None,
+        }
+    }
+}
+
+/// The form field of a section's 「なし」 markers.
+fn empty_field(section: Section) -> &'static str {
+    match section {
+        Section::Results => "empty_results",
+        Section::Plan => "empty_plan",
+        Section::Progress => "empty_progress",
+    }
+}
+
+/// `GET /ledger/{year}/{area}/texts`: the header, 「なし」 markers, challenges and active
+/// institutions' part, one line per bullet.
 pub async fn texts(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -741,31 +832,26 @@ pub async fn texts(
     let (year, stored) = editable(&app, &ctx, &year, &area).await?;
     let l = &stored.ledger;
     let active = l.active.clone().unwrap_or_default();
-    let page = TextsPage {
-        chrome: Chrome::new(&ctx, "nav.activities", false),
-        year: year.year(),
-        label: year.to_string(),
-        area: area.clone(),
-        previous: year.previous().to_string(),
-        revision: stored.revision,
-        header: [
-            l.document.clone(),
-            l.area_label.clone(),
-            l.hub.clone(),
-            l.contractor.clone(),
-        ],
-        challenges: l
+    let page = TextsPage::new(&ctx, year, &area, stored.revision, |name| match name {
+        "document" => l.document.clone(),
+        "area_label" => l.area_label.clone(),
+        "hub" => l.hub.clone(),
+        "contractor" => l.contractor.clone(),
+        "empty_results" => l.empty_markers(Section::Results),
+        "empty_plan" => l.empty_markers(Section::Plan),
+        "empty_progress" => l.empty_markers(Section::Progress),
+        "challenges" => l
             .challenges
             .iter()
-            .map(|c| format!("{}{}", c.number.as_deref().unwrap_or(""), c.text))
+            .map(Challenge::line)
             .collect::<Vec<_>>()
             .join("\n"),
-        active_plans: active.plans.join("\n"),
-        active_progress: active.progress.join("\n"),
-        active_challenges: active.challenges.join("\n"),
-        footnote: active.footnote.unwrap_or_default(),
-        error: None,
-    };
+        "active_plans" => active.plans.join("\n"),
+        "active_progress" => active.progress.join("\n"),
+        "active_challenges" => active.challenges.join("\n"),
+        "footnote" => active.footnote.clone().unwrap_or_default(),
+        _ => String::new(),
+    });
     Ok(render(&ctx, &page)?.into_response())
 }
 
@@ -788,28 +874,31 @@ pub async fn save_texts(
             .collect()
     };
     let mut ledger = stored.ledger.clone();
-    let header = [
-        field("document"),
-        field("area_label"),
-        field("hub"),
-        field("contractor"),
-    ]
-    .map(|v| v.trim().to_owned());
-    let mut page = TextsPage {
-        chrome: Chrome::new(&ctx, "nav.activities", false),
-        year: year.year(),
-        label: year.to_string(),
-        area: area.clone(),
-        previous: year.previous().to_string(),
-        revision: stored.revision,
-        header: header.clone(),
-        challenges: field("challenges"),
-        active_plans: field("active_plans"),
-        active_progress: field("active_progress"),
-        active_challenges: field("active_challenges"),
-        footnote: field("footnote"),
-        error: None,
-    };
+    let mut page = TextsPage::new(&ctx, year, &area, stored.revision, field);
+    let header = page.header.clone().map(|v| v.trim().to_owned());
+    let mut empty = Vec::new();
+    for section in Section::ALL {
+        match EmptyDuties::parse_markers(section, &field(empty_field(section))) {
+            Ok(markers) => empty.extend(markers),
+            Err(e) => {
+                page.error
+                    .get_or_insert(format!("{}：{e}", section.heading_ja(year)));
+            }
+        }
+    }
+    if let Some((e, d)) = empty.iter().find_map(|e| {
+        e.duties
+            .iter()
+            .map(|&n| Duty::ALL[usize::from(n) - 1])
+            .find(|d| !ledger.items_of(e.section, *d).is_empty())
+            .map(|d| (e, d))
+    }) {
+        page.error.get_or_insert(format!(
+            "{}の{}には項目があります。「なし」にするなら、先にその項目を削除してください",
+            e.section.heading_ja(year),
+            d.circled()
+        ));
+    }
     let revision: i64 = field("revision").parse().unwrap_or(-1);
     if header.iter().any(String::is_empty) {
         page.error = Some("資料番号・対象地域・連携の拠点・委託先はどれも入力してください".into());
@@ -824,9 +913,10 @@ pub async fn save_texts(
     ledger.area_label = area_label;
     ledger.hub = hub;
     ledger.contractor = contractor;
+    ledger.empty = empty;
     ledger.challenges = lines("challenges")
-        .into_iter()
-        .map(|text| Challenge { number: None, text })
+        .iter()
+        .map(|line| Challenge::from_line(line))
         .collect();
     let active = ActiveSection {
         plans: lines("active_plans"),

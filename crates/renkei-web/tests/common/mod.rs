@@ -2,6 +2,8 @@
 //! controllable clock.
 #![allow(dead_code)]
 
+pub mod fhir_validator;
+
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
