@@ -557,6 +557,16 @@ impl HubLedger {
         (items.len(), sessions)
     }
 
+    /// Deletes an item and every link to it; false when there is no such item.
+    pub fn delete_item(&mut self, id: &str) -> bool {
+        let before = self.items.len();
+        self.items.retain(|i| i.id != id);
+        for other in &mut self.items {
+            other.fulfils.retain(|f| f != id);
+        }
+        self.items.len() != before
+    }
+
     /// Moves an item one place up or down among the items it is listed with (same section,
     /// a duty in common), keeping every other item's order. `None` when there is no such item;
     /// `Some(false)` when it is already first (or last).

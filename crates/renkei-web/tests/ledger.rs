@@ -284,7 +284,10 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
             vec![("revision", "2".into())],
         )
         .await;
-    assert_eq!(deleted.location(), "/ledger/2025/yao?done=deleted");
+    assert_eq!(
+        deleted.location(),
+        format!("/ledger/2025/yao?done=deleted#item-{linked}")
+    );
     let now = db.store.ledger("yao", 2025).await.unwrap().unwrap();
     assert!(now
         .ledger

@@ -75,9 +75,23 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
         })?,
         _ => csv.into_bytes(),
     };
+    write_output(out, &bytes)?;
+    if let Some(path) = out {
+        eprintln!(
+            "{total} 件を {} に書き出しました / exported {total} institutions to {}",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Writes a command's output to `out`, atomically, or to stdout when no file is named; a
+/// failure names the file.
+pub(crate) fn write_output(out: Option<&Path>, bytes: &[u8]) -> Result<(), Failure> {
     let written = match out {
-        Some(path) => write_atomically(path, &bytes),
-        None => std::io::stdout().write_all(&bytes),
+        Some(path) => write_atomically(path, bytes),
+        None => std::io::stdout().write_all(bytes),
     };
     written.map_err(|e| {
         let name = out
@@ -88,15 +102,7 @@ pub async fn run(config: Config, format: &str, out: Option<&Path>) -> Result<(),
             format!("{name} に書き込めません（{e}）"),
             format!("cannot write {name} ({e})"),
         )
-    })?;
-    if let Some(path) = out {
-        eprintln!(
-            "{total} 件を {} に書き出しました / exported {total} institutions to {}",
-            path.display(),
-            path.display()
-        );
-    }
-    Ok(())
+    })
 }
 
 /// Writes to a temporary file beside the target and renames it, so a failed export never leaves

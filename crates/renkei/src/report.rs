@@ -7,7 +7,6 @@ use crate::failure::Failure;
 use renkei_domain::fiscal_year::{format_wareki_date, FiscalYear};
 use renkei_domain::region::RegionDefinition;
 use renkei_domain::report;
-use std::io::Write;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -106,20 +105,7 @@ pub async fn run(
             .map_err(|e| Failure::new(1, format!("報告書を作れません（{e}）"), e.to_string()))?
             .into_bytes(),
     };
-    let written = match out {
-        Some(path) => crate::export::write_atomically(path, &bytes),
-        None => std::io::stdout().write_all(&bytes),
-    };
-    written.map_err(|e| {
-        let name = out
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| "stdout".into());
-        Failure::new(
-            1,
-            format!("{name} に書き込めません（{e}）"),
-            format!("cannot write {name} ({e})"),
-        )
-    })?;
+    crate::export::write_output(out, &bytes)?;
     if let Some(path) = out {
         eprintln!(
             "{year}の報告書（{} 拠点）を {} に書き出しました / wrote the FY{} report ({} hubs) to {}",

@@ -320,9 +320,7 @@ pub fn measure(base: &Base) -> Value {
 }
 
 /// The code systems the reports use: (title, description, concepts as code, Japanese, English).
-pub fn code_system_concepts(
-    id: &str,
-) -> Option<(&'static str, &'static str, Vec<Concept>)> {
+pub fn code_system_concepts(id: &str) -> Option<(&'static str, &'static str, Vec<Concept>)> {
     let owned = |items: Vec<(&str, &str, &str)>| {
         items
             .into_iter()

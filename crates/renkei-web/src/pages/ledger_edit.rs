@@ -638,47 +638,70 @@ async fn save(
     }
 }
 
-/// `POST /ledger/{year}/{area}/item/{id}/delete`.
-pub async fn delete_item(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path((year, area, id)): Path<(String, String, String)>,
-    RawForm(body): RawForm,
+/// A button of the hub page (delete, move): applies `change` to the ledger — `None` when the
+/// item is not there, `Some(false)` when nothing changed — saves it under the revision the page
+/// was read at, audits it as `audit_action`, and goes back to the page saying `done` (or that
+/// someone else saved first).
+async fn list_action(
+    app: &AppState,
+    ctx: &Ctx,
+    extensions: &Extensions,
+    (year, area, id): (String, String, String),
+    body: &[u8],
+    (audit_action, done): (&str, &str),
+    change: impl FnOnce(&mut HubLedger) -> Option<bool>,
 ) -> Result<Response, PageError> {
-    let (year, stored) = editable(&app, &ctx, &year, &area).await?;
-    let revision: i64 = crate::auth::session::form_field(&body, "revision")
+    let (year, stored) = editable(app, ctx, &year, &area).await?;
+    let revision: i64 = crate::auth::session::form_field(body, "revision")
         .and_then(|r| r.parse().ok())
         .unwrap_or(-1);
     let mut ledger = stored.ledger.clone();
-    let before = ledger.items.len();
-    ledger.items.retain(|i| i.id != id);
-    if ledger.items.len() == before {
-        return Err(PageError::not_found(&ctx));
-    }
-    for other in &mut ledger.items {
-        other.fulfils.retain(|f| *f != id);
-    }
     let back = format!("/ledger/{}/{area}", year.year());
+    match change(&mut ledger) {
+        None => return Err(PageError::not_found(ctx)),
+        Some(false) => return Ok(see_other(&format!("{back}#item-{id}"))),
+        Some(true) => {}
+    }
     if revision != stored.revision {
         return Ok(see_other(&format!("{back}?done=conflict")));
     }
-    match save(
-        &app,
-        &ctx,
-        &extensions,
+    let saved = save(
+        app,
+        ctx,
+        extensions,
         year,
         &area,
         &ledger,
         &stored,
         &id,
-        "ledger.item_deleted",
+        audit_action,
     )
-    .await?
-    {
-        Some(_) => Ok(see_other(&format!("{back}?done=deleted"))),
-        None => Ok(see_other(&format!("{back}?done=conflict"))),
-    }
+    .await?;
+    Ok(see_other(&match saved {
+        Some(_) => format!("{back}?done={done}#item-{id}"),
+        None => format!("{back}?done=conflict"),
+    }))
+}
+
+/// `POST /ledger/{year}/{area}/item/{id}/delete`: the item goes, and so do the links to it.
+pub async fn delete_item(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(path): Path<(String, String, String)>,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let id = path.2.clone();
+    list_action(
+        &app,
+        &ctx,
+        &extensions,
+        path,
+        &body,
+        ("ledger.item_deleted", "deleted"),
+        |ledger| ledger.delete_item(&id).then_some(true),
+    )
+    .await
 }
 
 /// `POST /ledger/{year}/{area}/item/{id}/move`: one place up (`direction=up`) or down among
@@ -687,39 +710,21 @@ pub async fn move_item(
     State(app): State<AppState>,
     ctx: Ctx,
     extensions: Extensions,
-    Path((year, area, id)): Path<(String, String, String)>,
+    Path(path): Path<(String, String, String)>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let (year, stored) = editable(&app, &ctx, &year, &area).await?;
-    let field = |name: &str| crate::auth::session::form_field(&body, name);
-    let revision: i64 = field("revision").and_then(|r| r.parse().ok()).unwrap_or(-1);
-    let up = field("direction").as_deref() != Some("down");
-    let mut ledger = stored.ledger.clone();
-    let back = format!("/ledger/{}/{area}", year.year());
-    match ledger.move_item(&id, up) {
-        None => return Err(PageError::not_found(&ctx)),
-        Some(false) => return Ok(see_other(&format!("{back}#item-{id}"))),
-        Some(true) => {}
-    }
-    if revision != stored.revision {
-        return Ok(see_other(&format!("{back}?done=conflict")));
-    }
-    match save(
+    let id = path.2.clone();
+    let up = crate::auth::session::form_field(&body, "direction").as_deref() != Some("down");
+    list_action(
         &app,
         &ctx,
         &extensions,
-        year,
-        &area,
-        &ledger,
-        &stored,
-        &id,
-        "ledger.item_moved",
+        path,
+        &body,
+        ("ledger.item_moved", "moved"),
+        |ledger| ledger.move_item(&id, up),
     )
-    .await?
-    {
-        Some(_) => Ok(see_other(&format!("{back}?done=moved#item-{id}"))),
-        None => Ok(see_other(&format!("{back}?done=conflict"))),
-    }
+    .await
 }
 
 /// `POST /ledger/{year}/{area}/next-year`: starts next year's ledger from this one (this year's
