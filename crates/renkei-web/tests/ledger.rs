@@ -215,6 +215,26 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
         bad.body.contains("value=\"多職種連携研修会\""),
         "typed text kept"
     );
+    // A count that is not a number, and a duty that does not exist: refused the same way.
+    let mut not_a_count = item_fields(1, "多職種連携研修会", "");
+    not_a_count.retain(|(k, _)| *k != "planned");
+    not_a_count.push(("planned", "数回".into()));
+    let mut sixth_duty = item_fields(1, "多職種連携研修会", "");
+    sixth_duty.push(("duty", "6".into()));
+    sixth_duty.push(("number", "①・④・⑥".into()));
+    for (fields, reason) in [
+        (
+            not_a_count,
+            "「計画回数」は回数（0以上の整数）で入力してください：「数回」",
+        ),
+        (sixth_duty, "取組 6 はありません"),
+    ] {
+        let refused = coordinator
+            .post("/ledger/2025/yao/item", "/ledger/2025/yao/item", fields)
+            .await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY, "{reason}");
+        assert!(refused.body.contains(reason), "{reason}: {}", refused.body);
+    }
     assert_eq!(
         db.store
             .ledger("yao", 2025)
