@@ -55,6 +55,19 @@ pub fn entry_hash(key: &[u8], previous: &str, fields: &ChainedFields<'_>) -> Str
     hex(&hasher.finalize().into_bytes())
 }
 
+/// A secret token derived from `key` for one purpose: HMAC-SHA-256 over the purpose and the
+/// parts, each length-prefixed, cut to 128 bits as hex. The same inputs give the same token, so
+/// it can be shown again (a link printed for fax) without being stored.
+pub fn derived_token(key: &[u8], purpose: &str, parts: &[&str]) -> String {
+    let mut hasher = <Hmac<Sha256> as hmac::digest::KeyInit>::new_from_slice(key)
+        .expect("HMAC takes any key length");
+    for part in std::iter::once(purpose).chain(parts.iter().copied()) {
+        hasher.update(&(part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex(&hasher.finalize().into_bytes()[..16])
+}
+
 /// What came of an audited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -13,6 +13,7 @@ pub mod ledger;
 pub mod readiness;
 pub mod region;
 pub mod report;
+pub mod safety;
 pub mod spatial;
 pub mod table;
 pub mod text;

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod migrate;
 pub mod records;
 pub mod region;
+pub mod safety;
 
 pub use connect::{redact, sqlite_url, Backend, Store};
 pub use error::{DbProblem, StoreError};

@@ -62,6 +62,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ledger",
         sql: include_str!("../migrations/0008_ledger.sql"),
     },
+    Migration {
+        version: 9,
+        name: "safety",
+        sql: include_str!("../migrations/0009_safety.sql"),
+    },
 ];
 
 /// What a migration run did.

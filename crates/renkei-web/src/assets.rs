@@ -45,6 +45,16 @@ static ASSETS: &[Asset] = &[
         body: include_bytes!("../static/ledger-report.css"),
     },
     Asset {
+        path: "respond.css",
+        media_type: CSS,
+        body: include_bytes!("../static/respond.css"),
+    },
+    Asset {
+        path: "safety-live.js",
+        media_type: JS,
+        body: include_bytes!("../static/safety-live.js"),
+    },
+    Asset {
         path: "print.js",
         media_type: JS,
         body: include_bytes!("../static/print.js"),

@@ -22,7 +22,7 @@ const NAV: [(&str, Option<&str>); 7] = [
     ("nav.home", Some("/")),
     ("nav.directory", Some("/directory")),
     ("nav.activities", Some("/ledger")),
-    ("nav.disaster", None),
+    ("nav.disaster", Some("/hub/safety")),
     ("nav.coordination", None),
     ("nav.careteam", None),
     ("nav.consultation", None),

@@ -95,3 +95,51 @@ pub fn directory_xlsx(entries: &[TableEntry]) -> Result<Vec<u8>, rust_xlsxwriter
     sheet.autofilter(0, 0, entries.len() as u32, COLUMNS.len() as u16 - 1)?;
     workbook.save_to_buffer()
 }
+
+/// Any table as CSV for Excel: a BOM, a header line, CRLF lines, fields quoted as needed.
+pub fn table_csv(headers: &[&str], rows: &[Vec<String>]) -> String {
+    let line = |fields: &mut dyn Iterator<Item = &str>| {
+        fields
+            .map(crate::pages::csv_field)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let mut out = format!("\u{feff}{}\r\n", line(&mut headers.iter().copied()));
+    for row in rows {
+        out.push_str(&line(&mut row.iter().map(String::as_str)));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// Any table as one Excel sheet: bold header, frozen, filtered, whole numbers as numbers.
+pub fn table_xlsx(
+    sheet_name: &str,
+    headers: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut workbook = Workbook::new();
+    let sheet = workbook.add_worksheet();
+    sheet.set_name(sheet_name)?;
+    let bold = Format::new().set_bold();
+    for (c, title) in headers.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *title, &bold)?;
+        sheet.set_column_width(c as u16, 14)?;
+    }
+    for (i, row) in rows.iter().enumerate() {
+        let r = i as u32 + 1;
+        for (c, cell) in row.iter().enumerate() {
+            match cell.parse::<u32>() {
+                Ok(n) if !cell.starts_with('0') || cell == "0" => {
+                    sheet.write_number(r, c as u16, f64::from(n))?
+                }
+                _ if cell.is_empty() => sheet,
+                _ => sheet.write_string(r, c as u16, cell)?,
+            };
+        }
+    }
+    sheet.set_freeze_panes(1, 0)?;
+    sheet.autofilter(0, 0, rows.len() as u32, headers.len().max(1) as u16 - 1)?;
+    workbook.save_to_buffer()
+}

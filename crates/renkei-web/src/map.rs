@@ -62,6 +62,8 @@ pub struct Marker {
     pub label: String,
     /// Link.
     pub href: String,
+    /// A colour that says more than the kind (a safety check's state); the kind's otherwise.
+    pub colour: Option<&'static str>,
 }
 
 /// The colour of a kind (also used in the legend).
@@ -192,7 +194,7 @@ pub fn render_styled(
             escape(&m.href),
             m.number,
             escape(&m.label),
-            kind_colour(m.kind),
+            m.colour.unwrap_or_else(|| kind_colour(m.kind)),
             y + r * 0.37,
             r * 1.05,
             m.number
@@ -250,6 +252,7 @@ mod tests {
             active: true,
             label: "<script>".into(),
             href: "/institutions/1".into(),
+            colour: None,
         };
         let svg = render("地図", outlines, &[marker]);
         assert!(svg.starts_with("<svg") && svg.ends_with("</svg>"));

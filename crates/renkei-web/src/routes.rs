@@ -4,7 +4,7 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, ledger, ledger_edit, login, password,
+    invitations, lang, ledger, ledger_edit, login, password, safety, safety_response,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -275,6 +275,115 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     // Hubs.
     .add("GET", "/hub", Access::Roles(HUB_VIEWERS), get(hub::show))
+    // Safety checks: the hub's side, and the response link (no login; the token is the key).
+    .add(
+        "GET",
+        "/hub/safety",
+        Access::Roles(HUB_VIEWERS),
+        get(safety::list),
+    )
+    .add(
+        "POST",
+        "/hub/safety",
+        Access::Roles(COORDINATORS),
+        post(safety::create),
+    )
+    .add(
+        "GET",
+        "/hub/safety/new",
+        Access::Roles(COORDINATORS),
+        get(safety::new_form),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}",
+        Access::Roles(HUB_VIEWERS),
+        get(safety::show),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/events",
+        Access::Roles(HUB_VIEWERS),
+        get(safety::events),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/export.csv",
+        Access::Roles(HUB_VIEWERS),
+        get(safety::export_csv),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/export.xlsx",
+        Access::Roles(HUB_VIEWERS),
+        get(safety::export_xlsx),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/links",
+        Access::Roles(COORDINATORS),
+        get(safety::links),
+    )
+    .add(
+        "POST",
+        "/hub/safety/{id}/remind",
+        Access::Roles(COORDINATORS),
+        post(safety::remind_all),
+    )
+    .add(
+        "POST",
+        "/hub/safety/{id}/close",
+        Access::Roles(COORDINATORS),
+        post(safety::close),
+    )
+    .add(
+        "POST",
+        "/hub/safety/{id}/targets/{target}/remind",
+        Access::Roles(COORDINATORS),
+        post(safety::remind_one),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/targets/{target}/phone",
+        Access::Roles(COORDINATORS),
+        get(safety::phone_form),
+    )
+    .add(
+        "POST",
+        "/hub/safety/{id}/targets/{target}/phone",
+        Access::Roles(COORDINATORS),
+        post(safety::save_phone),
+    )
+    .add(
+        "GET",
+        "/r/{token}",
+        Access::Public,
+        get(safety_response::quick),
+    )
+    .add(
+        "POST",
+        "/r/{token}",
+        Access::Public,
+        post(safety_response::save_quick),
+    )
+    .add(
+        "GET",
+        "/r/{token}/details",
+        Access::Public,
+        get(safety_response::details),
+    )
+    .add(
+        "POST",
+        "/r/{token}/details",
+        Access::Public,
+        post(safety_response::save_details),
+    )
+    .add(
+        "GET",
+        "/r/{token}/done",
+        Access::Public,
+        get(safety_response::done),
+    )
     .add(
         "GET",
         "/ledger",

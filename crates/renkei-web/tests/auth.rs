@@ -492,6 +492,27 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "/fhir/metadata" | "/fhir/{kind}" | "/fhir/{kind}/_history" | "/fhir/{kind}/{id}",
         ) => EVERYONE,
         ("GET", "/fhir/Measure/renkei-hub-report") => EVERYONE,
+        // Safety checks: the response link needs no login; the hub's side is for coordinators
+        // (acting) and the prefecture (reading).
+        ("GET" | "POST", "/r/{token}" | "/r/{token}/details") => EVERYONE,
+        ("GET", "/r/{token}/done") => EVERYONE,
+        (
+            "GET",
+            "/hub/safety"
+            | "/hub/safety/{id}"
+            | "/hub/safety/{id}/events"
+            | "/hub/safety/{id}/export.csv"
+            | "/hub/safety/{id}/export.xlsx",
+        ) => &[Admin, Coordinator, Prefecture],
+        ("GET", "/hub/safety/new" | "/hub/safety/{id}/links") => &[Admin, Coordinator],
+        (
+            "POST",
+            "/hub/safety"
+            | "/hub/safety/{id}/remind"
+            | "/hub/safety/{id}/close"
+            | "/hub/safety/{id}/targets/{target}/remind",
+        ) => &[Admin, Coordinator],
+        ("GET" | "POST", "/hub/safety/{id}/targets/{target}/phone") => &[Admin, Coordinator],
         ("GET", "/fhir/MeasureReport" | "/fhir/MeasureReport/{id}") => {
             &[Admin, Coordinator, Prefecture]
         }
@@ -570,6 +591,7 @@ fn concrete(path: &str) -> String {
         .replace("{year}", "2025")
         .replace("{area}", "yao")
         .replace("{id}", "999999")
+        .replace("{target}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

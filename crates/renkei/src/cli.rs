@@ -1,4 +1,5 @@
-//! The command line: `renkei serve | migrate | demo`.
+//! The command line: `renkei serve | migrate | demo | export | import | report | safety-check |
+//! admin | audit | towns`.
 
 use crate::config::{Config, ConfigArgs};
 use crate::database::{open_database, OpenedDatabase};
@@ -87,6 +88,9 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: Option<std::path::PathBuf>,
     },
+    /// Safety checks (安否確認): create a drill or a real alert, follow it, export it.
+    #[command(subcommand, name = "safety-check")]
+    SafetyCheck(SafetyCommand),
     /// Manage user accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -138,6 +142,58 @@ enum AdminCommand {
     },
     /// List users with their roles.
     ListUsers,
+}
+
+#[derive(Debug, Subcommand)]
+enum SafetyCommand {
+    /// Create a check for the institutions of some areas and queue each one's notice mail with
+    /// its own response link (the running server delivers and retries the mail).
+    ///
+    /// Example: renkei safety-check create --title "880万人訓練" --deadline 2026-12-01T18:00
+    /// --area yao --kind hospital --kind clinic
+    Create {
+        /// Title shown in the mail and on the response page.
+        #[arg(long)]
+        title: String,
+        /// Answers are taken until (Japan time): 2026-12-01T18:00.
+        #[arg(long, value_name = "JST")]
+        deadline: String,
+        /// A real alert (実災害) instead of a drill (訓練).
+        #[arg(long)]
+        actual: bool,
+        /// Area codes (repeat for several), e.g. yao, higashiosaka-west.
+        #[arg(long = "area", value_name = "CODE", required = true)]
+        areas: Vec<String>,
+        /// Institution kinds (repeat; none: every kind), e.g. hospital, clinic.
+        #[arg(long = "kind", value_name = "CODE")]
+        kinds: Vec<String>,
+        /// Only active institutions (積極的医療機関).
+        #[arg(long)]
+        active_only: bool,
+        /// A message to the institutions.
+        #[arg(long, default_value = "")]
+        message: String,
+    },
+    /// Every check; or, given an id, one check's answers by state and area.
+    Status {
+        /// The check's id.
+        id: Option<i64>,
+    },
+    /// A check's answers (or, with --links, each target's response link for fax and phone) as
+    /// CSV (Excel-ready) or xlsx.
+    Export {
+        /// The check's id.
+        id: i64,
+        /// The links instead of the answers.
+        #[arg(long)]
+        links: bool,
+        /// csv or xlsx.
+        #[arg(long, value_parser = ["csv", "xlsx"], default_value = "csv")]
+        format: String,
+        /// Output file; standard output when omitted (required for xlsx).
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -201,6 +257,38 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             format,
             out,
         } => crate::report::run(config, &fy, &areas, &format, out.as_deref()).await,
+        Command::SafetyCheck(SafetyCommand::Create {
+            title,
+            deadline,
+            actual,
+            areas,
+            kinds,
+            active_only,
+            message,
+        }) => {
+            crate::safety::create(
+                config,
+                crate::safety::CreateArgs {
+                    title,
+                    deadline,
+                    actual,
+                    areas,
+                    kinds,
+                    active_only,
+                    message,
+                },
+            )
+            .await
+        }
+        Command::SafetyCheck(SafetyCommand::Status { id }) => {
+            crate::safety::status(config, id).await
+        }
+        Command::SafetyCheck(SafetyCommand::Export {
+            id,
+            links,
+            format,
+            out,
+        }) => crate::safety::export(config, id, links, &format, out.as_deref()).await,
         Command::Export { format, out } => {
             crate::export::run(config, &format, out.as_deref()).await
         }

@@ -11,6 +11,7 @@ mod export;
 mod failure;
 mod import;
 mod report;
+mod safety;
 mod serve;
 
 use clap::Parser;

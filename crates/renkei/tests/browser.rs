@@ -716,3 +716,115 @@ fn a_coordinator_adds_to_the_hubs_ledger_and_the_report_shows_it_in_a_real_brows
     drop(browser);
     server.terminate();
 }
+
+#[test]
+fn an_institution_answers_on_a_phone_and_the_coordinators_dashboard_updates_live() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let desk = common::webdriver::Browser::start(&chrome, 1280, 1400);
+
+    // The coordinator sends a drill to 八尾's hospitals and clinics (the form's defaults).
+    demo_login(&desk, &base, "coordinator@demo.renkei.example");
+    desk.goto(&format!("{base}/hub"));
+    desk.click("a[href='/hub/safety']");
+    desk.wait_for("[data-testid=new-safety-check]");
+    desk.click("[data-testid=new-safety-check]");
+    desk.wait_for("input[name=title]");
+    desk.type_into("input[name=title]", "大阪880万人訓練 安否確認");
+    desk.screenshot(&out.join("safety-1-new.png"));
+    desk.click("[data-testid=create-check]");
+    desk.wait_for("[data-testid=response-rate]");
+    let dashboard = desk.url().split('?').next().unwrap().to_owned();
+    let rate = |b: &common::webdriver::Browser| {
+        b.execute("return document.querySelector('[data-testid=response-rate]').textContent;")
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(rate(&desk).starts_with("0／"), "{}", rate(&desk));
+
+    // The links page gives each institution its own link (for fax); take the first.
+    desk.goto(&format!("{dashboard}/links"));
+    desk.wait_for("[data-testid=links] .link-cell");
+    let link = desk
+        .execute("return document.querySelector('[data-testid=links] .link-cell').textContent;")
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    // Links name the configured public address; this test server listens on its own port.
+    let at = link.find("/r/").expect("a response link");
+    let link = format!("{base}{}", &link[at..]);
+    desk.screenshot(&out.join("safety-2-links.png"));
+
+    // Back to the dashboard, which listens for updates; mark the page to prove it never reloads.
+    desk.goto(&dashboard);
+    desk.wait_for("#safety-live[data-live=on]");
+    desk.execute("window.renkeiNotReloaded = true; return true;");
+
+    // On a phone: the quick answer, then the details.
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    phone.goto(&link);
+    phone.wait_for("input[name=people]");
+    phone.screenshot(&out.join("safety-3-phone-quick.png"));
+    phone.click("input[name=people][value=safe]");
+    phone.click("input[name=building][value=intact]");
+    phone.click("input[name=power][value=generator]");
+    phone.type_into("input[name=fuel_hours]", "48");
+    phone.click("input[name=water][value=available]");
+    phone.type_into("input[name=can_accept]", "2");
+    phone.click("button[type=submit]");
+    phone.wait_for("[data-testid=respond-notice]");
+    phone.type_into("input[name=ventilator]", "1");
+    phone.type_into("textarea[name=needs]", "発電機の燃料");
+    phone.screenshot(&out.join("safety-4-phone-details.png"));
+    phone.click("button[type=submit]");
+    phone.wait_for("[data-testid=respond-done]");
+    phone.screenshot(&out.join("safety-5-phone-done.png"));
+
+    // The dashboard shows it without a reload.
+    let wait_until = |what: &str, ok: &dyn Fn(&str) -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let now = rate(&desk);
+            if ok(&now) {
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "{what}: {now}");
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_until("the answer shows live", &|r| r.starts_with("1／"));
+    assert_eq!(
+        desk.execute("return window.renkeiNotReloaded === true;"),
+        serde_json::Value::Bool(true),
+        "updated in place, not reloaded"
+    );
+    assert!(desk.source().contains("支援が必要"));
+    desk.screenshot(&out.join("safety-6-dashboard-live.png"));
+
+    // The institution changes its answer: still one institution answered, the new content shows.
+    phone.goto(&link);
+    phone.wait_for("input[name=can_accept]");
+    phone.clear_and_type("input[name=can_accept]", "5");
+    phone.click("button[type=submit]");
+    phone.wait_for("[data-testid=respond-notice]");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !desk.source().contains("受入可能な患者数：5人") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the changed answer shows live"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(rate(&desk).starts_with("1／"));
+    desk.screenshot(&out.join("safety-7-dashboard-changed.png"));
+    drop(phone);
+    drop(desk);
+    server.terminate();
+}

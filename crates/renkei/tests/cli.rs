@@ -251,7 +251,7 @@ fn migrate_and_demo_commands_report_what_they_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 8"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 9"));
     let out = renkei()
         .current_dir(dir.path())
         .arg("demo")
@@ -710,5 +710,119 @@ fn the_prefecture_report_is_written_in_each_format_and_refuses_unknown_years() {
     assert_one_line_failure(
         &run(&["report", "--fy", "2025", "--format", "xlsx"]),
         "--out",
+    );
+}
+
+#[test]
+fn a_safety_check_is_created_followed_and_exported_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert!(run(&["demo"]).status.success());
+    let deadline = (chrono::Utc::now() + chrono::Duration::hours(2))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let created = run(&[
+        "safety-check",
+        "create",
+        "--title",
+        "880万人訓練",
+        "--deadline",
+        &deadline,
+        "--area",
+        "kashiwara",
+        "--kind",
+        "hospital",
+        "--kind",
+        "clinic",
+    ]);
+    let said = String::from_utf8_lossy(&created.stdout);
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert!(
+        said.contains("安否確認 #1「880万人訓練」を作成しました"),
+        "{said}"
+    );
+
+    let status = run(&["safety-check", "status", "1"]);
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        said.contains("回答 0/") && said.contains("柏原市") && said.contains("未回答"),
+        "{said}"
+    );
+    let list = run(&["safety-check", "status"]);
+    assert!(String::from_utf8_lossy(&list.stdout).contains("#1 [訓練] 880万人訓練"));
+
+    let links = run(&["safety-check", "export", "1", "--links"]);
+    let csv = String::from_utf8(links.stdout).unwrap();
+    assert!(csv.starts_with("\u{feff}名称,電話,FAX,回答用リンク"));
+    assert!(csv.contains("http://127.0.0.1:8080/r/"), "{csv}");
+    assert!(run(&[
+        "safety-check",
+        "export",
+        "1",
+        "--format",
+        "xlsx",
+        "--out",
+        "a.xlsx"
+    ])
+    .status
+    .success());
+    assert!(std::fs::read(dir.path().join("a.xlsx"))
+        .unwrap()
+        .starts_with(b"PK"));
+
+    // Bad input: one line that says what to do, exit code 2, nothing created.
+    for (args, expected) in [
+        (
+            vec![
+                "safety-check",
+                "create",
+                "--title",
+                "x",
+                "--deadline",
+                "明日",
+                "--area",
+                "yao",
+            ],
+            "回答期限「明日」を読めません",
+        ),
+        (
+            vec![
+                "safety-check",
+                "create",
+                "--title",
+                "x",
+                "--deadline",
+                &deadline,
+                "--area",
+                "nara",
+            ],
+            "地域コード「nara」はありません",
+        ),
+        (
+            vec!["safety-check", "status", "9"],
+            "安否確認 #9 はありません",
+        ),
+    ] {
+        let out = run(&args);
+        assert_one_line_failure(&out, expected);
+        assert_eq!(out.status.code(), Some(2));
+    }
+    let list = run(&["safety-check", "status"]);
+    assert_eq!(
+        String::from_utf8_lossy(&list.stdout)
+            .matches("880万人訓練")
+            .count(),
+        1
     );
 }

@@ -107,6 +107,7 @@ pub async fn show(
                     active: h.is_active,
                     label: h.name.clone(),
                     href: format!("/institutions/{}", h.id.0),
+                    colour: None,
                 });
             }
             rows.push(PrintRow {

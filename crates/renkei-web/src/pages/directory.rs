@@ -322,6 +322,7 @@ pub async fn search(
                 active: h.is_active,
                 label: h.name.clone(),
                 href: format!("/institutions/{}", h.id.0),
+                colour: None,
             })
         })
         .collect();
@@ -501,6 +502,7 @@ pub async fn detail(
                     active: d.hit.is_active,
                     label: d.hit.name.clone(),
                     href: format!("/institutions/{}", d.hit.id.0),
+                    colour: None,
                 }],
             ),
             _ => String::new(),

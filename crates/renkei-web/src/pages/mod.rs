@@ -18,6 +18,9 @@ pub mod ledger_edit;
 pub mod login;
 pub mod message;
 pub mod password;
+pub mod safety;
+pub mod safety_form;
+pub mod safety_response;
 
 use crate::i18n::Lang;
 use renkei_store::accounts::Membership;

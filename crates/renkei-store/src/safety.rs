@@ -1,0 +1,512 @@
+//! Safety checks: the check, one target per institution with its own response link, and every
+//! version of every answer. An answer is committed (durably: SQLite runs with
+//! `synchronous=FULL`) before the responder is told it arrived.
+
+use crate::connect::Store;
+use crate::error::StoreError;
+use crate::{now_text, time_text};
+use renkei_domain::accounts::UserId;
+use renkei_domain::institution::InstitutionKind;
+use renkei_domain::safety::{Answer, CheckKind, Condition, NewCheck, Targeting};
+use sqlx::Row;
+
+/// The purpose string of response-link tokens.
+const LINK_PURPOSE: &str = "renkei safety-check response link v1";
+
+/// A stored check.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckRecord {
+    /// Identifier.
+    pub id: i64,
+    /// Title.
+    pub title: String,
+    /// Drill or actual.
+    pub kind: CheckKind,
+    /// The message to the targets.
+    pub message: String,
+    /// How targets were chosen.
+    pub targeting: Targeting,
+    /// Created (UTC text).
+    pub created_at: String,
+    /// Deadline (UTC text).
+    pub deadline: String,
+    /// Closed early or at the deadline by a coordinator (UTC text).
+    pub closed_at: Option<String>,
+    /// Targets.
+    pub targets: i64,
+    /// Targets that answered.
+    pub answered: i64,
+}
+
+impl CheckRecord {
+    /// Whether answers are still taken at `now` (UTC text compares in time order).
+    pub fn is_open(&self, now: &str) -> bool {
+        self.closed_at.is_none() && now < self.deadline.as_str()
+    }
+}
+
+/// An institution a check can reach, with what the coordinator needs to call it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reachable {
+    /// Institution id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: InstitutionKind,
+    /// Area code.
+    pub area: String,
+    /// 積極的医療機関.
+    pub active: bool,
+    /// Phone.
+    pub phone: Option<String>,
+    /// Fax.
+    pub fax: Option<String>,
+    /// Mail address for notices.
+    pub email: Option<String>,
+    /// Coordinates.
+    pub point: Option<(f64, f64)>,
+}
+
+/// One target of a check with its institution and its state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TargetRow {
+    /// Target id.
+    pub id: i64,
+    /// The institution.
+    pub institution: Reachable,
+    /// The link's salt (the token is derived from it).
+    pub link_salt: String,
+    /// The notice mail, if one was queued.
+    pub mail: Option<MailState>,
+    /// Reminders sent.
+    pub reminders: i64,
+    /// When the link was first opened.
+    pub opened_at: Option<String>,
+    /// When the last answer came.
+    pub answered_at: Option<String>,
+    /// The state from the last answer.
+    pub condition: Condition,
+    /// The last answer.
+    pub answer: Option<Answer>,
+    /// The last answer was taken by phone.
+    pub by_phone: bool,
+}
+
+/// Delivery of a notice mail.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MailState {
+    /// Outbox id.
+    pub id: i64,
+    /// Handed to the SMTP server (UTC text).
+    pub sent_at: Option<String>,
+    /// Attempts so far.
+    pub attempts: i64,
+    /// The last error.
+    pub last_error: Option<String>,
+}
+
+/// What a response link opens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkTarget {
+    /// Target id.
+    pub target_id: i64,
+    /// The check.
+    pub check: CheckRecord,
+    /// The institution's name.
+    pub institution_name: String,
+    /// Its kind (hospitals answer the EDXL-HAVE part).
+    pub kind: InstitutionKind,
+    /// The last answer, to start from.
+    pub answer: Option<Answer>,
+    /// Versions so far.
+    pub versions: i64,
+}
+
+/// One kept version of an answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerVersion {
+    /// Version, from 1.
+    pub version: i64,
+    /// When (UTC text).
+    pub answered_at: String,
+    /// Taken by phone by this user, if so.
+    pub entered_by: Option<i64>,
+    /// The answer.
+    pub answer: Answer,
+}
+
+const CHECK_SELECT: &str = "SELECT c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at,
+    (SELECT COUNT(*) FROM safety_targets t WHERE t.check_id = c.id) AS targets,
+    (SELECT COUNT(*) FROM safety_targets t WHERE t.check_id = c.id AND t.answered_at IS NOT NULL) AS answered
+    FROM safety_checks c";
+
+const REACHABLE_COLUMNS: &str = "i.id AS institution_id, i.name, i.kind, a.code AS area_code, i.is_active, i.phone, i.fax, i.contact_email, i.lat, i.lng";
+
+fn check_of(row: &sqlx::any::AnyRow) -> Result<CheckRecord, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let targeting: String = row.try_get("targeting")?;
+    Ok(CheckRecord {
+        id: row.try_get("id")?,
+        title: row.try_get("title")?,
+        kind: CheckKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Invalid(format!("check kind {kind}")))?,
+        message: row.try_get("message")?,
+        targeting: serde_json::from_str(&targeting)
+            .map_err(|e| StoreError::Invalid(format!("targeting: {e}")))?,
+        created_at: row.try_get("created_at")?,
+        deadline: row.try_get("deadline")?,
+        closed_at: row.try_get("closed_at")?,
+        targets: row.try_get("targets")?,
+        answered: row.try_get("answered")?,
+    })
+}
+
+fn reachable_of(row: &sqlx::any::AnyRow) -> Result<Reachable, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let lat: Option<f64> = row.try_get("lat")?;
+    let lng: Option<f64> = row.try_get("lng")?;
+    Ok(Reachable {
+        id: row.try_get("institution_id")?,
+        name: row.try_get("name")?,
+        kind: InstitutionKind::from_code(&kind)
+            .ok_or_else(|| StoreError::Invalid(format!("institution kind {kind}")))?,
+        area: row.try_get("area_code")?,
+        active: row.try_get::<i64, _>("is_active")? != 0,
+        phone: row.try_get("phone")?,
+        fax: row.try_get("fax")?,
+        email: row.try_get("contact_email")?,
+        point: lat.zip(lng),
+    })
+}
+
+fn answer_of(text: Option<String>) -> Result<Option<Answer>, StoreError> {
+    text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Invalid(format!("answer: {e}"))))
+        .transpose()
+}
+
+impl Store {
+    /// The response-link token of a target: derived from the server's key, never stored.
+    pub fn safety_link_token(&self, target_id: i64, salt: &str) -> Result<String, StoreError> {
+        let key = self.audit_key()?;
+        Ok(renkei_domain::audit::derived_token(
+            key,
+            LINK_PURPOSE,
+            &[&target_id.to_string(), salt],
+        ))
+    }
+
+    /// The institutions a targeting reaches among `areas` (the coordinator's reach): by area,
+    /// kind and designation, or the hand-picked ids among them.
+    pub async fn safety_reachable(
+        &self,
+        targeting: &Targeting,
+        areas: &[String],
+    ) -> Result<Vec<Reachable>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {REACHABLE_COLUMNS} FROM institutions i JOIN areas a ON a.id = i.area_id ORDER BY a.sort_order, i.kind, i.name_kana, i.id"
+        ))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let r = reachable_of(row)?;
+            if !areas.contains(&r.area) {
+                continue;
+            }
+            let chosen = if targeting.institutions.is_empty() {
+                targeting.admits(&r.area, r.kind, r.active)
+            } else {
+                targeting.institutions.contains(&r.id)
+            };
+            if chosen {
+                out.push(r);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Creates a check and its targets in one transaction; returns the check's id. Each
+    /// target's link token comes from [`Store::safety_link_token`].
+    pub async fn create_safety_check(
+        &self,
+        check: &NewCheck,
+        institutions: &[i64],
+        by: Option<UserId>,
+        salts: &mut (dyn FnMut() -> String + Send),
+    ) -> Result<i64, StoreError> {
+        if institutions.is_empty() {
+            return Err(StoreError::Invalid("対象の医療機関等がありません".into()));
+        }
+        let targeting = serde_json::to_string(&check.targeting)
+            .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let mut tx = self.pool().begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO safety_checks (title, kind, message, targeting, created_by, created_at, deadline) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(check.title.trim())
+        .bind(check.kind.code())
+        .bind(check.message.trim())
+        .bind(targeting)
+        .bind(by.map(|u| u.0))
+        .bind(now_text())
+        .bind(time_text(check.deadline))
+        .fetch_one(&mut *tx)
+        .await?;
+        for institution in institutions {
+            let salt = salts();
+            let target: i64 = sqlx::query_scalar(
+                "INSERT INTO safety_targets (check_id, institution_id, link_salt, token_hash) VALUES ($1, $2, $3, $4) RETURNING id",
+            )
+            .bind(id)
+            .bind(institution)
+            .bind(&salt)
+            // A placeholder unique per target until the id is known.
+            .bind(format!("pending:{id}:{institution}"))
+            .fetch_one(&mut *tx)
+            .await?;
+            let token = self.safety_link_token(target, &salt)?;
+            sqlx::query("UPDATE safety_targets SET token_hash = $1 WHERE id = $2")
+                .bind(renkei_domain::audit::token_hash(&token))
+                .bind(target)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every check, newest first.
+    pub async fn safety_checks(&self) -> Result<Vec<CheckRecord>, StoreError> {
+        let rows = sqlx::query(&format!("{CHECK_SELECT} ORDER BY c.id DESC"))
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(check_of).collect()
+    }
+
+    /// One check.
+    pub async fn safety_check(&self, id: i64) -> Result<Option<CheckRecord>, StoreError> {
+        let row = sqlx::query(&format!("{CHECK_SELECT} WHERE c.id = $1"))
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(check_of).transpose()
+    }
+
+    /// Closes a check: links stop taking answers. False when it was closed already.
+    pub async fn close_safety_check(&self, id: i64) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE safety_checks SET closed_at = $1 WHERE id = $2 AND closed_at IS NULL",
+        )
+        .bind(now_text())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The targets of a check with their institutions, mail and last answers, in area and
+    /// kind order.
+    pub async fn safety_targets(&self, check_id: i64) -> Result<Vec<TargetRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT t.id, t.link_salt, t.reminders, t.opened_at, t.answered_at, t.condition, t.mail_id,
+                    o.sent_at AS mail_sent_at, o.attempts AS mail_attempts, o.last_error AS mail_error,
+                    (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
+                    (SELECT s.entered_by FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS entered_by,
+                    {REACHABLE_COLUMNS}
+             FROM safety_targets t
+             JOIN institutions i ON i.id = t.institution_id
+             JOIN areas a ON a.id = i.area_id
+             LEFT JOIN outbox o ON o.id = t.mail_id
+             WHERE t.check_id = $1
+             ORDER BY a.sort_order, i.kind, i.name_kana, i.id"
+        ))
+        .bind(check_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let condition: String = row.try_get("condition")?;
+                let mail_id: Option<i64> = row.try_get("mail_id")?;
+                let entered_by: Option<i64> = row.try_get("entered_by")?;
+                Ok(TargetRow {
+                    id: row.try_get("id")?,
+                    institution: reachable_of(row)?,
+                    link_salt: row.try_get("link_salt")?,
+                    mail: match mail_id {
+                        Some(id) => Some(MailState {
+                            id,
+                            sent_at: row.try_get("mail_sent_at")?,
+                            attempts: row.try_get("mail_attempts")?,
+                            last_error: row.try_get("mail_error")?,
+                        }),
+                        None => None,
+                    },
+                    reminders: row.try_get("reminders")?,
+                    opened_at: row.try_get("opened_at")?,
+                    answered_at: row.try_get("answered_at")?,
+                    condition: Condition::from_code(&condition).unwrap_or(Condition::NoAnswer),
+                    answer: answer_of(row.try_get("answer")?)?,
+                    by_phone: entered_by.is_some(),
+                })
+            })
+            .collect()
+    }
+
+    /// What a response link opens, by its token; `None` for an unknown (forged) token.
+    pub async fn safety_link(&self, token: &str) -> Result<Option<LinkTarget>, StoreError> {
+        let row = sqlx::query(
+            "SELECT t.id, t.check_id, i.name, i.kind,
+                    (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
+                    (SELECT COUNT(*) FROM safety_answers s WHERE s.target_id = t.id) AS versions
+             FROM safety_targets t JOIN institutions i ON i.id = t.institution_id
+             WHERE t.token_hash = $1",
+        )
+        .bind(renkei_domain::audit::token_hash(token))
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let check_id: i64 = row.try_get("check_id")?;
+        let kind: String = row.try_get("kind")?;
+        let Some(check) = self.safety_check(check_id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(LinkTarget {
+            target_id: row.try_get("id")?,
+            check,
+            institution_name: row.try_get("name")?,
+            kind: InstitutionKind::from_code(&kind)
+                .ok_or_else(|| StoreError::Invalid(format!("institution kind {kind}")))?,
+            answer: answer_of(row.try_get("answer")?)?,
+            versions: row.try_get("versions")?,
+        }))
+    }
+
+    /// Notes the first opening of a link.
+    pub async fn note_safety_opened(&self, target_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE safety_targets SET opened_at = $1 WHERE id = $2 AND opened_at IS NULL")
+            .bind(now_text())
+            .bind(target_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps an answer as the target's next version, in one transaction, and returns the
+    /// version. `entered_by` marks an answer a coordinator took by phone.
+    pub async fn record_safety_answer(
+        &self,
+        target_id: i64,
+        answer: &Answer,
+        entered_by: Option<UserId>,
+    ) -> Result<i64, StoreError> {
+        let text = serde_json::to_string(answer).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let now = now_text();
+        let mut tx = self.pool().begin().await?;
+        // The write comes first: it takes the write lock at once (SQLite waits its busy timeout
+        // for it; a read first could not be upgraded under a concurrent writer), and on
+        // PostgreSQL it locks the target's row, so two answers of one target get two versions.
+        sqlx::query("UPDATE safety_targets SET answered_at = $1, condition = $2 WHERE id = $3")
+            .bind(&now)
+            .bind(answer.condition().code())
+            .bind(target_id)
+            .execute(&mut *tx)
+            .await?;
+        let version: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) + 1 FROM safety_answers WHERE target_id = $1",
+        )
+        .bind(target_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(target_id)
+        .bind(version)
+        .bind(text)
+        .bind(&now)
+        .bind(entered_by.map(|u| u.0))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    /// Every version of a target's answer, oldest first.
+    pub async fn safety_answer_versions(
+        &self,
+        target_id: i64,
+    ) -> Result<Vec<AnswerVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version, answered_at, entered_by, answer FROM safety_answers WHERE target_id = $1 ORDER BY version",
+        )
+        .bind(target_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AnswerVersion {
+                    version: row.try_get("version")?,
+                    answered_at: row.try_get("answered_at")?,
+                    entered_by: row.try_get("entered_by")?,
+                    answer: answer_of(Some(row.try_get("answer")?))?.expect("an answer was given"),
+                })
+            })
+            .collect()
+    }
+
+    /// Records the notice mail of a target.
+    pub async fn set_safety_mail(&self, target_id: i64, mail_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE safety_targets SET mail_id = $1 WHERE id = $2")
+            .bind(mail_id)
+            .bind(target_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a reminder sent to a target (its mail becomes the one tracked).
+    pub async fn note_safety_reminder(
+        &self,
+        target_id: i64,
+        mail_id: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE safety_targets SET reminders = reminders + 1, last_reminded_at = $1, mail_id = $2 WHERE id = $3",
+        )
+        .bind(now_text())
+        .bind(mail_id)
+        .bind(target_id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A fingerprint of a check's answers and mail: changes whenever an answer, an opening, a
+    /// reminder or a delivery does (the live dashboard polls it, on any instance).
+    pub async fn safety_fingerprint(&self, check_id: i64) -> Result<String, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(s.id) AS answers, COALESCE(MAX(s.id), 0) AS last_answer,
+                    (SELECT COUNT(*) FROM safety_targets t WHERE t.check_id = $1 AND t.opened_at IS NOT NULL) AS opened,
+                    (SELECT CAST(COALESCE(SUM(t.reminders), 0) AS BIGINT) FROM safety_targets t WHERE t.check_id = $1) AS reminders,
+                    (SELECT COUNT(*) FROM safety_targets t JOIN outbox o ON o.id = t.mail_id WHERE t.check_id = $1 AND o.sent_at IS NOT NULL) AS delivered,
+                    (SELECT closed_at FROM safety_checks WHERE id = $1) AS closed_at
+             FROM safety_answers s JOIN safety_targets t ON t.id = s.target_id WHERE t.check_id = $1",
+        )
+        .bind(check_id)
+        .fetch_one(self.pool())
+        .await?;
+        let closed: Option<String> = row.try_get("closed_at")?;
+        Ok(format!(
+            "{}:{}:{}:{}:{}:{}",
+            row.try_get::<i64, _>("answers")?,
+            row.try_get::<i64, _>("last_answer")?,
+            row.try_get::<i64, _>("opened")?,
+            row.try_get::<i64, _>("reminders")?,
+            row.try_get::<i64, _>("delivered")?,
+            closed.unwrap_or_default()
+        ))
+    }
+}

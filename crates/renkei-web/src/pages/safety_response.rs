@@ -1,0 +1,279 @@
+//! The response link of a safety check (`/r/{token}`): no login, no JavaScript, one small page
+//! per step. Opening it records nothing but the first opening (a mail scanner or crawler that
+//! follows it answers nothing); answering is a POST, redirected to the next step so a reload
+//! does not send it again; an answer the same as the last one is not kept twice.
+
+use super::safety_form::{self, DetailFields, QuickFields};
+use crate::error::{Ctx, PageError};
+use crate::pages::home::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, RawForm, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use renkei_domain::institution::InstitutionKind;
+use renkei_domain::safety::Answer;
+use renkei_store::safety::LinkTarget;
+
+/// What the response page shows.
+pub enum Step {
+    /// The quick answer.
+    Quick(QuickFields),
+    /// The details.
+    Details(DetailFields),
+    /// Thanks, with the answer as kept.
+    Done,
+    /// A link that cannot take answers: why, and what to do.
+    Message(String),
+}
+
+#[derive(Template)]
+#[template(path = "safety_respond.html")]
+struct RespondPage {
+    csrf: String,
+    token: String,
+    title: String,
+    drill: bool,
+    institution: String,
+    deadline: String,
+    message: String,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    step: Step,
+    summary: Vec<(&'static str, String)>,
+}
+
+/// `?saved=1` and the like after a step.
+#[derive(Debug, serde::Deserialize, Default)]
+pub struct After {
+    /// The previous step was kept.
+    pub saved: Option<String>,
+    /// Nothing had changed.
+    pub same: Option<String>,
+}
+
+fn page(ctx: &Ctx, token: &str, link: Option<&LinkTarget>, step: Step) -> RespondPage {
+    RespondPage {
+        csrf: ctx.viewer.csrf_token().to_owned(),
+        token: token.to_owned(),
+        title: link.map(|l| l.check.title.clone()).unwrap_or_default(),
+        drill: link.is_some_and(|l| l.check.kind == renkei_domain::safety::CheckKind::Drill),
+        institution: link.map(|l| l.institution_name.clone()).unwrap_or_default(),
+        deadline: link
+            .map(|l| super::safety::jst_time(&l.check.deadline))
+            .unwrap_or_default(),
+        message: link.map(|l| l.check.message.clone()).unwrap_or_default(),
+        notice: None,
+        error: None,
+        step,
+        summary: link
+            .and_then(|l| l.answer.as_ref())
+            .map(super::safety::answer_summary)
+            .unwrap_or_default(),
+    }
+}
+
+fn reply(ctx: &Ctx, status: StatusCode, page: &RespondPage) -> Result<Response, PageError> {
+    let mut response = (status, render(ctx, page)?).into_response();
+    // The link is a secret: keep it out of shared caches and referrers.
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        header::HeaderValue::from_static("no-referrer"),
+    );
+    Ok(response)
+}
+
+fn see_other(location: String) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+/// The link's target when it takes answers now; otherwise the page that says why.
+async fn open_link(
+    app: &AppState,
+    ctx: &Ctx,
+    token: &str,
+) -> Result<Result<LinkTarget, Response>, PageError> {
+    let looks_right = token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit());
+    let link = if looks_right {
+        app.store
+            .safety_link(token)
+            .await
+            .map_err(|e| PageError::store(ctx, e))?
+    } else {
+        None
+    };
+    let Some(link) = link else {
+        let p = page(
+            ctx,
+            token,
+            None,
+            Step::Message("このリンクは正しくありません。届いたメールやFAXのリンクを、途中で切れていないか確かめてもう一度開いてください。わからないときは連携の拠点にお電話ください。".into()),
+        );
+        return Ok(Err(reply(ctx, StatusCode::NOT_FOUND, &p)?));
+    };
+    let now = renkei_store::time_text(app.clock.now());
+    if !link.check.is_open(&now) {
+        let p = page(
+            ctx,
+            token,
+            Some(&link),
+            Step::Message(format!(
+                "この安否確認は締め切られました（回答期限：{}）。回答はもう受け付けていません。急ぎの連絡は連携の拠点にお電話ください。",
+                super::safety::jst_time(&link.check.deadline)
+            )),
+        );
+        return Ok(Err(reply(ctx, StatusCode::GONE, &p)?));
+    }
+    Ok(Ok(link))
+}
+
+fn hospital(link: &LinkTarget) -> bool {
+    link.kind == InstitutionKind::Hospital
+}
+
+/// `GET /r/{token}`: the quick answer, filled with the last answer when there is one.
+pub async fn quick(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    Query(after): Query<After>,
+) -> Result<Response, PageError> {
+    let link = match open_link(&app, &ctx, &token).await? {
+        Ok(link) => link,
+        Err(response) => return Ok(response),
+    };
+    app.store
+        .note_safety_opened(link.target_id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let fields = safety_form::quick_fields(link.answer.as_ref().map(|a| &a.quick));
+    let mut p = page(&ctx, &token, Some(&link), Step::Quick(fields));
+    if after.same.is_some() {
+        p.notice = Some("前回の回答と同じ内容です（変更はありません）。");
+    }
+    reply(&ctx, StatusCode::OK, &p)
+}
+
+/// `POST /r/{token}`: keeps the quick answer (the details given before stay), then the details.
+pub async fn save_quick(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let link = match open_link(&app, &ctx, &token).await? {
+        Ok(link) => link,
+        Err(response) => return Ok(response),
+    };
+    let quick = match safety_form::read_quick(&body) {
+        Ok(q) => q,
+        Err(e) => {
+            let mut p = page(
+                &ctx,
+                &token,
+                Some(&link),
+                Step::Quick(safety_form::quick_fields_typed(&body)),
+            );
+            p.error = Some(e);
+            return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
+    };
+    let answer = Answer {
+        quick,
+        details: link.answer.as_ref().and_then(|a| a.details.clone()),
+    };
+    if link.answer.as_ref() == Some(&answer) {
+        return Ok(see_other(format!("/r/{token}/details?same=1")));
+    }
+    app.store
+        .record_safety_answer(link.target_id, &answer, None)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    Ok(see_other(format!("/r/{token}/details?saved=1")))
+}
+
+/// `GET /r/{token}/details`.
+pub async fn details(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    Query(after): Query<After>,
+) -> Result<Response, PageError> {
+    let link = match open_link(&app, &ctx, &token).await? {
+        Ok(link) => link,
+        Err(response) => return Ok(response),
+    };
+    let Some(answer) = &link.answer else {
+        return Ok(see_other(format!("/r/{token}")));
+    };
+    let fields = safety_form::detail_fields(answer.details.as_ref(), hospital(&link));
+    let mut p = page(&ctx, &token, Some(&link), Step::Details(fields));
+    p.notice = if after.saved.is_some() {
+        Some("回答を受け付けました。続けて、わかる範囲で詳しい状況を教えてください（あとからでも構いません）。")
+    } else if after.same.is_some() {
+        Some("前回の回答と同じ内容です（変更はありません）。")
+    } else {
+        None
+    };
+    reply(&ctx, StatusCode::OK, &p)
+}
+
+/// `POST /r/{token}/details`.
+pub async fn save_details(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let link = match open_link(&app, &ctx, &token).await? {
+        Ok(link) => link,
+        Err(response) => return Ok(response),
+    };
+    let Some(before) = link.answer.clone() else {
+        return Ok(see_other(format!("/r/{token}")));
+    };
+    let now = renkei_store::time_text(app.clock.now());
+    let details =
+        match safety_form::read_details(&body, hospital(&link), before.details.as_ref(), &now) {
+            Ok(d) => d,
+            Err(e) => {
+                let mut p = page(
+                    &ctx,
+                    &token,
+                    Some(&link),
+                    Step::Details(safety_form::detail_fields_typed(&body, hospital(&link))),
+                );
+                p.error = Some(e);
+                return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
+            }
+        };
+    let answer = Answer {
+        quick: before.quick.clone(),
+        details: Some(details),
+    };
+    if answer != before {
+        app.store
+            .record_safety_answer(link.target_id, &answer, None)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+    }
+    Ok(see_other(format!("/r/{token}/done")))
+}
+
+/// `GET /r/{token}/done`: thanks, and the answer as kept.
+pub async fn done(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(token): Path<String>,
+) -> Result<Response, PageError> {
+    let link = match open_link(&app, &ctx, &token).await? {
+        Ok(link) => link,
+        Err(response) => return Ok(response),
+    };
+    let p = page(&ctx, &token, Some(&link), Step::Done);
+    reply(&ctx, StatusCode::OK, &p)
+}

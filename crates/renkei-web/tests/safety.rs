@@ -1,0 +1,530 @@
+//! Safety checks through the router on SQLite and PostgreSQL: a coordinator sends a drill to
+//! the institutions of their area, institutions answer by their own links (no login, two
+//! steps, versions kept, resubmissions and absurd numbers handled), the dashboard counts and
+//! streams updates, answers are taken by phone, reminders go out, exports download, and forged,
+//! closed or crawled links record nothing.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::region::RegionDefinition;
+use renkei_domain::safety::Condition;
+use renkei_domain::{demo, towns};
+use renkei_testkit::{both_backends, TestDb};
+
+async fn with_directory(db: &TestDb) -> World {
+    let w = world(db).await;
+    let region = RegionDefinition::nakakawachi();
+    let all = demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    db.store.insert_institutions(&all).await.unwrap();
+    w
+}
+
+fn deadline_in(w: &World, hours: i64) -> String {
+    (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(hours))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string()
+}
+
+/// Creates a drill for 八尾's hospitals and clinics; returns the check's id.
+async fn drill(w: &World, coordinator: &mut Browser) -> i64 {
+    let created = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "880万人訓練 安否確認".into()),
+                ("deadline", deadline_in(w, 2)),
+                ("message", "訓練です。".into()),
+                ("area", "yao".into()),
+                ("kind", "hospital".into()),
+                ("kind", "clinic".into()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let location = created.location().to_owned();
+    assert!(location.ends_with("?done=created"), "{location}");
+    location
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The link path (`/r/…`) of a target.
+fn link_path(w: &World, target: &renkei_store::safety::TargetRow) -> String {
+    let token = w
+        .store
+        .safety_link_token(target.id, &target.link_salt)
+        .unwrap();
+    format!("/r/{token}")
+}
+
+fn quick(people: &str, power: &str, fuel: &str, accept: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("people", people.into()),
+        ("building", "intact".into()),
+        ("power", power.into()),
+        ("fuel_hours", fuel.into()),
+        ("water", "available".into()),
+        ("can_accept", accept.into()),
+    ]
+}
+
+async fn wait_for_mails(w: &World, at_least: usize) -> Vec<renkei_store::mail::OutboxMail> {
+    for _ in 0..100 {
+        let mails = w.store.recent_mails(1000).await.unwrap();
+        if mails.len() >= at_least {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {at_least} mails were queued");
+}
+
+async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
+    let w = with_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+
+    // Bad input on the form: the typing comes back with the reason.
+    let refused = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "期限切れの訓練".into()),
+                ("deadline", deadline_in(&w, -1)),
+                ("area", "yao".into()),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("回答期限は今より後") && refused.body.contains("期限切れの訓練"));
+
+    let id = drill(&w, &mut coordinator).await;
+    let targets = w.store.safety_targets(id).await.unwrap();
+    assert!(targets.len() > 10, "{}", targets.len());
+    assert!(targets.iter().all(|t| t.institution.area == "yao"));
+    assert!(targets.iter().all(|t| matches!(
+        t.institution.kind,
+        renkei_domain::institution::InstitutionKind::Hospital
+            | renkei_domain::institution::InstitutionKind::Clinic
+    )));
+    // Every target with an address gets its own link by mail, kept in the outbox.
+    let with_mail = targets
+        .iter()
+        .filter(|t| t.institution.email.is_some())
+        .count();
+    let mails = wait_for_mails(&w, with_mail).await;
+    let first = &targets[0];
+    let link = link_path(&w, first);
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.body.contains(&link) && m.body.contains(&first.institution.name)),
+        "the mail carries the institution's own link"
+    );
+    assert!(mails.iter().all(|m| m.subject.contains("安否確認（訓練）")));
+
+    // The dashboard: nobody has answered yet.
+    let page = coordinator.get(&format!("/hub/safety/{id}")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page
+        .body
+        .contains(&format!("<strong>0</strong>／{} 件が回答", targets.len())));
+    assert!(page.body.contains("data-events=\"/hub/safety/"));
+
+    // Opening the link (as a mail scanner would) records an opening, never an answer.
+    let mut clinic = Browser::new(&w.app);
+    let opened = clinic.get(&link).await;
+    assert_eq!(opened.status, StatusCode::OK);
+    assert!(opened.body.contains(&first.institution.name) && opened.body.contains("1／2"));
+    assert_eq!(
+        opened.headers.get("cache-control").unwrap(),
+        "no-store",
+        "the link's page is not cached"
+    );
+    let row = &w.store.safety_targets(id).await.unwrap()[0];
+    assert!(row.opened_at.is_some() && row.answered_at.is_none());
+
+    // An absurd number: refused with the reason, the choices kept, nothing recorded.
+    let bad = clinic
+        .post(&link, &link, quick("safe", "grid", "", "-3"))
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("0以上の整数"), "{}", bad.body);
+    assert!(bad.body.contains("value=\"safe\" required checked"));
+    let too_many = clinic
+        .post(&link, &link, quick("safe", "grid", "", "10000"))
+        .await;
+    assert!(too_many.body.contains("多すぎます"));
+    assert!(w
+        .store
+        .safety_answer_versions(first.id)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // The quick answer, then the details.
+    let sent = clinic
+        .post(&link, &link, quick("safe", "generator", "４８時間", "2"))
+        .await;
+    assert_eq!(sent.location(), format!("{link}/details?saved=1"));
+    let again = clinic
+        .post(&link, &link, quick("safe", "generator", "48", "2"))
+        .await;
+    assert_eq!(
+        again.location(),
+        format!("{link}/details?same=1"),
+        "a resubmission keeps no second copy"
+    );
+    assert_eq!(
+        w.store
+            .safety_answer_versions(first.id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let details = clinic
+        .post(
+            &format!("{link}/details"),
+            &format!("{link}/details"),
+            vec![
+                ("staff", "１２".into()),
+                ("home_visits", "limited".into()),
+                ("ventilator", "1".into()),
+                ("oxygen", "2".into()),
+                ("suction", "".into()),
+                ("needs", "発電機の燃料".into()),
+            ],
+        )
+        .await;
+    assert_eq!(details.location(), format!("{link}/done"));
+    let done = clinic.get(&format!("{link}/done")).await;
+    assert!(done.body.contains("回答を受け付けました") && done.body.contains("人工呼吸器 1人"));
+
+    // A change later is another version; every version is kept with its time.
+    clinic
+        .post(&link, &link, quick("safe", "grid", "", "5"))
+        .await;
+    let versions = w.store.safety_answer_versions(first.id).await.unwrap();
+    assert_eq!(versions.len(), 3);
+    assert_eq!(versions[0].answer.quick.fuel_hours, Some(48));
+    assert_eq!(
+        versions[1]
+            .answer
+            .details
+            .as_ref()
+            .unwrap()
+            .power_dependent
+            .oxygen,
+        2
+    );
+    assert_eq!(versions[2].answer.quick.can_accept, 5);
+    assert!(
+        versions[2].answer.details.is_some(),
+        "the details stay with a new quick answer"
+    );
+    let row = &w.store.safety_targets(id).await.unwrap()[0];
+    assert_eq!(
+        row.condition,
+        Condition::Critical,
+        "power-dependent patients need help"
+    );
+
+    // The dashboard counts it; the prefecture reads it; institution staff do not.
+    let live = coordinator
+        .get(&format!("/hub/safety/{id}?part=live"))
+        .await;
+    assert!(live
+        .body
+        .contains(&format!("<strong>1</strong>／{} 件が回答", targets.len())));
+    assert!(live.body.contains("支援が必要") && !live.body.contains("<html"));
+    let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    assert_eq!(
+        prefecture.get(&format!("/hub/safety/{id}")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        prefecture
+            .get(&format!("/hub/safety/{id}/links"))
+            .await
+            .status,
+        StatusCode::FORBIDDEN,
+        "links are for those who act"
+    );
+    let mut staff = w.login(&email_of(AccountRole::InstitutionStaff)).await;
+    assert_eq!(
+        staff.get(&format!("/hub/safety/{id}")).await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // An answer taken by phone is marked and names who entered it.
+    let second = &targets[1];
+    let phone_page = format!("/hub/safety/{id}/targets/{}/phone", second.id);
+    let mut fields = quick("injured", "out", "", "0");
+    fields.push(("needs", "けが人2名".into()));
+    let taken = coordinator.post(&phone_page, &phone_page, fields).await;
+    assert_eq!(taken.location(), format!("/hub/safety/{id}?done=phone"));
+    let versions = w.store.safety_answer_versions(second.id).await.unwrap();
+    assert!(versions[0].entered_by.is_some());
+    let page = coordinator.get(&format!("/hub/safety/{id}")).await;
+    assert!(page.body.contains("電話で聴取"));
+
+    // Reminders go to those who have not answered, and are counted.
+    let before = w.store.recent_mails(1000).await.unwrap().len();
+    let reminded = coordinator
+        .post(
+            &format!("/hub/safety/{id}"),
+            &format!("/hub/safety/{id}/remind"),
+            vec![],
+        )
+        .await;
+    let waiting_with_mail = w
+        .store
+        .safety_targets(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|t| t.answered_at.is_none() && t.institution.email.is_some())
+        .count();
+    assert_eq!(
+        reminded.location(),
+        format!("/hub/safety/{id}?done=reminded&sent={waiting_with_mail}")
+    );
+    let mails = wait_for_mails(&w, before + waiting_with_mail).await;
+    assert!(mails.iter().any(|m| m.subject.starts_with("【再送")));
+    assert!(
+        !mails[..mails.len() - before]
+            .iter()
+            .any(|m| m.body.contains(&link)),
+        "no reminder to one who answered"
+    );
+
+    // Exports.
+    let csv = coordinator
+        .get(&format!("/hub/safety/{id}/export.csv"))
+        .await;
+    assert!(csv.body.starts_with('\u{feff}') && csv.body.contains("電話で聴取"));
+    assert!(csv.body.contains(&first.institution.name));
+    let xlsx = coordinator
+        .get(&format!("/hub/safety/{id}/export.xlsx"))
+        .await;
+    assert!(xlsx.body.starts_with("PK"));
+    let links = coordinator.get(&format!("/hub/safety/{id}/links")).await;
+    assert!(links.body.contains(&link) && links.body.contains("<svg"));
+
+    // Closed: the link says so and takes nothing, even from a form opened before.
+    let open_form = clinic.get(&link).await;
+    let csrf = csrf_in(&open_form.body).unwrap();
+    coordinator
+        .post(
+            &format!("/hub/safety/{id}"),
+            &format!("/hub/safety/{id}/close"),
+            vec![],
+        )
+        .await;
+    let mut late = quick("safe", "grid", "", "9");
+    late.push(("csrf_token", csrf));
+    let closed = clinic.send("POST", &link, Some(late)).await;
+    assert_eq!(closed.status, StatusCode::GONE);
+    assert!(closed.body.contains("締め切られました"));
+    assert_eq!(
+        w.store
+            .safety_answer_versions(first.id)
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}
+
+async fn forged_and_expired_links_record_nothing(db: TestDb) {
+    let w = with_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let id = drill(&w, &mut coordinator).await;
+    let mut stranger = Browser::new(&w.app);
+    for forged in ["/r/0123456789abcdef0123456789abcdef", "/r/not-a-token"] {
+        let r = stranger.get(forged).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND, "{forged}");
+        assert!(r.body.contains("このリンクは正しくありません"));
+    }
+    // After the deadline the link is closed even if nobody closed the check.
+    let target = &w.store.safety_targets(id).await.unwrap()[0];
+    let link = link_path(&w, target);
+    w.clock.advance(chrono::Duration::hours(3));
+    let late = stranger.get(&link).await;
+    assert_eq!(late.status, StatusCode::GONE);
+    assert!(late.body.contains("締め切られました"));
+    let row = &w.store.safety_targets(id).await.unwrap()[0];
+    assert!(row.opened_at.is_none() && row.answered_at.is_none());
+}
+
+async fn hospitals_give_beds_each_with_its_time(db: TestDb) {
+    let w = with_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let id = drill(&w, &mut coordinator).await;
+    let hospital = w
+        .store
+        .safety_targets(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.institution.kind == renkei_domain::institution::InstitutionKind::Hospital)
+        .expect("a hospital in 八尾");
+    let link = link_path(&w, &hospital);
+    let mut b = Browser::new(&w.app);
+    b.post(&link, &link, quick("safe", "grid", "", "10")).await;
+    let form = b.get(&format!("{link}/details")).await;
+    assert!(form.body.contains("beds_medical_surgical_now") && form.body.contains("救急外来"));
+    let details = |now: &str| {
+        vec![
+            ("facility", "normal".to_owned()),
+            ("emergency", "advisory".to_owned()),
+            ("operating", "available".to_owned()),
+            ("beds_medical_surgical_now", now.to_owned()),
+            ("beds_medical_surgical_24h", "8".to_owned()),
+            ("beds_adult_icu_now", "1".to_owned()),
+        ]
+    };
+    let absurd = b
+        .post(
+            &format!("{link}/details"),
+            &format!("{link}/details"),
+            details("10000"),
+        )
+        .await;
+    assert_eq!(absurd.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(absurd.body.contains("多すぎます"), "{}", absurd.body);
+    b.post(
+        &format!("{link}/details"),
+        &format!("{link}/details"),
+        details("5"),
+    )
+    .await;
+    w.clock.advance(chrono::Duration::minutes(30));
+    b.post(
+        &format!("{link}/details"),
+        &format!("{link}/details"),
+        details("3"),
+    )
+    .await;
+    let versions = w.store.safety_answer_versions(hospital.id).await.unwrap();
+    let beds = |v: usize| {
+        versions[v]
+            .answer
+            .details
+            .as_ref()
+            .unwrap()
+            .hospital
+            .as_ref()
+            .unwrap()
+            .beds
+            .clone()
+    };
+    let (before, after) = (beds(1), beds(2));
+    assert_eq!(after[0].available_now, 3);
+    assert_ne!(
+        after[0].counted_at, before[0].counted_at,
+        "a changed count gets a new time"
+    );
+    assert_eq!(
+        after[1].counted_at, before[1].counted_at,
+        "an unchanged count keeps its time"
+    );
+}
+
+async fn the_dashboard_streams_an_update_when_an_answer_arrives(db: TestDb) {
+    use http_body_util::BodyExt;
+    use tower::ServiceExt;
+    let w = with_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let id = drill(&w, &mut coordinator).await;
+    let cookies: Vec<String> = coordinator
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let request = axum::http::Request::builder()
+        .uri(format!("/hub/safety/{id}/events"))
+        .header("cookie", cookies.join("; "))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = w.app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // Read the stream as a browser does, from the start.
+    let (frames, mut received) = tokio::sync::mpsc::unbounded_channel::<String>();
+    let mut body = response.into_body();
+    tokio::spawn(async move {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Ok(data) = frame.into_data() {
+                if frames
+                    .send(String::from_utf8_lossy(&data).into_owned())
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    // On connecting: one update, so the page catches up.
+    next_update(&mut received).await;
+    let target = &w.store.safety_targets(id).await.unwrap()[0];
+    let answer = renkei_domain::safety::Answer {
+        quick: renkei_domain::safety::QuickAnswer {
+            people: renkei_domain::safety::People::Safe,
+            building: renkei_domain::safety::Building::Intact,
+            power: renkei_domain::safety::Power::Grid,
+            fuel_hours: None,
+            water: renkei_domain::safety::Water::Available,
+            can_accept: 1,
+        },
+        details: None,
+    };
+    // An answer stored (as by another instance) shows within 2 s.
+    let started = std::time::Instant::now();
+    w.store
+        .record_safety_answer(target.id, &answer, None)
+        .await
+        .unwrap();
+    next_update(&mut received).await;
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+/// Waits for the next `update` event of a stream being read into `received`.
+async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
+    let mut seen = String::new();
+    while !seen.contains("event: update") {
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
+            .await
+            .expect("an update within 5 s")
+            .expect("the stream stays open");
+        seen.push_str(&chunk);
+    }
+}
+
+both_backends!(
+    a_drill_goes_out_and_answers_come_back_by_link,
+    forged_and_expired_links_record_nothing,
+    hospitals_give_beds_each_with_its_time,
+    the_dashboard_streams_an_update_when_an_answer_arrives,
+);
