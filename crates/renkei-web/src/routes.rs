@@ -4,7 +4,8 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, ledger, ledger_edit, login, password, safety, safety_response,
+    invitations, lang, ledger, ledger_edit, login, password, safety, safety_dashboard,
+    safety_exports, safety_phone, safety_response,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -298,31 +299,31 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "GET",
         "/hub/safety/{id}",
         Access::Roles(HUB_VIEWERS),
-        get(safety::show),
+        get(safety_dashboard::show),
     )
     .add(
         "GET",
         "/hub/safety/{id}/events",
         Access::Roles(HUB_VIEWERS),
-        get(safety::events),
+        get(safety_dashboard::events),
     )
     .add(
         "GET",
         "/hub/safety/{id}/export.csv",
         Access::Roles(HUB_VIEWERS),
-        get(safety::export_csv),
+        get(safety_exports::export_csv),
     )
     .add(
         "GET",
         "/hub/safety/{id}/export.xlsx",
         Access::Roles(HUB_VIEWERS),
-        get(safety::export_xlsx),
+        get(safety_exports::export_xlsx),
     )
     .add(
         "GET",
         "/hub/safety/{id}/links",
         Access::Roles(COORDINATORS),
-        get(safety::links),
+        get(safety_exports::links),
     )
     .add(
         "POST",
@@ -346,13 +347,13 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "GET",
         "/hub/safety/{id}/targets/{target}/phone",
         Access::Roles(COORDINATORS),
-        get(safety::phone_form),
+        get(safety_phone::phone_form),
     )
     .add(
         "POST",
         "/hub/safety/{id}/targets/{target}/phone",
         Access::Roles(COORDINATORS),
-        post(safety::save_phone),
+        post(safety_phone::save_phone),
     )
     .add(
         "GET",

@@ -8,19 +8,11 @@ use common::*;
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::ledger::{LedgerFile, NAKAKAWACHI_FY2025_TOML};
 use renkei_domain::region::RegionDefinition;
-use renkei_domain::{demo, towns};
 use renkei_testkit::{both_backends, TestDb};
 
 async fn with_ledgers(db: &TestDb) -> World {
-    let w = world(db).await;
+    let w = world_with_demo_directory(db).await;
     let region = RegionDefinition::nakakawachi();
-    let all = demo::institutions(
-        &region,
-        &towns::towns().unwrap(),
-        &towns::postcodes().unwrap(),
-    )
-    .unwrap();
-    db.store.insert_institutions(&all).await.unwrap();
     let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
     db.store.load_ledger_file(&file).await.unwrap();
     w

@@ -9,23 +9,8 @@ mod common;
 use axum::http::StatusCode;
 use common::*;
 use renkei_domain::accounts::AccountRole;
-use renkei_domain::region::RegionDefinition;
 use renkei_domain::safety::Condition;
-use renkei_domain::{demo, towns};
 use renkei_testkit::{both_backends, TestDb};
-
-async fn with_directory(db: &TestDb) -> World {
-    let w = world(db).await;
-    let region = RegionDefinition::nakakawachi();
-    let all = demo::institutions(
-        &region,
-        &towns::towns().unwrap(),
-        &towns::postcodes().unwrap(),
-    )
-    .unwrap();
-    db.store.insert_institutions(&all).await.unwrap();
-    w
-}
 
 fn deadline_in(w: &World, hours: i64) -> String {
     (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(hours))
@@ -95,7 +80,7 @@ async fn wait_for_mails(w: &World, at_least: usize) -> Vec<renkei_store::mail::O
 }
 
 async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
-    let w = with_directory(&db).await;
+    let w = world_with_demo_directory(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
 
     // Bad input on the form: the typing comes back with the reason.
@@ -354,7 +339,7 @@ async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
 }
 
 async fn forged_and_expired_links_record_nothing(db: TestDb) {
-    let w = with_directory(&db).await;
+    let w = world_with_demo_directory(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
     let id = drill(&w, &mut coordinator).await;
     let mut stranger = Browser::new(&w.app);
@@ -375,7 +360,7 @@ async fn forged_and_expired_links_record_nothing(db: TestDb) {
 }
 
 async fn hospitals_give_beds_each_with_its_time(db: TestDb) {
-    let w = with_directory(&db).await;
+    let w = world_with_demo_directory(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
     let id = drill(&w, &mut coordinator).await;
     let hospital = w
@@ -451,7 +436,7 @@ async fn hospitals_give_beds_each_with_its_time(db: TestDb) {
 async fn the_dashboard_streams_an_update_when_an_answer_arrives(db: TestDb) {
     use http_body_util::BodyExt;
     use tower::ServiceExt;
-    let w = with_directory(&db).await;
+    let w = world_with_demo_directory(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
     let id = drill(&w, &mut coordinator).await;
     let cookies: Vec<String> = coordinator

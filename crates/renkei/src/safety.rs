@@ -7,9 +7,8 @@ use crate::failure::Failure;
 use renkei_domain::institution::InstitutionKind;
 use renkei_domain::region::RegionDefinition;
 use renkei_domain::safety::{CheckKind, Condition, NewCheck, Targeting};
-use renkei_web::pages::safety::{
-    export_rows, jst_time, notice_mail, response_link, EXPORT_COLUMNS,
-};
+use renkei_web::pages::safety::{jst_time, notice_mail, response_link};
+use renkei_web::pages::safety_exports::{export_rows, EXPORT_COLUMNS};
 use std::collections::BTreeMap;
 use std::path::Path;
 

@@ -19,7 +19,10 @@ pub mod login;
 pub mod message;
 pub mod password;
 pub mod safety;
+pub mod safety_dashboard;
+pub mod safety_exports;
 pub mod safety_form;
+pub mod safety_phone;
 pub mod safety_response;
 
 use crate::i18n::Lang;

@@ -1,27 +1,25 @@
-//! Safety checks for the hub (`/hub/safety`): create a drill or a real alert for the
-//! institutions of the coordinator's areas, send each its own response link, and follow the
-//! answers live on a dashboard (server-sent events) — rates by area and kind, a map coloured by
-//! state, who has not answered with their phone numbers, reminders, answers taken by phone,
-//! links printed for fax, CSV and Excel. The prefecture viewer reads every check.
+//! Safety checks for the hub (`/hub/safety`): the list, a new drill or real alert for the
+//! institutions of the coordinator's areas with each target's link sent by mail, reminders and
+//! closing; and what the other safety pages share (who sees and acts on a check, the notice
+//! mail, how answers and times are shown). The dashboard is `safety_dashboard`, answers by
+//! phone `safety_phone`, links and spreadsheets `safety_exports`, the response link
+//! `safety_response`.
 
-use super::safety_form::{self, DetailFields, QuickFields};
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
-use axum::extract::{Path, Query, RawForm, State};
+use axum::extract::{Path, RawForm, State};
 use axum::http::{header, Extensions, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::institution::InstitutionKind;
-use renkei_domain::safety::{fuel_left, Answer, CheckKind, Condition, NewCheck, Power, Targeting};
+use renkei_domain::safety::{Answer, CheckKind, Condition, NewCheck, Power, Targeting};
 use renkei_store::audit::AuditEvent;
 use renkei_store::safety::{CheckRecord, TargetRow};
-use std::collections::BTreeMap;
 
 const JST_OFFSET: i32 = 9 * 3600;
 
@@ -121,15 +119,15 @@ pub fn answer_summary(a: &Answer) -> Vec<(&'static str, String)> {
 }
 
 /// The areas a viewer sees and the areas they may act in.
-struct Reach {
+pub(crate) struct Reach {
     /// (code, name) of the areas whose checks they see.
-    visible: Vec<(String, String)>,
+    pub(crate) visible: Vec<(String, String)>,
     /// Codes of the areas where they create checks, remind and take answers.
-    acting: Vec<String>,
+    pub(crate) acting: Vec<String>,
 }
 
 impl Reach {
-    fn sees(&self, check: &CheckRecord) -> bool {
+    pub(crate) fn sees(&self, check: &CheckRecord) -> bool {
         check
             .targeting
             .areas
@@ -137,7 +135,7 @@ impl Reach {
             .any(|a| self.visible.iter().any(|(code, _)| code == a))
     }
 
-    fn acts_on(&self, check: &CheckRecord) -> bool {
+    pub(crate) fn acts_on(&self, check: &CheckRecord) -> bool {
         check
             .targeting
             .areas
@@ -146,7 +144,7 @@ impl Reach {
     }
 }
 
-async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError> {
+pub(crate) async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError> {
     let user = ctx
         .viewer
         .signed_in()
@@ -180,15 +178,21 @@ async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError> {
     })
 }
 
-fn see_other(location: String) -> Response {
+pub(crate) fn see_other(location: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
 
-fn store_error(ctx: &Ctx) -> impl Fn(renkei_store::StoreError) -> PageError + '_ {
+pub(crate) fn store_error(ctx: &Ctx) -> impl Fn(renkei_store::StoreError) -> PageError + '_ {
     move |e| PageError::store(ctx, e)
 }
 
-async fn audit(app: &AppState, ctx: &Ctx, extensions: &Extensions, action: &str, target: String) {
+pub(crate) async fn audit(
+    app: &AppState,
+    ctx: &Ctx,
+    extensions: &Extensions,
+    action: &str,
+    target: String,
+) {
     let event = AuditEvent::new(
         ctx.viewer.user().map(|u| u.id),
         action,
@@ -202,7 +206,7 @@ async fn audit(app: &AppState, ctx: &Ctx, extensions: &Extensions, action: &str,
 }
 
 /// The check when the viewer sees it (and may act on it, when `acting`).
-async fn visible_check(
+pub(crate) async fn visible_check(
     app: &AppState,
     ctx: &Ctx,
     id: i64,
@@ -222,12 +226,15 @@ async fn visible_check(
     Ok(check)
 }
 
-fn now_text(app: &AppState) -> String {
+pub(crate) fn now_text(app: &AppState) -> String {
     renkei_store::time_text(app.clock.now())
 }
 
 /// The link a target answers at.
-fn link_of(app: &AppState, target: &TargetRow) -> Result<String, renkei_store::StoreError> {
+pub(crate) fn link_of(
+    app: &AppState,
+    target: &TargetRow,
+) -> Result<String, renkei_store::StoreError> {
     response_link(&app.store, &app.config.public_url, target)
 }
 
@@ -342,7 +349,7 @@ struct ListRow {
     rate: i64,
 }
 
-fn rate(part: i64, whole: i64) -> i64 {
+pub(crate) fn rate(part: i64, whole: i64) -> i64 {
     if whole == 0 {
         0
     } else {
@@ -568,336 +575,7 @@ pub async fn create(
 }
 
 // ---------------------------------------------------------------------------------------------
-// The dashboard.
-
-struct Tally {
-    label: String,
-    answered: usize,
-    total: usize,
-    rate: i64,
-}
-
-struct Waiting {
-    target: i64,
-    name: String,
-    area: String,
-    kind: &'static str,
-    phone: String,
-    fax: String,
-    mail: String,
-    mail_failed: bool,
-    reminders: i64,
-    opened: bool,
-}
-
-struct Answered {
-    target: i64,
-    name: String,
-    area: String,
-    kind: &'static str,
-    condition: &'static str,
-    colour: &'static str,
-    at: String,
-    by_phone: bool,
-    summary: String,
-}
-
-#[derive(Template)]
-#[template(path = "safety_live.html")]
-struct LivePart {
-    id: i64,
-    csrf: String,
-    open: bool,
-    can_act: bool,
-    answered: usize,
-    total: usize,
-    rate: i64,
-    conditions: Vec<(&'static str, &'static str, usize)>,
-    by_area: Vec<Tally>,
-    by_kind: Vec<Tally>,
-    map_svg: String,
-    waiting: Vec<Waiting>,
-    answers: Vec<Answered>,
-    updated: String,
-}
-
-#[derive(Template)]
-#[template(path = "safety_dashboard.html")]
-struct DashboardPage {
-    chrome: Chrome,
-    id: i64,
-    title: String,
-    drill: bool,
-    message: String,
-    created: String,
-    deadline: String,
-    open: bool,
-    can_act: bool,
-    notice: Option<String>,
-    live: String,
-}
-
-fn mail_text(t: &TargetRow) -> (String, bool) {
-    match (&t.institution.email, &t.mail) {
-        (None, _) => ("メール未登録（電話・FAXで）".into(), false),
-        (Some(_), None) => ("送信待ち".into(), false),
-        (Some(_), Some(m)) if m.sent_at.is_some() => ("送信済み".into(), false),
-        (Some(_), Some(m)) if m.attempts > 0 => (
-            format!(
-                "送信失敗（{}回・再送します）{}",
-                m.attempts,
-                m.last_error
-                    .as_deref()
-                    .map(|e| format!("：{}", e.chars().take(80).collect::<String>()))
-                    .unwrap_or_default()
-            ),
-            true,
-        ),
-        (Some(_), Some(_)) => ("送信待ち".into(), false),
-    }
-}
-
-fn tallies(targets: &[TargetRow], key: impl Fn(&TargetRow) -> String) -> Vec<Tally> {
-    let mut groups: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
-    for (order, t) in targets.iter().enumerate() {
-        let g = groups.entry(key(t)).or_insert((order, 0, 0));
-        g.2 += 1;
-        if t.answered_at.is_some() {
-            g.1 += 1;
-        }
-    }
-    let mut out: Vec<(usize, Tally)> = groups
-        .into_iter()
-        .map(|(label, (order, answered, total))| {
-            (
-                order,
-                Tally {
-                    label,
-                    answered,
-                    total,
-                    rate: rate(answered as i64, total as i64),
-                },
-            )
-        })
-        .collect();
-    out.sort_by_key(|(order, _)| *order);
-    out.into_iter().map(|(_, t)| t).collect()
-}
-
-async fn live_part(
-    app: &AppState,
-    ctx: &Ctx,
-    check: &CheckRecord,
-    can_act: bool,
-) -> Result<LivePart, PageError> {
-    let targets = app
-        .store
-        .safety_targets(check.id)
-        .await
-        .map_err(store_error(ctx))?;
-    let area_names: BTreeMap<String, String> = reach(app, ctx).await?.visible.into_iter().collect();
-    let area_name = |code: &str| {
-        area_names
-            .get(code)
-            .cloned()
-            .unwrap_or_else(|| code.to_owned())
-    };
-    let now = app.clock.now();
-    let answered = targets.iter().filter(|t| t.answered_at.is_some()).count();
-    let conditions = Condition::ALL
-        .iter()
-        .map(|c| {
-            (
-                c.label_ja(),
-                condition_colour(*c),
-                targets.iter().filter(|t| t.condition == *c).count(),
-            )
-        })
-        .collect();
-    let markers: Vec<crate::map::Marker> = targets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            let (lat, lng) = t.institution.point?;
-            Some(crate::map::Marker {
-                number: i as i64 + 1,
-                lat,
-                lng,
-                kind: t.institution.kind,
-                active: t.institution.active,
-                label: format!("{}（{}）", t.institution.name, t.condition.label_ja()),
-                href: format!("#target-{}", t.id),
-                colour: Some(condition_colour(t.condition)),
-            })
-        })
-        .collect();
-    let map_svg = crate::map::render(
-        "安否確認の状況（色：回答の状態）",
-        crate::map::outlines(),
-        &markers,
-    );
-    let waiting = targets
-        .iter()
-        .filter(|t| t.answered_at.is_none())
-        .map(|t| {
-            let (mail, mail_failed) = mail_text(t);
-            Waiting {
-                target: t.id,
-                name: t.institution.name.clone(),
-                area: area_name(&t.institution.area),
-                kind: t.institution.kind.label_ja(),
-                phone: t.institution.phone.clone().unwrap_or_default(),
-                fax: t.institution.fax.clone().unwrap_or_default(),
-                mail,
-                mail_failed,
-                reminders: t.reminders,
-                opened: t.opened_at.is_some(),
-            }
-        })
-        .collect();
-    let mut answers: Vec<Answered> = targets
-        .iter()
-        .filter_map(|t| {
-            let a = t.answer.as_ref()?;
-            let mut summary = answer_summary(a)
-                .into_iter()
-                .map(|(k, v)| format!("{k}：{v}"))
-                .collect::<Vec<_>>()
-                .join("／");
-            if let (Power::Generator, Some(h), Some(at)) =
-                (a.quick.power, a.quick.fuel_hours, t.answered_at.as_deref())
-            {
-                if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
-                    let left = fuel_left(h, at.with_timezone(&chrono::Utc), now);
-                    summary.push_str(&format!("／いまの燃料残 約{left:.0}時間"));
-                }
-            }
-            Some(Answered {
-                target: t.id,
-                name: t.institution.name.clone(),
-                area: area_name(&t.institution.area),
-                kind: t.institution.kind.label_ja(),
-                condition: t.condition.label_ja(),
-                colour: condition_colour(t.condition),
-                at: t.answered_at.as_deref().map(jst_time).unwrap_or_default(),
-                by_phone: t.by_phone,
-                summary,
-            })
-        })
-        .collect();
-    // Those who need help first.
-    answers.sort_by_key(|a| match a.condition {
-        c if c == Condition::Critical.label_ja() => 0,
-        c if c == Condition::Impaired.label_ja() => 1,
-        _ => 2,
-    });
-    Ok(LivePart {
-        id: check.id,
-        csrf: ctx.viewer.csrf_token().to_owned(),
-        open: check.is_open(&renkei_store::time_text(now)),
-        can_act,
-        answered,
-        total: targets.len(),
-        rate: rate(answered as i64, targets.len() as i64),
-        conditions,
-        by_area: tallies(&targets, |t| area_name(&t.institution.area)),
-        by_kind: tallies(&targets, |t| t.institution.kind.label_ja().to_owned()),
-        map_svg,
-        waiting,
-        answers,
-        updated: jst_time(&renkei_store::time_text(now)),
-    })
-}
-
-/// `?done=` after an action, `?part=live` for the live part alone.
-#[derive(Debug, Default, serde::Deserialize)]
-pub struct DashboardQuery {
-    /// What was done.
-    pub done: Option<String>,
-    /// How many mails a reminder queued.
-    pub sent: Option<usize>,
-    /// Only the live part.
-    pub part: Option<String>,
-}
-
-/// `GET /hub/safety/{id}`: the dashboard (or, with `?part=live`, its live part).
-pub async fn show(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-    Query(query): Query<DashboardQuery>,
-) -> Result<Response, PageError> {
-    let check = visible_check(&app, &ctx, id, false).await?;
-    let can_act = reach(&app, &ctx).await?.acts_on(&check);
-    let live = live_part(&app, &ctx, &check, can_act).await?;
-    if query.part.as_deref() == Some("live") {
-        let mut response = render(&ctx, &live)?.into_response();
-        response.headers_mut().insert(
-            header::CACHE_CONTROL,
-            header::HeaderValue::from_static("no-store"),
-        );
-        return Ok(response);
-    }
-    let notice = match query.done.as_deref() {
-        Some("created") => Some("安否確認を作成し、メールアドレスのある対象に送信を始めました。メールのない対象には、リンク一覧を印刷して FAX・電話で伝えてください。".to_owned()),
-        Some("reminded") => Some(format!("{} 件に再送しました。", query.sent.unwrap_or(0))),
-        Some("phone") => Some("電話で聞き取った回答を登録しました。".to_owned()),
-        Some("closed") => Some("締め切りました。".to_owned()),
-        _ => None,
-    };
-    let page = DashboardPage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
-        id,
-        drill: check.kind == CheckKind::Drill,
-        message: check.message.clone(),
-        created: jst_time(&check.created_at),
-        deadline: jst_time(&check.deadline),
-        open: live.open,
-        can_act,
-        notice,
-        live: live.render().map_err(|e| {
-            PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string()))
-        })?,
-        title: check.title,
-    };
-    Ok(render(&ctx, &page)?.into_response())
-}
-
-/// `GET /hub/safety/{id}/events`: server-sent events — an `update` on connecting and whenever an answer, an
-/// opening, a reminder or a delivery changes the check (polled from the database once a second,
-/// so an answer taken by any instance shows). The stream ends after an hour; browsers reconnect.
-pub async fn events(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    visible_check(&app, &ctx, id, false).await?;
-    let start = tokio::time::Instant::now();
-    let stream =
-        futures_util::stream::unfold((app, None::<String>), move |(app, last)| async move {
-            let mut last = last;
-            loop {
-                if start.elapsed() > std::time::Duration::from_secs(3600) {
-                    return None;
-                }
-                match app.store.safety_fingerprint(id).await {
-                    // The first look also sends one, so a page that (re)connects catches up
-                    // on what changed while it was not listening.
-                    Ok(now) if last.as_ref() != Some(&now) => {
-                        last = Some(now.clone());
-                        let event = Event::default().event("update").data(now);
-                        return Some((Ok::<_, std::convert::Infallible>(event), (app, last)));
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "safety-check events: store failed"),
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
-            }
-        });
-    Ok(Sse::new(stream)
-        .keep_alive(KeepAlive::default())
-        .into_response())
-}
+// Reminders and closing.
 
 /// `POST /hub/safety/{id}/remind`: a reminder to everyone who has not answered.
 pub async fn remind_all(
@@ -983,336 +661,4 @@ pub async fn close(
         .await;
     }
     Ok(see_other(format!("/hub/safety/{id}?done=closed")))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Answers taken by phone.
-
-#[derive(Template)]
-#[template(path = "safety_phone.html")]
-struct PhonePage {
-    chrome: Chrome,
-    id: i64,
-    target: i64,
-    title: String,
-    institution: String,
-    phone: String,
-    quick: QuickFields,
-    details: DetailFields,
-    error: Option<String>,
-}
-
-async fn phone_target(
-    app: &AppState,
-    ctx: &Ctx,
-    id: i64,
-    target: i64,
-) -> Result<(CheckRecord, TargetRow), PageError> {
-    let check = visible_check(app, ctx, id, true).await?;
-    let row = app
-        .store
-        .safety_targets(id)
-        .await
-        .map_err(store_error(ctx))?
-        .into_iter()
-        .find(|t| t.id == target)
-        .ok_or_else(|| PageError::not_found(ctx))?;
-    Ok((check, row))
-}
-
-/// `GET /hub/safety/{id}/targets/{target}/phone`: the whole answer on one form, filled with
-/// the last answer.
-pub async fn phone_form(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((id, target)): Path<(i64, i64)>,
-) -> Result<Response, PageError> {
-    let (check, row) = phone_target(&app, &ctx, id, target).await?;
-    let hospital = row.institution.kind == InstitutionKind::Hospital;
-    let page = PhonePage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
-        id,
-        target,
-        title: check.title,
-        institution: row.institution.name.clone(),
-        phone: row.institution.phone.clone().unwrap_or_default(),
-        quick: safety_form::quick_fields(row.answer.as_ref().map(|a| &a.quick)),
-        details: safety_form::detail_fields(
-            row.answer.as_ref().and_then(|a| a.details.as_ref()),
-            hospital,
-        ),
-        error: None,
-    };
-    Ok(render(&ctx, &page)?.into_response())
-}
-
-/// `POST /hub/safety/{id}/targets/{target}/phone`: keeps the answer, marked as taken by phone
-/// by this coordinator.
-pub async fn save_phone(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path((id, target)): Path<(i64, i64)>,
-    RawForm(body): RawForm,
-) -> Result<Response, PageError> {
-    let (check, row) = phone_target(&app, &ctx, id, target).await?;
-    let hospital = row.institution.kind == InstitutionKind::Hospital;
-    let before = row.answer.as_ref().and_then(|a| a.details.as_ref());
-    let read = safety_form::read_quick(&body).and_then(|quick| {
-        safety_form::read_details(&body, hospital, before, &now_text(&app)).map(|details| Answer {
-            quick,
-            details: Some(details),
-        })
-    });
-    let closed = !check.is_open(&now_text(&app));
-    let answer = match read {
-        Ok(a) if !closed => a,
-        result => {
-            let page = PhonePage {
-                chrome: Chrome::new(&ctx, "nav.disaster", false),
-                id,
-                target,
-                title: check.title,
-                institution: row.institution.name.clone(),
-                phone: row.institution.phone.clone().unwrap_or_default(),
-                quick: safety_form::quick_fields_typed(&body),
-                details: safety_form::detail_fields_typed(&body, hospital),
-                error: Some(match result {
-                    Err(e) => e,
-                    Ok(_) => "この安否確認は締め切られています".into(),
-                }),
-            };
-            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response());
-        }
-    };
-    let user = ctx.viewer.signed_in().map(|u| u.id);
-    app.store
-        .record_safety_answer(target, &answer, user)
-        .await
-        .map_err(store_error(&ctx))?;
-    audit(
-        &app,
-        &ctx,
-        &extensions,
-        "safety.answer_by_phone",
-        format!("safety_check:{id} target:{target}"),
-    )
-    .await;
-    Ok(see_other(format!("/hub/safety/{id}?done=phone")))
-}
-
-// ---------------------------------------------------------------------------------------------
-// Links for fax and phone; exports.
-
-#[derive(Template)]
-#[template(path = "safety_links.html")]
-struct LinksPage {
-    chrome: Chrome,
-    id: i64,
-    title: String,
-    drill: bool,
-    deadline: String,
-    rows: Vec<(String, String, String, String, String)>,
-}
-
-/// `GET /hub/safety/{id}/links`: every target's link with a QR code, to print and fax.
-pub async fn links(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    let check = visible_check(&app, &ctx, id, true).await?;
-    let targets = app
-        .store
-        .safety_targets(id)
-        .await
-        .map_err(store_error(&ctx))?;
-    let mut rows = Vec::new();
-    for t in &targets {
-        let link = link_of(&app, t).map_err(store_error(&ctx))?;
-        let qr = qrcode::QrCode::new(link.as_bytes())
-            .map(|qr| {
-                qr.render::<qrcode::render::svg::Color>()
-                    .min_dimensions(96, 96)
-                    .build()
-            })
-            .unwrap_or_default();
-        rows.push((
-            t.institution.name.clone(),
-            t.institution.phone.clone().unwrap_or_default(),
-            t.institution.fax.clone().unwrap_or_default(),
-            link,
-            qr,
-        ));
-    }
-    audit(
-        &app,
-        &ctx,
-        &extensions,
-        "safety.links_shown",
-        format!("safety_check:{id}"),
-    )
-    .await;
-    let page = LinksPage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
-        id,
-        drill: check.kind == CheckKind::Drill,
-        deadline: jst_time(&check.deadline),
-        title: check.title,
-        rows,
-    };
-    let mut response = render(&ctx, &page)?.into_response();
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
-}
-
-/// The export's columns.
-pub const EXPORT_COLUMNS: [&str; 21] = [
-    "地域",
-    "種別",
-    "名称",
-    "電話",
-    "FAX",
-    "状態",
-    "回答日時",
-    "電話で聴取",
-    "職員・患者",
-    "建物",
-    "電気",
-    "燃料残（時間・回答時）",
-    "水",
-    "受入可能な患者数",
-    "勤務できる職員",
-    "訪問の継続",
-    "人工呼吸器",
-    "在宅酸素",
-    "吸引",
-    "必要なこと",
-    "督促回数",
-];
-
-/// The export's rows: one per target, in the dashboard's order.
-pub fn export_rows(
-    targets: &[TargetRow],
-    area_names: &BTreeMap<String, String>,
-) -> Vec<Vec<String>> {
-    targets
-        .iter()
-        .map(|t| {
-            let i = &t.institution;
-            let a = t.answer.as_ref();
-            let q = a.map(|a| &a.quick);
-            let d = a.and_then(|a| a.details.as_ref());
-            let opt = |v: Option<String>| v.unwrap_or_default();
-            vec![
-                area_names
-                    .get(&i.area)
-                    .cloned()
-                    .unwrap_or_else(|| i.area.clone()),
-                i.kind.label_ja().to_owned(),
-                i.name.clone(),
-                opt(i.phone.clone()),
-                opt(i.fax.clone()),
-                t.condition.label_ja().to_owned(),
-                t.answered_at.as_deref().map(jst_time).unwrap_or_default(),
-                if t.by_phone {
-                    "電話".into()
-                } else {
-                    String::new()
-                },
-                opt(q.map(|q| q.people.label_ja().to_owned())),
-                opt(q.map(|q| q.building.label_ja().to_owned())),
-                opt(q.map(|q| q.power.label_ja().to_owned())),
-                opt(q.and_then(|q| q.fuel_hours).map(|h| h.to_string())),
-                opt(q.map(|q| q.water.label_ja().to_owned())),
-                opt(q.map(|q| q.can_accept.to_string())),
-                opt(d.and_then(|d| d.staff_available).map(|s| s.to_string())),
-                opt(d
-                    .and_then(|d| d.home_visits)
-                    .map(|h| h.label_ja().to_owned())),
-                opt(d.map(|d| d.power_dependent.ventilator.to_string())),
-                opt(d.map(|d| d.power_dependent.oxygen.to_string())),
-                opt(d.map(|d| d.power_dependent.suction.to_string())),
-                opt(d.map(|d| d.needs.clone())),
-                t.reminders.to_string(),
-            ]
-        })
-        .collect()
-}
-
-async fn export(
-    app: AppState,
-    ctx: Ctx,
-    extensions: Extensions,
-    id: i64,
-    xlsx: bool,
-) -> Result<Response, PageError> {
-    let check = visible_check(&app, &ctx, id, false).await?;
-    let targets = app
-        .store
-        .safety_targets(id)
-        .await
-        .map_err(store_error(&ctx))?;
-    let names: BTreeMap<String, String> = reach(&app, &ctx).await?.visible.into_iter().collect();
-    let rows = export_rows(&targets, &names);
-    audit(
-        &app,
-        &ctx,
-        &extensions,
-        "safety.exported",
-        format!("safety_check:{id}"),
-    )
-    .await;
-    let (media, bytes, ext) = if xlsx {
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            crate::export::table_xlsx("安否確認", &EXPORT_COLUMNS, &rows).map_err(|e| {
-                PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string()))
-            })?,
-            "xlsx",
-        )
-    } else {
-        (
-            "text/csv; charset=utf-8",
-            crate::export::table_csv(&EXPORT_COLUMNS, &rows).into_bytes(),
-            "csv",
-        )
-    };
-    let _ = check;
-    Ok((
-        [
-            (header::CONTENT_TYPE, media.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"renkei-safety-check-{id}.{ext}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
-}
-
-/// `GET /hub/safety/{id}/export.csv`.
-pub async fn export_csv(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    export(app, ctx, extensions, id, false).await
-}
-
-/// `GET /hub/safety/{id}/export.xlsx`.
-pub async fn export_xlsx(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path(id): Path<i64>,
-) -> Result<Response, PageError> {
-    export(app, ctx, extensions, id, true).await
 }

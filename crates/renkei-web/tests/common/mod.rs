@@ -340,3 +340,17 @@ pub async fn user_id(store: &Store, role: AccountRole) -> UserId {
         .unwrap()
         .id
 }
+
+/// A world whose directory holds the demo region's institutions.
+pub async fn world_with_demo_directory(db: &TestDb) -> World {
+    let w = world(db).await;
+    let region = RegionDefinition::nakakawachi();
+    let all = renkei_domain::demo::institutions(
+        &region,
+        &towns::towns().unwrap(),
+        &towns::postcodes().unwrap(),
+    )
+    .unwrap();
+    db.store.insert_institutions(&all).await.unwrap();
+    w
+}

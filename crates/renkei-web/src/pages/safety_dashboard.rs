@@ -1,0 +1,348 @@
+//! The safety check's dashboard (`/hub/safety/{id}`): rates by area and kind, the map coloured
+//! by state, who has not answered (phone, fax, mail state), the answers with those who need
+//! help first — and its live updates by server-sent events.
+
+use super::safety::{
+    answer_summary, condition_colour, jst_time, rate, reach, store_error, visible_check,
+};
+use crate::chrome::Chrome;
+use crate::error::{Ctx, PageError};
+use crate::pages::home::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use renkei_domain::safety::{fuel_left, CheckKind, Condition, Power};
+use renkei_store::safety::{CheckRecord, TargetRow};
+use std::collections::BTreeMap;
+
+struct Tally {
+    label: String,
+    answered: usize,
+    total: usize,
+    rate: i64,
+}
+
+struct Waiting {
+    target: i64,
+    name: String,
+    area: String,
+    kind: &'static str,
+    phone: String,
+    fax: String,
+    mail: String,
+    mail_failed: bool,
+    reminders: i64,
+    opened: bool,
+}
+
+struct Answered {
+    target: i64,
+    name: String,
+    area: String,
+    kind: &'static str,
+    condition: &'static str,
+    colour: &'static str,
+    at: String,
+    by_phone: bool,
+    summary: String,
+}
+
+#[derive(Template)]
+#[template(path = "safety_live.html")]
+struct LivePart {
+    id: i64,
+    csrf: String,
+    open: bool,
+    can_act: bool,
+    answered: usize,
+    total: usize,
+    rate: i64,
+    conditions: Vec<(&'static str, &'static str, usize)>,
+    by_area: Vec<Tally>,
+    by_kind: Vec<Tally>,
+    map_svg: String,
+    waiting: Vec<Waiting>,
+    answers: Vec<Answered>,
+    updated: String,
+}
+
+#[derive(Template)]
+#[template(path = "safety_dashboard.html")]
+struct DashboardPage {
+    chrome: Chrome,
+    id: i64,
+    title: String,
+    drill: bool,
+    message: String,
+    created: String,
+    deadline: String,
+    open: bool,
+    can_act: bool,
+    notice: Option<String>,
+    live: String,
+}
+
+fn mail_text(t: &TargetRow) -> (String, bool) {
+    match (&t.institution.email, &t.mail) {
+        (None, _) => ("メール未登録（電話・FAXで）".into(), false),
+        (Some(_), None) => ("送信待ち".into(), false),
+        (Some(_), Some(m)) if m.sent_at.is_some() => ("送信済み".into(), false),
+        (Some(_), Some(m)) if m.attempts > 0 => (
+            format!(
+                "送信失敗（{}回・再送します）{}",
+                m.attempts,
+                m.last_error
+                    .as_deref()
+                    .map(|e| format!("：{}", e.chars().take(80).collect::<String>()))
+                    .unwrap_or_default()
+            ),
+            true,
+        ),
+        (Some(_), Some(_)) => ("送信待ち".into(), false),
+    }
+}
+
+fn tallies(targets: &[TargetRow], key: impl Fn(&TargetRow) -> String) -> Vec<Tally> {
+    let mut groups: BTreeMap<String, (usize, usize, usize)> = BTreeMap::new();
+    for (order, t) in targets.iter().enumerate() {
+        let g = groups.entry(key(t)).or_insert((order, 0, 0));
+        g.2 += 1;
+        if t.answered_at.is_some() {
+            g.1 += 1;
+        }
+    }
+    let mut out: Vec<(usize, Tally)> = groups
+        .into_iter()
+        .map(|(label, (order, answered, total))| {
+            (
+                order,
+                Tally {
+                    label,
+                    answered,
+                    total,
+                    rate: rate(answered as i64, total as i64),
+                },
+            )
+        })
+        .collect();
+    out.sort_by_key(|(order, _)| *order);
+    out.into_iter().map(|(_, t)| t).collect()
+}
+
+async fn live_part(
+    app: &AppState,
+    ctx: &Ctx,
+    check: &CheckRecord,
+    can_act: bool,
+) -> Result<LivePart, PageError> {
+    let targets = app
+        .store
+        .safety_targets(check.id)
+        .await
+        .map_err(store_error(ctx))?;
+    let area_names: BTreeMap<String, String> = reach(app, ctx).await?.visible.into_iter().collect();
+    let area_name = |code: &str| {
+        area_names
+            .get(code)
+            .cloned()
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let now = app.clock.now();
+    let answered = targets.iter().filter(|t| t.answered_at.is_some()).count();
+    let conditions = Condition::ALL
+        .iter()
+        .map(|c| {
+            (
+                c.label_ja(),
+                condition_colour(*c),
+                targets.iter().filter(|t| t.condition == *c).count(),
+            )
+        })
+        .collect();
+    let markers: Vec<crate::map::Marker> = targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let (lat, lng) = t.institution.point?;
+            Some(crate::map::Marker {
+                number: i as i64 + 1,
+                lat,
+                lng,
+                kind: t.institution.kind,
+                active: t.institution.active,
+                label: format!("{}（{}）", t.institution.name, t.condition.label_ja()),
+                href: format!("#target-{}", t.id),
+                colour: Some(condition_colour(t.condition)),
+            })
+        })
+        .collect();
+    let map_svg = crate::map::render(
+        "安否確認の状況（色：回答の状態）",
+        crate::map::outlines(),
+        &markers,
+    );
+    let waiting = targets
+        .iter()
+        .filter(|t| t.answered_at.is_none())
+        .map(|t| {
+            let (mail, mail_failed) = mail_text(t);
+            Waiting {
+                target: t.id,
+                name: t.institution.name.clone(),
+                area: area_name(&t.institution.area),
+                kind: t.institution.kind.label_ja(),
+                phone: t.institution.phone.clone().unwrap_or_default(),
+                fax: t.institution.fax.clone().unwrap_or_default(),
+                mail,
+                mail_failed,
+                reminders: t.reminders,
+                opened: t.opened_at.is_some(),
+            }
+        })
+        .collect();
+    let mut answers: Vec<Answered> = targets
+        .iter()
+        .filter_map(|t| {
+            let a = t.answer.as_ref()?;
+            let mut summary = answer_summary(a)
+                .into_iter()
+                .map(|(k, v)| format!("{k}：{v}"))
+                .collect::<Vec<_>>()
+                .join("／");
+            if let (Power::Generator, Some(h), Some(at)) =
+                (a.quick.power, a.quick.fuel_hours, t.answered_at.as_deref())
+            {
+                if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
+                    let left = fuel_left(h, at.with_timezone(&chrono::Utc), now);
+                    summary.push_str(&format!("／いまの燃料残 約{left:.0}時間"));
+                }
+            }
+            Some(Answered {
+                target: t.id,
+                name: t.institution.name.clone(),
+                area: area_name(&t.institution.area),
+                kind: t.institution.kind.label_ja(),
+                condition: t.condition.label_ja(),
+                colour: condition_colour(t.condition),
+                at: t.answered_at.as_deref().map(jst_time).unwrap_or_default(),
+                by_phone: t.by_phone,
+                summary,
+            })
+        })
+        .collect();
+    // Those who need help first.
+    answers.sort_by_key(|a| match a.condition {
+        c if c == Condition::Critical.label_ja() => 0,
+        c if c == Condition::Impaired.label_ja() => 1,
+        _ => 2,
+    });
+    Ok(LivePart {
+        id: check.id,
+        csrf: ctx.viewer.csrf_token().to_owned(),
+        open: check.is_open(&renkei_store::time_text(now)),
+        can_act,
+        answered,
+        total: targets.len(),
+        rate: rate(answered as i64, targets.len() as i64),
+        conditions,
+        by_area: tallies(&targets, |t| area_name(&t.institution.area)),
+        by_kind: tallies(&targets, |t| t.institution.kind.label_ja().to_owned()),
+        map_svg,
+        waiting,
+        answers,
+        updated: jst_time(&renkei_store::time_text(now)),
+    })
+}
+
+/// `?done=` after an action, `?part=live` for the live part alone.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct DashboardQuery {
+    /// What was done.
+    pub done: Option<String>,
+    /// How many mails a reminder queued.
+    pub sent: Option<usize>,
+    /// Only the live part.
+    pub part: Option<String>,
+}
+
+/// `GET /hub/safety/{id}`: the dashboard (or, with `?part=live`, its live part).
+pub async fn show(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Query(query): Query<DashboardQuery>,
+) -> Result<Response, PageError> {
+    let check = visible_check(&app, &ctx, id, false).await?;
+    let can_act = reach(&app, &ctx).await?.acts_on(&check);
+    let live = live_part(&app, &ctx, &check, can_act).await?;
+    if query.part.as_deref() == Some("live") {
+        let mut response = render(&ctx, &live)?.into_response();
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            header::HeaderValue::from_static("no-store"),
+        );
+        return Ok(response);
+    }
+    let notice = match query.done.as_deref() {
+        Some("created") => Some("安否確認を作成し、メールアドレスのある対象に送信を始めました。メールのない対象には、リンク一覧を印刷して FAX・電話で伝えてください。".to_owned()),
+        Some("reminded") => Some(format!("{} 件に再送しました。", query.sent.unwrap_or(0))),
+        Some("phone") => Some("電話で聞き取った回答を登録しました。".to_owned()),
+        Some("closed") => Some("締め切りました。".to_owned()),
+        _ => None,
+    };
+    let page = DashboardPage {
+        chrome: Chrome::new(&ctx, "nav.disaster", false),
+        id,
+        drill: check.kind == CheckKind::Drill,
+        message: check.message.clone(),
+        created: jst_time(&check.created_at),
+        deadline: jst_time(&check.deadline),
+        open: live.open,
+        can_act,
+        notice,
+        live: live.render().map_err(|e| {
+            PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string()))
+        })?,
+        title: check.title,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+/// `GET /hub/safety/{id}/events`: server-sent events — an `update` on connecting and whenever an answer, an
+/// opening, a reminder or a delivery changes the check (polled from the database once a second,
+/// so an answer taken by any instance shows). The stream ends after an hour; browsers reconnect.
+pub async fn events(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    visible_check(&app, &ctx, id, false).await?;
+    let start = tokio::time::Instant::now();
+    let stream =
+        futures_util::stream::unfold((app, None::<String>), move |(app, last)| async move {
+            let mut last = last;
+            loop {
+                if start.elapsed() > std::time::Duration::from_secs(3600) {
+                    return None;
+                }
+                match app.store.safety_fingerprint(id).await {
+                    // The first look also sends one, so a page that (re)connects catches up
+                    // on what changed while it was not listening.
+                    Ok(now) if last.as_ref() != Some(&now) => {
+                        last = Some(now.clone());
+                        let event = Event::default().event("update").data(now);
+                        return Some((Ok::<_, std::convert::Infallible>(event), (app, last)));
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "safety-check events: store failed"),
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+            }
+        });
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
