@@ -1,4 +1,5 @@
-//! Invitations and password resets through a real SMTP server on loopback, and the outbox when
+//! Invitations, password resets and safety-check notices and reminders through a real SMTP server
+//! on loopback, and the outbox when
 //! no server is configured — on both engines.
 
 mod common;
@@ -739,7 +740,109 @@ async fn every_field_of_an_entry_is_edited_approved_and_shown(db: TestDb) {
     assert_eq!(stored.details.medical_code.as_deref(), Some("2712345678"));
 }
 
+/// Waits until the test SMTP server holds `n` mails.
+async fn received(smtp: &TestSmtpServer, n: usize) -> Vec<renkei_testkit::smtp::ReceivedMail> {
+    for _ in 0..200 {
+        let mails = smtp.mails();
+        if mails.len() >= n {
+            return mails;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the SMTP server got {} of {n} mails", smtp.mails().len());
+}
+
+async fn safety_check_notices_and_reminders_arrive_by_smtp(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let created = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "安否確認訓練".into()),
+                ("deadline", deadline),
+                ("area", "yao".into()),
+                ("active_only", "1".into()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id: i64 = created
+        .location()
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let targets = w.store.safety_targets(id).await.unwrap();
+    assert!(!targets.is_empty());
+    let notices = received(&smtp, targets.len()).await;
+    for t in &targets {
+        let mail = notices
+            .iter()
+            .find(|m| {
+                let to = t.institution.email.as_deref().unwrap();
+                m.to.iter().any(|r| r.contains(to))
+            })
+            .unwrap_or_else(|| panic!("a notice to {}", t.institution.name));
+        let text = mail.text();
+        assert!(text.contains(&t.institution.name) && text.contains("安否確認（訓練）"));
+        let link = link_in(&text, "http://");
+        assert!(link.contains("/r/"), "{link}");
+        // The mailed link opens the institution's own page.
+        let path = &link[link.find("/r/").unwrap()..];
+        let page = Browser::new(&w.app).get(path).await;
+        assert!(page.body.contains(&t.institution.name), "{path}");
+    }
+    // Delivery shows on the dashboard.
+    for _ in 0..100 {
+        if w.store
+            .safety_targets(id)
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.mail.as_ref().is_some_and(|m| m.sent_at.is_some()))
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let page = coordinator
+        .get(&format!("/hub/safety/{id}?part=live"))
+        .await;
+    assert!(page.body.contains("送信済み"), "{}", page.body);
+
+    // A reminder to all who have not answered arrives, marked as such.
+    let reminded = coordinator
+        .post(
+            &format!("/hub/safety/{id}"),
+            &format!("/hub/safety/{id}/remind"),
+            vec![],
+        )
+        .await;
+    assert!(reminded.location().contains("done=reminded"));
+    let all = received(&smtp, targets.len() * 2).await;
+    let reminders: Vec<_> = all[targets.len()..].iter().collect();
+    assert_eq!(reminders.len(), targets.len());
+    assert!(reminders
+        .iter()
+        .all(|m| m.text().contains("まだ回答をいただいていません")));
+    assert_eq!(
+        w.store.safety_targets(id).await.unwrap()[0].reminders,
+        1,
+        "counted per target"
+    );
+}
+
 both_backends!(
+    safety_check_notices_and_reminders_arrive_by_smtp,
     every_field_of_an_entry_is_edited_approved_and_shown,
     staff_propose_changes_that_the_coordinator_approves_or_returns,
     stale_entries_are_confirmed_by_a_one_click_link,
