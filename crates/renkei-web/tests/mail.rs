@@ -1,6 +1,5 @@
 //! Invitations, password resets and safety-check notices and reminders through a real SMTP server
-//! on loopback, and the outbox when
-//! no server is configured — on both engines.
+//! on loopback, and the outbox when no server is configured — on both engines.
 
 mod common;
 
