@@ -402,36 +402,54 @@ impl Store {
         answer: &Answer,
         entered_by: Option<UserId>,
     ) -> Result<i64, StoreError> {
-        let text = serde_json::to_string(answer).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let versions = self
+            .record_safety_answers(&[(target_id, answer.clone(), entered_by)])
+            .await?;
+        Ok(versions[0])
+    }
+
+    /// Keeps several answers in one transaction (one durable commit for all: the group commit
+    /// that lets a surge of answers through), returning each one's version in order.
+    pub async fn record_safety_answers(
+        &self,
+        answers: &[(i64, Answer, Option<UserId>)],
+    ) -> Result<Vec<i64>, StoreError> {
         let now = now_text();
+        let mut versions = Vec::with_capacity(answers.len());
         let mut tx = self.pool().begin().await?;
-        // The write comes first: it takes the write lock at once (SQLite waits its busy timeout
-        // for it; a read first could not be upgraded under a concurrent writer), and on
-        // PostgreSQL it locks the target's row, so two answers of one target get two versions.
-        sqlx::query("UPDATE safety_targets SET answered_at = $1, condition = $2 WHERE id = $3")
-            .bind(&now)
-            .bind(answer.condition().code())
+        for (target_id, answer, entered_by) in answers {
+            let text =
+                serde_json::to_string(answer).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            // The write comes first: it takes the write lock at once (SQLite waits its busy
+            // timeout for it; a read first could not be upgraded under a concurrent writer),
+            // and on PostgreSQL it locks the target's row, so two answers of one target get
+            // two versions.
+            sqlx::query("UPDATE safety_targets SET answered_at = $1, condition = $2 WHERE id = $3")
+                .bind(&now)
+                .bind(answer.condition().code())
+                .bind(target_id)
+                .execute(&mut *tx)
+                .await?;
+            let version: i64 = sqlx::query_scalar(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM safety_answers WHERE target_id = $1",
+            )
             .bind(target_id)
+            .fetch_one(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(target_id)
+            .bind(version)
+            .bind(text)
+            .bind(&now)
+            .bind(entered_by.map(|u| u.0))
             .execute(&mut *tx)
             .await?;
-        let version: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(version), 0) + 1 FROM safety_answers WHERE target_id = $1",
-        )
-        .bind(target_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(target_id)
-        .bind(version)
-        .bind(text)
-        .bind(&now)
-        .bind(entered_by.map(|u| u.0))
-        .execute(&mut *tx)
-        .await?;
+            versions.push(version);
+        }
         tx.commit().await?;
-        Ok(version)
+        Ok(versions)
     }
 
     /// Every version of a target's answer, oldest first.

@@ -2,6 +2,7 @@
 //!
 //! [`router`] builds the whole application; the binary serves it and tests drive it directly.
 
+pub mod answer_writer;
 pub mod api;
 mod assets;
 pub mod auth;
@@ -136,6 +137,8 @@ pub struct AppState {
     pub pending_imports: Arc<pages::import::PendingImports>,
     /// The directory's spatial index (near searches without the database).
     pub directory_index: Arc<directory_index::DirectoryIndex>,
+    /// Safety-check answers, committed in groups.
+    pub answers: Arc<answer_writer::AnswerWriter>,
 }
 
 impl AppState {
@@ -150,6 +153,7 @@ impl AppState {
             policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
             pending_imports: Arc::new(pages::import::PendingImports::default()),
             directory_index: Arc::new(directory_index::DirectoryIndex::default()),
+            answers: Arc::new(answer_writer::AnswerWriter::default()),
         }
     }
 

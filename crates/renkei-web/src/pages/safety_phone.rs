@@ -125,8 +125,8 @@ pub async fn save_phone(
         }
     };
     let user = ctx.viewer.signed_in().map(|u| u.id);
-    app.store
-        .record_safety_answer(target, &answer, user)
+    app.answers
+        .record(&app.store, target, answer, user)
         .await
         .map_err(store_error(&ctx))?;
     audit(

@@ -189,8 +189,8 @@ pub async fn save_quick(
     if link.answer.as_ref() == Some(&answer) {
         return Ok(see_other(format!("/r/{token}/details?same=1")));
     }
-    app.store
-        .record_safety_answer(link.target_id, &answer, None)
+    app.answers
+        .record(&app.store, link.target_id, answer.clone(), None)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     Ok(see_other(format!("/r/{token}/details?saved=1")))
@@ -256,8 +256,8 @@ pub async fn save_details(
         details: Some(details),
     };
     if answer != before {
-        app.store
-            .record_safety_answer(link.target_id, &answer, None)
+        app.answers
+            .record(&app.store, link.target_id, answer.clone(), None)
             .await
             .map_err(|e| PageError::store(&ctx, e))?;
     }
