@@ -14,6 +14,7 @@ mod data;
 mod measure;
 mod population;
 mod report;
+mod surge;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -93,6 +94,30 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         runs: usize,
     },
+    /// A safety check for every institution of the imported directory, answered by wrk with
+    /// many concurrent connections: answers stored per second, latency, and how soon the
+    /// dashboard's query sees a new answer.
+    Surge {
+        /// Data directory (from `import`); copied, never changed.
+        #[arg(long, default_value = "target/bench/data")]
+        data_dir: PathBuf,
+        /// The renkei binary.
+        #[arg(long, default_value = "target/release/renkei")]
+        renkei: PathBuf,
+        /// Seconds of load.
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+        /// Open connections.
+        #[arg(long, default_value_t = 1000)]
+        connections: u32,
+        /// Run against PostgreSQL instead: a database `renkei_surge` is created on this server
+        /// and the CSV imported into it first.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// The CSV (from `generate`), for the PostgreSQL import.
+        #[arg(long, default_value = "target/bench/national.csv")]
+        data: PathBuf,
+    },
     /// Everything above, in order, with one summary.
     All {
         /// Rows.
@@ -140,6 +165,25 @@ async fn main() -> anyhow::Result<()> {
             println!(
                 "{}",
                 measure::http(&data_dir, &renkei, seconds, connections, seed).await?
+            );
+        }
+        Command::Surge {
+            data_dir,
+            renkei,
+            seconds,
+            connections,
+            postgres,
+            data,
+        } => {
+            let url = match &postgres {
+                Some(server) => {
+                    Some(measure::postgres_with_directory(server, &data, &renkei).await?)
+                }
+                None => None,
+            };
+            println!(
+                "{}",
+                surge::measure(&data_dir, &renkei, seconds, connections, url.as_deref()).await?
             );
         }
         Command::Report { runs } => {

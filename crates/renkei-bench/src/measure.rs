@@ -265,14 +265,16 @@ pub fn import(csv: &Path, data_dir: &Path, renkei: &Path) -> anyhow::Result<Stri
     ))
 }
 
-fn free_port() -> u16 {
+/// A free port on loopback.
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .unwrap_or(18_080)
 }
 
-fn get(port: u16, path: &str) -> Option<String> {
+/// A plain HTTP/1.1 GET; the whole response.
+pub(crate) fn get(port: u16, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(120))).ok()?;
@@ -393,4 +395,50 @@ pub async fn http(
     let _ = server.kill();
     let _ = server.wait();
     result
+}
+
+/// A fresh PostgreSQL database `renkei_surge` on `server` holding the CSV's directory
+/// (imported with `renkei import`); its URL.
+pub async fn postgres_with_directory(
+    server: &str,
+    csv: &Path,
+    renkei: &Path,
+) -> anyhow::Result<String> {
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
+    sqlx::query("DROP DATABASE IF EXISTS renkei_surge WITH (FORCE)")
+        .execute(&mut admin)
+        .await?;
+    sqlx::query("CREATE DATABASE renkei_surge")
+        .execute(&mut admin)
+        .await?;
+    let url = match server.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/renkei_surge"),
+        None => bail!("cannot read the server URL {server}"),
+    };
+    let dir = tempfile::tempdir()?;
+    let started = Instant::now();
+    let out = Command::new(renkei)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .arg("import")
+        .arg(csv)
+        .env("DATABASE_URL", &url)
+        .env("RENKEI_LOG", "warn")
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()?;
+    if !out.status.success() {
+        bail!(
+            "renkei import into PostgreSQL failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    eprintln!(
+        "imported {} into PostgreSQL in {:.1} s",
+        csv.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(url)
 }

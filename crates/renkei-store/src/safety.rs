@@ -32,9 +32,9 @@ pub struct CheckRecord {
     pub deadline: String,
     /// Closed early or at the deadline by a coordinator (UTC text).
     pub closed_at: Option<String>,
-    /// Targets.
+    /// Targets (0 when read for a response link, which has no need to count them).
     pub targets: i64,
-    /// Targets that answered.
+    /// Targets that answered (0 when read for a response link).
     pub answered: i64,
 }
 
@@ -353,13 +353,18 @@ impl Store {
             .collect()
     }
 
-    /// What a response link opens, by its token; `None` for an unknown (forged) token.
+    /// What a response link opens, by its token; `None` for an unknown (forged) token. One
+    /// indexed query: this is what every answer in a surge reads.
     pub async fn safety_link(&self, token: &str) -> Result<Option<LinkTarget>, StoreError> {
         let row = sqlx::query(
-            "SELECT t.id, t.check_id, i.name, i.kind,
+            "SELECT t.id AS target_id, i.name AS institution_name, i.kind AS institution_kind,
+                    c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at,
+                    0 AS targets, 0 AS answered,
                     (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
                     (SELECT COUNT(*) FROM safety_answers s WHERE s.target_id = t.id) AS versions
-             FROM safety_targets t JOIN institutions i ON i.id = t.institution_id
+             FROM safety_targets t
+             JOIN institutions i ON i.id = t.institution_id
+             JOIN safety_checks c ON c.id = t.check_id
              WHERE t.token_hash = $1",
         )
         .bind(renkei_domain::audit::token_hash(token))
@@ -368,15 +373,11 @@ impl Store {
         let Some(row) = row else {
             return Ok(None);
         };
-        let check_id: i64 = row.try_get("check_id")?;
-        let kind: String = row.try_get("kind")?;
-        let Some(check) = self.safety_check(check_id).await? else {
-            return Ok(None);
-        };
+        let kind: String = row.try_get("institution_kind")?;
         Ok(Some(LinkTarget {
-            target_id: row.try_get("id")?,
-            check,
-            institution_name: row.try_get("name")?,
+            target_id: row.try_get("target_id")?,
+            check: check_of(&row)?,
+            institution_name: row.try_get("institution_name")?,
             kind: InstitutionKind::from_code(&kind)
                 .ok_or_else(|| StoreError::Invalid(format!("institution kind {kind}")))?,
             answer: answer_of(row.try_get("answer")?)?,
@@ -430,21 +431,17 @@ impl Store {
                 .bind(target_id)
                 .execute(&mut *tx)
                 .await?;
+            // The next version is computed in the insert itself: one statement, not two.
             let version: i64 = sqlx::query_scalar(
-                "SELECT COALESCE(MAX(version), 0) + 1 FROM safety_answers WHERE target_id = $1",
+                "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by)
+                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM safety_answers WHERE target_id = $1
+                 RETURNING version",
             )
             .bind(target_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            sqlx::query(
-                "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(target_id)
-            .bind(version)
             .bind(text)
             .bind(&now)
             .bind(entered_by.map(|u| u.0))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
             versions.push(version);
         }
