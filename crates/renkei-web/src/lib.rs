@@ -6,6 +6,7 @@ pub mod answer_writer;
 pub mod api;
 mod assets;
 pub mod auth;
+pub mod cap;
 pub mod chart;
 pub mod chrome;
 pub mod clock;

@@ -321,6 +321,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "GET",
+        "/hub/safety/{id}/cap.xml",
+        Access::Roles(HUB_VIEWERS),
+        get(safety_exports::cap),
+    )
+    .add(
+        "GET",
         "/hub/safety/{id}/links",
         Access::Roles(COORDINATORS),
         get(safety_exports::links),

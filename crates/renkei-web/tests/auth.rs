@@ -502,7 +502,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/hub/safety/{id}"
             | "/hub/safety/{id}/events"
             | "/hub/safety/{id}/export.csv"
-            | "/hub/safety/{id}/export.xlsx",
+            | "/hub/safety/{id}/export.xlsx"
+            | "/hub/safety/{id}/cap.xml",
         ) => &[Admin, Coordinator, Prefecture],
         ("GET", "/hub/safety/new" | "/hub/safety/{id}/links") => &[Admin, Coordinator],
         (

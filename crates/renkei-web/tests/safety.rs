@@ -310,6 +310,14 @@ async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
         .get(&format!("/hub/safety/{id}/export.xlsx"))
         .await;
     assert!(xlsx.body.starts_with("PK"));
+    let cap = coordinator.get(&format!("/hub/safety/{id}/cap.xml")).await;
+    assert!(cap.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/cap+xml"));
+    assert!(
+        cap.body.contains("<status>Exercise</status>") && cap.body.contains("<value>27212</value>")
+    );
     let links = coordinator.get(&format!("/hub/safety/{id}/links")).await;
     assert!(links.body.contains(&link) && links.body.contains("<svg"));
 

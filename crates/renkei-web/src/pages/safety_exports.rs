@@ -226,3 +226,51 @@ pub async fn export_xlsx(
 ) -> Result<Response, PageError> {
     export(app, ctx, extensions, id, true).await
 }
+
+/// `GET /hub/safety/{id}/cap.xml`: the check as a CAP 1.2 alert.
+pub async fn cap(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let check = visible_check(&app, &ctx, id, false).await?;
+    let region = renkei_domain::region::RegionDefinition::nakakawachi();
+    let areas: Vec<&renkei_domain::region::Area> = region
+        .areas
+        .iter()
+        .filter(|a| check.targeting.areas.iter().any(|c| c == a.code.as_str()))
+        .collect();
+    let context = crate::cap::AlertContext {
+        public_url: &app.config.public_url,
+        areas: areas
+            .iter()
+            .map(|a| (a.name.clone(), a.name_en.clone(), a.municipality.clone()))
+            .collect(),
+        hubs: areas.iter().map(|a| a.hub_label()).collect(),
+        targets: check.targets,
+        answered: check.answered,
+    };
+    audit(
+        &app,
+        &ctx,
+        &extensions,
+        "safety.cap_exported",
+        format!("safety_check:{id}"),
+    )
+    .await;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/cap+xml; charset=utf-8".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"renkei-safety-check-{id}.cap.xml\""),
+            ),
+        ],
+        crate::cap::safety_check_alert(&check, &context),
+    )
+        .into_response())
+}
