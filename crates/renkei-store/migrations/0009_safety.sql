@@ -43,3 +43,12 @@ CREATE TABLE safety_answers (
     entered_by BIGINT REFERENCES users (id),
     UNIQUE (target_id, version)
 );
+
+-- Each reminder round (to all who had not answered, or to one), for the after-action summary.
+CREATE TABLE safety_reminders (
+    id {{ID}},
+    check_id BIGINT NOT NULL REFERENCES safety_checks (id),
+    target_id BIGINT REFERENCES safety_targets (id),
+    mails BIGINT NOT NULL,
+    sent_at TEXT NOT NULL
+);

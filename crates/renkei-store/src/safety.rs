@@ -525,3 +525,86 @@ impl Store {
         ))
     }
 }
+
+/// One reminder round.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReminderRound {
+    /// When (UTC text).
+    pub sent_at: String,
+    /// To one target, or to all who had not answered.
+    pub target_id: Option<i64>,
+    /// Mails queued.
+    pub mails: i64,
+}
+
+/// When a target first answered, and whether that answer was taken by phone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstAnswer {
+    /// Target id.
+    pub target_id: i64,
+    /// First answer's time (UTC text).
+    pub at: String,
+    /// Taken by phone.
+    pub by_phone: bool,
+}
+
+impl Store {
+    /// Notes a reminder round.
+    pub async fn note_reminder_round(
+        &self,
+        check_id: i64,
+        target_id: Option<i64>,
+        mails: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO safety_reminders (check_id, target_id, mails, sent_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(check_id)
+        .bind(target_id)
+        .bind(mails)
+        .bind(now_text())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// A check's reminder rounds, oldest first.
+    pub async fn reminder_rounds(&self, check_id: i64) -> Result<Vec<ReminderRound>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT sent_at, target_id, mails FROM safety_reminders WHERE check_id = $1 ORDER BY id",
+        )
+        .bind(check_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ReminderRound {
+                    sent_at: r.try_get("sent_at")?,
+                    target_id: r.try_get("target_id")?,
+                    mails: r.try_get("mails")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Each answering target's first answer, in time order.
+    pub async fn first_answers(&self, check_id: i64) -> Result<Vec<FirstAnswer>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.target_id, s.answered_at, s.entered_by FROM safety_answers s
+             JOIN safety_targets t ON t.id = s.target_id
+             WHERE t.check_id = $1 AND s.version = 1 ORDER BY s.answered_at, s.target_id",
+        )
+        .bind(check_id)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(FirstAnswer {
+                    target_id: r.try_get("target_id")?,
+                    at: r.try_get("answered_at")?,
+                    by_phone: r.try_get::<Option<i64>, _>("entered_by")?.is_some(),
+                })
+            })
+            .collect()
+    }
+}

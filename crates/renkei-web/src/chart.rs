@@ -1,5 +1,6 @@
 //! Charts drawn on the server as SVG (no script, readable by screen readers through their title
-//! and text): the six roles' coverage of each area, so the prefecture sees where the gaps are.
+//! and text): the six roles' coverage of each area, so the prefecture sees where the gaps are;
+//! a safety check's response-rate curve with its reminders.
 
 use renkei_domain::ledger::RoleCoverage;
 use renkei_domain::region::Role;
@@ -88,6 +89,98 @@ fn escape(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('"', "&quot;")
+}
+
+/// A safety check's response curve: the share of targets that had answered (0–100 %) against
+/// minutes since the check was sent, as steps, with a dashed line at each reminder. `answers` are
+/// the minutes of each first answer in order; `span` the minutes shown.
+pub fn response_curve_svg(
+    answers: &[f64],
+    targets: usize,
+    reminders: &[(f64, String)],
+    span: f64,
+    title: &str,
+) -> String {
+    const W: f64 = 720.0;
+    const H: f64 = 260.0;
+    const LEFT: f64 = 44.0;
+    const BOTTOM: f64 = 30.0;
+    const TOP: f64 = 12.0;
+    let span = span.max(1.0);
+    let plot_w = W - LEFT - 12.0;
+    let plot_h = H - TOP - BOTTOM;
+    let x = |m: f64| LEFT + (m.clamp(0.0, span) / span) * plot_w;
+    let y = |pct: f64| TOP + plot_h - pct / 100.0 * plot_h;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" aria-labelledby="curve-title" class="response-curve" font-family="sans-serif" font-size="11">"#
+    );
+    let _ = write!(svg, r#"<title id="curve-title">{}</title>"#, escape(title));
+    for pct in [0.0, 25.0, 50.0, 75.0, 100.0] {
+        let _ = write!(
+            svg,
+            r##"<line x1="{LEFT}" y1="{0:.1}" x2="{1:.1}" y2="{0:.1}" stroke="#ddd"/><text x="{2:.1}" y="{3:.1}" text-anchor="end">{pct:.0}%</text>"##,
+            y(pct),
+            LEFT + plot_w,
+            LEFT - 4.0,
+            y(pct) + 4.0
+        );
+    }
+    let step = [5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 240.0, 720.0, 1440.0]
+        .into_iter()
+        .find(|s| span / s <= 8.0)
+        .unwrap_or(2880.0);
+    let mut m = 0.0;
+    while m <= span + 0.01 {
+        let label = if m >= 60.0 && m % 60.0 == 0.0 {
+            format!("{:.0}時間", m / 60.0)
+        } else {
+            format!("{m:.0}分")
+        };
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,
+            x(m),
+            H - 10.0
+        );
+        m += step;
+    }
+    for (minute, label) in reminders {
+        let _ = write!(
+            svg,
+            r##"<line x1="{0:.1}" y1="{TOP}" x2="{0:.1}" y2="{1:.1}" stroke="#e0a100" stroke-dasharray="4 3"/><text x="{2:.1}" y="{3:.1}" fill="#8a6100">{4}</text>"##,
+            x(*minute),
+            TOP + plot_h,
+            x(*minute) + 3.0,
+            TOP + 10.0,
+            escape(label)
+        );
+    }
+    let total = targets.max(1) as f64;
+    let mut points = format!("{:.1},{:.1}", x(0.0), y(0.0));
+    for (i, minute) in answers.iter().enumerate() {
+        let before = i as f64 / total * 100.0;
+        let after = (i + 1) as f64 / total * 100.0;
+        let _ = write!(
+            points,
+            " {0:.1},{1:.1} {0:.1},{2:.1}",
+            x(*minute),
+            y(before),
+            y(after)
+        );
+    }
+    let last = answers.len() as f64 / total * 100.0;
+    let _ = write!(points, " {:.1},{:.1}", x(span), y(last));
+    let _ = write!(
+        svg,
+        r##"<polyline points="{points}" fill="none" stroke="#0b5e7a" stroke-width="2"/><line x1="{LEFT}" y1="{0:.1}" x2="{LEFT}" y2="{1:.1}" stroke="#555"/><line x1="{LEFT}" y1="{1:.1}" x2="{2:.1}" y2="{1:.1}" stroke="#555"/>"##,
+        TOP,
+        TOP + plot_h,
+        LEFT + plot_w
+    );
+    svg.push_str("</svg>");
+    svg
 }
 
 #[cfg(test)]

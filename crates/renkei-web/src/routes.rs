@@ -5,7 +5,7 @@ use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
     invitations, lang, ledger, ledger_edit, login, password, safety, safety_dashboard,
-    safety_exports, safety_phone, safety_response,
+    safety_exports, safety_phone, safety_response, safety_summary,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -318,6 +318,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/safety/{id}/export.xlsx",
         Access::Roles(HUB_VIEWERS),
         get(safety_exports::export_xlsx),
+    )
+    .add(
+        "GET",
+        "/hub/safety/{id}/summary",
+        Access::Roles(HUB_VIEWERS),
+        get(safety_summary::show),
+    )
+    .add(
+        "POST",
+        "/hub/safety/{id}/ledger",
+        Access::Roles(COORDINATORS),
+        post(safety_summary::record),
     )
     .add(
         "GET",

@@ -503,7 +503,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/hub/safety/{id}/events"
             | "/hub/safety/{id}/export.csv"
             | "/hub/safety/{id}/export.xlsx"
-            | "/hub/safety/{id}/cap.xml",
+            | "/hub/safety/{id}/cap.xml"
+            | "/hub/safety/{id}/summary",
         ) => &[Admin, Coordinator, Prefecture],
         ("GET", "/hub/safety/new" | "/hub/safety/{id}/links") => &[Admin, Coordinator],
         (
@@ -511,6 +512,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "/hub/safety"
             | "/hub/safety/{id}/remind"
             | "/hub/safety/{id}/close"
+            | "/hub/safety/{id}/ledger"
             | "/hub/safety/{id}/targets/{target}/remind",
         ) => &[Admin, Coordinator],
         ("GET" | "POST", "/hub/safety/{id}/targets/{target}/phone") => &[Admin, Coordinator],

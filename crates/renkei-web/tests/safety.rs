@@ -318,6 +318,58 @@ async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
     assert!(
         cap.body.contains("<status>Exercise</status>") && cap.body.contains("<value>27212</value>")
     );
+    // The after-action summary: the curve, the reminder's effect; recorded in the ledger once.
+    let summary = coordinator.get(&format!("/hub/safety/{id}/summary")).await;
+    assert_eq!(summary.status, StatusCode::OK);
+    assert!(
+        summary.body.contains(&format!("2／{} 件", targets.len())),
+        "{}",
+        summary.body
+    );
+    assert!(summary.body.contains("<polyline") && summary.body.contains("一斉再送"));
+    assert!(summary.body.contains("未回答の全体"));
+    let recorded = coordinator
+        .post(
+            &format!("/hub/safety/{id}/summary"),
+            &format!("/hub/safety/{id}/ledger"),
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        recorded.location(),
+        format!("/hub/safety/{id}/summary?done=recorded")
+    );
+    let year = renkei_domain::fiscal_year::FiscalYear::of_date(
+        chrono::Utc::now()
+            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+            .date_naive(),
+    );
+    let ledger = w
+        .store
+        .ledger("yao", year.year())
+        .await
+        .unwrap()
+        .unwrap()
+        .ledger;
+    let item = ledger
+        .items
+        .iter()
+        .find(|i| i.note.as_deref() == Some(&format!("Renkei 安否確認 #{id} から")))
+        .expect("the drill in the ledger");
+    assert_eq!(item.section, renkei_domain::ledger::Section::Progress);
+    assert_eq!(item.duties, [3]);
+    assert!(item.title.contains("回答 2 件"), "{}", item.title);
+    let again = coordinator
+        .post(
+            &format!("/hub/safety/{id}/summary"),
+            &format!("/hub/safety/{id}/ledger"),
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        again.location(),
+        format!("/hub/safety/{id}/summary?done=already")
+    );
     let links = coordinator.get(&format!("/hub/safety/{id}/links")).await;
     assert!(links.body.contains(&link) && links.body.contains("<svg"));
 

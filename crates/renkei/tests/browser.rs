@@ -824,6 +824,9 @@ fn an_institution_answers_on_a_phone_and_the_coordinators_dashboard_updates_live
     }
     assert!(rate(&desk).starts_with("1／"));
     desk.screenshot(&out.join("safety-7-dashboard-changed.png"));
+    desk.goto(&format!("{dashboard}/summary"));
+    desk.wait_for("[data-testid=response-curve] svg polyline");
+    desk.screenshot(&out.join("safety-8-summary.png"));
     drop(phone);
     drop(desk);
     server.terminate();

@@ -24,6 +24,7 @@ pub mod safety_exports;
 pub mod safety_form;
 pub mod safety_phone;
 pub mod safety_response;
+pub mod safety_summary;
 
 use crate::i18n::Lang;
 use renkei_store::accounts::Membership;

@@ -620,6 +620,10 @@ async fn remind(
         return Err(PageError::not_found(&ctx));
     }
     let sent = send_notices(&app, &check, targets, true);
+    app.store
+        .note_reminder_round(id, only, sent as i64)
+        .await
+        .map_err(store_error(&ctx))?;
     audit(
         &app,
         &ctx,
