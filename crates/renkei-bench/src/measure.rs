@@ -128,19 +128,10 @@ async fn postgres_search(
     points: &[(f64, f64)],
     server: &str,
 ) -> anyhow::Result<((Duration, Duration, Duration), f64)> {
+    let url = fresh_database(server, "renkei_bench").await?;
     let mut admin = sqlx::PgConnection::connect(server)
         .await
         .with_context(|| format!("PostgreSQL at {server}"))?;
-    sqlx::query("DROP DATABASE IF EXISTS renkei_bench")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE renkei_bench")
-        .execute(&mut admin)
-        .await?;
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/renkei_bench"),
-        None => bail!("a PostgreSQL URL ending in /database"),
-    };
     let result = async {
         let mut db = sqlx::PgConnection::connect(&url).await?;
         for sql in [
@@ -404,19 +395,7 @@ pub async fn postgres_with_directory(
     csv: &Path,
     renkei: &Path,
 ) -> anyhow::Result<String> {
-    let mut admin = sqlx::PgConnection::connect(server)
-        .await
-        .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
-    sqlx::query("DROP DATABASE IF EXISTS renkei_surge WITH (FORCE)")
-        .execute(&mut admin)
-        .await?;
-    sqlx::query("CREATE DATABASE renkei_surge")
-        .execute(&mut admin)
-        .await?;
-    let url = match server.rsplit_once('/') {
-        Some((base, _)) => format!("{base}/renkei_surge"),
-        None => bail!("cannot read the server URL {server}"),
-    };
+    let url = fresh_database(server, "renkei_surge").await?;
     let dir = tempfile::tempdir()?;
     let started = Instant::now();
     let out = Command::new(renkei)
@@ -441,4 +420,21 @@ pub async fn postgres_with_directory(
         started.elapsed().as_secs_f64()
     );
     Ok(url)
+}
+
+/// Drops and creates the database `name` on the PostgreSQL `server`; its URL.
+async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
+    let mut admin = sqlx::PgConnection::connect(server)
+        .await
+        .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await?;
+    match server.rsplit_once('/') {
+        Some((base, _)) => Ok(format!("{base}/{name}")),
+        None => bail!("a PostgreSQL URL ending in /database, not {server}"),
+    }
 }

@@ -178,6 +178,15 @@ pub(crate) async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError>
     })
 }
 
+/// The region's areas a check was sent to, in the region's order.
+pub(crate) fn areas_of(check: &CheckRecord) -> Vec<renkei_domain::region::Area> {
+    renkei_domain::region::RegionDefinition::nakakawachi()
+        .areas
+        .into_iter()
+        .filter(|a| check.targeting.areas.iter().any(|c| c == a.code.as_str()))
+        .collect()
+}
+
 pub(crate) fn see_other(location: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }

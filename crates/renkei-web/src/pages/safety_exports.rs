@@ -235,12 +235,7 @@ pub async fn cap(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let check = visible_check(&app, &ctx, id, false).await?;
-    let region = renkei_domain::region::RegionDefinition::nakakawachi();
-    let areas: Vec<&renkei_domain::region::Area> = region
-        .areas
-        .iter()
-        .filter(|a| check.targeting.areas.iter().any(|c| c == a.code.as_str()))
-        .collect();
+    let areas = super::safety::areas_of(&check);
     let context = crate::cap::AlertContext {
         public_url: &app.config.public_url,
         areas: areas

@@ -14,7 +14,6 @@ use axum::http::Extensions;
 use axum::response::{IntoResponse, Response};
 use renkei_domain::fiscal_year::FiscalYear;
 use renkei_domain::ledger::{HubLedger, ItemKind, LedgerItem, Section};
-use renkei_domain::region::RegionDefinition;
 use renkei_domain::safety::CheckKind;
 use renkei_store::safety::CheckRecord;
 use renkei_store::StoreError;
@@ -232,13 +231,10 @@ pub async fn record(
         .map_err(|e| PageError::store(&ctx, StoreError::Invalid(e.to_string())))?;
     let year = FiscalYear::of_date(day);
     let user = ctx.viewer.signed_in().map(|u| u.id);
-    let region = RegionDefinition::nakakawachi();
     let marker = format!("Renkei 安否確認 #{id} から");
     let mut recorded = 0;
-    for area in region
-        .areas
+    for area in super::safety::areas_of(&check)
         .iter()
-        .filter(|a| check.targeting.areas.iter().any(|c| c == a.code.as_str()))
         .filter(|a| acting.iter().any(|c| c == a.code.as_str()))
     {
         let code = area.code.as_str();
