@@ -215,6 +215,8 @@ pub struct NewCheck {
     pub deadline: chrono::DateTime<chrono::Utc>,
     /// Who is asked.
     pub targeting: Targeting,
+    /// Reminders to non-responders sent on their own, in minutes before the deadline.
+    pub reminders_before: Vec<u32>,
 }
 
 impl NewCheck {
@@ -235,6 +237,13 @@ impl NewCheck {
         }
         if self.deadline > now + chrono::Duration::days(30) {
             return Err("回答期限は30日以内にしてください".into());
+        }
+        if self
+            .reminders_before
+            .iter()
+            .any(|m| *m == 0 || *m > 7 * 24 * 60)
+        {
+            return Err("自動の再送は、回答期限の1分前から7日前までの間で指定してください".into());
         }
         Ok(())
     }
@@ -596,6 +605,7 @@ mod tests {
             message: String::new(),
             deadline: now + chrono::Duration::hours(2),
             targeting: Targeting::default(),
+            reminders_before: vec![30, 120],
         };
         assert!(check.check(now).is_ok());
         let past = NewCheck {
@@ -605,8 +615,16 @@ mod tests {
         assert!(past.check(now).unwrap_err().contains("今より後"));
         let untitled = NewCheck {
             title: " ".into(),
-            ..check
+            ..check.clone()
         };
         assert!(untitled.check(now).is_err());
+        let reminder_at_deadline = NewCheck {
+            reminders_before: vec![0],
+            ..check
+        };
+        assert!(reminder_at_deadline
+            .check(now)
+            .unwrap_err()
+            .contains("自動の再送"));
     }
 }

@@ -11,7 +11,9 @@ CREATE TABLE safety_checks (
     created_by BIGINT REFERENCES users (id),
     created_at TEXT NOT NULL,
     deadline TEXT NOT NULL,
-    closed_at TEXT
+    closed_at TEXT,
+    -- Reminders to send on their own: minutes before the deadline, as a JSON array.
+    reminder_plan TEXT NOT NULL DEFAULT '[]'
 );
 
 CREATE TABLE safety_targets (
@@ -50,5 +52,8 @@ CREATE TABLE safety_reminders (
     check_id BIGINT NOT NULL REFERENCES safety_checks (id),
     target_id BIGINT REFERENCES safety_targets (id),
     mails BIGINT NOT NULL,
-    sent_at TEXT NOT NULL
+    sent_at TEXT NOT NULL,
+    -- A scheduled round: its minutes before the deadline (claimed once, by one instance).
+    planned BIGINT,
+    UNIQUE (check_id, planned)
 );

@@ -32,6 +32,8 @@ pub struct CheckRecord {
     pub deadline: String,
     /// Closed early or at the deadline by a coordinator (UTC text).
     pub closed_at: Option<String>,
+    /// Reminders sent on their own, in minutes before the deadline.
+    pub reminders_before: Vec<u32>,
     /// Targets (0 when read for a response link, which has no need to count them).
     pub targets: i64,
     /// Targets that answered (0 when read for a response link).
@@ -136,7 +138,7 @@ pub struct AnswerVersion {
     pub answer: Answer,
 }
 
-const CHECK_SELECT: &str = "SELECT c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at,
+const CHECK_SELECT: &str = "SELECT c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at, c.reminder_plan,
     (SELECT COUNT(*) FROM safety_targets t WHERE t.check_id = c.id) AS targets,
     (SELECT COUNT(*) FROM safety_targets t WHERE t.check_id = c.id AND t.answered_at IS NOT NULL) AS answered
     FROM safety_checks c";
@@ -157,6 +159,8 @@ fn check_of(row: &sqlx::any::AnyRow) -> Result<CheckRecord, StoreError> {
         created_at: row.try_get("created_at")?,
         deadline: row.try_get("deadline")?,
         closed_at: row.try_get("closed_at")?,
+        reminders_before: serde_json::from_str(&row.try_get::<String, _>("reminder_plan")?)
+            .map_err(|e| StoreError::Invalid(format!("reminder plan: {e}")))?,
         targets: row.try_get("targets")?,
         answered: row.try_get("answered")?,
     })
@@ -242,7 +246,7 @@ impl Store {
             .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO safety_checks (title, kind, message, targeting, created_by, created_at, deadline) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+            "INSERT INTO safety_checks (title, kind, message, targeting, created_by, created_at, deadline, reminder_plan) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(check.title.trim())
         .bind(check.kind.code())
@@ -251,6 +255,10 @@ impl Store {
         .bind(by.map(|u| u.0))
         .bind(now_text())
         .bind(time_text(check.deadline))
+        .bind(
+            serde_json::to_string(&check.reminders_before)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?,
+        )
         .fetch_one(&mut *tx)
         .await?;
         for institution in institutions {
@@ -358,7 +366,7 @@ impl Store {
     pub async fn safety_link(&self, token: &str) -> Result<Option<LinkTarget>, StoreError> {
         let row = sqlx::query(
             "SELECT t.id AS target_id, i.name AS institution_name, i.kind AS institution_kind,
-                    c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at,
+                    c.id, c.title, c.kind, c.message, c.targeting, c.created_at, c.deadline, c.closed_at, c.reminder_plan,
                     0 AS targets, 0 AS answered,
                     (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
                     (SELECT COUNT(*) FROM safety_answers s WHERE s.target_id = t.id) AS versions
@@ -531,6 +539,8 @@ impl Store {
 pub struct ReminderRound {
     /// When (UTC text).
     pub sent_at: String,
+    /// A scheduled round's minutes before the deadline; `None` when a coordinator sent it.
+    pub planned: Option<i64>,
     /// To one target, or to all who had not answered.
     pub target_id: Option<i64>,
     /// Mails queued.
@@ -568,10 +578,81 @@ impl Store {
         Ok(())
     }
 
+    /// The scheduled reminders due at `now` (UTC text) and not yet claimed: (check, minutes
+    /// before its deadline), of checks still open.
+    pub async fn due_scheduled_reminders(&self, now: &str) -> Result<Vec<(i64, u32)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.deadline, c.reminder_plan,
+                    (SELECT COUNT(*) FROM safety_reminders r WHERE r.check_id = c.id AND r.planned IS NOT NULL) AS claimed
+             FROM safety_checks c
+             WHERE c.closed_at IS NULL AND c.deadline > $1 AND c.reminder_plan <> '[]'",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?;
+        let now = chrono::DateTime::parse_from_rfc3339(now)
+            .map_err(|e| StoreError::Invalid(format!("time {now}: {e}")))?;
+        let mut due = Vec::new();
+        for row in &rows {
+            let id: i64 = row.try_get("id")?;
+            let plan: Vec<u32> = serde_json::from_str(&row.try_get::<String, _>("reminder_plan")?)
+                .map_err(|e| StoreError::Invalid(format!("reminder plan: {e}")))?;
+            let deadline =
+                chrono::DateTime::parse_from_rfc3339(&row.try_get::<String, _>("deadline")?)
+                    .map_err(|e| StoreError::Invalid(format!("deadline: {e}")))?;
+            let claimed: Vec<i64> = if row.try_get::<i64, _>("claimed")? > 0 {
+                sqlx::query_scalar(
+                    "SELECT planned FROM safety_reminders WHERE check_id = $1 AND planned IS NOT NULL",
+                )
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?
+            } else {
+                Vec::new()
+            };
+            for minutes in plan {
+                let at = deadline - chrono::Duration::minutes(i64::from(minutes));
+                if at <= now && !claimed.contains(&i64::from(minutes)) {
+                    due.push((id, minutes));
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    /// Claims a scheduled reminder round before sending it, so that of several instances only
+    /// one sends it; returns the round's id, or `None` when another claimed it first.
+    pub async fn claim_scheduled_reminder(
+        &self,
+        check_id: i64,
+        minutes: u32,
+    ) -> Result<Option<i64>, StoreError> {
+        let claimed: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO safety_reminders (check_id, target_id, mails, sent_at, planned) VALUES ($1, NULL, 0, $2, $3)
+             ON CONFLICT (check_id, planned) DO NOTHING RETURNING id",
+        )
+        .bind(check_id)
+        .bind(now_text())
+        .bind(i64::from(minutes))
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(claimed)
+    }
+
+    /// Records how many mails a claimed round sent.
+    pub async fn set_round_mails(&self, round_id: i64, mails: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE safety_reminders SET mails = $1 WHERE id = $2")
+            .bind(mails)
+            .bind(round_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     /// A check's reminder rounds, oldest first.
     pub async fn reminder_rounds(&self, check_id: i64) -> Result<Vec<ReminderRound>, StoreError> {
         let rows = sqlx::query(
-            "SELECT sent_at, target_id, mails FROM safety_reminders WHERE check_id = $1 ORDER BY id",
+            "SELECT sent_at, target_id, mails, planned FROM safety_reminders WHERE check_id = $1 ORDER BY id",
         )
         .bind(check_id)
         .fetch_all(self.pool())
@@ -580,6 +661,7 @@ impl Store {
             .map(|r| {
                 Ok(ReminderRound {
                     sent_at: r.try_get("sent_at")?,
+                    planned: r.try_get("planned")?,
                     target_id: r.try_get("target_id")?,
                     mails: r.try_get("mails")?,
                 })

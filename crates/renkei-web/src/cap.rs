@@ -205,6 +205,7 @@ mod tests {
             created_at: "2026-09-01T00:30:00.123456Z".into(),
             deadline: "2026-09-01T03:00:00.000000Z".into(),
             closed_at: None,
+            reminders_before: vec![30],
             targets: 76,
             answered: 12,
         }

@@ -555,6 +555,95 @@ async fn the_dashboard_streams_an_update_when_an_answer_arrives(db: TestDb) {
     );
 }
 
+async fn scheduled_reminders_go_out_once_when_due(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let form = coordinator.get("/hub/safety/new").await;
+    assert!(form
+        .body
+        .contains("name=\"remind_before\" value=\"30\" checked"));
+    let created = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "自動再送の訓練".into()),
+                ("deadline", deadline_in(&w, 2)),
+                ("area", "kashiwara".into()),
+                ("remind_before", "30".into()),
+            ],
+        )
+        .await;
+    assert_eq!(
+        created.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "another hub's area is not offered, and not taken"
+    );
+    assert!(created.body.contains("対象の地域を1つ以上選んでください"));
+    let created = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "自動再送の訓練".into()),
+                ("deadline", deadline_in(&w, 2)),
+                ("area", "yao".into()),
+                ("kind", "clinic".into()),
+                ("remind_before", "30".into()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id: i64 = created
+        .location()
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let targets = w.store.safety_targets(id).await.unwrap();
+    let with_mail = targets
+        .iter()
+        .filter(|t| t.institution.email.is_some())
+        .count();
+    let notices = wait_for_mails(&w, with_mail).await.len();
+    use renkei_web::pages::safety::send_due_reminders;
+    assert_eq!(
+        send_due_reminders(&w.state).await.unwrap(),
+        0,
+        "not due yet"
+    );
+    w.clock.advance(chrono::Duration::minutes(91));
+    let sent = send_due_reminders(&w.state).await.unwrap();
+    assert_eq!(sent, with_mail, "to every one who has not answered");
+    assert_eq!(send_due_reminders(&w.state).await.unwrap(), 0, "once");
+    let rounds = w.store.reminder_rounds(id).await.unwrap();
+    assert_eq!(rounds.len(), 1);
+    assert_eq!(
+        (rounds[0].planned, rounds[0].mails),
+        (Some(30), sent as i64)
+    );
+    let mails = wait_for_mails(&w, notices + sent).await;
+    assert!(
+        mails
+            .iter()
+            .filter(|m| m.subject.starts_with("【再送"))
+            .count()
+            >= sent
+    );
+    // (The session went idle while the clock moved on: sign in again.)
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let summary = coordinator.get(&format!("/hub/safety/{id}/summary")).await;
+    assert!(
+        summary.body.contains("自動再送（30分前）"),
+        "{}",
+        summary.body
+    );
+}
+
 /// Waits for the next `update` event of a stream being read into `received`.
 async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
     let mut seen = String::new();
@@ -568,6 +657,7 @@ async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>
 }
 
 both_backends!(
+    scheduled_reminders_go_out_once_when_due,
     a_drill_goes_out_and_answers_come_back_by_link,
     forged_and_expired_links_record_nothing,
     hospitals_give_beds_each_with_its_time,

@@ -173,6 +173,10 @@ enum SafetyCommand {
         /// A message to the institutions.
         #[arg(long, default_value = "")]
         message: String,
+        /// Remind those who have not answered this many minutes before the deadline (repeat
+        /// for several; the running server sends them).
+        #[arg(long = "remind-before", value_name = "MINUTES")]
+        reminders_before: Vec<u32>,
     },
     /// Every check; or, given an id, one check's answers by state and area.
     Status {
@@ -265,6 +269,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             kinds,
             active_only,
             message,
+            reminders_before,
         }) => {
             crate::safety::create(
                 config,
@@ -276,6 +281,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                     kinds,
                     active_only,
                     message,
+                    reminders_before,
                 },
             )
             .await

@@ -28,6 +28,8 @@ pub struct CreateArgs {
     pub active_only: bool,
     /// The message.
     pub message: String,
+    /// Reminders to non-responders, in minutes before the deadline.
+    pub reminders_before: Vec<u32>,
 }
 
 fn input(ja: String, en: String) -> Failure {
@@ -110,6 +112,7 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), Failure> {
             active_only: args.active_only,
             institutions: Vec::new(),
         },
+        reminders_before: args.reminders_before.clone(),
     };
     check
         .check(chrono::Utc::now())

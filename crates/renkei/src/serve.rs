@@ -61,6 +61,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     let state = AppState::new(store.clone(), web).with_mailer(mailer.clone());
     spawn_mail_retries(store.clone(), mailer);
     spawn_index_refresh(state.clone());
+    spawn_scheduled_reminders(state.clone());
     state
         .load_policy()
         .await
@@ -99,6 +100,21 @@ fn spawn_mail_retries(store: renkei_store::Store, mailer: Mailer) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(delivered = n, "queued mail delivered"),
                 Err(e) => tracing::warn!(error = %e, "mail retry failed"),
+            }
+        }
+    });
+}
+
+/// Sends safety checks' scheduled reminders when they fall due (checked every 30 seconds).
+fn spawn_scheduled_reminders(state: AppState) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
+        loop {
+            tick.tick().await;
+            match renkei_web::pages::safety::send_due_reminders(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "scheduled safety-check reminders sent"),
+                Err(e) => tracing::warn!(error = %e, "scheduled reminders failed"),
             }
         }
     });

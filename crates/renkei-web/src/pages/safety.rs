@@ -408,8 +408,14 @@ struct NewPage {
     areas: Vec<(String, String, bool)>,
     kinds: Vec<(&'static str, &'static str, bool)>,
     active_only: bool,
+    /// (minutes before the deadline, label, chosen).
+    reminders: Vec<(u32, &'static str, bool)>,
     error: Option<String>,
 }
+
+/// The reminders a coordinator can schedule: minutes before the deadline.
+const REMINDER_CHOICES: [(u32, &str); 3] =
+    [(120, "回答期限の2時間前"), (60, "1時間前"), (30, "30分前")];
 
 /// `GET /hub/safety/new`: a drill by default, answers due in two hours.
 pub async fn new_form(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
@@ -441,6 +447,10 @@ pub async fn new_form(State(app): State<AppState>, ctx: Ctx) -> Result<Response,
             })
             .collect(),
         active_only: false,
+        reminders: REMINDER_CHOICES
+            .iter()
+            .map(|(m, label)| (*m, *label, *m == 30))
+            .collect(),
         error: None,
     };
     Ok(render(&ctx, &page)?.into_response())
@@ -485,6 +495,11 @@ pub async fn create(
         .filter(|k| InstitutionKind::from_code(k).is_some())
         .collect();
     let kind = CheckKind::from_code(&one("check_kind")).unwrap_or(CheckKind::Drill);
+    let chosen_reminders: Vec<u32> = REMINDER_CHOICES
+        .iter()
+        .map(|(m, _)| *m)
+        .filter(|m| many("remind_before").contains(&m.to_string()))
+        .collect();
     let mut page = NewPage {
         chrome: Chrome::new(&ctx, "nav.disaster", false),
         title: one("title"),
@@ -508,6 +523,10 @@ pub async fn create(
             })
             .collect(),
         active_only: !one("active_only").is_empty(),
+        reminders: REMINDER_CHOICES
+            .iter()
+            .map(|(m, label)| (*m, *label, chosen_reminders.contains(m)))
+            .collect(),
         error: None,
     };
     let deadline = chrono::NaiveDateTime::parse_from_str(&page.deadline, "%Y-%m-%dT%H:%M")
@@ -535,6 +554,7 @@ pub async fn create(
             active_only: page.active_only,
             institutions: Vec::new(),
         },
+        reminders_before: chosen_reminders.clone(),
     };
     if let Err(e) = check.check(app.clock.now()) {
         return again(page, e);
@@ -617,14 +637,7 @@ async fn remind(
     if !check.is_open(&now_text(&app)) {
         return Ok(see_other(format!("/hub/safety/{id}")));
     }
-    let targets: Vec<TargetRow> = app
-        .store
-        .safety_targets(id)
-        .await
-        .map_err(store_error(&ctx))?
-        .into_iter()
-        .filter(|t| t.answered_at.is_none() && only.is_none_or(|o| o == t.id))
-        .collect();
+    let targets = waiting(&app, id, only).await.map_err(store_error(&ctx))?;
     if only.is_some() && targets.is_empty() {
         return Err(PageError::not_found(&ctx));
     }
@@ -648,6 +661,50 @@ async fn remind(
     Ok(see_other(format!(
         "/hub/safety/{id}?done=reminded&sent={sent}"
     )))
+}
+
+/// The targets that have not answered (or the one named, if it has not).
+async fn waiting(
+    app: &AppState,
+    id: i64,
+    only: Option<i64>,
+) -> Result<Vec<TargetRow>, renkei_store::StoreError> {
+    Ok(app
+        .store
+        .safety_targets(id)
+        .await?
+        .into_iter()
+        .filter(|t| t.answered_at.is_none() && only.is_none_or(|o| o == t.id))
+        .collect())
+}
+
+/// Sends the scheduled reminders that are due (the server calls this every half minute). Each
+/// round is claimed in the database first, so of several instances only one sends it. Returns
+/// the mails queued.
+pub async fn send_due_reminders(app: &AppState) -> Result<usize, renkei_store::StoreError> {
+    let now = now_text(app);
+    let mut queued = 0;
+    for (id, minutes) in app.store.due_scheduled_reminders(&now).await? {
+        let Some(round) = app.store.claim_scheduled_reminder(id, minutes).await? else {
+            continue;
+        };
+        let Some(check) = app.store.safety_check(id).await? else {
+            continue;
+        };
+        let targets = waiting(app, id, None).await?;
+        let sent = send_notices(app, &check, targets, true);
+        app.store.set_round_mails(round, sent as i64).await?;
+        let event = AuditEvent::new(
+            None,
+            "safety.reminded",
+            Outcome::Ok,
+            format!("safety_check:{id} scheduled:{minutes}min mails:{sent}"),
+            "-".to_owned(),
+        );
+        app.store.append_audit(&event).await?;
+        queued += sent;
+    }
+    Ok(queued)
 }
 
 /// `POST /hub/safety/{id}/close`.

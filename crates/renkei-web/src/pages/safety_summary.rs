@@ -115,10 +115,10 @@ pub async fn show(
         .map(|r| {
             (
                 minutes_between(&check.created_at, &r.sent_at),
-                if r.target_id.is_some() {
-                    "個別再送".to_owned()
-                } else {
-                    "一斉再送".to_owned()
+                match (r.target_id, r.planned) {
+                    (Some(_), _) => "個別再送".to_owned(),
+                    (None, Some(m)) => format!("自動再送（{m}分前）"),
+                    (None, None) => "一斉再送".to_owned(),
                 },
             )
         })
@@ -128,9 +128,10 @@ pub async fn show(
         .zip(&reminders)
         .map(|(r, (at, _))| ReminderEffect {
             at: jst_time(&r.sent_at),
-            to: match r.target_id {
-                Some(_) => "1件".to_owned(),
-                None => format!("未回答の全体（{}通）", r.mails),
+            to: match (r.target_id, r.planned) {
+                (Some(_), _) => "1件".to_owned(),
+                (None, Some(m)) => format!("未回答の全体・期限{m}分前の自動再送（{}通）", r.mails),
+                (None, None) => format!("未回答の全体（{}通）", r.mails),
             },
             before: minutes.iter().filter(|m| **m < *at).count(),
             within_hour: minutes

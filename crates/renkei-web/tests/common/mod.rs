@@ -199,6 +199,7 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 pub struct World {
     pub app: Router,
+    pub state: AppState,
     pub clock: Arc<ManualClock>,
     pub store: Store,
 }
@@ -322,7 +323,8 @@ pub async fn world_with(db: &TestDb, mailer: Mailer) -> World {
         }
     }
     World {
-        app: router(state),
+        app: router(state.clone()),
+        state,
         clock,
         store: db.store.clone(),
     }
