@@ -644,6 +644,87 @@ async fn scheduled_reminders_go_out_once_when_due(db: TestDb) {
     );
 }
 
+async fn a_coordinator_picks_the_targets_by_hand(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let conditions = |step: &str| {
+        vec![
+            ("check_kind", "drill".to_owned()),
+            ("title", "病院だけの訓練".to_owned()),
+            ("deadline", deadline_in(&w, 2)),
+            ("area", "yao".to_owned()),
+            ("kind", "hospital".to_owned()),
+            ("step", step.to_owned()),
+        ]
+    };
+    let preview = coordinator
+        .post("/hub/safety/new", "/hub/safety", conditions("preview"))
+        .await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+    let ids: Vec<i64> = preview
+        .body
+        .split("name=\"institution\" value=\"")
+        .skip(1)
+        .map(|t| t.split('"').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(ids.len() >= 3, "{ids:?}");
+    for id in &ids {
+        assert!(
+            preview
+                .body
+                .contains(&format!("name=\"institution\" value=\"{id}\" checked")),
+            "all ticked at first"
+        );
+    }
+    // Two ticked, and an institution of another area slipped into the form: only the two.
+    let other_area = w
+        .store
+        .safety_reachable(
+            &renkei_domain::safety::Targeting::default(),
+            &["kashiwara".to_owned()],
+        )
+        .await
+        .unwrap()[0]
+        .id;
+    let mut fields = conditions("create");
+    fields.push(("picking", "1".into()));
+    for id in [ids[0], ids[2], other_area] {
+        fields.push(("institution", id.to_string()));
+    }
+    let created = coordinator
+        .post("/hub/safety/new", "/hub/safety", fields)
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let check: i64 = created
+        .location()
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let mut targets: Vec<i64> = w
+        .store
+        .safety_targets(check)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.institution.id)
+        .collect();
+    targets.sort();
+    let mut expected = vec![ids[0], ids[2]];
+    expected.sort();
+    assert_eq!(targets, expected);
+    // Nothing ticked: refused with the reason.
+    let mut none = conditions("create");
+    none.push(("picking", "1".into()));
+    let refused = coordinator
+        .post("/hub/safety/new", "/hub/safety", none)
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("1件以上選んでください"));
+}
+
 /// Waits for the next `update` event of a stream being read into `received`.
 async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
     let mut seen = String::new();
@@ -657,6 +738,7 @@ async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>
 }
 
 both_backends!(
+    a_coordinator_picks_the_targets_by_hand,
     scheduled_reminders_go_out_once_when_due,
     a_drill_goes_out_and_answers_come_back_by_link,
     forged_and_expired_links_record_nothing,

@@ -410,8 +410,23 @@ struct NewPage {
     active_only: bool,
     /// (minutes before the deadline, label, chosen).
     reminders: Vec<(u32, &'static str, bool)>,
+    /// When picking by hand: the institutions the conditions reach, ticked or not.
+    candidates: Vec<Candidate>,
     error: Option<String>,
 }
+
+/// One institution offered for hand-picking.
+struct Candidate {
+    id: i64,
+    name: String,
+    area: String,
+    kind: &'static str,
+    active: bool,
+    ticked: bool,
+}
+
+/// At most this many institutions are listed for hand-picking (narrow the conditions first).
+const MAX_CANDIDATES: usize = 3_000;
 
 /// The reminders a coordinator can schedule: minutes before the deadline.
 const REMINDER_CHOICES: [(u32, &str); 3] =
@@ -451,6 +466,7 @@ pub async fn new_form(State(app): State<AppState>, ctx: Ctx) -> Result<Response,
             .iter()
             .map(|(m, label)| (*m, *label, *m == 30))
             .collect(),
+        candidates: Vec::new(),
         error: None,
     };
     Ok(render(&ctx, &page)?.into_response())
@@ -527,6 +543,7 @@ pub async fn create(
             .iter()
             .map(|(m, label)| (*m, *label, chosen_reminders.contains(m)))
             .collect(),
+        candidates: Vec::new(),
         error: None,
     };
     let deadline = chrono::NaiveDateTime::parse_from_str(&page.deadline, "%Y-%m-%dT%H:%M")
@@ -571,7 +588,62 @@ pub async fn create(
             "選んだ条件に当てはまる医療機関等がありません。地域や種別を見直してください".into(),
         );
     }
-    let ids: Vec<i64> = reachable.iter().map(|r| r.id).collect();
+    // Hand-picking: first list what the conditions reach (all ticked), then take the ticked.
+    let picking = !one("picking").is_empty();
+    let ticked: Vec<i64> = many("institution")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    if one("step") == "preview" || (picking && ticked.is_empty()) {
+        if reachable.len() > MAX_CANDIDATES {
+            return again(
+                page,
+                format!(
+                    "条件に当てはまるのは {} 件で、個別に選ぶには多すぎます（{} 件まで）。地域や種別で絞ってください",
+                    reachable.len(),
+                    MAX_CANDIDATES
+                ),
+            );
+        }
+        let names: std::collections::BTreeMap<String, String> =
+            reach.visible.iter().cloned().collect();
+        let first_look = one("step") == "preview" && !picking;
+        page.candidates = reachable
+            .iter()
+            .map(|r| Candidate {
+                id: r.id,
+                name: r.name.clone(),
+                area: names
+                    .get(&r.area)
+                    .cloned()
+                    .unwrap_or_else(|| r.area.clone()),
+                kind: r.kind.label_ja(),
+                active: r.active,
+                ticked: first_look || ticked.contains(&r.id),
+            })
+            .collect();
+        if picking && ticked.is_empty() {
+            return again(page, "送る医療機関等を1件以上選んでください".into());
+        }
+        return Ok(render(&ctx, &page)?.into_response());
+    }
+    let ids: Vec<i64> = if picking {
+        // Only what the conditions reach in the coordinator's areas, whatever was posted.
+        reachable
+            .iter()
+            .map(|r| r.id)
+            .filter(|id| ticked.contains(id))
+            .collect()
+    } else {
+        reachable.iter().map(|r| r.id).collect()
+    };
+    let check = NewCheck {
+        targeting: Targeting {
+            institutions: if picking { ids.clone() } else { Vec::new() },
+            ..check.targeting
+        },
+        ..check
+    };
     let user = ctx.viewer.signed_in().map(|u| u.id);
     let id = app
         .store
