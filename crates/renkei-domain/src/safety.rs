@@ -441,6 +441,103 @@ impl Details {
 }
 
 coded! {
+    /// The fuel of an emergency generator.
+    FuelKind {
+        /// 軽油.
+        Diesel = "diesel", "軽油", "Diesel";
+        /// A重油.
+        HeavyOil = "heavy_oil", "A重油", "Heavy oil";
+        /// ガソリン.
+        Gasoline = "gasoline", "ガソリン", "Gasoline";
+        /// LPガス.
+        Lpg = "lpg", "LPガス", "LPG";
+        /// 都市ガス.
+        CityGas = "city_gas", "都市ガス", "City gas";
+        /// その他.
+        Other = "other", "その他", "Other";
+    }
+}
+
+/// What does not change in a disaster, kept by the institution in normal times so that its
+/// disaster answer stays short and the hub can estimate how long it holds out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Baseline {
+    /// Generator output in kVA.
+    #[serde(default)]
+    pub generator_kva: Option<u32>,
+    /// Its fuel.
+    #[serde(default)]
+    pub fuel: Option<FuelKind>,
+    /// Fuel tank in litres.
+    #[serde(default)]
+    pub fuel_litres: Option<u32>,
+    /// Hours the generator runs on a full tank.
+    #[serde(default)]
+    pub runtime_hours: Option<u32>,
+    /// Water tank in litres.
+    #[serde(default)]
+    pub water_tank_litres: Option<u32>,
+    /// Days of drugs in stock.
+    #[serde(default)]
+    pub drug_days: Option<u32>,
+    /// Days of food in stock.
+    #[serde(default)]
+    pub food_days: Option<u32>,
+    /// Days of drinking water in stock.
+    #[serde(default)]
+    pub water_days: Option<u32>,
+    /// A satellite phone.
+    #[serde(default)]
+    pub satellite_phone: bool,
+    /// Home patients under its care who depend on power (ventilator, oxygen, suction).
+    #[serde(default)]
+    pub dependent_patients: PowerDependent,
+    /// Anything else worth knowing (free text).
+    #[serde(default)]
+    pub note: String,
+}
+
+impl Baseline {
+    /// Checks the numbers: possible, within bounds.
+    pub fn check(&self) -> Result<(), String> {
+        let bounded = [
+            (self.generator_kva, 10_000, "発電機の出力（kVA）"),
+            (self.fuel_litres, 1_000_000, "燃料タンク（L）"),
+            (self.runtime_hours, limits::FUEL_HOURS, "満タンでの運転時間"),
+            (self.water_tank_litres, 10_000_000, "受水槽（L）"),
+            (self.drug_days, 365, "医薬品の備蓄日数"),
+            (self.food_days, 365, "食料の備蓄日数"),
+            (self.water_days, 365, "飲料水の備蓄日数"),
+        ];
+        for (value, max, label) in bounded {
+            if value.is_some_and(|v| v > max) {
+                return Err(format!("「{label}」は {max} までで入力してください"));
+            }
+        }
+        let p = &self.dependent_patients;
+        if [p.ventilator, p.oxygen, p.suction]
+            .iter()
+            .any(|n| *n > limits::DEPENDENT)
+        {
+            return Err(format!(
+                "電源が必要な在宅患者数は機器ごとに {} 人までです",
+                limits::DEPENDENT
+            ));
+        }
+        if self.note.chars().count() > limits::NEEDS_CHARS {
+            return Err(format!("備考は {} 文字までです", limits::NEEDS_CHARS));
+        }
+        Ok(())
+    }
+
+    /// Hours of fuel to assume when an answer says "on emergency power" without hours: the full
+    /// tank's runtime, as registered.
+    pub fn assumed_fuel_hours(&self) -> Option<u32> {
+        self.runtime_hours
+    }
+}
+
+coded! {
     /// The state shown on the dashboard and the map, from the answer.
     Condition {
         /// 問題なし.
@@ -594,6 +691,25 @@ mod tests {
         let at = chrono::Utc.with_ymd_and_hms(2026, 9, 1, 0, 0, 0).unwrap();
         assert_eq!(fuel_left(24, at, at + chrono::Duration::hours(6)), 18.0);
         assert_eq!(fuel_left(5, at, at + chrono::Duration::hours(6)), 0.0);
+    }
+
+    #[test]
+    fn a_baseline_is_bounded() {
+        let fine = Baseline {
+            generator_kva: Some(50),
+            fuel: Some(FuelKind::Diesel),
+            fuel_litres: Some(390),
+            runtime_hours: Some(72),
+            satellite_phone: true,
+            ..Baseline::default()
+        };
+        assert!(fine.check().is_ok());
+        assert_eq!(fine.assumed_fuel_hours(), Some(72));
+        let absurd = Baseline {
+            drug_days: Some(3650),
+            ..fine
+        };
+        assert!(absurd.check().unwrap_err().contains("医薬品の備蓄日数"));
     }
 
     #[test]

@@ -57,3 +57,12 @@ CREATE TABLE safety_reminders (
     planned BIGINT,
     UNIQUE (check_id, planned)
 );
+
+-- What an institution keeps in normal times for a disaster (generator, fuel, water, stock,
+-- satellite phone, power-dependent home patients): readable by its hub, not public.
+CREATE TABLE readiness_baselines (
+    institution_id BIGINT PRIMARY KEY REFERENCES institutions (id),
+    document TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    updated_by BIGINT REFERENCES users (id)
+);

@@ -7,7 +7,7 @@ use crate::error::StoreError;
 use crate::{now_text, time_text};
 use renkei_domain::accounts::UserId;
 use renkei_domain::institution::InstitutionKind;
-use renkei_domain::safety::{Answer, CheckKind, Condition, NewCheck, Targeting};
+use renkei_domain::safety::{Answer, Baseline, CheckKind, Condition, NewCheck, Targeting};
 use sqlx::Row;
 
 /// The purpose string of response-link tokens.
@@ -93,6 +93,8 @@ pub struct TargetRow {
     pub answer: Option<Answer>,
     /// The last answer was taken by phone.
     pub by_phone: bool,
+    /// What the institution registered in normal times, if it did.
+    pub baseline: Option<Baseline>,
 }
 
 /// Delivery of a notice mail.
@@ -321,11 +323,13 @@ impl Store {
                     o.sent_at AS mail_sent_at, o.attempts AS mail_attempts, o.last_error AS mail_error,
                     (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
                     (SELECT s.entered_by FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS entered_by,
+                    b.document AS baseline,
                     {REACHABLE_COLUMNS}
              FROM safety_targets t
              JOIN institutions i ON i.id = t.institution_id
              JOIN areas a ON a.id = i.area_id
              LEFT JOIN outbox o ON o.id = t.mail_id
+             LEFT JOIN readiness_baselines b ON b.institution_id = i.id
              WHERE t.check_id = $1
              ORDER BY a.sort_order, i.kind, i.name_kana, i.id"
         ))
@@ -356,6 +360,13 @@ impl Store {
                     condition: Condition::from_code(&condition).unwrap_or(Condition::NoAnswer),
                     answer: answer_of(row.try_get("answer")?)?,
                     by_phone: entered_by.is_some(),
+                    baseline: row
+                        .try_get::<Option<String>, _>("baseline")?
+                        .map(|d| {
+                            serde_json::from_str(&d)
+                                .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))
+                        })
+                        .transpose()?,
                 })
             })
             .collect()
@@ -688,5 +699,51 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// An institution's baseline and when it was last saved.
+    pub async fn baseline(
+        &self,
+        institution_id: i64,
+    ) -> Result<Option<(Baseline, String)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT document, updated_at FROM readiness_baselines WHERE institution_id = $1",
+        )
+        .bind(institution_id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| {
+            let document: String = r.try_get("document")?;
+            Ok((
+                serde_json::from_str(&document)
+                    .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))?,
+                r.try_get("updated_at")?,
+            ))
+        })
+        .transpose()
+    }
+
+    /// Saves an institution's baseline (replacing the last).
+    pub async fn save_baseline(
+        &self,
+        institution_id: i64,
+        baseline: &Baseline,
+        by: Option<UserId>,
+    ) -> Result<(), StoreError> {
+        let document =
+            serde_json::to_string(baseline).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO readiness_baselines (institution_id, document, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (institution_id) DO UPDATE SET document = $2, updated_at = $3, updated_by = $4",
+        )
+        .bind(institution_id)
+        .bind(document)
+        .bind(now_text())
+        .bind(by.map(|u| u.0))
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 }

@@ -4,7 +4,7 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, ledger, ledger_edit, login, password, safety, safety_dashboard,
+    invitations, lang, ledger, ledger_edit, login, password, readiness, safety, safety_dashboard,
     safety_exports, safety_phone, safety_response, safety_summary,
 };
 use crate::{assets, fhir, health, metrics, AppState};
@@ -372,6 +372,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/safety/{id}/targets/{target}/phone",
         Access::Roles(COORDINATORS),
         post(safety_phone::save_phone),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/readiness",
+        Access::SignedIn,
+        get(readiness::show),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/readiness",
+        Access::SignedIn,
+        post(readiness::save),
     )
     .add(
         "GET",

@@ -522,6 +522,9 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // Staff may edit only their own institution's entry; the walked id belongs to nobody,
         // so only the administrator gets past the handler (staff editing: tests/mail.rs).
         ("GET" | "POST", "/institutions/{id}/edit") => &[Admin],
+        // An entry's disaster baseline: its staff edit, its area's coordinators and the
+        // prefecture read (the walked id belongs to nobody: they get "not found").
+        ("GET" | "POST", "/institutions/{id}/readiness") => &[Admin, Coordinator, Prefecture],
         ("GET", "/hub/changes") => &[Admin, Coordinator],
         ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],
         ("GET", "/hub/stale") => &[Admin, Coordinator],

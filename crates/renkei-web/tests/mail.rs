@@ -37,35 +37,6 @@ async fn invite(b: &mut Browser, page: &str, email: &str, role: &str, institutio
     b.post(page, "/invitations", fields).await
 }
 
-/// A user with `role` at the institution (with the test password and TOTP secret).
-async fn member_of(
-    w: &World,
-    institution: i64,
-    name: &str,
-    email: &str,
-    display: &str,
-    role: AccountRole,
-) {
-    let kind = renkei_domain::accounts::OrganisationKind::Institution;
-    let org = w
-        .store
-        .ensure_organisation(kind, name, None, Some(institution))
-        .await
-        .unwrap();
-    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
-    let user = w
-        .store
-        .create_user(&Email::parse(email).unwrap(), display, Some(&hash))
-        .await
-        .unwrap();
-    w.store.add_membership(user, org, role).await.unwrap();
-    w.store
-        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
-        .await
-        .unwrap();
-    w.store.confirm_totp(user, 0, &[]).await.unwrap();
-}
-
 fn link_in(text: &str, prefix: &str) -> String {
     let at = text
         .find(prefix)

@@ -725,6 +725,98 @@ async fn a_coordinator_picks_the_targets_by_hand(db: TestDb) {
     assert!(refused.body.contains("1件以上選んでください"));
 }
 
+async fn an_institution_keeps_its_baseline_and_the_hub_sees_it(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let clinic = w
+        .store
+        .safety_reachable(
+            &renkei_domain::safety::Targeting {
+                kinds: vec!["clinic".into()],
+                ..Default::default()
+            },
+            &["yao".to_owned()],
+        )
+        .await
+        .unwrap()[0]
+        .clone();
+    member_of(
+        &w,
+        clinic.id,
+        &clinic.name,
+        "staff@clinic.example.jp",
+        "受付 一郎",
+        AccountRole::InstitutionStaff,
+    )
+    .await;
+    let mut staff = w.login("staff@clinic.example.jp").await;
+    let page = format!("/institutions/{}/readiness", clinic.id);
+    let form = staff.get(&page).await;
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(form.body.contains("data-testid=\"save-readiness\""));
+    let fields = |drug_days: &str| {
+        vec![
+            ("generator_kva", "２０".to_owned()),
+            ("fuel", "diesel".to_owned()),
+            ("fuel_litres", "200".to_owned()),
+            ("runtime_hours", "48時間".to_owned()),
+            ("drug_days", drug_days.to_owned()),
+            ("satellite_phone", "1".to_owned()),
+            ("ventilator", "2".to_owned()),
+        ]
+    };
+    let absurd = staff.post(&page, &page, fields("3650")).await;
+    assert_eq!(absurd.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(absurd.body.contains("医薬品の備蓄") && absurd.body.contains("value=\"3650\""));
+    let saved = staff.post(&page, &page, fields("7")).await;
+    assert_eq!(saved.location(), format!("{page}?done=saved"));
+    let (baseline, _) = w.store.baseline(clinic.id).await.unwrap().unwrap();
+    assert_eq!(baseline.runtime_hours, Some(48));
+    assert_eq!(baseline.dependent_patients.ventilator, 2);
+    assert!(baseline.satellite_phone);
+
+    // Not public, and not for another institution's staff; the area's hub and the prefecture read.
+    let mut other = w.login(&email_of(AccountRole::InstitutionStaff)).await;
+    assert_eq!(other.get(&page).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        Browser::new(&w.app).get(&page).await.location(),
+        format!("/login?next={page}")
+    );
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let read = coordinator.get(&page).await;
+    assert!(read.body.contains("readiness-facts") && read.body.contains("48 時間"));
+    let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    assert_eq!(prefecture.get(&page).await.status, StatusCode::OK);
+
+    // In a check the dashboard uses it: the satellite phone and the patients at risk while
+    // waiting, and the registered runtime when the answer gives no hours.
+    let id = drill(&w, &mut coordinator).await;
+    let target = w
+        .store
+        .safety_targets(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.institution.id == clinic.id)
+        .unwrap();
+    let live = coordinator
+        .get(&format!("/hub/safety/{id}?part=live"))
+        .await;
+    assert!(live.body.contains("衛星電話あり") && live.body.contains("電源が必要な在宅患者 2人"));
+    let link = link_path(&w, &target);
+    let mut responder = Browser::new(&w.app);
+    responder
+        .post(&link, &link, quick("safe", "generator", "", "0"))
+        .await;
+    let live = coordinator
+        .get(&format!("/hub/safety/{id}?part=live"))
+        .await;
+    assert!(
+        live.body.contains("燃料は登録上 満タンで約48時間"),
+        "{}",
+        live.body
+    );
+}
+
 /// Waits for the next `update` event of a stream being read into `received`.
 async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
     let mut seen = String::new();
@@ -738,6 +830,7 @@ async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>
 }
 
 both_backends!(
+    an_institution_keeps_its_baseline_and_the_hub_sees_it,
     a_coordinator_picks_the_targets_by_hand,
     scheduled_reminders_go_out_once_when_due,
     a_drill_goes_out_and_answers_come_back_by_link,

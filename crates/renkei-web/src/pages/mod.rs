@@ -18,6 +18,7 @@ pub mod ledger_edit;
 pub mod login;
 pub mod message;
 pub mod password;
+pub mod readiness;
 pub mod safety;
 pub mod safety_dashboard;
 pub mod safety_exports;

@@ -36,6 +36,10 @@ struct Waiting {
     mail_failed: bool,
     reminders: i64,
     opened: bool,
+    /// It registered a satellite phone (worth trying when the lines are down).
+    satellite: bool,
+    /// Power-dependent home patients it registered in normal times.
+    dependent: u32,
 }
 
 struct Answered {
@@ -200,6 +204,11 @@ async fn live_part(
                 mail_failed,
                 reminders: t.reminders,
                 opened: t.opened_at.is_some(),
+                satellite: t.baseline.as_ref().is_some_and(|b| b.satellite_phone),
+                dependent: t
+                    .baseline
+                    .as_ref()
+                    .map_or(0, |b| b.dependent_patients.total()),
             }
         })
         .collect();
@@ -212,6 +221,13 @@ async fn live_part(
                 .map(|(k, v)| format!("{k}：{v}"))
                 .collect::<Vec<_>>()
                 .join("／");
+            if let (Power::Generator, None, Some(hours)) = (
+                a.quick.power,
+                a.quick.fuel_hours,
+                t.baseline.as_ref().and_then(|b| b.assumed_fuel_hours()),
+            ) {
+                summary.push_str(&format!("／燃料は登録上 満タンで約{hours}時間"));
+            }
             if let (Power::Generator, Some(h), Some(at)) =
                 (a.quick.power, a.quick.fuel_hours, t.answered_at.as_deref())
             {

@@ -356,3 +356,32 @@ pub async fn world_with_demo_directory(db: &TestDb) -> World {
     db.store.insert_institutions(&all).await.unwrap();
     w
 }
+
+/// A user with `role` at the institution (with the test password and TOTP secret).
+pub async fn member_of(
+    w: &World,
+    institution: i64,
+    name: &str,
+    email: &str,
+    display: &str,
+    role: AccountRole,
+) {
+    let kind = renkei_domain::accounts::OrganisationKind::Institution;
+    let org = w
+        .store
+        .ensure_organisation(kind, name, None, Some(institution))
+        .await
+        .unwrap();
+    let hash = renkei_web::auth::secrets::hash_password(PASSWORD).unwrap();
+    let user = w
+        .store
+        .create_user(&Email::parse(email).unwrap(), display, Some(&hash))
+        .await
+        .unwrap();
+    w.store.add_membership(user, org, role).await.unwrap();
+    w.store
+        .set_pending_totp(user, &renkei_domain::totp::base32_encode(SECRET))
+        .await
+        .unwrap();
+    w.store.confirm_totp(user, 0, &[]).await.unwrap();
+}

@@ -1,0 +1,244 @@
+//! An institution's disaster baseline (`/institutions/{id}/readiness`): what does not change in
+//! a disaster — generator, fuel, water tank, days of stock, satellite phone, home patients who
+//! depend on power — kept by its staff in normal times, so its answer to a safety check stays
+//! short and the hub can estimate how long it holds out. Not public: its staff edit it; the
+//! coordinators of its area, the prefecture and the administrator read it.
+
+use super::changes::may_edit;
+use crate::auth::access::client_of;
+use crate::chrome::Chrome;
+use crate::error::{Ctx, PageError};
+use crate::pages::home::render;
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, RawForm, State};
+use axum::http::{header, Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::audit::Outcome;
+use renkei_domain::safety::{limits, read_count, Baseline, FuelKind, PowerDependent};
+use renkei_store::audit::AuditEvent;
+use renkei_store::records::RecordQuery;
+
+#[derive(Template)]
+#[template(path = "readiness.html")]
+struct ReadinessPage {
+    chrome: Chrome,
+    id: i64,
+    name: String,
+    can_edit: bool,
+    updated: String,
+    /// (field, label, unit, value as shown).
+    numbers: Vec<(&'static str, &'static str, &'static str, String)>,
+    fuels: Vec<(&'static str, &'static str, bool)>,
+    satellite_phone: bool,
+    dependent: [String; 3],
+    note: String,
+    error: Option<String>,
+    saved: bool,
+}
+
+/// The numeric fields: (form name, label, unit, upper bound).
+const NUMBERS: [(&str, &str, &str, u32); 7] = [
+    ("generator_kva", "発電機の出力", "kVA", 10_000),
+    ("fuel_litres", "燃料タンク", "L", 1_000_000),
+    (
+        "runtime_hours",
+        "満タンでの運転時間",
+        "時間",
+        limits::FUEL_HOURS,
+    ),
+    ("water_tank_litres", "受水槽", "L", 10_000_000),
+    ("drug_days", "医薬品の備蓄", "日分", 365),
+    ("food_days", "食料の備蓄", "日分", 365),
+    ("water_days", "飲料水の備蓄", "日分", 365),
+];
+
+fn value_of(b: &Baseline, name: &str) -> Option<u32> {
+    match name {
+        "generator_kva" => b.generator_kva,
+        "fuel_litres" => b.fuel_litres,
+        "runtime_hours" => b.runtime_hours,
+        "water_tank_litres" => b.water_tank_litres,
+        "drug_days" => b.drug_days,
+        "food_days" => b.food_days,
+        _ => b.water_days,
+    }
+}
+
+/// The institution's name and area, and whether the viewer may edit or read its baseline.
+async fn access(app: &AppState, ctx: &Ctx, id: i64) -> Result<(String, bool), PageError> {
+    let user = ctx
+        .viewer
+        .signed_in()
+        .ok_or_else(|| PageError::not_found(ctx))?;
+    let can_edit = may_edit(user, id);
+    let prefecture = user.has_role(AccountRole::PrefectureViewer);
+    if !can_edit && !prefecture && !user.has_role(AccountRole::HubCoordinator) {
+        return Err(PageError::forbidden(ctx));
+    }
+    let record = app
+        .store
+        .entry_records(&RecordQuery {
+            ids: Some(vec![id]),
+            limit: 1,
+            ..RecordQuery::default()
+        })
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| PageError::not_found(ctx))?;
+    let can_read = can_edit || prefecture || super::changes::may_decide(user, &record.area_code);
+    if !can_read {
+        return Err(PageError::forbidden(ctx));
+    }
+    Ok((record.fields.name, can_edit))
+}
+
+fn page_of(
+    ctx: &Ctx,
+    id: i64,
+    name: String,
+    can_edit: bool,
+    baseline: &Baseline,
+    updated: String,
+) -> ReadinessPage {
+    let p = &baseline.dependent_patients;
+    ReadinessPage {
+        chrome: Chrome::new(ctx, "nav.disaster", false),
+        id,
+        name,
+        can_edit,
+        updated,
+        numbers: NUMBERS
+            .iter()
+            .map(|(field, label, unit, _)| {
+                (
+                    *field,
+                    *label,
+                    *unit,
+                    value_of(baseline, field)
+                        .map(|v| v.to_string())
+                        .unwrap_or_default(),
+                )
+            })
+            .collect(),
+        fuels: FuelKind::ALL
+            .iter()
+            .map(|f| (f.code(), f.label_ja(), baseline.fuel == Some(*f)))
+            .collect(),
+        satellite_phone: baseline.satellite_phone,
+        dependent: [p.ventilator, p.oxygen, p.suction].map(|n| n.to_string()),
+        note: baseline.note.clone(),
+        error: None,
+        saved: false,
+    }
+}
+
+/// `GET /institutions/{id}/readiness`.
+pub async fn show(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    axum::extract::Query(q): axum::extract::Query<super::safety_summary::SummaryQuery>,
+) -> Result<Response, PageError> {
+    let (name, can_edit) = access(&app, &ctx, id).await?;
+    let stored = app
+        .store
+        .baseline(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let (baseline, updated) = match stored {
+        Some((b, at)) => (b, super::safety::jst_time(&at)),
+        None => (Baseline::default(), String::new()),
+    };
+    let mut page = page_of(&ctx, id, name, can_edit, &baseline, updated);
+    page.saved = q.done.as_deref() == Some("saved");
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+/// Reads the form.
+fn read(body: &[u8]) -> Result<Baseline, String> {
+    let field = |n: &str| crate::auth::session::form_field(body, n).unwrap_or_default();
+    let mut numbers = std::collections::HashMap::new();
+    for (name, label, _, max) in NUMBERS {
+        numbers.insert(name, read_count(&field(name), label, max)?);
+    }
+    let dependent = |name: &str, label: &str| -> Result<u32, String> {
+        Ok(read_count(&field(name), label, limits::DEPENDENT)?.unwrap_or(0))
+    };
+    let baseline = Baseline {
+        generator_kva: numbers["generator_kva"],
+        fuel: FuelKind::from_code(&field("fuel")),
+        fuel_litres: numbers["fuel_litres"],
+        runtime_hours: numbers["runtime_hours"],
+        water_tank_litres: numbers["water_tank_litres"],
+        drug_days: numbers["drug_days"],
+        food_days: numbers["food_days"],
+        water_days: numbers["water_days"],
+        satellite_phone: field("satellite_phone") == "1",
+        dependent_patients: PowerDependent {
+            ventilator: dependent("ventilator", "人工呼吸器の患者")?,
+            oxygen: dependent("oxygen", "在宅酸素の患者")?,
+            suction: dependent("suction", "吸引器の患者")?,
+        },
+        note: field("note").trim().to_owned(),
+    };
+    baseline.check()?;
+    Ok(baseline)
+}
+
+/// `POST /institutions/{id}/readiness`: its staff save it (audited).
+pub async fn save(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    let (name, can_edit) = access(&app, &ctx, id).await?;
+    if !can_edit {
+        return Err(PageError::forbidden(&ctx));
+    }
+    let baseline = match read(&body) {
+        Ok(b) => b,
+        Err(e) => {
+            let mut page = page_of(&ctx, id, name, true, &Baseline::default(), String::new());
+            let field = |n: &str| crate::auth::session::form_field(&body, n).unwrap_or_default();
+            for n in &mut page.numbers {
+                n.3 = field(n.0);
+            }
+            page.dependent = ["ventilator", "oxygen", "suction"].map(field);
+            page.note = field("note");
+            page.satellite_phone = field("satellite_phone") == "1";
+            page.fuels = FuelKind::ALL
+                .iter()
+                .map(|f| (f.code(), f.label_ja(), field("fuel") == f.code()))
+                .collect();
+            page.error = Some(e);
+            return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response());
+        }
+    };
+    let user = ctx.viewer.signed_in().map(|u| u.id);
+    app.store
+        .save_baseline(id, &baseline, user)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let event = AuditEvent::new(
+        user,
+        "readiness.saved",
+        Outcome::Ok,
+        format!("institution:{id}"),
+        client_of(&extensions),
+    );
+    let _ = app.store.append_audit(&event).await;
+    Ok((
+        StatusCode::SEE_OTHER,
+        [(
+            header::LOCATION,
+            format!("/institutions/{id}/readiness?done=saved"),
+        )],
+    )
+        .into_response())
+}
