@@ -747,3 +747,80 @@ impl Store {
         Ok(())
     }
 }
+
+/// One institution's readiness as the hub sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadinessRow {
+    /// Institution id.
+    pub id: i64,
+    /// Name.
+    pub name: String,
+    /// Kind.
+    pub kind: InstitutionKind,
+    /// Area code.
+    pub area: String,
+    /// 積極的医療機関.
+    pub active: bool,
+    /// Phone.
+    pub phone: Option<String>,
+    /// BCP status code.
+    pub bcp: String,
+    /// Emergency power kind code.
+    pub power: String,
+    /// Power can be lent.
+    pub lendable: bool,
+    /// Role ④ (災害時計画) status code, for active institutions.
+    pub disaster_plan: Option<String>,
+    /// The baseline, if registered.
+    pub baseline: Option<Baseline>,
+}
+
+impl Store {
+    /// Every institution of `areas` with its BCP, emergency power, role ④ and baseline, in area,
+    /// kind and reading order.
+    pub async fn readiness_overview(
+        &self,
+        areas: &[String],
+    ) -> Result<Vec<ReadinessRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT i.id, i.name, i.kind, a.code AS area_code, i.is_active, i.phone, i.bcp_status,
+                    i.power_kind, i.power_lendable, r.status AS plan_status, b.document AS baseline
+             FROM institutions i
+             JOIN areas a ON a.id = i.area_id
+             LEFT JOIN institution_roles r ON r.institution_id = i.id AND r.role = 'disaster_plan'
+             LEFT JOIN readiness_baselines b ON b.institution_id = i.id
+             ORDER BY a.sort_order, i.kind, i.name_kana, i.id",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = Vec::new();
+        for row in &rows {
+            let area: String = row.try_get("area_code")?;
+            if !areas.contains(&area) {
+                continue;
+            }
+            let kind: String = row.try_get("kind")?;
+            out.push(ReadinessRow {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                kind: InstitutionKind::from_code(&kind)
+                    .ok_or_else(|| StoreError::Invalid(format!("institution kind {kind}")))?,
+                area,
+                active: row.try_get::<i64, _>("is_active")? != 0,
+                phone: row.try_get("phone")?,
+                bcp: row.try_get("bcp_status")?,
+                power: row.try_get("power_kind")?,
+                lendable: row.try_get::<i64, _>("power_lendable")? != 0,
+                disaster_plan: row.try_get("plan_status")?,
+                baseline: row
+                    .try_get::<Option<String>, _>("baseline")?
+                    .map(|d| {
+                        serde_json::from_str(&d)
+                            .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))
+                    })
+                    .transpose()?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -375,6 +375,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "GET",
+        "/hub/readiness",
+        Access::Roles(HUB_VIEWERS),
+        get(readiness::hub),
+    )
+    .add(
+        "GET",
+        "/hub/readiness.csv",
+        Access::Roles(HUB_VIEWERS),
+        get(readiness::hub_csv),
+    )
+    .add(
+        "GET",
         "/institutions/{id}/readiness",
         Access::SignedIn,
         get(readiness::show),

@@ -507,6 +507,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/hub/safety/{id}/summary",
         ) => &[Admin, Coordinator, Prefecture],
         ("GET", "/hub/safety/new" | "/hub/safety/{id}/links") => &[Admin, Coordinator],
+        ("GET", "/hub/readiness" | "/hub/readiness.csv") => &[Admin, Coordinator, Prefecture],
         (
             "POST",
             "/hub/safety"

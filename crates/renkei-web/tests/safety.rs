@@ -787,6 +787,20 @@ async fn an_institution_keeps_its_baseline_and_the_hub_sees_it(db: TestDb) {
     let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
     assert_eq!(prefecture.get(&page).await.status, StatusCode::OK);
 
+    // The hub's view of the area: the baseline counted, the clinic listed.
+    let hub = coordinator.get("/hub/readiness").await;
+    assert_eq!(hub.status, StatusCode::OK);
+    assert!(hub.body.contains("<td>八尾市</td>") && !hub.body.contains("<td>柏原市</td>"));
+    assert!(
+        hub.body.contains("<td>1</td><td>2人</td>"),
+        "one baseline, two patients"
+    );
+    let csv = coordinator.get("/hub/readiness.csv").await;
+    assert!(csv.body.contains(&clinic.name) && csv.body.contains("発電機 20kVA"));
+    // The prefecture sees every area, with 災害時計画 as the report counts it (西 2/7).
+    let all = prefecture.get("/hub/readiness").await;
+    assert!(all.body.contains("<td>2／7</td>"), "{}", all.body);
+
     // In a check the dashboard uses it: the satellite phone and the patients at risk while
     // waiting, and the registered runtime when the answer gives no hours.
     let id = drill(&w, &mut coordinator).await;

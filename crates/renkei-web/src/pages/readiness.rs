@@ -242,3 +242,220 @@ pub async fn save(
     )
         .into_response())
 }
+
+/// One area's readiness in figures.
+pub struct AreaReadiness {
+    /// Area name.
+    pub name: String,
+    /// Institutions.
+    pub institutions: usize,
+    /// BCP in place / being written.
+    pub bcp_done: usize,
+    /// BCP being written.
+    pub bcp_drafting: usize,
+    /// Active institutions, and those whose 災害時計画 (role ④) is in place.
+    pub active: usize,
+    /// Role ④ available now.
+    pub plan_ready: usize,
+    /// With emergency power (any kind), and lendable.
+    pub powered: usize,
+    /// Power that can be lent.
+    pub lendable: usize,
+    /// Baselines registered.
+    pub baselines: usize,
+    /// Power-dependent home patients registered.
+    pub dependent: u32,
+}
+
+/// One institution's row.
+pub struct ReadinessLine {
+    id: i64,
+    name: String,
+    area: String,
+    kind: &'static str,
+    active: bool,
+    bcp: &'static str,
+    plan: &'static str,
+    power: &'static str,
+    lendable: bool,
+    baseline: String,
+}
+
+#[derive(Template)]
+#[template(path = "hub_readiness.html")]
+struct HubReadinessPage {
+    chrome: Chrome,
+    areas: Vec<AreaReadiness>,
+    lines: Vec<ReadinessLine>,
+}
+
+/// `GET /hub/readiness` (and `.csv`): who has a BCP, a disaster plan (role ④), emergency power
+/// (lendable or not) and a registered baseline, per area and per institution.
+async fn overview(
+    app: &AppState,
+    ctx: &Ctx,
+) -> Result<(Vec<AreaReadiness>, Vec<ReadinessLine>), PageError> {
+    use renkei_domain::readiness::{BcpStatus, PowerKind};
+    use renkei_domain::region::RoleStatus;
+    let visible = super::safety::visible_areas(app, ctx).await?;
+    let codes: Vec<String> = visible.iter().map(|(c, _)| c.clone()).collect();
+    let rows = app
+        .store
+        .readiness_overview(&codes)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    let name_of = |code: &str| {
+        visible
+            .iter()
+            .find(|(c, _)| c == code)
+            .map(|(_, n)| n.clone())
+            .unwrap_or_else(|| code.to_owned())
+    };
+    let areas = visible
+        .iter()
+        .map(|(code, name)| {
+            let mine: Vec<_> = rows.iter().filter(|r| &r.area == code).collect();
+            AreaReadiness {
+                name: name.clone(),
+                institutions: mine.len(),
+                bcp_done: mine
+                    .iter()
+                    .filter(|r| r.bcp == BcpStatus::Done.code())
+                    .count(),
+                bcp_drafting: mine
+                    .iter()
+                    .filter(|r| r.bcp == BcpStatus::Drafting.code())
+                    .count(),
+                active: mine.iter().filter(|r| r.active).count(),
+                plan_ready: mine
+                    .iter()
+                    .filter(|r| r.disaster_plan.as_deref() == Some(RoleStatus::Available.code()))
+                    .count(),
+                powered: mine
+                    .iter()
+                    .filter(|r| {
+                        !matches!(
+                            PowerKind::parse(&r.power),
+                            None | Some(PowerKind::Unknown | PowerKind::None)
+                        )
+                    })
+                    .count(),
+                lendable: mine.iter().filter(|r| r.lendable).count(),
+                baselines: mine.iter().filter(|r| r.baseline.is_some()).count(),
+                dependent: mine
+                    .iter()
+                    .filter_map(|r| r.baseline.as_ref())
+                    .map(|b| b.dependent_patients.total())
+                    .sum(),
+            }
+        })
+        .collect();
+    let lines = rows
+        .iter()
+        .map(|r| ReadinessLine {
+            id: r.id,
+            name: r.name.clone(),
+            area: name_of(&r.area),
+            kind: r.kind.label_ja(),
+            active: r.active,
+            bcp: BcpStatus::parse(&r.bcp).unwrap_or_default().label_ja(),
+            plan: match r.disaster_plan.as_deref().and_then(RoleStatus::from_code) {
+                Some(s) => s.label_ja(),
+                None => "",
+            },
+            power: PowerKind::parse(&r.power).unwrap_or_default().label_ja(),
+            lendable: r.lendable,
+            baseline: r
+                .baseline
+                .as_ref()
+                .map(|b| {
+                    let mut parts = Vec::new();
+                    if let Some(k) = b.generator_kva {
+                        parts.push(format!("発電機 {k}kVA"));
+                    }
+                    if let Some(h) = b.runtime_hours {
+                        parts.push(format!("満タン約{h}時間"));
+                    }
+                    if b.satellite_phone {
+                        parts.push("衛星電話".to_owned());
+                    }
+                    let p = b.dependent_patients.total();
+                    if p > 0 {
+                        parts.push(format!("電源が必要な在宅患者 {p}人"));
+                    }
+                    if parts.is_empty() {
+                        "登録あり".to_owned()
+                    } else {
+                        parts.join("・")
+                    }
+                })
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok((areas, lines))
+}
+
+/// `GET /hub/readiness`.
+pub async fn hub(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+    let (areas, lines) = overview(&app, &ctx).await?;
+    let page = HubReadinessPage {
+        chrome: Chrome::new(&ctx, "nav.disaster", false),
+        areas,
+        lines,
+    };
+    Ok(render(&ctx, &page)?.into_response())
+}
+
+/// `GET /hub/readiness.csv`.
+pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
+    let (_, lines) = overview(&app, &ctx).await?;
+    let rows: Vec<Vec<String>> = lines
+        .into_iter()
+        .map(|l| {
+            vec![
+                l.area,
+                l.kind.to_owned(),
+                l.name,
+                if l.active {
+                    "○".into()
+                } else {
+                    String::new()
+                },
+                l.bcp.to_owned(),
+                l.plan.to_owned(),
+                l.power.to_owned(),
+                if l.lendable {
+                    "○".into()
+                } else {
+                    String::new()
+                },
+                l.baseline,
+            ]
+        })
+        .collect();
+    let csv = crate::export::table_csv(
+        &[
+            "地域",
+            "種別",
+            "名称",
+            "積極的医療機関",
+            "BCP",
+            "災害時計画（役割④）",
+            "非常用電源",
+            "電源の貸出",
+            "平常時の登録",
+        ],
+        &rows,
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"renkei-readiness.csv\"",
+            ),
+        ],
+        csv,
+    )
+        .into_response())
+}

@@ -119,6 +119,15 @@ pub fn answer_summary(a: &Answer) -> Vec<(&'static str, String)> {
 }
 
 /// The areas a viewer sees and the areas they may act in.
+/// The (code, name) of the areas the viewer sees (coordinators: theirs; the prefecture and the
+/// administrator: all).
+pub(crate) async fn visible_areas(
+    app: &AppState,
+    ctx: &Ctx,
+) -> Result<Vec<(String, String)>, PageError> {
+    Ok(reach(app, ctx).await?.visible)
+}
+
 pub(crate) struct Reach {
     /// (code, name) of the areas whose checks they see.
     pub(crate) visible: Vec<(String, String)>,
