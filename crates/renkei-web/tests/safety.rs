@@ -39,6 +39,11 @@ async fn drill(w: &World, coordinator: &mut Browser) -> i64 {
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
     let location = created.location().to_owned();
     assert!(location.ends_with("?done=created"), "{location}");
+    check_id_of(&location)
+}
+
+/// The check's id in the location after creating it (`/hub/safety/7?done=created`).
+fn check_id_of(location: &str) -> i64 {
     location
         .trim_start_matches("/hub/safety/")
         .split('?')
@@ -596,14 +601,7 @@ async fn scheduled_reminders_go_out_once_when_due(db: TestDb) {
         )
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let id: i64 = created
-        .location()
-        .trim_start_matches("/hub/safety/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let id: i64 = check_id_of(created.location());
     let targets = w.store.safety_targets(id).await.unwrap();
     let with_mail = targets
         .iter()
@@ -695,14 +693,7 @@ async fn a_coordinator_picks_the_targets_by_hand(db: TestDb) {
         .post("/hub/safety/new", "/hub/safety", fields)
         .await;
     assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let check: i64 = created
-        .location()
-        .trim_start_matches("/hub/safety/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let check: i64 = check_id_of(created.location());
     let mut targets: Vec<i64> = w
         .store
         .safety_targets(check)
