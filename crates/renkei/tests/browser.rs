@@ -316,7 +316,9 @@ fn the_directory_map_shows_every_result_without_tiles_and_the_entry_form_picks_a
            markers: Number(root.getAttribute('data-markers')),
            drawn: root.querySelectorAll('path.leaflet-interactive').length
                 + root.querySelectorAll('.marker-cluster').length,
-           outlines: root.querySelectorAll('.leaflet-overlay-pane path').length,
+           // Outlines are the non-interactive paths; markers drawn unclustered (at some zoom
+           // levels) are interactive paths in the same pane.
+           outlines: root.querySelectorAll('.leaflet-overlay-pane path:not(.leaflet-interactive)').length,
            fallbackHidden: root.querySelector('.map-fallback').hidden,
            total: Number(document.querySelector('[data-testid=result-count] strong').textContent),
          };",
