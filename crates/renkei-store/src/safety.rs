@@ -186,6 +186,13 @@ fn reachable_of(row: &sqlx::any::AnyRow) -> Result<Reachable, StoreError> {
     })
 }
 
+fn baseline_of(text: Option<String>) -> Result<Option<Baseline>, StoreError> {
+    text.map(|t| {
+        serde_json::from_str(&t).map_err(|e| StoreError::Invalid(format!("baseline: {e}")))
+    })
+    .transpose()
+}
+
 fn answer_of(text: Option<String>) -> Result<Option<Answer>, StoreError> {
     text.map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Invalid(format!("answer: {e}"))))
         .transpose()
@@ -360,13 +367,7 @@ impl Store {
                     condition: Condition::from_code(&condition).unwrap_or(Condition::NoAnswer),
                     answer: answer_of(row.try_get("answer")?)?,
                     by_phone: entered_by.is_some(),
-                    baseline: row
-                        .try_get::<Option<String>, _>("baseline")?
-                        .map(|d| {
-                            serde_json::from_str(&d)
-                                .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))
-                        })
-                        .transpose()?,
+                    baseline: baseline_of(row.try_get("baseline")?)?,
                 })
             })
             .collect()
@@ -717,8 +718,7 @@ impl Store {
         row.map(|r| {
             let document: String = r.try_get("document")?;
             Ok((
-                serde_json::from_str(&document)
-                    .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))?,
+                baseline_of(Some(document))?.expect("a document was read"),
                 r.try_get("updated_at")?,
             ))
         })
@@ -812,13 +812,7 @@ impl Store {
                 power: row.try_get("power_kind")?,
                 lendable: row.try_get::<i64, _>("power_lendable")? != 0,
                 disaster_plan: row.try_get("plan_status")?,
-                baseline: row
-                    .try_get::<Option<String>, _>("baseline")?
-                    .map(|d| {
-                        serde_json::from_str(&d)
-                            .map_err(|e| StoreError::Invalid(format!("baseline: {e}")))
-                    })
-                    .transpose()?,
+                baseline: baseline_of(row.try_get("baseline")?)?,
             });
         }
         Ok(out)
