@@ -10,6 +10,7 @@ pub mod fiscal_year;
 pub mod import;
 pub mod institution;
 pub mod ledger;
+pub mod power;
 pub mod readiness;
 pub mod region;
 pub mod report;

@@ -154,9 +154,78 @@ impl BcpStatus {
     }
 }
 
+/// The largest BCP document accepted (a scanned plan of a hundred pages fits).
+pub const MAX_BCP_BYTES: usize = 20 * 1024 * 1024;
+
+/// Checks that an uploaded BCP document is a PDF by its content, not its name: it must start
+/// with the `%PDF-` header and carry an `%%EOF` marker near its end (a truncated upload has
+/// none), and fit in `MAX_BCP_BYTES`.
+pub fn check_bcp_document(bytes: &[u8]) -> Result<(), String> {
+    if bytes.is_empty() {
+        return Err("ファイルが選ばれていないか、空のファイルです".into());
+    }
+    if bytes.len() > MAX_BCP_BYTES {
+        return Err(format!(
+            "ファイルが大きすぎます（{} MB まで）",
+            MAX_BCP_BYTES / 1024 / 1024
+        ));
+    }
+    // PDF readers accept the header within the first kilobyte.
+    let head = &bytes[..bytes.len().min(1024)];
+    if !head.windows(5).any(|w| w == b"%PDF-") {
+        return Err("PDF ファイルではありません。BCP を PDF で保存してから選んでください".into());
+    }
+    let tail = &bytes[bytes.len().saturating_sub(2048)..];
+    if !tail.windows(5).any(|w| w == b"%%EOF") {
+        return Err("PDF ファイルが途中で切れています。もう一度保存してから選んでください".into());
+    }
+    Ok(())
+}
+
+/// A file name safe to show and to offer for download: the last path component, control
+/// characters and quotes removed, at most 100 characters, ending in `.pdf`.
+pub fn bcp_file_name(name: &str) -> String {
+    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | ';'))
+        .take(100)
+        .collect();
+    clean = clean.trim().to_owned();
+    if clean.is_empty() {
+        clean = "BCP".into();
+    }
+    if !clean.to_lowercase().ends_with(".pdf") {
+        clean.push_str(".pdf");
+    }
+    clean
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bcp_documents_are_checked_by_content() {
+        let pdf = b"%PDF-1.7\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        assert!(check_bcp_document(&pdf).is_ok());
+        assert!(check_bcp_document(b"").is_err());
+        let faked = b"MZ\x90\x00 this is an exe named plan.pdf %%EOF";
+        assert!(check_bcp_document(faked).unwrap_err().contains("PDF"));
+        let truncated = &pdf[..20];
+        assert!(check_bcp_document(truncated).unwrap_err().contains("途中"));
+        let mut huge = pdf.clone();
+        huge.resize(MAX_BCP_BYTES + 1, b' ');
+        assert!(check_bcp_document(&huge).unwrap_err().contains("大きすぎ"));
+    }
+
+    #[test]
+    fn bcp_file_names_are_made_safe() {
+        assert_eq!(bcp_file_name("C:\\Users\\a\\BCP 2026.pdf"), "BCP 2026.pdf");
+        assert_eq!(bcp_file_name("../../etc/passwd"), "passwd.pdf");
+        assert_eq!(bcp_file_name("a\"b;\r\n.PDF"), "ab.PDF");
+        assert_eq!(bcp_file_name(""), "BCP.pdf");
+    }
 
     #[test]
     fn codes_and_labels_parse_back() {

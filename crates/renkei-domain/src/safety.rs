@@ -44,6 +44,7 @@ macro_rules! coded {
         }
     };
 }
+pub(crate) use coded;
 
 coded! {
     /// A drill or a real alert.

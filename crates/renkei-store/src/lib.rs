@@ -7,6 +7,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod bcp;
 pub mod changes;
 mod connect;
 pub mod directory;
@@ -15,6 +16,7 @@ pub mod import;
 pub mod ledger;
 pub mod mail;
 pub mod migrate;
+pub mod power;
 pub mod records;
 pub mod region;
 pub mod safety;

@@ -25,6 +25,8 @@ pub struct OutboxMail {
     pub attempts: i64,
     /// The last delivery error.
     pub last_error: Option<String>,
+    /// When the receiving server refused it for good (5xx): never retried.
+    pub bounced_at: Option<String>,
 }
 
 impl Store {
@@ -47,15 +49,16 @@ impl Store {
         Ok(id)
     }
 
-    /// Mails not yet delivered with fewer than `max_attempts` attempts, oldest first.
+    /// Mails not yet delivered nor refused for good, with fewer than `max_attempts` attempts,
+    /// oldest first.
     pub async fn pending_mails(
         &self,
         max_attempts: i64,
         limit: i64,
     ) -> Result<Vec<OutboxMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error FROM outbox
-             WHERE sent_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at FROM outbox
+             WHERE sent_at IS NULL AND bounced_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
         )
         .bind(max_attempts)
         .bind(limit)
@@ -70,7 +73,7 @@ impl Store {
     /// The newest mails, for the administrators' outbox page.
     pub async fn recent_mails(&self, limit: i64) -> Result<Vec<OutboxMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error FROM outbox ORDER BY id DESC LIMIT $1",
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at FROM outbox ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
@@ -88,6 +91,20 @@ impl Store {
             .bind(id)
             .execute(self.pool())
             .await?;
+        Ok(())
+    }
+
+    /// Records a permanent refusal (the address does not exist, the domain refuses): the mail
+    /// is not retried and shows as bounced (不達).
+    pub async fn mark_mail_bounced(&self, id: i64, error: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, bounced_at = $2 WHERE id = $3",
+        )
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(crate::now_text())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -112,5 +129,6 @@ fn mail_from(r: &sqlx::any::AnyRow) -> Result<OutboxMail, sqlx::Error> {
         sent_at: r.try_get("sent_at")?,
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
+        bounced_at: r.try_get("bounced_at")?,
     })
 }

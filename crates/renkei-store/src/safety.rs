@@ -108,6 +108,8 @@ pub struct MailState {
     pub attempts: i64,
     /// The last error.
     pub last_error: Option<String>,
+    /// Refused for good by the receiving server (UTC text).
+    pub bounced_at: Option<String>,
 }
 
 /// What a response link opens.
@@ -327,7 +329,7 @@ impl Store {
     pub async fn safety_targets(&self, check_id: i64) -> Result<Vec<TargetRow>, StoreError> {
         let rows = sqlx::query(&format!(
             "SELECT t.id, t.link_salt, t.reminders, t.opened_at, t.answered_at, t.condition, t.mail_id,
-                    o.sent_at AS mail_sent_at, o.attempts AS mail_attempts, o.last_error AS mail_error,
+                    o.sent_at AS mail_sent_at, o.attempts AS mail_attempts, o.last_error AS mail_error, o.bounced_at AS mail_bounced_at,
                     (SELECT s.answer FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS answer,
                     (SELECT s.entered_by FROM safety_answers s WHERE s.target_id = t.id ORDER BY s.version DESC LIMIT 1) AS entered_by,
                     b.document AS baseline,
@@ -358,6 +360,7 @@ impl Store {
                             sent_at: row.try_get("mail_sent_at")?,
                             attempts: row.try_get("mail_attempts")?,
                             last_error: row.try_get("mail_error")?,
+                            bounced_at: row.try_get("mail_bounced_at")?,
                         }),
                         None => None,
                     },
@@ -773,6 +776,16 @@ pub struct ReadinessRow {
     pub disaster_plan: Option<String>,
     /// The baseline, if registered.
     pub baseline: Option<Baseline>,
+    /// The day of the last BCP drill (ISO text).
+    pub last_bcp_drill: Option<String>,
+    /// Whether a BCP document is uploaded.
+    pub bcp_document: bool,
+    /// Whether the hub may read it.
+    pub bcp_shared_with_hub: bool,
+    /// Power units in service.
+    pub power_units: i64,
+    /// Of those, lendable.
+    pub lendable_units: i64,
 }
 
 impl Store {
@@ -784,11 +797,17 @@ impl Store {
     ) -> Result<Vec<ReadinessRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT i.id, i.name, i.kind, a.code AS area_code, i.is_active, i.phone, i.bcp_status,
-                    i.power_kind, i.power_lendable, r.status AS plan_status, b.document AS baseline
+                    i.power_kind, i.power_lendable, r.status AS plan_status, b.document AS baseline,
+                    g.last_drill_on, COALESCE(g.shared_with_hub, 0) AS shared_with_hub,
+                    (SELECT COUNT(*) FROM bcp_documents d WHERE d.institution_id = i.id) AS documents,
+                    (SELECT COUNT(*) FROM power_units u WHERE u.institution_id = i.id AND u.retired_at IS NULL) AS units,
+                    (SELECT COUNT(*) FROM power_units u WHERE u.institution_id = i.id AND u.retired_at IS NULL
+                        AND u.lendable = 1) AS lendable_units
              FROM institutions i
              JOIN areas a ON a.id = i.area_id
              LEFT JOIN institution_roles r ON r.institution_id = i.id AND r.role = 'disaster_plan'
              LEFT JOIN readiness_baselines b ON b.institution_id = i.id
+             LEFT JOIN bcp_registry g ON g.institution_id = i.id
              ORDER BY a.sort_order, i.kind, i.name_kana, i.id",
         )
         .fetch_all(self.pool())
@@ -813,6 +832,11 @@ impl Store {
                 lendable: row.try_get::<i64, _>("power_lendable")? != 0,
                 disaster_plan: row.try_get("plan_status")?,
                 baseline: baseline_of(row.try_get("baseline")?)?,
+                last_bcp_drill: row.try_get("last_drill_on")?,
+                bcp_document: row.try_get::<i64, _>("documents")? > 0,
+                bcp_shared_with_hub: row.try_get::<i64, _>("shared_with_hub")? != 0,
+                power_units: row.try_get("units")?,
+                lendable_units: row.try_get("lendable_units")?,
             });
         }
         Ok(out)

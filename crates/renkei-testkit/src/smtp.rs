@@ -1,5 +1,7 @@
 //! A real SMTP server on loopback for tests: speaks enough of RFC 5321 (EHLO/HELO, MAIL, RCPT,
 //! DATA, RSET, NOOP, QUIT) for a client such as lettre, and keeps every message it receives.
+//! Recipients starting with `nobody` are refused for good (550) and `full` for now (452), so
+//! bounces and retries can be tested.
 
 use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -97,8 +99,19 @@ async fn session(
             to.clear();
             write.write_all(b"250 OK\r\n").await?;
         } else if upper.starts_with("RCPT TO:") {
-            to.push(address(&command[8..]));
-            write.write_all(b"250 OK\r\n").await?;
+            // Like a real server: a mailbox that does not exist is refused for good, one that
+            // is over quota for now.
+            let recipient = address(&command[8..]);
+            if recipient.starts_with("nobody") {
+                write.write_all(b"550 5.1.1 No such user here\r\n").await?;
+            } else if recipient.starts_with("full") {
+                write
+                    .write_all(b"452 4.2.2 Mailbox full, try later\r\n")
+                    .await?;
+            } else {
+                to.push(recipient);
+                write.write_all(b"250 OK\r\n").await?;
+            }
         } else if upper == "DATA" {
             write
                 .write_all(b"354 End data with <CR><LF>.<CR><LF>\r\n")

@@ -136,10 +136,7 @@ impl Mailer {
         if let Some(settings) = &self.smtp {
             match deliver(settings, to, subject, body).await {
                 Ok(()) => store.mark_mail_sent(id).await?,
-                Err(e) => {
-                    tracing::warn!(mail = id, error = %e, "mail delivery failed; will retry");
-                    store.mark_mail_failed(id, &e).await?;
-                }
+                Err(failure) => record_failure(store, id, &failure).await?,
             }
         }
         Ok(id)
@@ -157,10 +154,38 @@ impl Mailer {
                     store.mark_mail_sent(mail.id).await?;
                     delivered += 1;
                 }
-                Err(e) => store.mark_mail_failed(mail.id, &e).await?,
+                Err(failure) => record_failure(store, mail.id, &failure).await?,
             }
         }
         Ok(delivered)
+    }
+}
+
+/// Why a delivery failed, and whether trying again could help.
+#[derive(Debug)]
+struct Failure {
+    text: String,
+    /// The receiving server refused for good (SMTP 5xx) or the address cannot be a mailbox.
+    permanent: bool,
+}
+
+impl Failure {
+    fn transient(text: impl ToString) -> Self {
+        Failure {
+            text: text.to_string(),
+            permanent: false,
+        }
+    }
+}
+
+/// Records a failure: a permanent one as bounced (never retried), any other for the retry.
+async fn record_failure(store: &Store, id: i64, failure: &Failure) -> Result<(), StoreError> {
+    if failure.permanent {
+        tracing::warn!(mail = id, error = %failure.text, "mail refused for good (bounced)");
+        store.mark_mail_bounced(id, &failure.text).await
+    } else {
+        tracing::warn!(mail = id, error = %failure.text, "mail delivery failed; will retry");
+        store.mark_mail_failed(id, &failure.text).await
     }
 }
 
@@ -169,9 +194,15 @@ async fn deliver(
     to: &str,
     subject: &str,
     body: &str,
-) -> Result<(), String> {
-    let from: Mailbox = settings.from.parse().map_err(|e| format!("from: {e}"))?;
-    let to: Mailbox = to.parse().map_err(|e| format!("to: {e}"))?;
+) -> Result<(), Failure> {
+    let from: Mailbox = settings
+        .from
+        .parse()
+        .map_err(|e| Failure::transient(format!("from: {e}")))?;
+    let to: Mailbox = to.parse().map_err(|e| Failure {
+        text: format!("to: {e}"),
+        permanent: true,
+    })?;
     let part = SinglePart::builder()
         .header(ContentType::TEXT_PLAIN)
         .header(ContentTransferEncoding::Base64)
@@ -181,17 +212,17 @@ async fn deliver(
         .to(to)
         .subject(subject)
         .singlepart(part)
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::transient)?;
     let builder = match settings.security {
         SmtpSecurity::None => {
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
         }
         SmtpSecurity::StartTls => {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-                .map_err(|e| e.to_string())?
+                .map_err(Failure::transient)?
         }
         SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
-            .map_err(|e| e.to_string())?,
+            .map_err(Failure::transient)?,
     };
     let mut builder = builder
         .port(settings.port)
@@ -204,7 +235,20 @@ async fn deliver(
         .send(message)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| Failure {
+            permanent: refuses_mailbox(&e),
+            text: e.to_string(),
+        })
+}
+
+/// Whether the receiving server refused the recipient for good: 550 (no such mailbox), 551 (not
+/// local), 553 (mailbox name not allowed). Other permanent replies (authentication, policy on the
+/// sender) are our configuration's fault and are retried once it is fixed, not called bounces.
+fn refuses_mailbox(error: &lettre::transport::smtp::Error) -> bool {
+    error.is_permanent()
+        && error
+            .status()
+            .is_some_and(|code| matches!(u16::from(code), 550 | 551 | 553))
 }
 
 #[cfg(test)]

@@ -3,9 +3,9 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, changes, directory, freshness, home, hub, import, institution,
-    invitations, lang, ledger, ledger_edit, login, password, readiness, safety, safety_dashboard,
-    safety_exports, safety_phone, safety_response, safety_summary,
+    account, admin, area, area_map, bcp, changes, directory, freshness, home, hub, import,
+    institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, safety,
+    safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -45,12 +45,29 @@ const HUB_VIEWERS: &[AccountRole] = &[
     AccountRole::SystemAdmin,
 ];
 
-/// The one route that takes file uploads (larger bodies, multipart).
-const UPLOAD_PATH: &str = "/hub/import";
+/// What a route that takes file uploads (larger bodies, multipart) takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Upload {
+    /// `/hub/import`: a directory file, from coordinators and the administrator.
+    Directory,
+    /// `/institutions/{id}/bcp/document`: a BCP as PDF, from institution staff.
+    Bcp,
+}
+
+/// The upload a path takes, if it takes one.
+pub fn upload_of(path: &str) -> Option<Upload> {
+    if path == "/hub/import" {
+        return Some(Upload::Directory);
+    }
+    let id = path
+        .strip_prefix("/institutions/")?
+        .strip_suffix("/bcp/document")?;
+    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(Upload::Bcp)
+}
 
 /// Whether a path takes uploads, so the session layer allows the larger body.
 pub fn is_upload(path: &str) -> bool {
-    path == UPLOAD_PATH
+    upload_of(path).is_some()
 }
 
 struct Routes<'a> {
@@ -399,6 +416,104 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "GET",
+        "/institutions/{id}/power",
+        Access::SignedIn,
+        get(power::show),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/power/units",
+        Access::Roles(EDITORS),
+        post(power::add_unit),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/power/units/{unit}",
+        Access::Roles(EDITORS),
+        post(power::edit_unit),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/power/units/{unit}/retire",
+        Access::Roles(EDITORS),
+        post(power::retire_unit),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/power/rules",
+        Access::Roles(EDITORS),
+        post(power::save_rules),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/power/borrow",
+        Access::Roles(EDITORS),
+        get(power::borrow_form),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/power/borrow",
+        Access::Roles(EDITORS),
+        post(power::borrow),
+    )
+    .add(
+        "POST",
+        "/power/lendings/{id}/decide",
+        Access::Roles(EDITORS),
+        post(power::decide),
+    )
+    .add(
+        "POST",
+        "/power/lendings/{id}/withdraw",
+        Access::Roles(EDITORS),
+        post(power::withdraw),
+    )
+    .add(
+        "POST",
+        "/power/lendings/{id}/return",
+        Access::Roles(EDITORS),
+        post(power::returned),
+    )
+    .add(
+        "GET",
+        "/hub/power",
+        Access::Roles(HUB_VIEWERS),
+        get(power::hub),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/bcp",
+        Access::SignedIn,
+        get(bcp::show),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/bcp",
+        Access::Roles(EDITORS),
+        post(bcp::save),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/bcp/document",
+        Access::Roles(EDITORS),
+        post(bcp::upload).layer(axum::extract::DefaultBodyLimit::max(
+            renkei_domain::readiness::MAX_BCP_BYTES + 64 * 1024,
+        )),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/bcp/partners",
+        Access::Roles(EDITORS),
+        post(bcp::partners),
+    )
+    .add(
+        "GET",
+        "/bcp/documents/{doc}",
+        Access::SignedIn,
+        get(bcp::document),
+    )
+    .add(
+        "GET",
         "/r/{token}",
         Access::Public,
         get(safety_response::quick),
@@ -531,7 +646,7 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "POST",
-        UPLOAD_PATH,
+        "/hub/import",
         Access::Roles(COORDINATORS),
         post(import::check).layer(axum::extract::DefaultBodyLimit::max(
             import::MAX_FILE_BYTES + 1024 * 1024,

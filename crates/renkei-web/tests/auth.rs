@@ -526,6 +526,31 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // An entry's disaster baseline: its staff edit, its area's coordinators and the
         // prefecture read (the walked id belongs to nobody: they get "not found").
         ("GET" | "POST", "/institutions/{id}/readiness") => &[Admin, Coordinator, Prefecture],
+        // Emergency power and the BCP registry: read like the baseline; only the institution's
+        // own staff (none for the walked id) and the administrator act.
+        ("GET", "/institutions/{id}/power" | "/institutions/{id}/bcp") => {
+            &[Admin, Coordinator, Prefecture]
+        }
+        (
+            "GET" | "POST",
+            "/institutions/{id}/power/units"
+            | "/institutions/{id}/power/units/{unit}"
+            | "/institutions/{id}/power/units/{unit}/retire"
+            | "/institutions/{id}/power/rules"
+            | "/institutions/{id}/power/borrow"
+            | "/institutions/{id}/bcp"
+            | "/institutions/{id}/bcp/document"
+            | "/institutions/{id}/bcp/partners",
+        ) => &[Admin],
+        // A lending that does not exist is "not found" to every institution's staff.
+        (
+            "POST",
+            "/power/lendings/{id}/decide"
+            | "/power/lendings/{id}/withdraw"
+            | "/power/lendings/{id}/return",
+        ) => &[Admin, InstAdmin, Staff],
+        ("GET", "/hub/power") => &[Admin, Coordinator, Prefecture],
+        ("GET", "/bcp/documents/{doc}") => SIGNED_IN,
         ("GET", "/hub/changes") => &[Admin, Coordinator],
         ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],
         ("GET", "/hub/stale") => &[Admin, Coordinator],
@@ -599,6 +624,8 @@ fn concrete(path: &str) -> String {
         .replace("{area}", "yao")
         .replace("{id}", "999999")
         .replace("{target}", "999999")
+        .replace("{unit}", "999999")
+        .replace("{doc}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -722,6 +722,106 @@ async fn received(smtp: &TestSmtpServer, n: usize) -> Vec<renkei_testkit::smtp::
     panic!("the SMTP server got {} of {n} mails", smtp.mails().len());
 }
 
+async fn refused_mail_is_marked_bounced_and_temporary_failures_are_retried(db: TestDb) {
+    let (w, _smtp) = smtp_world(&db).await;
+    // A target whose address the receiving server refuses for good, and one over quota.
+    let clinics = w
+        .store
+        .safety_reachable(
+            &renkei_domain::safety::Targeting {
+                kinds: vec!["clinic".into()],
+                ..Default::default()
+            },
+            &["yao".to_owned()],
+        )
+        .await
+        .unwrap();
+    let (gone, full) = (clinics[0].id, clinics[1].id);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    for (id, address) in [
+        (gone, "nobody@clinic.example.jp"),
+        (full, "full@clinic.example.jp"),
+    ] {
+        sqlx::query("UPDATE institutions SET contact_email = $1 WHERE id = $2")
+            .bind(address)
+            .bind(id)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let created = coordinator
+        .post(
+            "/hub/safety/new",
+            "/hub/safety",
+            vec![
+                ("check_kind", "drill".into()),
+                ("title", "不達の確認".into()),
+                ("deadline", deadline),
+                ("area", "yao".into()),
+                ("kind", "clinic".into()),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id: i64 = created
+        .location()
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let state_of = |targets: &[renkei_store::safety::TargetRow], inst: i64| {
+        targets
+            .iter()
+            .find(|t| t.institution.id == inst)
+            .and_then(|t| t.mail.clone())
+    };
+    let mut settled = false;
+    for _ in 0..200 {
+        let targets = w.store.safety_targets(id).await.unwrap();
+        if state_of(&targets, gone).is_some_and(|m| m.bounced_at.is_some())
+            && state_of(&targets, full).is_some_and(|m| m.attempts > 0)
+        {
+            settled = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(settled, "both deliveries were tried");
+    let targets = w.store.safety_targets(id).await.unwrap();
+    let bounced = state_of(&targets, gone).unwrap();
+    assert!(bounced.last_error.unwrap().contains("550"));
+    let temporary = state_of(&targets, full).unwrap();
+    assert!(temporary.bounced_at.is_none() && temporary.sent_at.is_none());
+    // The retry tries the over-quota mail again, never the bounced one.
+    w.state.mailer.deliver_pending(&w.store).await.unwrap();
+    let targets = w.store.safety_targets(id).await.unwrap();
+    assert_eq!(state_of(&targets, gone).unwrap().attempts, 1);
+    assert_eq!(
+        state_of(&targets, full).unwrap().attempts,
+        temporary.attempts + 1
+    );
+    // The dashboard says which is which, and what to do.
+    let page = coordinator
+        .get(&format!("/hub/safety/{id}?part=live"))
+        .await;
+    assert!(page.body.contains("不達"), "{}", page.body);
+    assert!(page.body.contains("再送します"));
+    let outbox = w
+        .login(&email_of(AccountRole::SystemAdmin))
+        .await
+        .get("/admin/outbox")
+        .await;
+    assert!(outbox.body.contains("不達"));
+}
+
 async fn safety_check_notices_and_reminders_arrive_by_smtp(db: TestDb) {
     let (w, smtp) = smtp_world(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
@@ -812,6 +912,7 @@ async fn safety_check_notices_and_reminders_arrive_by_smtp(db: TestDb) {
 }
 
 both_backends!(
+    refused_mail_is_marked_bounced_and_temporary_failures_are_retried,
     safety_check_notices_and_reminders_arrive_by_smtp,
     every_field_of_an_entry_is_edited_approved_and_shown,
     staff_propose_changes_that_the_coordinator_approves_or_returns,

@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, Method};
 use axum::middleware::Next;
 use axum::response::Response;
+use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::{token_hash, Outcome};
 use renkei_domain::totp::constant_time_eq;
 use renkei_store::accounts::{SessionRecord, User};
@@ -166,17 +167,28 @@ pub async fn authenticate(
     request.extensions_mut().insert(ClientAddr(client.clone()));
     if is_state_changing(request.method()) {
         let (parts, body) = request.into_parts();
-        // The larger upload limit only for someone who may upload: a coordinator or the
-        // administrator, already signed in. Anyone else is held to the ordinary limit before
-        // a byte more is read.
-        let may_upload = viewer.signed_in().is_some_and(|u| {
-            u.has_role(renkei_domain::accounts::AccountRole::HubCoordinator)
-                || u.has_role(renkei_domain::accounts::AccountRole::SystemAdmin)
-        });
-        let limit = if may_upload && crate::routes::is_upload(parts.uri.path()) {
-            app.config.upload_limit
-        } else {
-            app.config.body_limit
+        // The larger upload limit only for someone who may upload there, already signed in:
+        // directory files from a coordinator or the administrator, BCPs from institution
+        // staff. Anyone else is held to the ordinary limit before a byte more is read.
+        let limit = match (
+            crate::routes::upload_of(parts.uri.path()),
+            viewer.signed_in(),
+        ) {
+            (Some(crate::routes::Upload::Directory), Some(u))
+                if u.has_role(AccountRole::HubCoordinator)
+                    || u.has_role(AccountRole::SystemAdmin) =>
+            {
+                app.config.upload_limit
+            }
+            (Some(crate::routes::Upload::Bcp), Some(u))
+                if u.has_role(AccountRole::InstitutionAdmin)
+                    || u.has_role(AccountRole::InstitutionStaff)
+                    || u.has_role(AccountRole::SystemAdmin) =>
+            {
+                // The PDF and the form around it.
+                renkei_domain::readiness::MAX_BCP_BYTES + 64 * 1024
+            }
+            _ => app.config.body_limit,
         };
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,

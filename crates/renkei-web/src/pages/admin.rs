@@ -466,6 +466,9 @@ pub async fn outbox(State(app): State<AppState>, ctx: Ctx) -> Result<Response, P
         .map(|m| MailRow {
             status: match (&m.sent_at, &m.last_error) {
                 (Some(at), _) => format!("{} {}", t.get("outbox.sent"), jst_text(at)),
+                (None, Some(e)) if m.bounced_at.is_some() => {
+                    format!("{}: {e}", t.get("outbox.bounced"))
+                }
                 (None, Some(e)) => format!("{} ({}): {e}", t.get("outbox.failed"), m.attempts),
                 (None, None) => t.get("outbox.waiting"),
             },

@@ -67,7 +67,11 @@ fn value_of(b: &Baseline, name: &str) -> Option<u32> {
 }
 
 /// The institution's name and area, and whether the viewer may edit or read its baseline.
-async fn access(app: &AppState, ctx: &Ctx, id: i64) -> Result<(String, bool), PageError> {
+pub(crate) async fn access(
+    app: &AppState,
+    ctx: &Ctx,
+    id: i64,
+) -> Result<(String, bool), PageError> {
     let user = ctx
         .viewer
         .signed_in()
@@ -253,6 +257,10 @@ pub struct AreaReadiness {
     pub bcp_done: usize,
     /// BCP being written.
     pub bcp_drafting: usize,
+    /// A BCP drill within the last year.
+    pub bcp_drilled: usize,
+    /// A BCP document uploaded.
+    pub bcp_documents: usize,
     /// Active institutions, and those whose 災害時計画 (role ④) is in place.
     pub active: usize,
     /// Role ④ available now.
@@ -275,9 +283,15 @@ pub struct ReadinessLine {
     kind: &'static str,
     active: bool,
     bcp: &'static str,
+    /// The last BCP drill (和暦).
+    bcp_drill: String,
+    /// The document: uploaded, shared with the hub.
+    bcp_document: &'static str,
     plan: &'static str,
     power: &'static str,
     lendable: bool,
+    /// Registered units: 「2台（貸出可1）」.
+    units: String,
     baseline: String,
 }
 
@@ -299,6 +313,7 @@ async fn overview(
     use renkei_domain::region::RoleStatus;
     let visible = super::safety::visible_areas(app, ctx).await?;
     let codes: Vec<String> = visible.iter().map(|(c, _)| c.clone()).collect();
+    let year_ago = super::power::today(app) - chrono::Days::new(365);
     let rows = app
         .store
         .readiness_overview(&codes)
@@ -326,6 +341,16 @@ async fn overview(
                     .iter()
                     .filter(|r| r.bcp == BcpStatus::Drafting.code())
                     .count(),
+                bcp_drilled: mine
+                    .iter()
+                    .filter(|r| {
+                        r.last_bcp_drill
+                            .as_deref()
+                            .and_then(|d| d.parse::<chrono::NaiveDate>().ok())
+                            .is_some_and(|d| d >= year_ago)
+                    })
+                    .count(),
+                bcp_documents: mine.iter().filter(|r| r.bcp_document).count(),
                 active: mine.iter().filter(|r| r.active).count(),
                 plan_ready: mine
                     .iter()
@@ -359,6 +384,22 @@ async fn overview(
             kind: r.kind.label_ja(),
             active: r.active,
             bcp: BcpStatus::parse(&r.bcp).unwrap_or_default().label_ja(),
+            bcp_drill: r
+                .last_bcp_drill
+                .as_deref()
+                .and_then(|d| d.parse().ok())
+                .map(renkei_domain::fiscal_year::format_wareki_date)
+                .unwrap_or_default(),
+            bcp_document: match (r.bcp_document, r.bcp_shared_with_hub) {
+                (false, _) => "",
+                (true, false) => "登録あり",
+                (true, true) => "登録あり・拠点と共有",
+            },
+            units: if r.power_units == 0 {
+                String::new()
+            } else {
+                format!("{}台（貸出可{}）", r.power_units, r.lendable_units)
+            },
             plan: match r.disaster_plan.as_deref().and_then(RoleStatus::from_code) {
                 Some(s) => s.label_ja(),
                 None => "",
@@ -422,6 +463,8 @@ pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, 
                     String::new()
                 },
                 l.bcp.to_owned(),
+                l.bcp_drill,
+                l.bcp_document.to_owned(),
                 l.plan.to_owned(),
                 l.power.to_owned(),
                 if l.lendable {
@@ -429,6 +472,7 @@ pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, 
                 } else {
                     String::new()
                 },
+                l.units,
                 l.baseline,
             ]
         })
@@ -440,9 +484,12 @@ pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, 
             "名称",
             "積極的医療機関",
             "BCP",
+            "BCP 訓練（最終）",
+            "BCP 計画書",
             "災害時計画（役割④）",
             "非常用電源",
             "電源の貸出",
+            "登録している電源機器",
             "平常時の登録",
         ],
         &rows,

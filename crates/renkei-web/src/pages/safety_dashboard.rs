@@ -94,6 +94,23 @@ fn mail_text(t: &TargetRow) -> (String, bool) {
         (None, _) => ("メール未登録（電話・FAXで）".into(), false),
         (Some(_), None) => ("送信待ち".into(), false),
         (Some(_), Some(m)) if m.sent_at.is_some() => ("送信済み".into(), false),
+        (Some(_), Some(m)) if m.bounced_at.is_some() => (
+            format!(
+                "不達（宛先が受け付けません。電話・FAXで連絡し、メールアドレスを直してください）{}",
+                m.last_error
+                    .as_deref()
+                    .map(|e| format!("：{}", e.chars().take(80).collect::<String>()))
+                    .unwrap_or_default()
+            ),
+            true,
+        ),
+        (Some(_), Some(m)) if m.attempts >= crate::mail::MAX_ATTEMPTS => (
+            format!(
+                "送信できませんでした（{}回失敗）。電話・FAXで連絡するか、リマインドで送り直してください",
+                m.attempts
+            ),
+            true,
+        ),
         (Some(_), Some(m)) if m.attempts > 0 => (
             format!(
                 "送信失敗（{}回・再送します）{}",
