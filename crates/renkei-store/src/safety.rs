@@ -433,40 +433,97 @@ impl Store {
     }
 
     /// Keeps several answers in one transaction (one durable commit for all: the group commit
-    /// that lets a surge of answers through), returning each one's version in order.
+    /// that lets a surge of answers through), returning each one's version in order. A target
+    /// answered twice in the batch gets two versions, in order.
+    ///
+    /// The batch costs a handful of statements, not two per answer: the targets are updated
+    /// first, grouped by their new condition (the write takes SQLite's write lock at once and
+    /// locks the targets' rows on PostgreSQL, so concurrent writers give one target distinct
+    /// versions), then their last versions are read in one query and the answers inserted in
+    /// multi-row inserts.
     pub async fn record_safety_answers(
         &self,
         answers: &[(i64, Answer, Option<UserId>)],
     ) -> Result<Vec<i64>, StoreError> {
+        /// Rows per statement: well under SQLite's and PostgreSQL's parameter limits.
+        const CHUNK: usize = 200;
+        if answers.is_empty() {
+            return Ok(Vec::new());
+        }
         let now = now_text();
-        let mut versions = Vec::with_capacity(answers.len());
+        let texts = answers
+            .iter()
+            .map(|(_, a, _)| {
+                serde_json::to_string(a).map_err(|e| StoreError::Invalid(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        // Each target's condition after the batch (its last answer's), then targets by condition.
+        let mut last: std::collections::BTreeMap<i64, &'static str> = Default::default();
+        for (target_id, answer, _) in answers {
+            last.insert(*target_id, answer.condition().code());
+        }
+        let mut by_condition: std::collections::BTreeMap<&'static str, Vec<i64>> =
+            Default::default();
+        for (target_id, condition) in &last {
+            by_condition.entry(condition).or_default().push(*target_id);
+        }
         let mut tx = self.pool().begin().await?;
-        for (target_id, answer, entered_by) in answers {
-            let text =
-                serde_json::to_string(answer).map_err(|e| StoreError::Invalid(e.to_string()))?;
-            // The write comes first: it takes the write lock at once (SQLite waits its busy
-            // timeout for it; a read first could not be upgraded under a concurrent writer),
-            // and on PostgreSQL it locks the target's row, so two answers of one target get
-            // two versions.
-            sqlx::query("UPDATE safety_targets SET answered_at = $1, condition = $2 WHERE id = $3")
-                .bind(&now)
-                .bind(answer.condition().code())
-                .bind(target_id)
-                .execute(&mut *tx)
-                .await?;
-            // The next version is computed in the insert itself: one statement, not two.
-            let version: i64 = sqlx::query_scalar(
-                "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by)
-                 SELECT $1, COALESCE(MAX(version), 0) + 1, $2, $3, $4 FROM safety_answers WHERE target_id = $1
-                 RETURNING version",
-            )
-            .bind(target_id)
-            .bind(text)
-            .bind(&now)
-            .bind(entered_by.map(|u| u.0))
-            .fetch_one(&mut *tx)
-            .await?;
-            versions.push(version);
+        for (condition, ids) in &by_condition {
+            for chunk in ids.chunks(CHUNK) {
+                let sql = format!(
+                    "UPDATE safety_targets SET answered_at = $1, condition = $2 WHERE id IN ({})",
+                    placeholders(3, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(&now).bind(*condition);
+                for id in chunk {
+                    q = q.bind(*id);
+                }
+                q.execute(&mut *tx).await?;
+            }
+        }
+        let ids: Vec<i64> = last.keys().copied().collect();
+        let mut latest: std::collections::HashMap<i64, i64> = Default::default();
+        for chunk in ids.chunks(CHUNK) {
+            let sql = format!(
+                "SELECT target_id, MAX(version) AS version FROM safety_answers WHERE target_id IN ({}) GROUP BY target_id",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for row in q.fetch_all(&mut *tx).await? {
+                latest.insert(row.try_get("target_id")?, row.try_get("version")?);
+            }
+        }
+        let versions: Vec<i64> = answers
+            .iter()
+            .map(|(target_id, _, _)| {
+                let v = latest.entry(*target_id).or_insert(0);
+                *v += 1;
+                *v
+            })
+            .collect();
+        let rows: Vec<usize> = (0..answers.len()).collect();
+        for chunk in rows.chunks(CHUNK) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("({})", placeholders(1 + i * 5, 5)))
+                .collect();
+            let sql = format!(
+                "INSERT INTO safety_answers (target_id, version, answer, answered_at, entered_by) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for &i in chunk {
+                let (target_id, _, entered_by) = &answers[i];
+                q = q
+                    .bind(*target_id)
+                    .bind(versions[i])
+                    .bind(&texts[i])
+                    .bind(&now)
+                    .bind(entered_by.map(|u| u.0));
+            }
+            q.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(versions)
@@ -841,4 +898,12 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// `$from, $from+1, …` (`count` placeholders) for an `IN` list or a `VALUES` row.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
