@@ -11,6 +11,7 @@
 //! prefecture report of issue 5.
 
 mod data;
+mod load;
 mod measure;
 mod population;
 mod report;
@@ -110,6 +111,10 @@ enum Command {
         /// Open connections.
         #[arg(long, default_value_t = 1000)]
         connections: u32,
+        /// Answers per second, sent open-loop (latency counted from when each was due) instead
+        /// of `wrk`'s closed loop (every connection waiting for its reply).
+        #[arg(long)]
+        rate: Option<u32>,
         /// Run against PostgreSQL instead: a database `renkei_surge` is created on this server
         /// and the CSV imported into it first.
         #[arg(long)]
@@ -172,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
             renkei,
             seconds,
             connections,
+            rate,
             postgres,
             data,
         } => {
@@ -183,7 +189,15 @@ async fn main() -> anyhow::Result<()> {
             };
             println!(
                 "{}",
-                surge::measure(&data_dir, &renkei, seconds, connections, url.as_deref()).await?
+                surge::measure(
+                    &data_dir,
+                    &renkei,
+                    seconds,
+                    connections,
+                    rate,
+                    url.as_deref()
+                )
+                .await?
             );
         }
         Command::Report { runs } => {

@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use std::io::{Read, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The CSRF value the load sends as cookie and header (any 64 hex characters do).
@@ -47,9 +48,10 @@ pub async fn measure(
     renkei: &Path,
     seconds: u32,
     connections: u32,
+    rate: Option<u32>,
     database_url: Option<&str>,
 ) -> anyhow::Result<String> {
-    if Command::new("wrk").arg("--version").output().is_err() {
+    if rate.is_none() && Command::new("wrk").arg("--version").output().is_err() {
         bail!("wrk not found: apt-get install wrk");
     }
     if database_url.is_none() && !data_dir.join("renkei.db").exists() {
@@ -193,28 +195,39 @@ end
             }
             seen
         });
-        let out = Command::new("wrk")
-            .args([
-                "-t2",
-                &format!("-c{connections}"),
-                &format!("-d{seconds}s"),
-                "--timeout",
-                "10s",
-                "--latency",
-                "-s",
-            ])
-            .arg(&script)
-            .arg(format!("http://127.0.0.1:{port}"))
-            .output()?;
+        let load = match rate {
+            None => closed_loop(&script, port, connections, seconds)?,
+            Some(rate) => {
+                let tokens: Arc<Vec<String>> = Arc::new(load_tokens.to_vec());
+                let request = Arc::new(move |i: u64| {
+                    let token = &tokens[(i as usize) % tokens.len()];
+                    let body = "people=safe&building=intact&power=generator&fuel_hours=24&water=limited&can_accept=2";
+                    format!(
+                        "POST /r/{token} HTTP/1.1\r\nHost: localhost\r\nCookie: renkei_csrf={CSRF}\r\nX-CSRF-Token: {CSRF}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    )
+                    .into_bytes()
+                });
+                let r = crate::load::open_loop(port, connections, rate, seconds, "HTTP/1.1 303", request).await;
+                let ms = |d: Duration| format!("{:.1} ms", d.as_secs_f64() * 1000.0);
+                format!(
+                    "open loop (`--rate {rate}`): {} answers due over {seconds} s on {connections} connections; \
+                     {} acknowledged ({:.0}/s), {} failed; latency from the time each was due: \
+                     p50 {}, p90 {}, p99 {}, p99.9 {}, max {}",
+                    r.due,
+                    r.ok,
+                    r.rate(),
+                    r.failed,
+                    ms(r.quantile(0.5)),
+                    ms(r.quantile(0.9)),
+                    ms(r.quantile(0.99)),
+                    ms(r.quantile(0.999)),
+                    ms(r.quantile(1.0)),
+                )
+            }
+        };
         let mut seen = probe.join().unwrap_or_default();
         seen.sort();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        let field = |prefix: &str| {
-            text.lines()
-                .find(|l| l.trim_start().starts_with(prefix))
-                .map(|l| l.trim().to_owned())
-                .unwrap_or_default()
-        };
         let status = renkei_cmd(renkei, &dir, database_url)
             .args(["safety-check", "status", &id])
             .output()?;
@@ -230,22 +243,15 @@ end
         };
         anyhow::Ok(format!(
             "### Safety-check surge on {engine}\n\n{} targets (check created with every link in \
-             {:.1} s). `wrk -t2 -c{connections} -d{seconds}s --latency`, one quick answer per \
-             request to a different target's link (`POST /r/{{token}}`, each acknowledged with a \
-             303 only after its commit), server and load on this 2-core machine:\n\n```\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n```\n\n\
+             {:.1} s). One quick answer per request to a different target's link \
+             (`POST /r/{{token}}`, each acknowledged with a 303 only after its commit), server and \
+             load on this 2-core machine:\n\n```\n{load}\n```\n\n\
              Stored afterwards (`renkei safety-check status`): {stored}. A new answer was \
              visible to the dashboard's query {} after its acknowledgement (median of {} probes \
              during the surge; max {}); the dashboard polls once a second, so it shows within \
              that plus one second.\n",
             tokens.len(),
             created_in.as_secs_f64(),
-            field("Requests/sec"),
-            field("50%"),
-            field("75%"),
-            field("90%"),
-            field("99%"),
-            field("Non-2xx"),
-            field("Socket errors"),
             seen.get(seen.len() / 2)
                 .map(|d| format!("{:.0} ms", d.as_secs_f64() * 1000.0))
                 .unwrap_or_else(|| "-".into()),
@@ -259,4 +265,38 @@ end
     let _ = server.kill();
     let _ = server.wait();
     result
+}
+
+/// `wrk` with every connection waiting for its reply: the most the server takes.
+fn closed_loop(script: &Path, port: u16, connections: u32, seconds: u32) -> anyhow::Result<String> {
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--timeout",
+            "10s",
+            "--latency",
+            "-s",
+        ])
+        .arg(script)
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let field = |prefix: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(prefix))
+            .map(|l| l.trim().to_owned())
+            .unwrap_or_default()
+    };
+    Ok(format!(
+        "closed loop (`wrk -t2 -c{connections} -d{seconds}s --latency`):\n{}\n{}\n{}\n{}\n{}\n{}\n{}",
+        field("Requests/sec"),
+        field("50%"),
+        field("75%"),
+        field("90%"),
+        field("99%"),
+        field("Non-2xx"),
+        field("Socket errors"),
+    ))
 }

@@ -6,6 +6,7 @@
 //! as RFC 3339 text. Queries return domain types.
 
 pub mod accounts;
+pub mod answers;
 pub mod audit;
 pub mod bcp;
 pub mod changes;

@@ -3,9 +3,14 @@
 //! at the disk's flushes per second. Requests hand their answer to one writer task, which takes
 //! whatever has queued up (at most [`MAX_BATCH`]) and commits it in one transaction; each
 //! request is answered only after that commit, so an answer acknowledged is an answer kept.
+//!
+//! A quick answer is handed over with its link's token hash, not its target: the batch resolves
+//! every token at once (`Store::record_safety_batch`), so the surge's requests read nothing
+//! from the database themselves.
 
 use renkei_domain::accounts::UserId;
-use renkei_domain::safety::Answer;
+use renkei_domain::safety::{Answer, QuickAnswer};
+use renkei_store::answers::QuickOutcome;
 use renkei_store::{Store, StoreError};
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -13,19 +18,31 @@ use tokio::sync::{mpsc, oneshot};
 /// Answers committed together at most.
 pub const MAX_BATCH: usize = 512;
 
-type Reply = oneshot::Sender<Result<i64, String>>;
-
-struct Job {
-    target_id: i64,
-    answer: Answer,
-    entered_by: Option<UserId>,
-    reply: Reply,
+enum Job {
+    /// A whole answer for a known target (phone entries, details).
+    Whole {
+        target_id: i64,
+        answer: Answer,
+        entered_by: Option<UserId>,
+        reply: oneshot::Sender<Result<i64, String>>,
+    },
+    /// A quick answer by its link (token hash), checked against `now` for a closed check.
+    Quick {
+        token_hash: String,
+        quick: QuickAnswer,
+        now: String,
+        reply: oneshot::Sender<Result<QuickOutcome, String>>,
+    },
 }
 
 /// The writer: started on first use, so building the state needs no runtime.
 #[derive(Debug, Default)]
 pub struct AnswerWriter {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
+}
+
+fn stopped() -> StoreError {
+    StoreError::Invalid("the answer writer stopped".into())
 }
 
 impl AnswerWriter {
@@ -50,20 +67,43 @@ impl AnswerWriter {
         entered_by: Option<UserId>,
     ) -> Result<i64, StoreError> {
         let (reply, done) = oneshot::channel();
-        let job = Job {
+        let job = Job::Whole {
             target_id,
             answer,
             entered_by,
             reply,
         };
         if self.sender(store).send(job).await.is_err() {
-            return Err(StoreError::Invalid("the answer writer stopped".into()));
+            return Err(stopped());
         }
-        match done.await {
-            Ok(Ok(version)) => Ok(version),
-            Ok(Err(e)) => Err(StoreError::Invalid(e)),
-            Err(_) => Err(StoreError::Invalid("the answer writer stopped".into())),
+        done.await
+            .map_err(|_| stopped())?
+            .map_err(StoreError::Invalid)
+    }
+
+    /// Keeps a quick answer sent by the link whose token hashes to `token_hash` (with the
+    /// details given before), once committed; `now` is the application's time (UTC text) for
+    /// telling a closed check.
+    pub async fn record_quick(
+        &self,
+        store: &Store,
+        token_hash: String,
+        quick: QuickAnswer,
+        now: String,
+    ) -> Result<QuickOutcome, StoreError> {
+        let (reply, done) = oneshot::channel();
+        let job = Job::Quick {
+            token_hash,
+            quick,
+            now,
+            reply,
+        };
+        if self.sender(store).send(job).await.is_err() {
+            return Err(stopped());
         }
+        done.await
+            .map_err(|_| stopped())?
+            .map_err(StoreError::Invalid)
     }
 }
 
@@ -76,20 +116,48 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Job>) {
                 Err(_) => break,
             }
         }
-        let items: Vec<(i64, Answer, Option<UserId>)> = jobs
-            .iter()
-            .map(|j| (j.target_id, j.answer.clone(), j.entered_by))
-            .collect();
-        match store.record_safety_answers(&items).await {
-            Ok(versions) => {
-                for (job, version) in jobs.into_iter().zip(versions) {
-                    let _ = job.reply.send(Ok(version));
+        let mut whole = Vec::new();
+        let mut whole_replies = Vec::new();
+        let mut quick = Vec::new();
+        let mut quick_replies = Vec::new();
+        for job in jobs {
+            match job {
+                Job::Whole {
+                    target_id,
+                    answer,
+                    entered_by,
+                    reply,
+                } => {
+                    whole.push((target_id, answer, entered_by));
+                    whole_replies.push(reply);
+                }
+                Job::Quick {
+                    token_hash,
+                    quick: q,
+                    now,
+                    reply,
+                } => {
+                    quick.push((token_hash, q, now));
+                    quick_replies.push(reply);
+                }
+            }
+        }
+        match store.record_safety_batch(&whole, &quick).await {
+            Ok((versions, outcomes)) => {
+                for (reply, version) in whole_replies.into_iter().zip(versions) {
+                    let _ = reply.send(Ok(version));
+                }
+                for (reply, outcome) in quick_replies.into_iter().zip(outcomes) {
+                    let _ = reply.send(Ok(outcome));
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, answers = items.len(), "storing answers failed");
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.to_string()));
+                tracing::error!(error = %e, answers = whole.len() + quick.len(), "storing answers failed");
+                for reply in whole_replies {
+                    let _ = reply.send(Err(e.to_string()));
+                }
+                for reply in quick_replies {
+                    let _ = reply.send(Err(e.to_string()));
                 }
             }
         }

@@ -133,7 +133,70 @@ async fn batches_at_the_same_time_never_repeat_a_version(db: TestDb) {
     assert_eq!(versions, (1..=8).collect::<Vec<i64>>());
 }
 
+async fn quick_answers_by_token_keep_the_details_and_refuse_closed_checks(db: TestDb) {
+    use renkei_store::answers::QuickOutcome;
+    let w = world_with_demo_directory(&db).await;
+    let ids = targets(&w).await;
+    let check = w.store.safety_checks().await.unwrap()[0].clone();
+    let rows = w.store.safety_targets(check.id).await.unwrap();
+    let hash_of = |id: i64| {
+        let t = rows.iter().find(|t| t.id == id).unwrap();
+        renkei_domain::audit::token_hash(&w.store.safety_link_token(t.id, &t.link_salt).unwrap())
+    };
+    let (a, b) = (ids[0], ids[1]);
+    // `a` answered before with details: a new quick answer keeps them.
+    let mut with_details = answer(People::Safe, 0);
+    with_details.details = Some(renkei_domain::safety::Details {
+        needs: "水が足りない".into(),
+        ..Default::default()
+    });
+    w.store
+        .record_safety_answer(a, &with_details, None)
+        .await
+        .unwrap();
+    let open = "2000-01-01T00:00:00.000000Z".to_owned();
+    assert!(open < check.deadline);
+    let late = "2999-01-01T00:00:00.000000Z".to_owned();
+    let (_, outcomes) = w
+        .store
+        .record_safety_batch(
+            &[],
+            &[
+                (hash_of(a), answer(People::Injured, 0).quick, open.clone()),
+                (hash_of(b), answer(People::Safe, 0).quick, open.clone()),
+                (hash_of(b), answer(People::Safe, 0).quick, open.clone()),
+                ("0".repeat(64), answer(People::Safe, 0).quick, open.clone()),
+                (hash_of(b), answer(People::Safe, 9).quick, late),
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            QuickOutcome::Saved(2),
+            QuickOutcome::Saved(1),
+            QuickOutcome::Same,
+            QuickOutcome::Unknown,
+            QuickOutcome::Closed,
+        ]
+    );
+    let kept = w.store.safety_answer_versions(a).await.unwrap();
+    assert_eq!(kept[1].answer.quick.people, People::Injured);
+    assert_eq!(
+        kept[1].answer.details.as_ref().unwrap().needs,
+        "水が足りない"
+    );
+    assert_eq!(w.store.safety_answer_versions(b).await.unwrap().len(), 1);
+    let rows = w.store.safety_targets(check.id).await.unwrap();
+    assert_eq!(
+        rows.iter().find(|t| t.id == a).unwrap().condition,
+        Condition::Critical
+    );
+}
+
 both_backends!(
+    quick_answers_by_token_keep_the_details_and_refuse_closed_checks,
     a_batch_gives_every_answer_its_targets_next_version,
     batches_at_the_same_time_never_repeat_a_version,
 );
