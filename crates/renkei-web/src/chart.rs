@@ -93,13 +93,15 @@ fn escape(text: &str) -> String {
 
 /// A safety check's response curve: the share of targets that had answered (0–100 %) against
 /// minutes since the check was sent, as steps, with a dashed line at each reminder. `answers` are
-/// the minutes of each first answer in order; `span` the minutes shown.
+/// the minutes of each first answer in order; `span` the minutes shown; `axis` the time axis's
+/// labels for whole hours and for minutes, with `{n}` in place of the number (「{n}時間」「{n}分」).
 pub fn response_curve_svg(
     answers: &[f64],
     targets: usize,
     reminders: &[(f64, String)],
     span: f64,
     title: &str,
+    axis: (&str, &str),
 ) -> String {
     const W: f64 = 720.0;
     const H: f64 = 260.0;
@@ -134,10 +136,11 @@ pub fn response_curve_svg(
     let mut m = 0.0;
     while m <= span + 0.01 {
         let label = if m >= 60.0 && m % 60.0 == 0.0 {
-            format!("{:.0}時間", m / 60.0)
+            axis.0.replace("{n}", &format!("{:.0}", m / 60.0))
         } else {
-            format!("{m:.0}分")
+            axis.1.replace("{n}", &format!("{m:.0}"))
         };
+        let label = escape(&label);
         let _ = write!(
             svg,
             r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{label}</text>"#,

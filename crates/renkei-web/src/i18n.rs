@@ -43,6 +43,14 @@ impl Lang {
             Lang::En => Lang::Ja,
         }
     }
+
+    /// Of a Japanese and an English text (a closed set's labels), the one in this language.
+    pub fn pick<'a>(self, ja: &'a str, en: &'a str) -> &'a str {
+        match self {
+            Lang::Ja => ja,
+            Lang::En => en,
+        }
+    }
 }
 
 /// The texts of one language, keyed `section.key`.
@@ -59,6 +67,32 @@ impl Catalog {
             Some(text) => text.clone(),
             None => format!("⟦{key}⟧"),
         }
+    }
+
+    /// The text for `key` with each `{name}` replaced by its value.
+    pub fn fill(&self, key: &str, args: &[(&str, &dyn std::fmt::Display)]) -> String {
+        let mut text = self.get(key);
+        for (name, value) in args {
+            text = text.replace(&format!("{{{name}}}"), &value.to_string());
+        }
+        text
+    }
+
+    /// [`Catalog::fill`] with one value (for templates).
+    pub fn fill1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        self.fill(key, &[(name, &value)])
+    }
+
+    /// [`Catalog::fill`] with two values (for templates).
+    pub fn fill2(
+        &self,
+        key: &str,
+        a: &str,
+        a_value: impl std::fmt::Display,
+        b: &str,
+        b_value: impl std::fmt::Display,
+    ) -> String {
+        self.fill(key, &[(a, &a_value), (b, &b_value)])
     }
 
     /// The catalogue's language.
@@ -172,6 +206,19 @@ mod tests {
             }
             assert!(!catalog(Lang::Ja).get(key).is_empty(), "{key} empty in ja");
         }
+    }
+
+    #[test]
+    fn values_fill_their_places() {
+        let t = catalog(Lang::Ja);
+        assert_eq!(t.fill1("safety.count", "n", 3), "3件");
+        assert_eq!(
+            t.fill("safety.of", &[("a", &2), ("b", &7)]),
+            "2／7",
+            "every place filled"
+        );
+        assert_eq!(catalog(Lang::En).fill2("safety.of", "a", 2, "b", 7), "2/7");
+        assert_eq!(Lang::En.pick("訓練", "Drill"), "Drill");
     }
 
     #[test]

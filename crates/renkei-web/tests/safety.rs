@@ -822,6 +822,355 @@ async fn an_institution_keeps_its_baseline_and_the_hub_sees_it(db: TestDb) {
     );
 }
 
+/// The Japanese texts of the catalogue's safety and readiness sections that must not show on
+/// an English page (those without a place for a value, not the same in English and not part of
+/// the site's English name 「Renkei 連携」).
+fn japanese_labels() -> Vec<String> {
+    let section = |source: &str, name: &str| -> toml::Table {
+        source.parse::<toml::Table>().unwrap()[name]
+            .as_table()
+            .unwrap()
+            .clone()
+    };
+    let ja = include_str!("../locales/ja.toml");
+    let en = include_str!("../locales/en.toml");
+    let site = section(en, "site")["name"].as_str().unwrap().to_owned();
+    let mut labels = Vec::new();
+    for name in ["safety", "readiness"] {
+        let english = section(en, name);
+        for (key, text) in section(ja, name) {
+            let text = text.as_str().unwrap().to_owned();
+            if !text.contains('{')
+                && text.chars().count() >= 2
+                && english[&key].as_str() != Some(text.as_str())
+                && !site.contains(&text)
+                && !text.chars().all(|c| "：　・／、（）【】".contains(c))
+            {
+                labels.push(text);
+            }
+        }
+    }
+    labels
+}
+
+/// What an English page must not show: the Japanese labels, once the directory's names (data,
+/// not labels) are taken out.
+struct English {
+    labels: Vec<String>,
+    names: Vec<String>,
+}
+
+impl English {
+    /// The page is in English, with no missing text and no Japanese label of the safety pages.
+    fn check(&self, page: &Reply, what: &str, expected: &[&str]) {
+        assert!(
+            !page.status.is_server_error() && !page.status.is_redirection(),
+            "{what}: {}",
+            page.status
+        );
+        assert!(
+            !page.body.contains('⟦'),
+            "{what}: a missing text\n{}",
+            page.body
+        );
+        for text in expected {
+            assert!(
+                page.body.contains(text),
+                "{what}: no {text:?}\n{}",
+                page.body
+            );
+        }
+        let mut body = page.body.clone();
+        for name in &self.names {
+            body = body.replace(name.as_str(), "");
+        }
+        for label in &self.labels {
+            assert!(
+                !body.contains(label.as_str()),
+                "{what}: Japanese {label:?} on the English page\n{}",
+                page.body
+            );
+        }
+    }
+}
+
+async fn the_safety_pages_are_in_english_too(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let names = w
+        .store
+        .safety_reachable(
+            &renkei_domain::safety::Targeting::default(),
+            &["yao".to_owned()],
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    let english = English {
+        labels: japanese_labels(),
+        names,
+    };
+    assert!(english.labels.len() > 150, "{}", english.labels.len());
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+
+    // Japanese stays the default.
+    let list = coordinator.get("/hub/safety").await;
+    assert!(
+        list.body.contains("<html lang=\"ja\">")
+            && list.body.contains("まだ安否確認はありません。")
+    );
+    let form = coordinator.get("/hub/safety/new").await;
+    assert!(form.body.contains("未回答への自動の再送") && form.body.contains("作成して送信する"));
+
+    // The list and the new-check form, its refusals in English.
+    let list = coordinator.get("/hub/safety?lang=en").await;
+    assert!(list.body.contains("<html lang=\"en\">"));
+    english.check(&list, "list", &["Safety checks", "No safety check yet."]);
+    let form = coordinator.get("/hub/safety/new?lang=en").await;
+    english.check(
+        &form,
+        "new",
+        &[
+            "New safety check",
+            "Automatic reminders",
+            "30 minutes before",
+            "Active institutions only",
+            "Create and send",
+            "<label><input type=\"checkbox\" name=\"area\" value=\"yao\" checked> Yao</label>",
+            "name=\"check_kind\" value=\"drill\" checked> Drill",
+        ],
+    );
+    let english_drill = |extra: Vec<(&'static str, String)>| {
+        let mut fields = vec![
+            ("check_kind", "drill".into()),
+            ("title", "Autumn drill".into()),
+            ("deadline", deadline_in(&w, 2)),
+            ("message", "This is a drill.".into()),
+            ("kind", "hospital".into()),
+            ("kind", "clinic".into()),
+        ];
+        fields.extend(extra);
+        fields
+    };
+    let refused = coordinator
+        .post(
+            "/hub/safety/new?lang=en",
+            "/hub/safety?lang=en",
+            english_drill(vec![]),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    english.check(&refused, "refused", &["Choose at least one area"]);
+    let preview = coordinator
+        .post(
+            "/hub/safety/new?lang=en",
+            "/hub/safety?lang=en",
+            english_drill(vec![("area", "yao".into()), ("step", "preview".into())]),
+        )
+        .await;
+    english.check(
+        &preview,
+        "preview",
+        &["Institutions to send to (", "Yao, Clinic"],
+    );
+    let created = coordinator
+        .post(
+            "/hub/safety/new?lang=en",
+            "/hub/safety?lang=en",
+            english_drill(vec![("area", "yao".into())]),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let id = check_id_of(created.location());
+    let targets = w.store.safety_targets(id).await.unwrap();
+
+    // A clinic answers by its link in English; the page stays small and without JavaScript.
+    let clinic_target = targets
+        .iter()
+        .find(|t| t.institution.kind == renkei_domain::institution::InstitutionKind::Clinic)
+        .unwrap();
+    let link = link_path(&w, clinic_target);
+    let english_link = format!("{link}?lang=en");
+    let mut clinic = Browser::new(&w.app);
+    let quick_page = clinic.get(&english_link).await;
+    english.check(
+        &quick_page,
+        "response link",
+        &[
+            "<html lang=\"en\">",
+            "1 of 2",
+            "Are staff and patients safe?",
+            "All safe",
+            "Answer by",
+            &format!("action=\"{english_link}\""),
+        ],
+    );
+    assert!(!quick_page.body.contains("<script"));
+    let bad = clinic
+        .post(
+            &english_link,
+            &english_link,
+            quick("safe", "grid", "", "-3"),
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    english.check(
+        &bad,
+        "refused answer",
+        &["“Patients you can accept” must be a whole number"],
+    );
+    let sent = clinic
+        .post(
+            &english_link,
+            &english_link,
+            quick("safe", "generator", "48", "2"),
+        )
+        .await;
+    assert_eq!(sent.location(), format!("{link}/details?saved=1"));
+    let details = clinic.get(&format!("{link}/details?saved=1&lang=en")).await;
+    english.check(
+        &details,
+        "details",
+        &[
+            "2 of 2",
+            "Staff able to work",
+            "Your answer is received.",
+            "Your answer now",
+            "Power",
+            "Emergency power (fuel for 48 more hours)",
+        ],
+    );
+    let done = clinic.get(&format!("{link}/done?lang=en")).await;
+    english.check(&done, "done", &["Thank you."]);
+    let forged = clinic
+        .get("/r/0123456789abcdef0123456789abcdef?lang=en")
+        .await;
+    assert_eq!(forged.status, StatusCode::NOT_FOUND);
+    english.check(&forged, "forged", &["This link is not right."]);
+    // Japanese by default.
+    let japanese = clinic.get(&link).await;
+    assert!(japanese
+        .body
+        .contains("1／2　まずこの画面だけ答えてください"));
+
+    // The dashboard and its live part.
+    let dashboard = coordinator
+        .get(&format!("/hub/safety/{id}?done=created&lang=en"))
+        .await;
+    english.check(
+        &dashboard,
+        "dashboard",
+        &[
+            "The safety check is created",
+            "Answers so far",
+            &format!("<strong>1</strong> of {} answered", targets.len()),
+            "Not answered: ",
+            "Remind everyone who has not answered",
+            "Enter an answer taken by phone",
+            "Links (for fax and phone)",
+            "<td>Yao</td>",
+            "Staff and patients: All safe",
+            "?part=live&#38;lang=en",
+        ],
+    );
+    let live = coordinator
+        .get(&format!("/hub/safety/{id}?part=live&lang=en"))
+        .await;
+    english.check(&live, "live", &["Answered: 1"]);
+    // Texts with a number in them, which the label check leaves out.
+    for text in [
+        "件が回答",
+        "時点",
+        "未回答 ",
+        "電源が必要な在宅患者",
+        "燃料 あと",
+    ] {
+        assert!(!live.body.contains(text), "live: {text:?}");
+    }
+    let japanese = coordinator.get(&format!("/hub/safety/{id}")).await;
+    assert!(japanese
+        .body
+        .contains(&format!("<strong>1</strong>／{} 件が回答", targets.len())));
+
+    // An answer taken by phone, refused with the reason in English.
+    let other = targets.iter().find(|t| t.id != clinic_target.id).unwrap();
+    let phone_page = format!("/hub/safety/{id}/targets/{}/phone?lang=en", other.id);
+    let phone_form = coordinator.get(&phone_page).await;
+    english.check(
+        &phone_form,
+        "phone",
+        &["Answer taken by phone", "Hours of fuel left", "Ventilator"],
+    );
+    let mut missing = quick("safe", "grid", "", "1");
+    missing.retain(|(name, _)| *name != "people");
+    let refused = coordinator.post(&phone_page, &phone_page, missing).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    english.check(
+        &refused,
+        "phone refused",
+        &["Choose an answer to “Are staff and patients safe?”"],
+    );
+
+    // The summary and the links to print.
+    let summary = coordinator
+        .get(&format!("/hub/safety/{id}/summary?lang=en"))
+        .await;
+    english.check(
+        &summary,
+        "summary",
+        &[
+            "Review",
+            &format!("1 of {} (", targets.len()),
+            "Until half had answered",
+            "No reminder was sent.",
+            "Record in the activity ledger",
+        ],
+    );
+    assert!(!summary.body.contains("うち電話で聴取") && !summary.body.contains("時間<"));
+    let links = coordinator
+        .get(&format!("/hub/safety/{id}/links?lang=en"))
+        .await;
+    english.check(
+        &links,
+        "links",
+        &["[Drill] Autumn drill", "Link to answer", "Print"],
+    );
+
+    // Disaster readiness: an institution's and the hub's.
+    let readiness = coordinator
+        .get(&format!(
+            "/institutions/{}/readiness?lang=en",
+            clinic_target.institution.id
+        ))
+        .await;
+    english.check(
+        &readiness,
+        "readiness",
+        &[
+            "Disaster readiness (registered in normal times)",
+            "Generator output",
+            "Not registered",
+            "No, or not registered",
+        ],
+    );
+    let hub = coordinator.get("/hub/readiness?lang=en").await;
+    english.check(
+        &hub,
+        "hub readiness",
+        &[
+            "Disaster readiness by area",
+            "BCP in place (being written)",
+            "<td>Yao</td>",
+        ],
+    );
+    let japanese = coordinator.get("/hub/readiness").await;
+    assert!(
+        japanese.body.contains("災害への備え（地域の一覧）")
+            && japanese.body.contains("<td>八尾市</td>")
+    );
+}
+
 /// Waits for the next `update` event of a stream being read into `received`.
 async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
     let mut seen = String::new();
@@ -835,6 +1184,7 @@ async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>
 }
 
 both_backends!(
+    the_safety_pages_are_in_english_too,
     an_institution_keeps_its_baseline_and_the_hub_sees_it,
     a_coordinator_picks_the_targets_by_hand,
     scheduled_reminders_go_out_once_when_due,

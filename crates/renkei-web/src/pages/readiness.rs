@@ -8,6 +8,7 @@ use super::changes::may_edit;
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
+use crate::i18n::{catalog, Catalog, Lang};
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -16,7 +17,7 @@ use axum::http::{header, Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
-use renkei_domain::safety::{limits, read_count, Baseline, FuelKind, PowerDependent};
+use renkei_domain::safety::{limits, Baseline, FuelKind, PowerDependent};
 use renkei_store::audit::AuditEvent;
 use renkei_store::records::RecordQuery;
 
@@ -28,31 +29,63 @@ struct ReadinessPage {
     name: String,
     can_edit: bool,
     updated: String,
-    /// (field, label, unit, value as shown).
-    numbers: Vec<(&'static str, &'static str, &'static str, String)>,
+    numbers: Vec<NumberField>,
     fuels: Vec<(&'static str, &'static str, bool)>,
     satellite_phone: bool,
     dependent: [String; 3],
+    /// The dependent patients in a line: 「人工呼吸器 2人・在宅酸素 0人・吸引 0人」.
+    dependent_line: String,
     note: String,
     error: Option<String>,
     saved: bool,
 }
 
-/// The numeric fields: (form name, label, unit, upper bound).
-const NUMBERS: [(&str, &str, &str, u32); 7] = [
-    ("generator_kva", "発電機の出力", "kVA", 10_000),
-    ("fuel_litres", "燃料タンク", "L", 1_000_000),
-    (
-        "runtime_hours",
-        "満タンでの運転時間",
-        "時間",
-        limits::FUEL_HOURS,
-    ),
-    ("water_tank_litres", "受水槽", "L", 10_000_000),
-    ("drug_days", "医薬品の備蓄", "日分", 365),
-    ("food_days", "食料の備蓄", "日分", 365),
-    ("water_days", "飲料水の備蓄", "日分", 365),
+/// A numeric field as shown.
+struct NumberField {
+    /// Form name.
+    field: &'static str,
+    label: String,
+    unit: String,
+    /// 「発電機の出力（kVA）」.
+    label_with_unit: String,
+    /// The value as shown (or typed).
+    value: String,
+}
+
+/// The numeric fields: (form name, unit's catalogue key, upper bound); the label's key is
+/// `readiness.{form name}`.
+const NUMBERS: [(&str, &str, u32); 7] = [
+    ("generator_kva", "readiness.unit_kva", 10_000),
+    ("fuel_litres", "readiness.unit_litres", 1_000_000),
+    ("runtime_hours", "readiness.unit_hours", limits::FUEL_HOURS),
+    ("water_tank_litres", "readiness.unit_litres", 10_000_000),
+    ("drug_days", "readiness.unit_days", 365),
+    ("food_days", "readiness.unit_days", 365),
+    ("water_days", "readiness.unit_days", 365),
 ];
+
+/// The fuels to choose from: (code, label, chosen).
+fn fuel_choices(
+    lang: Lang,
+    chosen: impl Fn(FuelKind) -> bool,
+) -> Vec<(&'static str, &'static str, bool)> {
+    FuelKind::ALL
+        .iter()
+        .map(|f| (f.code(), lang.pick(f.label_ja(), f.label_en()), chosen(*f)))
+        .collect()
+}
+
+/// 「人工呼吸器 2人・在宅酸素 0人・吸引 0人」 from the three counts as shown.
+fn dependent_line(t: &Catalog, dependent: &[String; 3]) -> String {
+    t.fill(
+        "safety.dependent_line",
+        &[
+            ("v", &dependent[0]),
+            ("o", &dependent[1]),
+            ("s", &dependent[2]),
+        ],
+    )
+}
 
 fn value_of(b: &Baseline, name: &str) -> Option<u32> {
     match name {
@@ -109,34 +142,39 @@ fn page_of(
     updated: String,
 ) -> ReadinessPage {
     let p = &baseline.dependent_patients;
+    let chrome = Chrome::new(ctx, "nav.disaster", false);
+    let t = &chrome.t;
+    let dependent = [p.ventilator, p.oxygen, p.suction].map(|n| n.to_string());
     ReadinessPage {
-        chrome: Chrome::new(ctx, "nav.disaster", false),
         id,
         name,
         can_edit,
         updated,
         numbers: NUMBERS
             .iter()
-            .map(|(field, label, unit, _)| {
-                (
-                    *field,
-                    *label,
-                    *unit,
-                    value_of(baseline, field)
+            .map(|(field, unit, _)| {
+                let label = t.get(&format!("readiness.{field}"));
+                let unit = t.get(unit);
+                NumberField {
+                    field,
+                    label_with_unit: t
+                        .fill("readiness.with_unit", &[("label", &label), ("unit", &unit)]),
+                    label,
+                    unit,
+                    value: value_of(baseline, field)
                         .map(|v| v.to_string())
                         .unwrap_or_default(),
-                )
+                }
             })
             .collect(),
-        fuels: FuelKind::ALL
-            .iter()
-            .map(|f| (f.code(), f.label_ja(), baseline.fuel == Some(*f)))
-            .collect(),
+        fuels: fuel_choices(ctx.lang, |f| baseline.fuel == Some(f)),
         satellite_phone: baseline.satellite_phone,
-        dependent: [p.ventilator, p.oxygen, p.suction].map(|n| n.to_string()),
+        dependent_line: dependent_line(t, &dependent),
+        dependent,
         note: baseline.note.clone(),
         error: None,
         saved: false,
+        chrome,
     }
 }
 
@@ -154,7 +192,7 @@ pub async fn show(
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let (baseline, updated) = match stored {
-        Some((b, at)) => (b, super::safety::jst_time(&at)),
+        Some((b, at)) => (b, super::safety::jst_time_in(ctx.lang, &at)),
         None => (Baseline::default(), String::new()),
     };
     let mut page = page_of(&ctx, id, name, can_edit, &baseline, updated);
@@ -162,15 +200,19 @@ pub async fn show(
     Ok(render(&ctx, &page)?.into_response())
 }
 
-/// Reads the form.
-fn read(body: &[u8]) -> Result<Baseline, String> {
+/// Reads the form (the reasons it is refused in the language of `t`).
+fn read(t: &Catalog, body: &[u8]) -> Result<Baseline, String> {
+    use super::safety_form::read_count_in;
     let field = |n: &str| crate::auth::session::form_field(body, n).unwrap_or_default();
     let mut numbers = std::collections::HashMap::new();
-    for (name, label, _, max) in NUMBERS {
-        numbers.insert(name, read_count(&field(name), label, max)?);
+    for (name, _, max) in NUMBERS {
+        numbers.insert(
+            name,
+            read_count_in(t, &field(name), &format!("readiness.{name}"), max)?,
+        );
     }
     let dependent = |name: &str, label: &str| -> Result<u32, String> {
-        Ok(read_count(&field(name), label, limits::DEPENDENT)?.unwrap_or(0))
+        Ok(read_count_in(t, &field(name), label, limits::DEPENDENT)?.unwrap_or(0))
     };
     let baseline = Baseline {
         generator_kva: numbers["generator_kva"],
@@ -183,9 +225,9 @@ fn read(body: &[u8]) -> Result<Baseline, String> {
         water_days: numbers["water_days"],
         satellite_phone: field("satellite_phone") == "1",
         dependent_patients: PowerDependent {
-            ventilator: dependent("ventilator", "人工呼吸器の患者")?,
-            oxygen: dependent("oxygen", "在宅酸素の患者")?,
-            suction: dependent("suction", "吸引器の患者")?,
+            ventilator: dependent("ventilator", "safety.f_ventilator_patients")?,
+            oxygen: dependent("oxygen", "safety.f_oxygen_patients")?,
+            suction: dependent("suction", "safety.f_suction_patients")?,
         },
         note: field("note").trim().to_owned(),
     };
@@ -205,21 +247,19 @@ pub async fn save(
     if !can_edit {
         return Err(PageError::forbidden(&ctx));
     }
-    let baseline = match read(&body) {
+    let baseline = match read(&catalog(ctx.lang), &body) {
         Ok(b) => b,
         Err(e) => {
             let mut page = page_of(&ctx, id, name, true, &Baseline::default(), String::new());
             let field = |n: &str| crate::auth::session::form_field(&body, n).unwrap_or_default();
             for n in &mut page.numbers {
-                n.3 = field(n.0);
+                n.value = field(n.field);
             }
             page.dependent = ["ventilator", "oxygen", "suction"].map(field);
+            page.dependent_line = dependent_line(&page.chrome.t, &page.dependent);
             page.note = field("note");
             page.satellite_phone = field("satellite_phone") == "1";
-            page.fuels = FuelKind::ALL
-                .iter()
-                .map(|f| (f.code(), f.label_ja(), field("fuel") == f.code()))
-                .collect();
+            page.fuels = fuel_choices(ctx.lang, |f| field("fuel") == f.code());
             page.error = Some(e);
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response());
         }
@@ -283,10 +323,10 @@ pub struct ReadinessLine {
     kind: &'static str,
     active: bool,
     bcp: &'static str,
-    /// The last BCP drill (和暦).
+    /// The last BCP drill (和暦 in Japanese).
     bcp_drill: String,
     /// The document: uploaded, shared with the hub.
-    bcp_document: &'static str,
+    bcp_document: String,
     plan: &'static str,
     power: &'static str,
     lendable: bool,
@@ -304,14 +344,18 @@ struct HubReadinessPage {
 }
 
 /// `GET /hub/readiness` (and `.csv`): who has a BCP, a disaster plan (role ④), emergency power
-/// (lendable or not) and a registered baseline, per area and per institution.
+/// (lendable or not) and a registered baseline, per area and per institution, in `lang`.
 async fn overview(
     app: &AppState,
     ctx: &Ctx,
+    lang: Lang,
 ) -> Result<(Vec<AreaReadiness>, Vec<ReadinessLine>), PageError> {
     use renkei_domain::readiness::{BcpStatus, PowerKind};
     use renkei_domain::region::RoleStatus;
-    let visible = super::safety::visible_areas(app, ctx).await?;
+    let t = catalog(lang);
+    let reach = super::safety::reach(app, ctx).await?;
+    let names = reach.names(lang);
+    let visible = reach.visible;
     let codes: Vec<String> = visible.iter().map(|(c, _)| c.clone()).collect();
     let year_ago = super::power::today(app) - chrono::Days::new(365);
     let rows = app
@@ -319,19 +363,13 @@ async fn overview(
         .readiness_overview(&codes)
         .await
         .map_err(|e| PageError::store(ctx, e))?;
-    let name_of = |code: &str| {
-        visible
-            .iter()
-            .find(|(c, _)| c == code)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| code.to_owned())
-    };
+    let name_of = |code: &str| names.get(code).cloned().unwrap_or_else(|| code.to_owned());
     let areas = visible
         .iter()
-        .map(|(code, name)| {
+        .map(|(code, _)| {
             let mine: Vec<_> = rows.iter().filter(|r| &r.area == code).collect();
             AreaReadiness {
-                name: name.clone(),
+                name: name_of(code),
                 institutions: mine.len(),
                 bcp_done: mine
                     .iter()
@@ -381,30 +419,39 @@ async fn overview(
             id: r.id,
             name: r.name.clone(),
             area: name_of(&r.area),
-            kind: r.kind.label_ja(),
+            kind: lang.pick(r.kind.label_ja(), r.kind.label_en()),
             active: r.active,
-            bcp: BcpStatus::parse(&r.bcp).unwrap_or_default().label_ja(),
+            bcp: {
+                let bcp = BcpStatus::parse(&r.bcp).unwrap_or_default();
+                lang.pick(bcp.label_ja(), bcp.label_en())
+            },
             bcp_drill: r
                 .last_bcp_drill
                 .as_deref()
                 .and_then(|d| d.parse().ok())
-                .map(renkei_domain::fiscal_year::format_wareki_date)
+                .map(|d| super::safety::date_in(lang, d))
                 .unwrap_or_default(),
             bcp_document: match (r.bcp_document, r.bcp_shared_with_hub) {
-                (false, _) => "",
-                (true, false) => "登録あり",
-                (true, true) => "登録あり・拠点と共有",
+                (false, _) => String::new(),
+                (true, false) => t.get("readiness.registered"),
+                (true, true) => t.get("readiness.registered_shared"),
             },
             units: if r.power_units == 0 {
                 String::new()
             } else {
-                format!("{}台（貸出可{}）", r.power_units, r.lendable_units)
+                t.fill(
+                    "readiness.units_line",
+                    &[("n", &r.power_units), ("m", &r.lendable_units)],
+                )
             },
             plan: match r.disaster_plan.as_deref().and_then(RoleStatus::from_code) {
-                Some(s) => s.label_ja(),
+                Some(s) => lang.pick(s.label_ja(), s.label_en()),
                 None => "",
             },
-            power: PowerKind::parse(&r.power).unwrap_or_default().label_ja(),
+            power: {
+                let power = PowerKind::parse(&r.power).unwrap_or_default();
+                lang.pick(power.label_ja(), power.label_en())
+            },
             lendable: r.lendable,
             baseline: r
                 .baseline
@@ -412,22 +459,22 @@ async fn overview(
                 .map(|b| {
                     let mut parts = Vec::new();
                     if let Some(k) = b.generator_kva {
-                        parts.push(format!("発電機 {k}kVA"));
+                        parts.push(t.fill1("readiness.b_generator", "k", k));
                     }
                     if let Some(h) = b.runtime_hours {
-                        parts.push(format!("満タン約{h}時間"));
+                        parts.push(t.fill1("readiness.b_runtime", "h", h));
                     }
                     if b.satellite_phone {
-                        parts.push("衛星電話".to_owned());
+                        parts.push(t.get("readiness.satellite"));
                     }
                     let p = b.dependent_patients.total();
                     if p > 0 {
-                        parts.push(format!("電源が必要な在宅患者 {p}人"));
+                        parts.push(t.fill1("safety.dependent_badge", "n", p));
                     }
                     if parts.is_empty() {
-                        "登録あり".to_owned()
+                        t.get("readiness.registered")
                     } else {
-                        parts.join("・")
+                        parts.join(&t.get("safety.sep"))
                     }
                 })
                 .unwrap_or_default(),
@@ -438,7 +485,7 @@ async fn overview(
 
 /// `GET /hub/readiness`.
 pub async fn hub(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
-    let (areas, lines) = overview(&app, &ctx).await?;
+    let (areas, lines) = overview(&app, &ctx, ctx.lang).await?;
     let page = HubReadinessPage {
         chrome: Chrome::new(&ctx, "nav.disaster", false),
         areas,
@@ -447,9 +494,9 @@ pub async fn hub(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Page
     Ok(render(&ctx, &page)?.into_response())
 }
 
-/// `GET /hub/readiness.csv`.
+/// `GET /hub/readiness.csv` (in Japanese, like the other exports).
 pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
-    let (_, lines) = overview(&app, &ctx).await?;
+    let (_, lines) = overview(&app, &ctx, Lang::Ja).await?;
     let rows: Vec<Vec<String>> = lines
         .into_iter()
         .map(|l| {
@@ -464,7 +511,7 @@ pub async fn hub_csv(State(app): State<AppState>, ctx: Ctx) -> Result<Response, 
                 },
                 l.bcp.to_owned(),
                 l.bcp_drill,
-                l.bcp_document.to_owned(),
+                l.bcp_document,
                 l.plan.to_owned(),
                 l.power.to_owned(),
                 if l.lendable {

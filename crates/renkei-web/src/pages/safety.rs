@@ -8,6 +8,7 @@
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
+use crate::i18n::{Catalog, Lang};
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -42,6 +43,23 @@ pub fn jst_time(stored: &str) -> String {
     }
 }
 
+/// A stored UTC time in the page's language (JST): Japanese as [`jst_time`], English
+/// 「2026-09-01 14:30」.
+pub fn jst_time_in(lang: Lang, stored: &str) -> String {
+    match (lang, chrono::DateTime::parse_from_rfc3339(stored)) {
+        (Lang::En, Ok(t)) => t.with_timezone(&jst()).format("%Y-%m-%d %H:%M").to_string(),
+        _ => jst_time(stored),
+    }
+}
+
+/// A day in the page's language: Japanese 和暦 「令和8年9月1日」, English 「2026-09-01」.
+pub fn date_in(lang: Lang, day: chrono::NaiveDate) -> String {
+    match lang {
+        Lang::Ja => renkei_domain::fiscal_year::format_wareki_date(day),
+        Lang::En => day.format("%Y-%m-%d").to_string(),
+    }
+}
+
 /// The colour of a state on the map and in the lists.
 pub fn condition_colour(c: Condition) -> &'static str {
     match c {
@@ -52,67 +70,100 @@ pub fn condition_colour(c: Condition) -> &'static str {
     }
 }
 
-/// An answer in a few lines, as the responder and the coordinator read it.
-pub fn answer_summary(a: &Answer) -> Vec<(&'static str, String)> {
+/// An answer in a few lines, as the responder and the coordinator read it, in the language of
+/// `t`.
+pub fn answer_summary(t: &Catalog, a: &Answer) -> Vec<(String, String)> {
+    let lang = t.lang();
     let q = &a.quick;
-    let mut power = q.power.label_ja().to_owned();
+    let mut power = lang.pick(q.power.label_ja(), q.power.label_en()).to_owned();
     if let (Power::Generator, Some(h)) = (q.power, q.fuel_hours) {
-        power.push_str(&format!("（燃料 あと{h}時間）"));
+        power.push_str(&t.fill1("safety.fuel_left", "h", h));
     }
+    let people = |n: u32| t.fill1("safety.people", "n", n);
     let mut out = vec![
-        ("職員・患者", q.people.label_ja().to_owned()),
-        ("建物", q.building.label_ja().to_owned()),
-        ("電気", power),
-        ("水", q.water.label_ja().to_owned()),
-        ("受入可能な患者数", format!("{}人", q.can_accept)),
+        (
+            t.get("safety.sum_people"),
+            lang.pick(q.people.label_ja(), q.people.label_en())
+                .to_owned(),
+        ),
+        (
+            t.get("safety.sum_building"),
+            lang.pick(q.building.label_ja(), q.building.label_en())
+                .to_owned(),
+        ),
+        (t.get("safety.sum_power"), power),
+        (
+            t.get("safety.sum_water"),
+            lang.pick(q.water.label_ja(), q.water.label_en()).to_owned(),
+        ),
+        (t.get("safety.sum_accept"), people(q.can_accept)),
     ];
     if let Some(d) = &a.details {
         if let Some(s) = d.staff_available {
-            out.push(("勤務できる職員", format!("{s}人")));
+            out.push((t.get("safety.sum_staff"), people(s)));
         }
         if let Some(h) = d.home_visits {
-            out.push(("訪問の継続", h.label_ja().to_owned()));
+            out.push((
+                t.get("safety.sum_visits"),
+                lang.pick(h.label_ja(), h.label_en()).to_owned(),
+            ));
         }
         let p = &d.power_dependent;
         if p.total() > 0 {
             out.push((
-                "支援が要る在宅患者",
-                format!(
-                    "人工呼吸器 {}人・在宅酸素 {}人・吸引 {}人",
-                    p.ventilator, p.oxygen, p.suction
+                t.get("safety.sum_dependent"),
+                t.fill(
+                    "safety.dependent_line",
+                    &[("v", &p.ventilator), ("o", &p.oxygen), ("s", &p.suction)],
                 ),
             ));
         }
         if let Some(h) = &d.hospital {
             out.push((
-                "病院の状態",
-                format!(
-                    "{}／救急 {}／手術室 {}",
-                    h.facility.label_ja(),
-                    h.emergency.label_ja(),
-                    h.operating.label_ja()
+                t.get("safety.sum_hospital"),
+                t.fill(
+                    "safety.hospital_line",
+                    &[
+                        (
+                            "facility",
+                            &lang.pick(h.facility.label_ja(), h.facility.label_en()),
+                        ),
+                        (
+                            "emergency",
+                            &lang.pick(h.emergency.label_ja(), h.emergency.label_en()),
+                        ),
+                        (
+                            "operating",
+                            &lang.pick(h.operating.label_ja(), h.operating.label_en()),
+                        ),
+                    ],
                 ),
             ));
             if !h.beds.is_empty() {
                 out.push((
-                    "空床（今／24時間以内）",
+                    t.get("safety.sum_beds"),
                     h.beds
                         .iter()
                         .map(|b| {
-                            format!(
-                                "{} {}／{}",
-                                b.bed_type.label_ja(),
-                                b.available_now,
-                                b.available_24h
+                            t.fill(
+                                "safety.bed_line",
+                                &[
+                                    (
+                                        "type",
+                                        &lang.pick(b.bed_type.label_ja(), b.bed_type.label_en()),
+                                    ),
+                                    ("now", &b.available_now),
+                                    ("later", &b.available_24h),
+                                ],
                             )
                         })
                         .collect::<Vec<_>>()
-                        .join("、"),
+                        .join(&t.get("safety.list_sep")),
                 ));
             }
         }
         if !d.needs.is_empty() {
-            out.push(("必要なこと", d.needs.clone()));
+            out.push((t.get("safety.sum_needs"), d.needs.clone()));
         }
     }
     out
@@ -133,9 +184,34 @@ pub(crate) struct Reach {
     pub(crate) visible: Vec<(String, String)>,
     /// Codes of the areas where they create checks, remind and take answers.
     pub(crate) acting: Vec<String>,
+    /// (code, English name) of the visible areas.
+    pub(crate) visible_en: Vec<(String, String)>,
 }
 
 impl Reach {
+    /// Area code → name of the visible areas, in `lang`.
+    pub(crate) fn names(&self, lang: Lang) -> std::collections::BTreeMap<String, String> {
+        match lang {
+            Lang::Ja => self.visible.iter().cloned().collect(),
+            Lang::En => self.visible_en.iter().cloned().collect(),
+        }
+    }
+
+    /// The visible areas where they act: (code, name in `lang`).
+    pub(crate) fn acting_areas(&self, lang: Lang) -> Vec<(String, String)> {
+        let names = self.names(lang);
+        self.visible
+            .iter()
+            .filter(|(code, _)| self.acting.contains(code))
+            .map(|(code, name)| {
+                (
+                    code.clone(),
+                    names.get(code).cloned().unwrap_or_else(|| name.clone()),
+                )
+            })
+            .collect()
+    }
+
     pub(crate) fn sees(&self, check: &CheckRecord) -> bool {
         check
             .targeting
@@ -173,17 +249,21 @@ pub(crate) async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError>
                 && m.organisation.area_code.as_deref() == Some(code)
         })
     };
+    let visible: Vec<_> = all
+        .into_iter()
+        .filter(|a| admin || prefecture || coordinates(&a.code))
+        .collect();
     Ok(Reach {
-        acting: all
+        acting: visible
             .iter()
             .filter(|a| admin || coordinates(&a.code))
             .map(|a| a.code.clone())
             .collect(),
-        visible: all
-            .into_iter()
-            .filter(|a| admin || prefecture || coordinates(&a.code))
-            .map(|a| (a.code, a.name))
+        visible_en: visible
+            .iter()
+            .map(|a| (a.code.clone(), a.name_en.clone()))
             .collect(),
+        visible: visible.into_iter().map(|a| (a.code, a.name)).collect(),
     })
 }
 
@@ -362,9 +442,8 @@ struct ListRow {
     created: String,
     deadline: String,
     open: bool,
-    answered: i64,
-    targets: i64,
-    rate: i64,
+    /// 「3／10（30%）」.
+    answers: String,
 }
 
 pub(crate) fn rate(part: i64, whole: i64) -> i64 {
@@ -379,6 +458,7 @@ pub(crate) fn rate(part: i64, whole: i64) -> i64 {
 pub async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
     let reach = reach(&app, &ctx).await?;
     let now = now_text(&app);
+    let t = crate::i18n::catalog(ctx.lang);
     let checks = app
         .store
         .safety_checks()
@@ -389,12 +469,17 @@ pub async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
         .map(|c| ListRow {
             id: c.id,
             drill: c.kind == CheckKind::Drill,
-            created: jst_time(&c.created_at),
-            deadline: jst_time(&c.deadline),
+            created: jst_time_in(ctx.lang, &c.created_at),
+            deadline: jst_time_in(ctx.lang, &c.deadline),
             open: c.is_open(&now),
-            answered: c.answered,
-            targets: c.targets,
-            rate: rate(c.answered, c.targets),
+            answers: t.fill(
+                "safety.answers_rate",
+                &[
+                    ("answered", &c.answered),
+                    ("targets", &c.targets),
+                    ("rate", &rate(c.answered, c.targets)),
+                ],
+            ),
             title: c.title,
         })
         .collect();
@@ -418,7 +503,7 @@ struct NewPage {
     kinds: Vec<(&'static str, &'static str, bool)>,
     active_only: bool,
     /// (minutes before the deadline, label, chosen).
-    reminders: Vec<(u32, &'static str, bool)>,
+    reminders: Vec<(u32, String, bool)>,
     /// When picking by hand: the institutions the conditions reach, ticked or not.
     candidates: Vec<Candidate>,
     error: Option<String>,
@@ -437,9 +522,31 @@ struct Candidate {
 /// At most this many institutions are listed for hand-picking (narrow the conditions first).
 const MAX_CANDIDATES: usize = 3_000;
 
-/// The reminders a coordinator can schedule: minutes before the deadline.
-const REMINDER_CHOICES: [(u32, &str); 3] =
-    [(120, "回答期限の2時間前"), (60, "1時間前"), (30, "30分前")];
+/// The reminders a coordinator can schedule: minutes before the deadline, and the label's key.
+const REMINDER_CHOICES: [(u32, &str); 3] = [
+    (120, "safety.remind_120"),
+    (60, "safety.remind_60"),
+    (30, "safety.remind_30"),
+];
+
+/// The kinds of institution to choose from: (code, label, chosen).
+fn kind_choices(
+    lang: Lang,
+    chosen: impl Fn(InstitutionKind) -> bool,
+) -> Vec<(&'static str, &'static str, bool)> {
+    InstitutionKind::ALL
+        .iter()
+        .map(|k| (k.code(), lang.pick(k.label_ja(), k.label_en()), chosen(*k)))
+        .collect()
+}
+
+/// The reminders to choose from: (minutes, label, chosen).
+fn reminder_choices(t: &Catalog, chosen: impl Fn(u32) -> bool) -> Vec<(u32, String, bool)> {
+    REMINDER_CHOICES
+        .iter()
+        .map(|(m, key)| (*m, t.get(key), chosen(*m)))
+        .collect()
+}
 
 /// `GET /hub/safety/new`: a drill by default, answers due in two hours.
 pub async fn new_form(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
@@ -448,33 +555,23 @@ pub async fn new_form(State(app): State<AppState>, ctx: Ctx) -> Result<Response,
         return Err(PageError::forbidden(&ctx));
     }
     let deadline = (app.clock.now() + chrono::Duration::hours(2)).with_timezone(&jst());
+    let chrome = Chrome::new(&ctx, "nav.disaster", false);
     let page = NewPage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
         title: String::new(),
         drill: true,
         message: String::new(),
         deadline: deadline.format("%Y-%m-%dT%H:%M").to_string(),
         areas: reach
-            .visible
-            .iter()
-            .filter(|(code, _)| reach.acting.contains(code))
-            .map(|(code, name)| (code.clone(), name.clone(), true))
+            .acting_areas(ctx.lang)
+            .into_iter()
+            .map(|(code, name)| (code, name, true))
             .collect(),
-        kinds: InstitutionKind::ALL
-            .iter()
-            .map(|k| {
-                (
-                    k.code(),
-                    k.label_ja(),
-                    matches!(k, InstitutionKind::Hospital | InstitutionKind::Clinic),
-                )
-            })
-            .collect(),
+        kinds: kind_choices(ctx.lang, |k| {
+            matches!(k, InstitutionKind::Hospital | InstitutionKind::Clinic)
+        }),
         active_only: false,
-        reminders: REMINDER_CHOICES
-            .iter()
-            .map(|(m, label)| (*m, *label, *m == 30))
-            .collect(),
+        reminders: reminder_choices(&chrome.t, |m| m == 30),
+        chrome,
         candidates: Vec::new(),
         error: None,
     };
@@ -525,33 +622,25 @@ pub async fn create(
         .map(|(m, _)| *m)
         .filter(|m| many("remind_before").contains(&m.to_string()))
         .collect();
+    let chrome = Chrome::new(&ctx, "nav.disaster", false);
+    let t = chrome.t.clone();
     let mut page = NewPage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
         title: one("title"),
         drill: kind == CheckKind::Drill,
         message: one("message"),
         deadline: one("deadline"),
         areas: reach
-            .visible
-            .iter()
-            .filter(|(code, _)| reach.acting.contains(code))
-            .map(|(code, name)| (code.clone(), name.clone(), chosen_areas.contains(code)))
-            .collect(),
-        kinds: InstitutionKind::ALL
-            .iter()
-            .map(|k| {
-                (
-                    k.code(),
-                    k.label_ja(),
-                    chosen_kinds.iter().any(|c| c == k.code()),
-                )
+            .acting_areas(ctx.lang)
+            .into_iter()
+            .map(|(code, name)| {
+                let chosen = chosen_areas.contains(&code);
+                (code, name, chosen)
             })
             .collect(),
+        kinds: kind_choices(ctx.lang, |k| chosen_kinds.iter().any(|c| c == k.code())),
         active_only: !one("active_only").is_empty(),
-        reminders: REMINDER_CHOICES
-            .iter()
-            .map(|(m, label)| (*m, *label, chosen_reminders.contains(m)))
-            .collect(),
+        reminders: reminder_choices(&t, |m| chosen_reminders.contains(&m)),
+        chrome,
         candidates: Vec::new(),
         error: None,
     };
@@ -564,10 +653,10 @@ pub async fn create(
         Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response())
     };
     let Some(deadline) = deadline else {
-        return again(page, "回答期限を日付と時刻で入力してください".into());
+        return again(page, t.get("safety.err_deadline"));
     };
     if chosen_areas.is_empty() {
-        return again(page, "対象の地域を1つ以上選んでください".into());
+        return again(page, t.get("safety.err_areas"));
     }
     let check = NewCheck {
         title: page.title.clone(),
@@ -592,10 +681,7 @@ pub async fn create(
         .map_err(store_error(&ctx))?;
     if reachable.is_empty() {
         page.error = None;
-        return again(
-            page,
-            "選んだ条件に当てはまる医療機関等がありません。地域や種別を見直してください".into(),
-        );
+        return again(page, t.get("safety.err_no_targets"));
     }
     // Hand-picking: first list what the conditions reach (all ticked), then take the ticked.
     let picking = !one("picking").is_empty();
@@ -607,15 +693,13 @@ pub async fn create(
         if reachable.len() > MAX_CANDIDATES {
             return again(
                 page,
-                format!(
-                    "条件に当てはまるのは {} 件で、個別に選ぶには多すぎます（{} 件まで）。地域や種別で絞ってください",
-                    reachable.len(),
-                    MAX_CANDIDATES
+                t.fill(
+                    "safety.err_too_many",
+                    &[("n", &reachable.len()), ("max", &MAX_CANDIDATES)],
                 ),
             );
         }
-        let names: std::collections::BTreeMap<String, String> =
-            reach.visible.iter().cloned().collect();
+        let names = reach.names(ctx.lang);
         let first_look = one("step") == "preview" && !picking;
         page.candidates = reachable
             .iter()
@@ -626,13 +710,13 @@ pub async fn create(
                     .get(&r.area)
                     .cloned()
                     .unwrap_or_else(|| r.area.clone()),
-                kind: r.kind.label_ja(),
+                kind: ctx.lang.pick(r.kind.label_ja(), r.kind.label_en()),
                 active: r.active,
                 ticked: first_look || ticked.contains(&r.id),
             })
             .collect();
         if picking && ticked.is_empty() {
-            return again(page, "送る医療機関等を1件以上選んでください".into());
+            return again(page, t.get("safety.err_none_ticked"));
         }
         return Ok(render(&ctx, &page)?.into_response());
     }

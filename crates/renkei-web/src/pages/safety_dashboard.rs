@@ -3,10 +3,11 @@
 //! help first — and its live updates by server-sent events.
 
 use super::safety::{
-    answer_summary, condition_colour, jst_time, rate, reach, store_error, visible_check,
+    answer_summary, condition_colour, jst_time_in, rate, reach, store_error, visible_check,
 };
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
+use crate::i18n::{catalog, Catalog, Lang};
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -17,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::safety::{fuel_left, CheckKind, Condition, Power};
 use renkei_store::safety::{CheckRecord, TargetRow};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 struct Tally {
     label: String,
@@ -47,6 +49,8 @@ struct Answered {
     name: String,
     area: String,
     kind: &'static str,
+    /// Those who need help first.
+    urgency: u8,
     condition: &'static str,
     colour: &'static str,
     at: String,
@@ -57,13 +61,14 @@ struct Answered {
 #[derive(Template)]
 #[template(path = "safety_live.html")]
 struct LivePart {
+    t: Arc<Catalog>,
     id: i64,
     csrf: String,
     open: bool,
     can_act: bool,
     answered: usize,
-    total: usize,
-    rate: i64,
+    /// What follows the number answered: 「／12 件が回答（8%）」.
+    rate_rest: String,
     conditions: Vec<(&'static str, &'static str, usize)>,
     by_area: Vec<Tally>,
     by_kind: Vec<Tally>,
@@ -87,42 +92,45 @@ struct DashboardPage {
     can_act: bool,
     notice: Option<String>,
     live: String,
+    /// `&lang=en` when the page's language came with the address, so the live part follows.
+    lang_query: &'static str,
 }
 
-fn mail_text(t: &TargetRow) -> (String, bool) {
-    match (&t.institution.email, &t.mail) {
-        (None, _) => ("メール未登録（電話・FAXで）".into(), false),
-        (Some(_), None) => ("送信待ち".into(), false),
-        (Some(_), Some(m)) if m.sent_at.is_some() => ("送信済み".into(), false),
+fn mail_text(t: &Catalog, target: &TargetRow) -> (String, bool) {
+    let error = |e: Option<&str>| {
+        e.map(|e| {
+            format!(
+                "{}{}",
+                t.get("safety.colon"),
+                e.chars().take(80).collect::<String>()
+            )
+        })
+        .unwrap_or_default()
+    };
+    match (&target.institution.email, &target.mail) {
+        (None, _) => (t.get("safety.mail_none"), false),
+        (Some(_), None) => (t.get("safety.mail_waiting"), false),
+        (Some(_), Some(m)) if m.sent_at.is_some() => (t.get("safety.mail_sent"), false),
         (Some(_), Some(m)) if m.bounced_at.is_some() => (
             format!(
-                "不達（宛先が受け付けません。電話・FAXで連絡し、メールアドレスを直してください）{}",
-                m.last_error
-                    .as_deref()
-                    .map(|e| format!("：{}", e.chars().take(80).collect::<String>()))
-                    .unwrap_or_default()
+                "{}{}",
+                t.get("safety.mail_bounced"),
+                error(m.last_error.as_deref())
             ),
             true,
         ),
-        (Some(_), Some(m)) if m.attempts >= crate::mail::MAX_ATTEMPTS => (
-            format!(
-                "送信できませんでした（{}回失敗）。電話・FAXで連絡するか、リマインドで送り直してください",
-                m.attempts
-            ),
-            true,
-        ),
+        (Some(_), Some(m)) if m.attempts >= crate::mail::MAX_ATTEMPTS => {
+            (t.fill1("safety.mail_gave_up", "n", m.attempts), true)
+        }
         (Some(_), Some(m)) if m.attempts > 0 => (
             format!(
-                "送信失敗（{}回・再送します）{}",
-                m.attempts,
-                m.last_error
-                    .as_deref()
-                    .map(|e| format!("：{}", e.chars().take(80).collect::<String>()))
-                    .unwrap_or_default()
+                "{}{}",
+                t.fill1("safety.mail_failing", "n", m.attempts),
+                error(m.last_error.as_deref())
             ),
             true,
         ),
-        (Some(_), Some(_)) => ("送信待ち".into(), false),
+        (Some(_), Some(_)) => (t.get("safety.mail_waiting"), false),
     }
 }
 
@@ -164,20 +172,25 @@ async fn live_part(
         .safety_targets(check.id)
         .await
         .map_err(store_error(ctx))?;
-    let area_names: BTreeMap<String, String> = reach(app, ctx).await?.visible.into_iter().collect();
+    let lang = ctx.lang;
+    let cat = catalog(lang);
+    let area_names = reach(app, ctx).await?.names(lang);
     let area_name = |code: &str| {
         area_names
             .get(code)
             .cloned()
             .unwrap_or_else(|| code.to_owned())
     };
+    let condition = |c: Condition| lang.pick(c.label_ja(), c.label_en());
+    let kind_of =
+        |t: &TargetRow| lang.pick(t.institution.kind.label_ja(), t.institution.kind.label_en());
     let now = app.clock.now();
     let answered = targets.iter().filter(|t| t.answered_at.is_some()).count();
     let conditions = Condition::ALL
         .iter()
         .map(|c| {
             (
-                c.label_ja(),
+                condition(*c),
                 condition_colour(*c),
                 targets.iter().filter(|t| t.condition == *c).count(),
             )
@@ -194,14 +207,20 @@ async fn live_part(
                 lng,
                 kind: t.institution.kind,
                 active: t.institution.active,
-                label: format!("{}（{}）", t.institution.name, t.condition.label_ja()),
+                label: cat.fill(
+                    "safety.name_state",
+                    &[
+                        ("name", &t.institution.name),
+                        ("state", &condition(t.condition)),
+                    ],
+                ),
                 href: format!("#target-{}", t.id),
                 colour: Some(condition_colour(t.condition)),
             })
         })
         .collect();
     let map_svg = crate::map::render(
-        "安否確認の状況（色：回答の状態）",
+        &cat.get("safety.map_title"),
         crate::map::outlines(),
         &markers,
     );
@@ -209,12 +228,12 @@ async fn live_part(
         .iter()
         .filter(|t| t.answered_at.is_none())
         .map(|t| {
-            let (mail, mail_failed) = mail_text(t);
+            let (mail, mail_failed) = mail_text(&cat, t);
             Waiting {
                 target: t.id,
                 name: t.institution.name.clone(),
                 area: area_name(&t.institution.area),
-                kind: t.institution.kind.label_ja(),
+                kind: kind_of(t),
                 phone: t.institution.phone.clone().unwrap_or_default(),
                 fax: t.institution.fax.clone().unwrap_or_default(),
                 mail,
@@ -229,65 +248,89 @@ async fn live_part(
             }
         })
         .collect();
+    let colon = cat.get("safety.colon");
+    let slash = cat.get("safety.slash");
     let mut answers: Vec<Answered> = targets
         .iter()
         .filter_map(|t| {
             let a = t.answer.as_ref()?;
-            let mut summary = answer_summary(a)
+            let mut summary = answer_summary(&cat, a)
                 .into_iter()
-                .map(|(k, v)| format!("{k}：{v}"))
+                .map(|(k, v)| format!("{k}{colon}{v}"))
                 .collect::<Vec<_>>()
-                .join("／");
+                .join(&slash);
             if let (Power::Generator, None, Some(hours)) = (
                 a.quick.power,
                 a.quick.fuel_hours,
                 t.baseline.as_ref().and_then(|b| b.assumed_fuel_hours()),
             ) {
-                summary.push_str(&format!("／燃料は登録上 満タンで約{hours}時間"));
+                summary.push_str(&slash);
+                summary.push_str(&cat.fill1("safety.fuel_registered", "h", hours));
             }
             if let (Power::Generator, Some(h), Some(at)) =
                 (a.quick.power, a.quick.fuel_hours, t.answered_at.as_deref())
             {
                 if let Ok(at) = chrono::DateTime::parse_from_rfc3339(at) {
                     let left = fuel_left(h, at.with_timezone(&chrono::Utc), now);
-                    summary.push_str(&format!("／いまの燃料残 約{left:.0}時間"));
+                    summary.push_str(&slash);
+                    summary.push_str(&cat.fill1("safety.fuel_now", "h", format!("{left:.0}")));
                 }
             }
             Some(Answered {
                 target: t.id,
                 name: t.institution.name.clone(),
                 area: area_name(&t.institution.area),
-                kind: t.institution.kind.label_ja(),
-                condition: t.condition.label_ja(),
+                kind: kind_of(t),
+                urgency: match t.condition {
+                    Condition::Critical => 0,
+                    Condition::Impaired => 1,
+                    _ => 2,
+                },
+                condition: condition(t.condition),
                 colour: condition_colour(t.condition),
-                at: t.answered_at.as_deref().map(jst_time).unwrap_or_default(),
+                at: t
+                    .answered_at
+                    .as_deref()
+                    .map(|at| jst_time_in(lang, at))
+                    .unwrap_or_default(),
                 by_phone: t.by_phone,
                 summary,
             })
         })
         .collect();
     // Those who need help first.
-    answers.sort_by_key(|a| match a.condition {
-        c if c == Condition::Critical.label_ja() => 0,
-        c if c == Condition::Impaired.label_ja() => 1,
-        _ => 2,
-    });
+    answers.sort_by_key(|a| a.urgency);
     Ok(LivePart {
         id: check.id,
         csrf: ctx.viewer.csrf_token().to_owned(),
         open: check.is_open(&renkei_store::time_text(now)),
         can_act,
         answered,
-        total: targets.len(),
-        rate: rate(answered as i64, targets.len() as i64),
+        rate_rest: cat.fill(
+            "safety.rate_rest",
+            &[
+                ("total", &targets.len()),
+                ("rate", &rate(answered as i64, targets.len() as i64)),
+            ],
+        ),
         conditions,
         by_area: tallies(&targets, |t| area_name(&t.institution.area)),
-        by_kind: tallies(&targets, |t| t.institution.kind.label_ja().to_owned()),
+        by_kind: tallies(&targets, |t| kind_of(t).to_owned()),
         map_svg,
         waiting,
         answers,
-        updated: jst_time(&renkei_store::time_text(now)),
+        updated: jst_time_in(lang, &renkei_store::time_text(now)),
+        t: cat,
     })
+}
+
+/// `&lang=en` when the request is in English (the live part, fetched again by the page,
+/// follows the page's language even when it came with the address rather than the cookie).
+fn lang_query(ctx: &Ctx) -> &'static str {
+    match ctx.lang {
+        Lang::Ja => "",
+        Lang::En => "&lang=en",
+    }
 }
 
 /// `?done=` after an action, `?part=live` for the live part alone.
@@ -319,11 +362,12 @@ pub async fn show(
         );
         return Ok(response);
     }
+    let t = &live.t;
     let notice = match query.done.as_deref() {
-        Some("created") => Some("安否確認を作成し、メールアドレスのある対象に送信を始めました。メールのない対象には、リンク一覧を印刷して FAX・電話で伝えてください。".to_owned()),
-        Some("reminded") => Some(format!("{} 件に再送しました。", query.sent.unwrap_or(0))),
-        Some("phone") => Some("電話で聞き取った回答を登録しました。".to_owned()),
-        Some("closed") => Some("締め切りました。".to_owned()),
+        Some("created") => Some(t.get("safety.notice_created")),
+        Some("reminded") => Some(t.fill1("safety.notice_reminded", "n", query.sent.unwrap_or(0))),
+        Some("phone") => Some(t.get("safety.notice_phone")),
+        Some("closed") => Some(t.get("safety.notice_closed")),
         _ => None,
     };
     let page = DashboardPage {
@@ -331,8 +375,9 @@ pub async fn show(
         id,
         drill: check.kind == CheckKind::Drill,
         message: check.message.clone(),
-        created: jst_time(&check.created_at),
-        deadline: jst_time(&check.deadline),
+        created: jst_time_in(ctx.lang, &check.created_at),
+        deadline: jst_time_in(ctx.lang, &check.deadline),
+        lang_query: lang_query(&ctx),
         open: live.open,
         can_act,
         notice,

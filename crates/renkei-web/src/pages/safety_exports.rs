@@ -1,7 +1,7 @@
 //! A safety check on paper and in spreadsheets: every target's link with a QR code to print
 //! and fax (`/hub/safety/{id}/links`), and the answers as CSV or Excel.
 
-use super::safety::{audit, jst_time, link_of, reach, store_error, visible_check};
+use super::safety::{audit, jst_time, jst_time_in, link_of, reach, store_error, visible_check};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::pages::home::render;
@@ -68,7 +68,7 @@ pub async fn links(
         chrome: Chrome::new(&ctx, "nav.disaster", false),
         id,
         drill: check.kind == CheckKind::Drill,
-        deadline: jst_time(&check.deadline),
+        deadline: jst_time_in(ctx.lang, &check.deadline),
         title: check.title,
         rows,
     };

@@ -5,6 +5,7 @@ use super::safety::{audit, now_text, see_other, store_error, visible_check};
 use super::safety_form::{self, DetailFields, QuickFields};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
+use crate::i18n::catalog;
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -79,9 +80,11 @@ pub async fn phone_form(
 ) -> Result<Response, PageError> {
     let (check, row) = phone_target(&app, &ctx, id, target).await?;
     let hospital = row.institution.kind == InstitutionKind::Hospital;
+    let t = catalog(ctx.lang);
     let fields = (
-        safety_form::quick_fields(row.answer.as_ref().map(|a| &a.quick)),
+        safety_form::quick_fields(&t, row.answer.as_ref().map(|a| &a.quick)),
         safety_form::detail_fields(
+            &t,
             row.answer.as_ref().and_then(|a| a.details.as_ref()),
             hospital,
         ),
@@ -102,10 +105,13 @@ pub async fn save_phone(
     let (check, row) = phone_target(&app, &ctx, id, target).await?;
     let hospital = row.institution.kind == InstitutionKind::Hospital;
     let before = row.answer.as_ref().and_then(|a| a.details.as_ref());
-    let read = safety_form::read_quick(&body).and_then(|quick| {
-        safety_form::read_details(&body, hospital, before, &now_text(&app)).map(|details| Answer {
-            quick,
-            details: Some(details),
+    let t = catalog(ctx.lang);
+    let read = safety_form::read_quick(&t, &body).and_then(|quick| {
+        safety_form::read_details(&t, &body, hospital, before, &now_text(&app)).map(|details| {
+            Answer {
+                quick,
+                details: Some(details),
+            }
         })
     });
     let closed = !check.is_open(&now_text(&app));
@@ -113,12 +119,12 @@ pub async fn save_phone(
         Ok(a) if !closed => a,
         result => {
             let fields = (
-                safety_form::quick_fields_typed(&body),
-                safety_form::detail_fields_typed(&body, hospital),
+                safety_form::quick_fields_typed(&t, &body),
+                safety_form::detail_fields_typed(&t, &body, hospital),
             );
             let error = match result {
                 Err(e) => e,
-                Ok(_) => "この安否確認は締め切られています".into(),
+                Ok(_) => t.get("safety.err_closed"),
             };
             let page = PhonePage::new(&ctx, check, &row, fields, Some(error));
             return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response());

@@ -5,6 +5,7 @@
 
 use super::safety_form::{self, DetailFields, QuickFields};
 use crate::error::{Ctx, PageError};
+use crate::i18n::{catalog, Catalog, Lang};
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -14,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::institution::InstitutionKind;
 use renkei_domain::safety::Answer;
 use renkei_store::safety::LinkTarget;
+use std::sync::Arc;
 
 /// What the response page shows.
 pub enum Step {
@@ -30,6 +32,11 @@ pub enum Step {
 #[derive(Template)]
 #[template(path = "safety_respond.html")]
 struct RespondPage {
+    /// The page's language and its texts.
+    lang: Lang,
+    t: Arc<Catalog>,
+    /// `?lang=en` when the page is in English, so its forms and links stay in English.
+    lang_query: &'static str,
     csrf: String,
     token: String,
     title: String,
@@ -37,10 +44,10 @@ struct RespondPage {
     institution: String,
     deadline: String,
     message: String,
-    notice: Option<&'static str>,
+    notice: Option<String>,
     error: Option<String>,
     step: Step,
-    summary: Vec<(&'static str, String)>,
+    summary: Vec<(String, String)>,
 }
 
 /// `?saved=1` and the like after a step.
@@ -53,14 +60,20 @@ pub struct After {
 }
 
 fn page(ctx: &Ctx, token: &str, link: Option<&LinkTarget>, step: Step) -> RespondPage {
+    let t = catalog(ctx.lang);
     RespondPage {
+        lang: ctx.lang,
+        lang_query: match ctx.lang {
+            Lang::Ja => "",
+            Lang::En => "?lang=en",
+        },
         csrf: ctx.viewer.csrf_token().to_owned(),
         token: token.to_owned(),
         title: link.map(|l| l.check.title.clone()).unwrap_or_default(),
         drill: link.is_some_and(|l| l.check.kind == renkei_domain::safety::CheckKind::Drill),
         institution: link.map(|l| l.institution_name.clone()).unwrap_or_default(),
         deadline: link
-            .map(|l| super::safety::jst_time(&l.check.deadline))
+            .map(|l| super::safety::jst_time_in(ctx.lang, &l.check.deadline))
             .unwrap_or_default(),
         message: link.map(|l| l.check.message.clone()).unwrap_or_default(),
         notice: None,
@@ -68,8 +81,9 @@ fn page(ctx: &Ctx, token: &str, link: Option<&LinkTarget>, step: Step) -> Respon
         step,
         summary: link
             .and_then(|l| l.answer.as_ref())
-            .map(super::safety::answer_summary)
+            .map(|a| super::safety::answer_summary(&t, a))
             .unwrap_or_default(),
+        t,
     }
 }
 
@@ -111,7 +125,7 @@ async fn open_link(
             ctx,
             token,
             None,
-            Step::Message("このリンクは正しくありません。届いたメールやFAXのリンクを、途中で切れていないか確かめてもう一度開いてください。わからないときは連携の拠点にお電話ください。".into()),
+            Step::Message(catalog(ctx.lang).get("safety.link_invalid")),
         );
         return Ok(Err(reply(ctx, StatusCode::NOT_FOUND, &p)?));
     };
@@ -121,9 +135,10 @@ async fn open_link(
             ctx,
             token,
             Some(&link),
-            Step::Message(format!(
-                "この安否確認は締め切られました（回答期限：{}）。回答はもう受け付けていません。急ぎの連絡は連携の拠点にお電話ください。",
-                super::safety::jst_time(&link.check.deadline)
+            Step::Message(catalog(ctx.lang).fill1(
+                "safety.link_closed",
+                "deadline",
+                super::safety::jst_time_in(ctx.lang, &link.check.deadline),
             )),
         );
         return Ok(Err(reply(ctx, StatusCode::GONE, &p)?));
@@ -150,10 +165,11 @@ pub async fn quick(
         .note_safety_opened(link.target_id)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let fields = safety_form::quick_fields(link.answer.as_ref().map(|a| &a.quick));
+    let t = catalog(ctx.lang);
+    let fields = safety_form::quick_fields(&t, link.answer.as_ref().map(|a| &a.quick));
     let mut p = page(&ctx, &token, Some(&link), Step::Quick(fields));
     if after.same.is_some() {
-        p.notice = Some("前回の回答と同じ内容です（変更はありません）。");
+        p.notice = Some(t.get("safety.notice_same"));
     }
     reply(&ctx, StatusCode::OK, &p)
 }
@@ -169,14 +185,15 @@ pub async fn save_quick(
         Ok(link) => link,
         Err(response) => return Ok(response),
     };
-    let quick = match safety_form::read_quick(&body) {
+    let t = catalog(ctx.lang);
+    let quick = match safety_form::read_quick(&t, &body) {
         Ok(q) => q,
         Err(e) => {
             let mut p = page(
                 &ctx,
                 &token,
                 Some(&link),
-                Step::Quick(safety_form::quick_fields_typed(&body)),
+                Step::Quick(safety_form::quick_fields_typed(&t, &body)),
             );
             p.error = Some(e);
             return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
@@ -210,12 +227,13 @@ pub async fn details(
     let Some(answer) = &link.answer else {
         return Ok(see_other(format!("/r/{token}")));
     };
-    let fields = safety_form::detail_fields(answer.details.as_ref(), hospital(&link));
+    let t = catalog(ctx.lang);
+    let fields = safety_form::detail_fields(&t, answer.details.as_ref(), hospital(&link));
     let mut p = page(&ctx, &token, Some(&link), Step::Details(fields));
     p.notice = if after.saved.is_some() {
-        Some("回答を受け付けました。続けて、わかる範囲で詳しい状況を教えてください（あとからでも構いません）。")
+        Some(t.get("safety.notice_saved"))
     } else if after.same.is_some() {
-        Some("前回の回答と同じ内容です（変更はありません）。")
+        Some(t.get("safety.notice_same"))
     } else {
         None
     };
@@ -237,20 +255,26 @@ pub async fn save_details(
         return Ok(see_other(format!("/r/{token}")));
     };
     let now = renkei_store::time_text(app.clock.now());
-    let details =
-        match safety_form::read_details(&body, hospital(&link), before.details.as_ref(), &now) {
-            Ok(d) => d,
-            Err(e) => {
-                let mut p = page(
-                    &ctx,
-                    &token,
-                    Some(&link),
-                    Step::Details(safety_form::detail_fields_typed(&body, hospital(&link))),
-                );
-                p.error = Some(e);
-                return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
-            }
-        };
+    let t = catalog(ctx.lang);
+    let details = match safety_form::read_details(
+        &t,
+        &body,
+        hospital(&link),
+        before.details.as_ref(),
+        &now,
+    ) {
+        Ok(d) => d,
+        Err(e) => {
+            let mut p = page(
+                &ctx,
+                &token,
+                Some(&link),
+                Step::Details(safety_form::detail_fields_typed(&t, &body, hospital(&link))),
+            );
+            p.error = Some(e);
+            return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
+        }
+    };
     let answer = Answer {
         quick: before.quick.clone(),
         details: Some(details),

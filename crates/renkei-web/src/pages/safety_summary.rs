@@ -3,9 +3,10 @@
 //! half and four fifths of the targets, and the step that records the drill in each hub's
 //! activity ledger as ③ progress of the year — so the report to the prefecture says it.
 
-use super::safety::{audit, jst_time, reach, see_other, store_error, visible_check};
+use super::safety::{audit, jst_time_in, reach, see_other, store_error, visible_check};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
+use crate::i18n::Catalog;
 use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
@@ -39,16 +40,14 @@ struct SummaryPage {
     drill: bool,
     created: String,
     deadline: String,
-    targets: usize,
-    answered: usize,
-    by_phone: usize,
-    rate: i64,
+    /// 「2／12 件（17%）、うち電話で聴取 1 件」.
+    answers: String,
     half: String,
     most: String,
     curve: String,
     effects: Vec<ReminderEffect>,
     can_record: bool,
-    notice: Option<&'static str>,
+    notice: Option<String>,
 }
 
 fn minutes_between(from: &str, to: &str) -> f64 {
@@ -61,11 +60,17 @@ fn minutes_between(from: &str, to: &str) -> f64 {
     }
 }
 
-fn duration_text(minutes: Option<f64>) -> String {
+fn duration_text(t: &Catalog, minutes: Option<f64>) -> String {
     match minutes {
-        None => "未到達".into(),
-        Some(m) if m < 60.0 => format!("{m:.0}分"),
-        Some(m) => format!("{}時間{:.0}分", (m / 60.0).floor(), m % 60.0),
+        None => t.get("safety.not_reached"),
+        Some(m) if m < 60.0 => t.fill1("safety.minutes", "m", format!("{m:.0}")),
+        Some(m) => t.fill(
+            "safety.hours_minutes",
+            &[
+                ("h", &(m / 60.0).floor()),
+                ("m", &format!("{:.0}", m % 60.0)),
+            ],
+        ),
     }
 }
 
@@ -85,6 +90,8 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let check = visible_check(&app, &ctx, id, false).await?;
     let can_record = reach(&app, &ctx).await?.acts_on(&check);
+    let chrome = Chrome::new(&ctx, "nav.disaster", false);
+    let t = chrome.t.clone();
     let first = app
         .store
         .first_answers(id)
@@ -116,9 +123,9 @@ pub async fn show(
             (
                 minutes_between(&check.created_at, &r.sent_at),
                 match (r.target_id, r.planned) {
-                    (Some(_), _) => "個別再送".to_owned(),
-                    (None, Some(m)) => format!("自動再送（{m}分前）"),
-                    (None, None) => "一斉再送".to_owned(),
+                    (Some(_), _) => t.get("safety.r_one"),
+                    (None, Some(m)) => t.fill1("safety.r_auto", "m", m),
+                    (None, None) => t.get("safety.r_all"),
                 },
             )
         })
@@ -127,11 +134,11 @@ pub async fn show(
         .iter()
         .zip(&reminders)
         .map(|(r, (at, _))| ReminderEffect {
-            at: jst_time(&r.sent_at),
+            at: jst_time_in(ctx.lang, &r.sent_at),
             to: match (r.target_id, r.planned) {
-                (Some(_), _) => "1件".to_owned(),
-                (None, Some(m)) => format!("未回答の全体・期限{m}分前の自動再送（{}通）", r.mails),
-                (None, None) => format!("未回答の全体（{}通）", r.mails),
+                (Some(_), _) => t.get("safety.to_one"),
+                (None, Some(m)) => t.fill("safety.to_auto", &[("m", &m), ("mails", &r.mails)]),
+                (None, None) => t.fill1("safety.to_all", "mails", r.mails),
             },
             before: minutes.iter().filter(|m| **m < *at).count(),
             within_hour: minutes
@@ -142,32 +149,41 @@ pub async fn show(
         .collect();
     let answered = first.len();
     let page = SummaryPage {
-        chrome: Chrome::new(&ctx, "nav.disaster", false),
         id,
         drill: check.kind == CheckKind::Drill,
-        created: jst_time(&check.created_at),
-        deadline: jst_time(&check.deadline),
-        targets,
-        answered,
-        by_phone: first.iter().filter(|f| f.by_phone).count(),
-        rate: super::safety::rate(answered as i64, targets as i64),
-        half: duration_text(reached(0.5)),
-        most: duration_text(reached(0.8)),
+        created: jst_time_in(ctx.lang, &check.created_at),
+        deadline: jst_time_in(ctx.lang, &check.deadline),
+        answers: t.fill(
+            "safety.summary_answers",
+            &[
+                ("answered", &answered),
+                ("targets", &targets),
+                (
+                    "rate",
+                    &super::safety::rate(answered as i64, targets as i64),
+                ),
+                ("phone", &first.iter().filter(|f| f.by_phone).count()),
+            ],
+        ),
+        half: duration_text(&t, reached(0.5)),
+        most: duration_text(&t, reached(0.8)),
         curve: crate::chart::response_curve_svg(
             &minutes,
             targets,
             &reminders,
             span,
-            "回答率の推移（横軸：送信からの経過時間、縦軸：回答した割合）",
+            &t.get("safety.curve_title"),
+            (&t.get("safety.axis_hours"), &t.get("safety.axis_minutes")),
         ),
         effects,
         can_record,
         notice: match query.done.as_deref() {
-            Some("recorded") => Some("各拠点の活動台帳（今年度の進捗・③）に記録しました。"),
-            Some("already") => Some("この安否確認は、すでに活動台帳に記録されています。"),
+            Some("recorded") => Some(t.get("safety.notice_recorded")),
+            Some("already") => Some(t.get("safety.notice_already")),
             _ => None,
         },
         title: check.title,
+        chrome,
     };
     Ok(render(&ctx, &page)?.into_response())
 }
