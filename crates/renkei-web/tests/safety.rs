@@ -172,7 +172,8 @@ async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
     let sent = clinic
         .post(&link, &link, quick("safe", "generator", "４８時間", "2"))
         .await;
-    assert_eq!(sent.location(), format!("{link}/details?saved=1"));
+    // The next step stays in English without a cookie.
+    assert_eq!(sent.location(), format!("{link}/details?saved=1&lang=en"));
     let again = clinic
         .post(&link, &link, quick("safe", "generator", "48", "2"))
         .await;
@@ -1027,7 +1028,8 @@ async fn the_safety_pages_are_in_english_too(db: TestDb) {
             quick("safe", "generator", "48", "2"),
         )
         .await;
-    assert_eq!(sent.location(), format!("{link}/details?saved=1"));
+    // The next step stays in English without a cookie.
+    assert_eq!(sent.location(), format!("{link}/details?saved=1&lang=en"));
     let details = clinic.get(&format!("{link}/details?saved=1&lang=en")).await;
     english.check(
         &details,

@@ -12,8 +12,10 @@ use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use renkei_domain::audit::token_hash;
 use renkei_domain::institution::InstitutionKind;
 use renkei_domain::safety::Answer;
+use renkei_store::answers::QuickOutcome;
 use renkei_store::safety::LinkTarget;
 use std::sync::Arc;
 
@@ -111,8 +113,7 @@ async fn open_link(
     ctx: &Ctx,
     token: &str,
 ) -> Result<Result<LinkTarget, Response>, PageError> {
-    let looks_right = token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit());
-    let link = if looks_right {
+    let link = if well_formed(token) {
         app.store
             .safety_link(token)
             .await
@@ -181,36 +182,63 @@ pub async fn save_quick(
     Path(token): Path<String>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let link = match open_link(&app, &ctx, &token).await? {
-        Ok(link) => link,
-        Err(response) => return Ok(response),
-    };
     let t = catalog(ctx.lang);
+    // In a surge this is the request that counts: it reads nothing itself. The answer goes to
+    // the writer with the token's hash, and the batch resolves the link, refuses a closed
+    // check and keeps the details given before.
     let quick = match safety_form::read_quick(&t, &body) {
-        Ok(q) => q,
-        Err(e) => {
+        Ok(q) if well_formed(&token) => q,
+        result => {
+            let link = match open_link(&app, &ctx, &token).await? {
+                Ok(link) => link,
+                Err(response) => return Ok(response),
+            };
             let mut p = page(
                 &ctx,
                 &token,
                 Some(&link),
                 Step::Quick(safety_form::quick_fields_typed(&t, &body)),
             );
-            p.error = Some(e);
+            // The token is well formed here (open_link refuses others): the form was refused.
+            p.error = result.err();
             return reply(&ctx, StatusCode::UNPROCESSABLE_ENTITY, &p);
         }
     };
-    let answer = Answer {
-        quick,
-        details: link.answer.as_ref().and_then(|a| a.details.clone()),
-    };
-    if link.answer.as_ref() == Some(&answer) {
-        return Ok(see_other(format!("/r/{token}/details?same=1")));
-    }
-    app.answers
-        .record(&app.store, link.target_id, answer.clone(), None)
+    let now = renkei_store::time_text(app.clock.now());
+    let outcome = app
+        .answers
+        .record_quick(&app.store, token_hash(&token), quick, now)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    Ok(see_other(format!("/r/{token}/details?saved=1")))
+    let next = match outcome {
+        QuickOutcome::Saved(_) => "saved=1",
+        QuickOutcome::Same => "same=1",
+        // A forged link or a closed check: the page that says so.
+        QuickOutcome::Unknown | QuickOutcome::Closed => {
+            return Ok(match open_link(&app, &ctx, &token).await? {
+                Err(response) => response,
+                Ok(_) => see_other(format!("/r/{token}")),
+            });
+        }
+    };
+    Ok(see_other(format!(
+        "/r/{token}/details?{next}{}",
+        lang_suffix(&ctx)
+    )))
+}
+
+/// Whether a token has the form of a link's token (32 hex digits).
+fn well_formed(token: &str) -> bool {
+    token.len() == 32 && token.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// `&lang=en` on English pages, so the next step stays in the responder's language without a
+/// cookie.
+fn lang_suffix(ctx: &Ctx) -> &'static str {
+    match ctx.lang {
+        crate::i18n::Lang::En => "&lang=en",
+        crate::i18n::Lang::Ja => "",
+    }
 }
 
 /// `GET /r/{token}/details`.
@@ -285,7 +313,8 @@ pub async fn save_details(
             .await
             .map_err(|e| PageError::store(&ctx, e))?;
     }
-    Ok(see_other(format!("/r/{token}/done")))
+    let lang = lang_suffix(&ctx).replacen('&', "?", 1);
+    Ok(see_other(format!("/r/{token}/done{lang}")))
 }
 
 /// `GET /r/{token}/done`: thanks, and the answer as kept.
