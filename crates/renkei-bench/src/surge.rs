@@ -162,7 +162,11 @@ end
         .spawn()?;
     let result = async {
         let started = Instant::now() + Duration::from_secs(120);
-        while get(port, "/healthz").is_none_or(|r| !r.starts_with("HTTP/1.1 200")) {
+        // A running server: up, and its directory index loaded (the first load of 300,000
+        // entries takes the CPU for a while after a start).
+        while get(port, "/healthz").is_none_or(|r| {
+            !r.starts_with("HTTP/1.1 200") || !r.contains("\"directory_index\":\"loaded\"")
+        }) {
             if Instant::now() > started {
                 bail!("the server did not start");
             }

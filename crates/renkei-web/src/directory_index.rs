@@ -28,7 +28,11 @@ const FULL_EVERY: Duration = Duration::from_secs(600);
 struct Loaded {
     index: SpatialIndex,
     watermark: Option<String>,
+    /// When the last successful read began (UTC text, the clock that stamps `updated_at`).
+    read_at: Option<String>,
     last_full: Option<Instant>,
+    /// Entries the last incremental refresh read (`None` after a full load).
+    last_increment: Option<usize>,
 }
 
 /// The index and how current it is.
@@ -73,20 +77,37 @@ impl DirectoryIndex {
     /// Brings the index up to date: a full load the first time and every ten minutes, otherwise
     /// only the entries changed since the last refresh.
     pub async fn refresh(&self, store: &Store) -> Result<(), StoreError> {
+        self.refresh_at(store, chrono::Utc::now()).await
+    }
+
+    /// [`refresh`](Self::refresh) as if it were `now` (tests move time forward).
+    pub async fn refresh_at(
+        &self,
+        store: &Store,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), StoreError> {
         let _one_at_a_time = self.refreshing.lock().await;
-        let (watermark, full_due) = {
+        let reading = renkei_store::time_text(now);
+        let (watermark, read_at, full_due) = {
             let loaded = self.read();
             (
                 loaded.watermark.clone(),
+                loaded.read_at.clone(),
                 loaded.last_full.is_none_or(|t| t.elapsed() >= FULL_EVERY),
             )
         };
         if let (false, Some(since)) = (full_due, watermark.as_deref()) {
-            // Times are taken when a transaction starts but seen when it commits: read back a
-            // margin before the watermark so a slow transaction's rows are not skipped
-            // (re-reading an entry is harmless). Longer transactions (a large import) are
-            // caught by the full reload every ten minutes.
-            let since = overlap(since);
+            // Times are taken when a transaction starts but seen when it commits: a row stamped
+            // before the watermark may still appear if its transaction was open during the last
+            // read. Such a transaction began before that read, so reading back a margin before
+            // the last read's start is enough (re-reading an entry is harmless); longer
+            // transactions (a large import) are caught by the full reload every ten minutes.
+            // The margin is taken from the read, not the watermark: after a large import the
+            // rows stamped in its last seconds would otherwise be read again on every refresh.
+            let since = match read_at.as_deref() {
+                Some(read) => overlap(read).min(since.to_owned()),
+                None => overlap(since),
+            };
             let load = store.index_changes(&since, INCREMENT).await?;
             if load.rows < INCREMENT {
                 let mut loaded = self.inner.write().unwrap_or_else(|e| e.into_inner());
@@ -99,6 +120,8 @@ impl DirectoryIndex {
                 if load.watermark.as_deref() > watermark.as_deref() {
                     loaded.watermark = load.watermark;
                 }
+                loaded.read_at = Some(reading);
+                loaded.last_increment = Some(load.rows);
                 return Ok(());
             }
         }
@@ -118,7 +141,9 @@ impl DirectoryIndex {
         *loaded = Loaded {
             index,
             watermark,
+            read_at: Some(reading),
             last_full: Some(Instant::now()),
+            last_increment: None,
         };
         Ok(())
     }
@@ -130,6 +155,12 @@ impl DirectoryIndex {
         } else {
             self.refresh(store).await
         }
+    }
+
+    /// How many entries the last incremental refresh read (`None` after a full load): what a
+    /// refresh costs.
+    pub fn last_increment(&self) -> Option<usize> {
+        self.read().last_increment
     }
 
     /// How many entries it holds.

@@ -119,9 +119,22 @@ impl Default for WebConfig {
     }
 }
 
-/// Shared state of every handler.
+/// Shared state of every handler: one pointer, so the many clones a request makes (every
+/// middleware and extractor takes the state) cost one reference count, not one per part.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<SharedState>);
+
+impl std::ops::Deref for AppState {
+    type Target = SharedState;
+
+    fn deref(&self) -> &SharedState {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+#[derive(Debug, Clone)]
+pub struct SharedState {
     /// The database.
     pub store: Store,
     /// Request counters and timings.
@@ -145,7 +158,7 @@ pub struct AppState {
 impl AppState {
     /// State over a store with the given settings, the system clock and the default policy.
     pub fn new(store: Store, config: WebConfig) -> Self {
-        Self {
+        Self(Arc::new(SharedState {
             store,
             metrics: Arc::new(metrics::Metrics::default()),
             config: Arc::new(config),
@@ -155,7 +168,7 @@ impl AppState {
             pending_imports: Arc::new(pages::import::PendingImports::default()),
             directory_index: Arc::new(directory_index::DirectoryIndex::default()),
             answers: Arc::new(answer_writer::AnswerWriter::default()),
-        }
+        }))
     }
 
     /// After this server changed entries: brings the spatial index up to date if it is in use
@@ -170,13 +183,13 @@ impl AppState {
 
     /// The same state with another clock (tests).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
+        Arc::make_mut(&mut self.0).clock = clock;
         self
     }
 
     /// The same state with another mailer.
     pub fn with_mailer(mut self, mailer: mail::Mailer) -> Self {
-        self.mailer = Arc::new(mailer);
+        Arc::make_mut(&mut self.0).mailer = Arc::new(mailer);
         self
     }
 
