@@ -6,7 +6,6 @@
 
 mod common;
 
-use axum::http::StatusCode;
 use common::*;
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::safety::{Answer, Building, Condition, People, Power, QuickAnswer, Water};
@@ -29,32 +28,8 @@ fn answer(people: People, accept: u32) -> Answer {
 /// A drill for 八尾's clinics; returns its target ids.
 async fn targets(w: &World) -> Vec<i64> {
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
-    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let created = coordinator
-        .post(
-            "/hub/safety/new",
-            "/hub/safety",
-            vec![
-                ("check_kind", "drill".into()),
-                ("title", "一括書き込み".into()),
-                ("deadline", deadline),
-                ("area", "yao".into()),
-                ("kind", "clinic".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let id: i64 = created
-        .location()
-        .trim_start_matches("/hub/safety/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let targeting = vec![("area", "yao".to_owned()), ("kind", "clinic".to_owned())];
+    let id = create_drill(w, &mut coordinator, "一括書き込み", targeting).await;
     w.store
         .safety_targets(id)
         .await

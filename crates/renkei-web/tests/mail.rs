@@ -751,32 +751,8 @@ async fn refused_mail_is_marked_bounced_and_temporary_failures_are_retried(db: T
             .unwrap();
     }
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
-    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let created = coordinator
-        .post(
-            "/hub/safety/new",
-            "/hub/safety",
-            vec![
-                ("check_kind", "drill".into()),
-                ("title", "不達の確認".into()),
-                ("deadline", deadline),
-                ("area", "yao".into()),
-                ("kind", "clinic".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let id: i64 = created
-        .location()
-        .trim_start_matches("/hub/safety/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let targeting = vec![("area", "yao".to_owned()), ("kind", "clinic".to_owned())];
+    let id = create_drill(&w, &mut coordinator, "不達の確認", targeting).await;
     let state_of = |targets: &[renkei_store::safety::TargetRow], inst: i64| {
         targets
             .iter()
@@ -825,32 +801,8 @@ async fn refused_mail_is_marked_bounced_and_temporary_failures_are_retried(db: T
 async fn safety_check_notices_and_reminders_arrive_by_smtp(db: TestDb) {
     let (w, smtp) = smtp_world(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
-    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
-        .format("%Y-%m-%dT%H:%M")
-        .to_string();
-    let created = coordinator
-        .post(
-            "/hub/safety/new",
-            "/hub/safety",
-            vec![
-                ("check_kind", "drill".into()),
-                ("title", "安否確認訓練".into()),
-                ("deadline", deadline),
-                ("area", "yao".into()),
-                ("active_only", "1".into()),
-            ],
-        )
-        .await;
-    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
-    let id: i64 = created
-        .location()
-        .trim_start_matches("/hub/safety/")
-        .split('?')
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
+    let targeting = vec![("area", "yao".to_owned()), ("active_only", "1".to_owned())];
+    let id = create_drill(&w, &mut coordinator, "安否確認訓練", targeting).await;
     let targets = w.store.safety_targets(id).await.unwrap();
     assert!(!targets.is_empty());
     let notices = received(&smtp, targets.len()).await;

@@ -3,6 +3,7 @@
 //! itself as a PDF (every version kept), and who may open it — partner institutions it chose
 //! and, if it says so, its area's hub and the prefecture. Opening a plan is audited.
 
+use super::safety::{audit, see_other};
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
@@ -140,10 +141,13 @@ async fn may_open(
     Ok(false)
 }
 
-/// The institution's area code.
-async fn area_of(app: &AppState, ctx: &Ctx, id: i64) -> Result<String, PageError> {
-    Ok(app
-        .store
+/// The institution's directory entry.
+async fn entry_of(
+    app: &AppState,
+    ctx: &Ctx,
+    id: i64,
+) -> Result<renkei_store::records::EntryRecord, PageError> {
+    app.store
         .entry_records(&RecordQuery {
             ids: Some(vec![id]),
             limit: 1,
@@ -153,8 +157,7 @@ async fn area_of(app: &AppState, ctx: &Ctx, id: i64) -> Result<String, PageError
         .map_err(|e| PageError::store(ctx, e))?
         .into_iter()
         .next()
-        .ok_or_else(|| PageError::not_found(ctx))?
-        .area_code)
+        .ok_or_else(|| PageError::not_found(ctx))
 }
 
 async fn bcp_page(
@@ -164,18 +167,7 @@ async fn bcp_page(
     find: Option<&str>,
 ) -> Result<BcpPage, PageError> {
     let (name, can_edit) = super::readiness::access(app, ctx, id).await?;
-    let entry = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let entry = entry_of(app, ctx, id).await?;
     let record = app
         .store
         .bcp_record(id)
@@ -291,21 +283,6 @@ async fn editor(app: &AppState, ctx: &Ctx, id: i64) -> Result<(), PageError> {
     } else {
         Err(PageError::forbidden(ctx))
     }
-}
-
-async fn audit(app: &AppState, ctx: &Ctx, extensions: &Extensions, action: &str, target: String) {
-    let event = AuditEvent::new(
-        ctx.viewer.signed_in().map(|u| u.id),
-        action,
-        Outcome::Ok,
-        target,
-        client_of(extensions),
-    );
-    let _ = app.store.append_audit(&event).await;
-}
-
-fn see_other(to: String) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
 }
 
 /// `POST /institutions/{id}/bcp`: the last drill and sharing with the hub.
@@ -469,7 +446,7 @@ pub async fn document(
     else {
         return Err(PageError::not_found(&ctx));
     };
-    let area = area_of(&app, &ctx, meta.institution_id).await?;
+    let area = entry_of(&app, &ctx, meta.institution_id).await?.area_code;
     let record = app
         .store
         .bcp_record(meta.institution_id)

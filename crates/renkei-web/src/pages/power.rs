@@ -5,7 +5,7 @@
 //! are seen by their owner's staff, the hub and the prefecture, and offered (with the owner's
 //! phone and rules) to signed-in institution staff who ask to borrow.
 
-use crate::auth::access::client_of;
+use super::safety::{audit, see_other};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -13,13 +13,11 @@ use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
-use axum::http::{header, Extensions, StatusCode};
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
-use renkei_domain::audit::Outcome;
 use renkei_domain::power::{read_day, suggest, Device, LendingStatus, Need, PowerUnit, UnitKind};
 use renkei_domain::safety::{read_count, FuelKind};
-use renkei_store::audit::AuditEvent;
 use renkei_store::power::{LendingRow, UnitRow};
 use renkei_store::StoreError;
 use serde::Deserialize;
@@ -43,21 +41,6 @@ pub(crate) fn today(app: &AppState) -> NaiveDate {
 
 fn form(body: &[u8], name: &str) -> String {
     crate::auth::session::form_field(body, name).unwrap_or_default()
-}
-
-fn see_other(to: String) -> Response {
-    (StatusCode::SEE_OTHER, [(header::LOCATION, to)]).into_response()
-}
-
-async fn audit(app: &AppState, ctx: &Ctx, extensions: &Extensions, action: &str, target: String) {
-    let event = AuditEvent::new(
-        ctx.viewer.signed_in().map(|u| u.id),
-        action,
-        Outcome::Ok,
-        target,
-        client_of(extensions),
-    );
-    let _ = app.store.append_audit(&event).await;
 }
 
 /// A lending as the pages list it.

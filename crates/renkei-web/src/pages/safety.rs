@@ -276,6 +276,7 @@ pub(crate) fn areas_of(check: &CheckRecord) -> Vec<renkei_domain::region::Area> 
         .collect()
 }
 
+/// A 303 to `location` (after a form was handled).
 pub(crate) fn see_other(location: String) -> Response {
     (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
 }
@@ -284,6 +285,7 @@ pub(crate) fn store_error(ctx: &Ctx) -> impl Fn(renkei_store::StoreError) -> Pag
     move |e| PageError::store(ctx, e)
 }
 
+/// Appends a successful action of the viewer to the audit log (a failure is logged).
 pub(crate) async fn audit(
     app: &AppState,
     ctx: &Ctx,
@@ -299,7 +301,7 @@ pub(crate) async fn audit(
         client_of(extensions),
     );
     if let Err(e) = app.store.append_audit(&event).await {
-        tracing::error!(error = %e, "could not audit a safety-check action");
+        tracing::error!(error = %e, "could not audit an action");
     }
 }
 

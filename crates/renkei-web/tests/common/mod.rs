@@ -385,3 +385,35 @@ pub async fn member_of(
         .unwrap();
     w.store.confirm_totp(user, 0, &[]).await.unwrap();
 }
+
+/// Creates a drill due in two hours as `coordinator`, reaching `targeting` (form fields such as
+/// `("area", "yao")`, `("kind", "clinic")`); returns the check's id.
+pub async fn create_drill(
+    w: &World,
+    coordinator: &mut Browser,
+    title: &str,
+    targeting: Vec<(&'static str, String)>,
+) -> i64 {
+    let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M")
+        .to_string();
+    let mut fields = vec![
+        ("check_kind", "drill".to_owned()),
+        ("title", title.to_owned()),
+        ("deadline", deadline),
+    ];
+    fields.extend(targeting);
+    let created = coordinator
+        .post("/hub/safety/new", "/hub/safety", fields)
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    created
+        .location()
+        .trim_start_matches("/hub/safety/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
