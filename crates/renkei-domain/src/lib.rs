@@ -7,6 +7,7 @@ pub mod audit;
 pub mod capability;
 pub mod demo;
 pub mod fiscal_year;
+pub mod holidays;
 pub mod import;
 pub mod institution;
 pub mod ledger;
