@@ -21,3 +21,4 @@ pub mod table;
 pub mod text;
 pub mod totp;
 pub mod towns;
+pub mod urgent;

@@ -179,18 +179,31 @@ impl SpatialIndex {
 
     /// The matching entries within the radius, nearest first, each with its distance in km.
     pub fn near(&self, q: &NearQuery) -> Vec<(&IndexedEntry, f64)> {
-        let centre = unit(q.lat, q.lng);
-        let max_chord_2 = km_to_chord(q.km).powi(2);
-        let mut out = Vec::with_capacity(q.limit.min(256));
+        self.nearest_where(q.lat, q.lng, q.km, q.limit, |e| {
+            q.kind.is_none_or(|k| k == e.kind) && e.capabilities.contains_all(q.capabilities)
+        })
+    }
+
+    /// At most `limit` entries within `km` of the point for which `keep` holds, nearest first,
+    /// each with its distance in km.
+    pub fn nearest_where(
+        &self,
+        lat: f64,
+        lng: f64,
+        km: f64,
+        limit: usize,
+        keep: impl Fn(&IndexedEntry) -> bool,
+    ) -> Vec<(&IndexedEntry, f64)> {
+        let centre = unit(lat, lng);
+        let max_chord_2 = km_to_chord(km).powi(2);
+        let mut out = Vec::with_capacity(limit.min(256));
         for (node, chord_2) in self.tree.nearest_neighbor_iter_with_distance_2(centre) {
-            if chord_2 > max_chord_2 || out.len() >= q.limit {
+            if chord_2 > max_chord_2 || out.len() >= limit {
                 break;
             }
-            let e = &node.entry;
-            if q.kind.is_some_and(|k| k != e.kind) || !e.capabilities.contains_all(q.capabilities) {
-                continue;
+            if keep(&node.entry) {
+                out.push((&node.entry, chord_to_km(chord_2.sqrt())));
             }
-            out.push((e, chord_to_km(chord_2.sqrt())));
         }
         out
     }

@@ -21,6 +21,7 @@ pub mod power;
 pub mod records;
 pub mod region;
 pub mod safety;
+pub mod urgent;
 
 pub use connect::{redact, sqlite_url, Backend, Store};
 pub use error::{DbProblem, StoreError};

@@ -73,6 +73,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "power_bcp",
         sql: include_str!("../migrations/0010_power_bcp.sql"),
     },
+    Migration {
+        version: 11,
+        name: "urgent",
+        sql: include_str!("../migrations/0011_urgent.sql"),
+    },
 ];
 
 /// What a migration run did.

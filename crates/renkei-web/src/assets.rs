@@ -50,9 +50,9 @@ static ASSETS: &[Asset] = &[
         body: include_bytes!("../static/respond.css"),
     },
     Asset {
-        path: "safety-live.js",
+        path: "live.js",
         media_type: JS,
-        body: include_bytes!("../static/safety-live.js"),
+        body: include_bytes!("../static/live.js"),
     },
     Asset {
         path: "print.js",

@@ -23,7 +23,7 @@ const NAV: [(&str, Option<&str>); 7] = [
     ("nav.directory", Some("/directory")),
     ("nav.activities", Some("/ledger")),
     ("nav.disaster", Some("/hub/safety")),
-    ("nav.coordination", None),
+    ("nav.coordination", Some("/urgent")),
     ("nav.careteam", None),
     ("nav.consultation", None),
 ];

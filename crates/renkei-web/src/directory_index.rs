@@ -173,6 +173,19 @@ impl DirectoryIndex {
         self.len() == 0
     }
 
+    /// The nearest institutions that can take an urgent request: (id, km), nearest first (see
+    /// [`renkei_domain::urgent::route`]).
+    pub fn route(
+        &self,
+        kind: renkei_domain::urgent::RequestKind,
+        needed: &[renkei_domain::capability::Capability],
+        point: (f64, f64),
+        requester: i64,
+        limit: usize,
+    ) -> Vec<(i64, f64)> {
+        renkei_domain::urgent::route(&self.read().index, kind, needed, point, requester, limit)
+    }
+
     /// The matching entries near a point, nearest first.
     pub fn near(&self, q: &NearQuery) -> Vec<NearHit> {
         let loaded = self.read();

@@ -5,7 +5,7 @@ use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, bcp, changes, directory, freshness, home, hub, import,
     institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, safety,
-    safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
+    safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -479,6 +479,68 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/power",
         Access::Roles(HUB_VIEWERS),
         get(power::hub),
+    )
+    .add("GET", "/urgent", Access::SignedIn, get(urgent::entry))
+    .add("GET", "/urgent/{id}", Access::SignedIn, get(urgent::show))
+    .add(
+        "GET",
+        "/urgent/{id}/events",
+        Access::SignedIn,
+        get(urgent::request_events),
+    )
+    .add(
+        "POST",
+        "/urgent/{id}/accept",
+        Access::Roles(INSTITUTION_STAFF),
+        post(urgent::accept),
+    )
+    .add(
+        "POST",
+        "/urgent/{id}/decline",
+        Access::Roles(INSTITUTION_STAFF),
+        post(urgent::decline),
+    )
+    .add(
+        "POST",
+        "/urgent/{id}/cancel",
+        Access::Roles(INSTITUTION_STAFF),
+        post(urgent::cancel),
+    )
+    .add(
+        "POST",
+        "/urgent/{id}/widen",
+        Access::Roles(INSTITUTION_STAFF),
+        post(urgent::widen),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/urgent",
+        Access::SignedIn,
+        get(urgent::inbox),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/urgent/events",
+        Access::SignedIn,
+        get(urgent::inbox_events),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/urgent/new",
+        Access::Roles(INSTITUTION_STAFF),
+        get(urgent::new_form),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/urgent/new",
+        Access::Roles(INSTITUTION_STAFF),
+        post(urgent::create),
+    )
+    .add(
+        "GET",
+        "/hub/urgent",
+        Access::Roles(HUB_VIEWERS),
+        get(urgent::hub),
     )
     .add(
         "GET",

@@ -550,6 +550,23 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/power/lendings/{id}/return",
         ) => &[Admin, InstAdmin, Staff],
         ("GET", "/hub/power") => &[Admin, Coordinator, Prefecture],
+        // Urgent requests: the entry sends staff to their institution's list (the walked staff
+        // belong to none, so they are refused) and hubs to theirs; a request that does not
+        // exist is "not found" to everyone signed in; an institution's list reads like its
+        // baseline, and only its own staff (none for the walked id) send requests.
+        ("GET", "/urgent" | "/hub/urgent") => &[Admin, Coordinator, Prefecture],
+        ("GET", "/urgent/{id}" | "/urgent/{id}/events") => SIGNED_IN,
+        (
+            "POST",
+            "/urgent/{id}/accept"
+            | "/urgent/{id}/decline"
+            | "/urgent/{id}/cancel"
+            | "/urgent/{id}/widen",
+        ) => &[InstAdmin, Staff],
+        ("GET", "/institutions/{id}/urgent" | "/institutions/{id}/urgent/events") => {
+            &[Admin, Coordinator, Prefecture]
+        }
+        ("GET" | "POST", "/institutions/{id}/urgent/new") => &[],
         ("GET", "/bcp/documents/{doc}") => SIGNED_IN,
         ("GET", "/hub/changes") => &[Admin, Coordinator],
         ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],

@@ -145,17 +145,32 @@ pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
         .insert_institutions(&institutions)
         .await
         .map_err(fail)?;
-    // The demo's staff accounts belong to the first active clinic of 八尾市.
-    let clinic = institutions
+    // The demo's clinic accounts belong to the first active clinic of 八尾市.
+    use renkei_domain::institution::InstitutionKind;
+    let clinic = institutions.iter().zip(&ids).find(|(i, _)| {
+        i.is_active && i.area.as_str() == "yao" && i.kind == InstitutionKind::Clinic
+    });
+    // The demo hospital's account: the hospital taking respite admissions nearest to that
+    // clinic, so the clinic's urgent request reaches it first.
+    let at = clinic.and_then(|(c, _)| c.location.as_ref());
+    let hospital = institutions
         .iter()
         .zip(&ids)
-        .find(|(i, _)| {
-            i.is_active
-                && i.area.as_str() == "yao"
-                && i.kind == renkei_domain::institution::InstitutionKind::Clinic
+        .filter(|(i, _)| {
+            i.kind == InstitutionKind::Hospital
+                && i
+                    .capabilities
+                    .contains(&renkei_domain::capability::Capability::RespiteAdmission)
         })
-        .map(|(i, id)| (i.name.clone(), id.0));
-    crate::demo_accounts::create(store, clinic)
+        .filter_map(|(i, id)| {
+            let (from, to) = (at?, i.location.as_ref()?);
+            let km = towns::distance_km(from.lat, from.lng, to.lat, to.lng);
+            Some((km, i, id))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, i, id)| (i.name.clone(), id.0));
+    let clinic = clinic.map(|(i, id)| (i.name.clone(), id.0));
+    crate::demo_accounts::create(store, clinic, hospital)
         .await
         .map_err(fail)?;
     Ok(institutions.len())

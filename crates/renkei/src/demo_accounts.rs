@@ -10,32 +10,58 @@ use sha2::{Digest, Sha256};
 /// The password of every demo account.
 pub const DEMO_PASSWORD: &str = "renkei-demo-2026";
 
-/// (e-mail, display name, role) of the demo accounts.
-pub const ACCOUNTS: [(&str, &str, AccountRole); 5] = [
+/// Where a demo account works.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workplace {
+    /// Renkei's operators.
+    System,
+    /// 八尾市医師会 (the hub).
+    Hub,
+    /// The demo clinic of 八尾市.
+    Clinic,
+    /// The demo hospital of 八尾市 that takes respite admissions.
+    Hospital,
+    /// 大阪府.
+    Prefecture,
+}
+
+/// (e-mail, display name, role, workplace) of the demo accounts.
+const ACCOUNTS: [(&str, &str, AccountRole, Workplace); 6] = [
     (
         "admin@demo.renkei.example",
         "管理 太郎（デモ）",
         AccountRole::SystemAdmin,
+        Workplace::System,
     ),
     (
         "coordinator@demo.renkei.example",
         "八尾 花子（デモ）",
         AccountRole::HubCoordinator,
+        Workplace::Hub,
     ),
     (
         "clinic-admin@demo.renkei.example",
         "河内 一郎（デモ）",
         AccountRole::InstitutionAdmin,
+        Workplace::Clinic,
     ),
     (
         "nurse@demo.renkei.example",
         "柏原 さくら（デモ）",
         AccountRole::InstitutionStaff,
+        Workplace::Clinic,
+    ),
+    (
+        "ward@demo.renkei.example",
+        "生駒 みどり（デモ・地域医療連携室）",
+        AccountRole::InstitutionStaff,
+        Workplace::Hospital,
     ),
     (
         "prefecture@demo.renkei.example",
         "大阪 府子（デモ）",
         AccountRole::PrefectureViewer,
+        Workplace::Prefecture,
     ),
 ];
 
@@ -44,8 +70,13 @@ pub fn demo_secret(email: &str) -> Vec<u8> {
     Sha256::digest(format!("renkei demo totp {email}").as_bytes())[..20].to_vec()
 }
 
-/// Creates the demo accounts; `clinic` is the (name, institution id) the staff accounts work at.
-pub async fn create(store: &Store, clinic: Option<(String, i64)>) -> Result<(), StoreError> {
+/// Creates the demo accounts; `clinic` and `hospital` are the (name, institution id) the
+/// institutions' accounts work at (those accounts are left out when there is none).
+pub async fn create(
+    store: &Store,
+    clinic: Option<(String, i64)>,
+    hospital: Option<(String, i64)>,
+) -> Result<(), StoreError> {
     let hash = argon2_hash(DEMO_PASSWORD)?;
     let system = store
         .ensure_organisation(OrganisationKind::System, "Renkei 運用（デモ）", None, None)
@@ -56,23 +87,28 @@ pub async fn create(store: &Store, clinic: Option<(String, i64)>) -> Result<(), 
     let prefecture = store
         .ensure_organisation(OrganisationKind::Prefecture, "大阪府", None, None)
         .await?;
-    let institution = match &clinic {
-        Some((name, id)) => Some(
-            store
-                .ensure_organisation(OrganisationKind::Institution, name, None, Some(*id))
-                .await?,
-        ),
-        None => None,
-    };
-    for (email, name, role) in ACCOUNTS {
-        let organisation = match role {
-            AccountRole::SystemAdmin => system,
-            AccountRole::HubCoordinator => hub,
-            AccountRole::PrefectureViewer => prefecture,
-            AccountRole::InstitutionAdmin | AccountRole::InstitutionStaff => match institution {
-                Some(org) => org,
-                None => continue,
-            },
+    let mut institutions = Vec::new();
+    for place in [&clinic, &hospital] {
+        institutions.push(match place {
+            Some((name, id)) => Some(
+                store
+                    .ensure_organisation(OrganisationKind::Institution, name, None, Some(*id))
+                    .await?,
+            ),
+            None => None,
+        });
+    }
+    for (email, name, role, workplace) in ACCOUNTS {
+        let organisation = match workplace {
+            Workplace::System => system,
+            Workplace::Hub => hub,
+            Workplace::Prefecture => prefecture,
+            Workplace::Clinic | Workplace::Hospital => {
+                match institutions[usize::from(workplace == Workplace::Hospital)] {
+                    Some(org) => org,
+                    None => continue,
+                }
+            }
         };
         let email = Email::parse(email).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let user = store.create_user(&email, name, Some(&hash)).await?;
@@ -102,7 +138,7 @@ pub fn banner() -> String {
         "デモ用アカウント（パスワードはすべて同じ） / demo accounts (same password for all):\n",
     );
     out.push_str(&format!("  パスワード / password: {DEMO_PASSWORD}\n"));
-    for (email, _, role) in ACCOUNTS {
+    for (email, _, role, _) in ACCOUNTS {
         let key = if role.can_see_patient_data() {
             format!(
                 "TOTP キー / key: {}",
@@ -121,6 +157,6 @@ pub fn banner() -> String {
 pub fn current_code(email: &str, unix_seconds: u64) -> Option<String> {
     ACCOUNTS
         .iter()
-        .find(|(e, _, role)| *e == email && role.can_see_patient_data())
-        .map(|(e, _, _)| totp::code_at(&demo_secret(e), unix_seconds))
+        .find(|(e, _, role, _)| *e == email && role.can_see_patient_data())
+        .map(|(e, _, _, _)| totp::code_at(&demo_secret(e), unix_seconds))
 }

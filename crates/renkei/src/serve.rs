@@ -105,7 +105,8 @@ fn spawn_mail_retries(store: renkei_store::Store, mailer: Mailer) {
     });
 }
 
-/// Sends safety checks' scheduled reminders when they fall due (checked every 30 seconds).
+/// Sends safety checks' scheduled reminders when they fall due and widens urgent requests
+/// nobody has answered in time (both checked every 30 seconds).
 fn spawn_scheduled_reminders(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
@@ -115,6 +116,11 @@ fn spawn_scheduled_reminders(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(mails = n, "scheduled safety-check reminders sent"),
                 Err(e) => tracing::warn!(error = %e, "scheduled reminders failed"),
+            }
+            match renkei_web::pages::urgent::escalate_due(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(steps = n, "urgent requests escalated"),
+                Err(e) => tracing::warn!(error = %e, "urgent-request escalation failed"),
             }
         }
     });

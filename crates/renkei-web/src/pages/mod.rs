@@ -28,6 +28,7 @@ pub mod safety_form;
 pub mod safety_phone;
 pub mod safety_response;
 pub mod safety_summary;
+pub mod urgent;
 
 use crate::i18n::Lang;
 use renkei_store::accounts::Membership;

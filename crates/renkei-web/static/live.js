@@ -1,0 +1,45 @@
+// Live parts of pages (the safety dashboard, urgent requests): every element with the class
+// "js-live" names a server-sent events stream (data-events) and the address of its own HTML
+// (data-part). On each "update" event the part is fetched again and swapped in, so nobody
+// reloads. Without JavaScript or EventSource the pages still work (they refresh themselves
+// every 30 seconds, see the templates).
+(function () {
+  "use strict";
+  if (!window.EventSource || !window.fetch) {
+    return;
+  }
+  function watch(live) {
+    var source = new EventSource(live.getAttribute("data-events"));
+    var busy = false;
+    var again = false;
+    function refresh() {
+      if (busy) {
+        again = true;
+        return;
+      }
+      busy = true;
+      fetch(live.getAttribute("data-part"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.text() : null; })
+        .then(function (html) {
+          if (html !== null) {
+            live.innerHTML = html;
+            live.setAttribute("data-updated", String(Date.now()));
+          }
+        })
+        .catch(function () {})
+        .then(function () {
+          busy = false;
+          if (again) {
+            again = false;
+            refresh();
+          }
+        });
+    }
+    source.addEventListener("update", refresh);
+    live.setAttribute("data-live", "on");
+  }
+  var parts = document.querySelectorAll(".js-live");
+  for (var i = 0; i < parts.length; i++) {
+    watch(parts[i]);
+  }
+})();
