@@ -35,7 +35,16 @@
           }
         });
     }
-    source.addEventListener("update", refresh);
+    // The page was drawn at this version; an update that names it changes nothing (the first
+    // event after connecting usually does), so the part is not swapped under the user's finger.
+    var version = live.getAttribute("data-version");
+    source.addEventListener("update", function (event) {
+      if (version !== null && event.data === version) {
+        return;
+      }
+      version = event.data;
+      refresh();
+    });
     live.setAttribute("data-live", "on");
   }
   var parts = document.querySelectorAll(".js-live");

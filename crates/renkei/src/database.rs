@@ -158,8 +158,7 @@ pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
         .zip(&ids)
         .filter(|(i, _)| {
             i.kind == InstitutionKind::Hospital
-                && i
-                    .capabilities
+                && i.capabilities
                     .contains(&renkei_domain::capability::Capability::RespiteAdmission)
         })
         .filter_map(|(i, id)| {

@@ -833,3 +833,143 @@ fn an_institution_answers_on_a_phone_and_the_coordinators_dashboard_updates_live
     drop(desk);
     server.terminate();
 }
+
+/// Whether the page is no wider than the screen (nothing to scroll sideways on a phone).
+fn fits_the_screen(browser: &common::webdriver::Browser) -> (i64, i64) {
+    let widths =
+        browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];");
+    (
+        widths[0].as_i64().unwrap_or(0),
+        widths[1].as_i64().unwrap_or(0),
+    )
+}
+
+#[test]
+fn a_clinic_posts_a_respite_request_on_a_phone_and_sees_the_hospitals_acceptance_live() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+
+    // The clinic's nurse, on a phone: the nav's 急変時連携 leads to the clinic's list.
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    demo_login(&phone, &base, "nurse@demo.renkei.example");
+    phone.goto(&base);
+    phone.click("a[href='/urgent']");
+    phone.wait_for("[data-testid=new-request]");
+    let inbox = phone.url();
+    phone.click("[data-testid=new-request]");
+    phone.wait_for("[data-testid=request-form]");
+    phone.click("input[name=kind][value=respite_admission]");
+    // Showing the candidates keeps what was typed (a GET of the same form).
+    phone.click("[data-testid=show-candidates]");
+    phone.wait_for_url("the form with the respite candidates", |u| {
+        u.contains("kind=respite_admission")
+    });
+    phone.wait_for("[data-testid=candidates]");
+    phone.click("input[name=age_band][value='85_94']");
+    phone.click("input[name=sex][value=female]");
+    phone.type_into(
+        "textarea[name=condition]",
+        "ALS。介護者（夫）の入院のため在宅療養が続けられない",
+    );
+    phone.type_into("textarea[name=needs]", "喀痰吸引、胃ろう。2週間程度");
+    phone.type_into("input[name=contact]", "訪問看護 柏原 072-000-0000");
+    let (wide, screen) = fits_the_screen(&phone);
+    assert!(wide <= screen, "the form fits the phone: {wide} > {screen}");
+    phone.screenshot(&out.join("urgent-1-phone-new.png"));
+    phone.click("[data-testid=send-request]");
+    phone.wait_for("[data-testid=urgent-status][data-status=open]");
+    phone.wait_for("#urgent-live[data-live=on]");
+    phone.execute("window.renkeiNotReloaded = true; return true;");
+    let request = phone.url().split('?').next().unwrap().to_owned();
+    assert!(phone.source().contains("レスパイト入院の受入れ"));
+    let (wide, screen) = fits_the_screen(&phone);
+    assert!(
+        wide <= screen,
+        "the request fits the phone: {wide} > {screen}"
+    );
+    phone.screenshot(&out.join("urgent-2-phone-waiting.png"));
+
+    // The hospital's liaison office, at a desk: the request waits in its list.
+    let desk = common::webdriver::Browser::start(&chrome, 1280, 1000);
+    demo_login(&desk, &base, "ward@demo.renkei.example");
+    desk.goto(&format!("{base}/urgent"));
+    desk.wait_for("[data-testid=waiting] a.button");
+    desk.screenshot(&out.join("urgent-3-hospital-inbox.png"));
+    desk.click("[data-testid=waiting] a.button");
+    desk.wait_for("[data-testid=accept]");
+    assert!(desk.source().contains("ALS"));
+    desk.click("[data-testid=accept]");
+    desk.wait_for("[data-testid=urgent-status][data-status=accepted]");
+    desk.screenshot(&out.join("urgent-4-hospital-accepted.png"));
+
+    // The clinic's phone shows the acceptance without a reload.
+    phone.wait_for("[data-testid=urgent-status][data-status=accepted]");
+    assert_eq!(
+        phone.execute("return window.renkeiNotReloaded === true;"),
+        serde_json::Value::Bool(true),
+        "updated in place, not reloaded"
+    );
+    assert!(phone.source().contains("受入先："));
+    phone.screenshot(&out.join("urgent-5-phone-accepted.png"));
+    // The clinic's list says so too.
+    phone.goto(&inbox);
+    phone.wait_for("[data-testid=sent] tr[data-status=accepted]");
+    assert!(phone.url().starts_with(&base) && request.contains("/urgent/"));
+
+    // The coordinator sees it in the hub's view with the ③ figures.
+    drop(desk);
+    let hub = common::webdriver::Browser::start(&chrome, 1280, 1000);
+    demo_login(&hub, &base, "coordinator@demo.renkei.example");
+    hub.goto(&format!("{base}/hub/urgent"));
+    hub.wait_for("[data-testid=urgent-figures]");
+    assert!(hub.source().contains("100%"));
+    hub.screenshot(&out.join("urgent-6-hub.png"));
+    drop(hub);
+    drop(phone);
+    server.terminate();
+}
+
+#[test]
+fn the_power_and_bcp_pages_fit_a_phone() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    demo_login(&phone, &base, "nurse@demo.renkei.example");
+    phone.goto(&format!("{base}/urgent"));
+    phone.wait_for("[data-testid=new-request]");
+    let clinic = phone
+        .url()
+        .split("/institutions/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_owned();
+    for (path, ready, shot) in [
+        ("power", "[data-testid=unit-form]", "power-1-phone.png"),
+        (
+            "power/borrow?device=ventilator&watts=300&starts_on=2026-12-10&ends_on=2026-12-12",
+            "[data-testid=need-form]",
+            "power-2-phone-borrow.png",
+        ),
+        ("bcp", "main h1", "bcp-1-phone.png"),
+        ("readiness", "main h1", "readiness-1-phone.png"),
+    ] {
+        phone.goto(&format!("{base}/institutions/{clinic}/{path}"));
+        phone.wait_for(ready);
+        let (wide, screen) = fits_the_screen(&phone);
+        phone.screenshot(&out.join(shot));
+        assert!(wide <= screen, "{path} fits the phone: {wide} > {screen}");
+    }
+    drop(phone);
+    server.terminate();
+}

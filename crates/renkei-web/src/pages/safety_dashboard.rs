@@ -83,6 +83,8 @@ struct LivePart {
 struct DashboardPage {
     chrome: Chrome,
     id: i64,
+    /// The fingerprint the page was drawn at (the live script skips updates that name it).
+    version: String,
     title: String,
     drill: bool,
     message: String,
@@ -353,6 +355,12 @@ pub async fn show(
 ) -> Result<Response, PageError> {
     let check = visible_check(&app, &ctx, id, false).await?;
     let can_act = reach(&app, &ctx).await?.acts_on(&check);
+    // Read before the content: a change in between only makes the page fetch its part again.
+    let version = app
+        .store
+        .safety_fingerprint(id)
+        .await
+        .map_err(store_error(&ctx))?;
     let live = live_part(&app, &ctx, &check, can_act).await?;
     if query.part.as_deref() == Some("live") {
         let mut response = render(&ctx, &live)?.into_response();
@@ -373,6 +381,7 @@ pub async fn show(
     let page = DashboardPage {
         chrome: Chrome::new(&ctx, "nav.disaster", false),
         id,
+        version,
         drill: check.kind == CheckKind::Drill,
         message: check.message.clone(),
         created: jst_time_in(ctx.lang, &check.created_at),

@@ -349,6 +349,8 @@ struct RequestLive {
 struct RequestPage {
     chrome: Chrome,
     id: i64,
+    /// The fingerprint the page was drawn at (the live script skips updates that name it).
+    version: String,
     title: String,
     notice: Option<String>,
     live: String,
@@ -426,6 +428,12 @@ pub async fn show(
     Path(id): Path<i64>,
     Query(q): Query<RequestQuery>,
 ) -> Result<Response, PageError> {
+    // Read before the content: a change in between only makes the page fetch its part again.
+    let version = app
+        .store
+        .urgent_fingerprint(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     let live = request_live(&app, &ctx, id).await?;
     if q.part.as_deref() == Some("live") {
         return Ok(no_store(render(&ctx, &live)?.into_response()));
@@ -448,6 +456,7 @@ pub async fn show(
     let page = RequestPage {
         chrome: Chrome::new(&ctx, "nav.coordination", false),
         id,
+        version,
         title: format!("{}（{}）", live.r.kind, live.r.place),
         notice,
         lang_query: live.lang_query,
@@ -546,6 +555,7 @@ async fn refused(
     let page = RequestPage {
         chrome: Chrome::new(ctx, "nav.coordination", false),
         id,
+        version: String::new(),
         title: format!("{}（{}）", live.r.kind, live.r.place),
         notice: None,
         lang_query: live.lang_query,
@@ -726,6 +736,8 @@ struct InboxLive {
 struct InboxPage {
     chrome: Chrome,
     id: i64,
+    /// The fingerprint the page was drawn at.
+    version: String,
     name: String,
     can_act: bool,
     live: String,
@@ -800,6 +812,11 @@ pub async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     let (name, can_act) = institution_access(&app, &ctx, id).await?;
+    let version = app
+        .store
+        .urgent_institution_fingerprint(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     let live = inbox_live(&app, &ctx, id).await?;
     if q.part.as_deref() == Some("live") {
         return Ok(no_store(render(&ctx, &live)?.into_response()));
@@ -807,6 +824,7 @@ pub async fn inbox(
     let page = InboxPage {
         chrome: Chrome::new(&ctx, "nav.coordination", false),
         id,
+        version,
         name,
         can_act,
         lang_query: lang_query(&ctx),
