@@ -15,6 +15,7 @@ pub mod power;
 pub mod readiness;
 pub mod region;
 pub mod report;
+pub mod rota;
 pub mod safety;
 pub mod spatial;
 pub mod table;

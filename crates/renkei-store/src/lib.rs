@@ -20,6 +20,7 @@ pub mod migrate;
 pub mod power;
 pub mod records;
 pub mod region;
+pub mod rota;
 pub mod safety;
 pub mod urgent;
 

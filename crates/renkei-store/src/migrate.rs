@@ -78,6 +78,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "urgent",
         sql: include_str!("../migrations/0011_urgent.sql"),
     },
+    Migration {
+        version: 12,
+        name: "rota",
+        sql: include_str!("../migrations/0012_rota.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -186,6 +186,23 @@ impl DirectoryIndex {
         renkei_domain::urgent::route(&self.read().index, kind, needed, point, requester, limit)
     }
 
+    /// The entries of `kinds` within `km` of a point, nearest first (at most `limit`).
+    pub fn nearest_of_kinds(
+        &self,
+        (lat, lng): (f64, f64),
+        kinds: &[renkei_domain::institution::InstitutionKind],
+        km: f64,
+        limit: usize,
+    ) -> Vec<NearHit> {
+        let loaded = self.read();
+        loaded
+            .index
+            .nearest_where(lat, lng, km, limit, |e| kinds.contains(&e.kind))
+            .into_iter()
+            .map(|(e, d)| hit_of(e, d))
+            .collect()
+    }
+
     /// The matching entries near a point, nearest first.
     pub fn near(&self, q: &NearQuery) -> Vec<NearHit> {
         let loaded = self.read();
@@ -193,16 +210,21 @@ impl DirectoryIndex {
             .index
             .near(q)
             .into_iter()
-            .map(|(e, d): (&IndexedEntry, f64)| NearHit {
-                id: e.id,
-                name: e.name.to_string(),
-                kind: e.kind.code(),
-                active: e.active,
-                address: e.address.to_string(),
-                lat: e.lat,
-                lng: e.lng,
-                distance_km: (d * 1000.0).round() / 1000.0,
-            })
+            .map(|(e, d): (&IndexedEntry, f64)| hit_of(e, d))
             .collect()
+    }
+}
+
+/// An entry as a near query answers it.
+fn hit_of(e: &IndexedEntry, km: f64) -> NearHit {
+    NearHit {
+        id: e.id,
+        name: e.name.to_string(),
+        kind: e.kind.code(),
+        active: e.active,
+        address: e.address.to_string(),
+        lat: e.lat,
+        lng: e.lng,
+        distance_km: (km * 1000.0).round() / 1000.0,
     }
 }

@@ -4,8 +4,9 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, bcp, changes, directory, freshness, home, hub, import,
-    institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, safety,
-    safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary, urgent,
+    institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, rota,
+    safety, safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
+    urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -479,6 +480,44 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/power",
         Access::Roles(HUB_VIEWERS),
         get(power::hub),
+    )
+    .add("GET", "/rota", Access::SignedIn, get(rota::list))
+    .add(
+        "POST",
+        "/rota",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::create),
+    )
+    .add("GET", "/rota/{id}", Access::SignedIn, get(rota::show))
+    .add(
+        "GET",
+        "/rota/{id}/calendar.ics",
+        Access::SignedIn,
+        get(rota::calendar),
+    )
+    .add(
+        "POST",
+        "/rota/{id}/shifts",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::assign),
+    )
+    .add(
+        "POST",
+        "/rota/{id}/shifts/{shift}/remove",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::remove_shift),
+    )
+    .add(
+        "POST",
+        "/rota/{id}/members",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::add_member),
+    )
+    .add(
+        "POST",
+        "/rota/{id}/members/{member}/remove",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::remove_member),
     )
     .add("GET", "/urgent", Access::SignedIn, get(urgent::entry))
     .add("GET", "/urgent/{id}", Access::SignedIn, get(urgent::show))

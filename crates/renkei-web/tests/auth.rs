@@ -567,6 +567,19 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             &[Admin, Coordinator, Prefecture]
         }
         ("GET" | "POST", "/institutions/{id}/urgent/new") => &[],
+        // Rotas: every signed-in user has a list (empty when they belong to no group); only
+        // institution staff create groups (the walked staff belong to no institution); a
+        // group that does not exist is "not found" to everyone.
+        ("GET", "/rota") => SIGNED_IN,
+        ("POST", "/rota") => &[],
+        ("GET", "/rota/{id}" | "/rota/{id}/calendar.ics") => SIGNED_IN,
+        (
+            "POST",
+            "/rota/{id}/shifts"
+            | "/rota/{id}/shifts/{shift}/remove"
+            | "/rota/{id}/members"
+            | "/rota/{id}/members/{member}/remove",
+        ) => &[InstAdmin, Staff],
         ("GET", "/bcp/documents/{doc}") => SIGNED_IN,
         ("GET", "/hub/changes") => &[Admin, Coordinator],
         ("POST", "/hub/changes/{id}/approve" | "/hub/changes/{id}/reject") => &[Admin, Coordinator],
@@ -643,6 +656,8 @@ fn concrete(path: &str) -> String {
         .replace("{target}", "999999")
         .replace("{unit}", "999999")
         .replace("{doc}", "999999")
+        .replace("{shift}", "999999")
+        .replace("{member}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -935,7 +935,7 @@ fn a_clinic_posts_a_respite_request_on_a_phone_and_sees_the_hospitals_acceptance
 }
 
 #[test]
-fn the_power_and_bcp_pages_fit_a_phone() {
+fn the_power_bcp_readiness_and_rota_pages_fit_a_phone() {
     let Some(chrome) = chromium() else { return };
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = renkei();
@@ -970,6 +970,19 @@ fn the_power_and_bcp_pages_fit_a_phone() {
         phone.screenshot(&out.join(shot));
         assert!(wide <= screen, "{path} fits the phone: {wide} > {screen}");
     }
+    // An on-call group with two nearby clinics, its month filled by weekday.
+    phone.goto(&format!("{base}/rota"));
+    phone.wait_for("[data-testid=rota-nearby]");
+    phone.type_into("input[name=name]", "八尾東部在宅当番");
+    phone.click("[data-testid=rota-nearby] li:nth-child(1) input");
+    phone.click("[data-testid=rota-nearby] li:nth-child(2) input");
+    phone.click("[data-testid=rota-create]");
+    phone.wait_for("[data-testid=rota-month]");
+    phone.click("[data-testid=rota-assign-pattern]");
+    phone.wait_for("[data-testid=rota-notice]");
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("rota-1-phone-month.png"));
+    assert!(wide <= screen, "the rota fits the phone: {wide} > {screen}");
     drop(phone);
     server.terminate();
 }

@@ -21,6 +21,7 @@ pub mod message;
 pub mod password;
 pub mod power;
 pub mod readiness;
+pub mod rota;
 pub mod safety;
 pub mod safety_dashboard;
 pub mod safety_exports;
