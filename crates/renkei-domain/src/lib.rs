@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod beds;
 pub mod capability;
 pub mod demo;
 pub mod fiscal_year;

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod answers;
 pub mod audit;
 pub mod bcp;
+pub mod beds;
 pub mod changes;
 mod connect;
 pub mod directory;

@@ -83,6 +83,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "rota",
         sql: include_str!("../migrations/0012_rota.sql"),
     },
+    Migration {
+        version: 13,
+        name: "beds",
+        sql: include_str!("../migrations/0013_beds.sql"),
+    },
 ];
 
 /// What a migration run did.

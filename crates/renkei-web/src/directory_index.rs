@@ -189,15 +189,31 @@ impl DirectoryIndex {
     /// The entries of `kinds` within `km` of a point, nearest first (at most `limit`).
     pub fn nearest_of_kinds(
         &self,
-        (lat, lng): (f64, f64),
+        point: (f64, f64),
         kinds: &[renkei_domain::institution::InstitutionKind],
         km: f64,
         limit: usize,
     ) -> Vec<NearHit> {
+        self.nearest_capable(point, kinds, &[], km, limit)
+    }
+
+    /// The entries of `kinds` with every capability of `needed` within `km` of a point,
+    /// nearest first (at most `limit`).
+    pub fn nearest_capable(
+        &self,
+        (lat, lng): (f64, f64),
+        kinds: &[renkei_domain::institution::InstitutionKind],
+        needed: &[renkei_domain::capability::Capability],
+        km: f64,
+        limit: usize,
+    ) -> Vec<NearHit> {
+        let wanted = renkei_domain::spatial::CapabilitySet::of(needed.iter().copied());
         let loaded = self.read();
         loaded
             .index
-            .nearest_where(lat, lng, km, limit, |e| kinds.contains(&e.kind))
+            .nearest_where(lat, lng, km, limit, |e| {
+                kinds.contains(&e.kind) && e.capabilities.contains_all(wanted)
+            })
             .into_iter()
             .map(|(e, d)| hit_of(e, d))
             .collect()

@@ -3,7 +3,7 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, bcp, changes, directory, freshness, home, hub, import,
+    account, admin, area, area_map, bcp, beds, changes, directory, freshness, home, hub, import,
     institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, rota,
     safety, safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
     urgent,
@@ -480,6 +480,19 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/power",
         Access::Roles(HUB_VIEWERS),
         get(power::hub),
+    )
+    .add("GET", "/beds", Access::SignedIn, get(beds::board))
+    .add(
+        "GET",
+        "/institutions/{id}/beds",
+        Access::SignedIn,
+        get(beds::show),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/beds",
+        Access::Roles(INSTITUTION_STAFF),
+        post(beds::save),
     )
     .add("GET", "/rota", Access::SignedIn, get(rota::list))
     .add(

@@ -570,6 +570,11 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // Rotas: every signed-in user has a list (empty when they belong to no group); only
         // institution staff create groups (the walked staff belong to no institution); a
         // group that does not exist is "not found" to everyone.
+        // The bed board is for everyone signed in; an institution's beds read like its
+        // baseline and only its own staff (none for the walked id) save them.
+        ("GET", "/beds") => SIGNED_IN,
+        ("GET", "/institutions/{id}/beds") => &[Admin, Coordinator, Prefecture],
+        ("POST", "/institutions/{id}/beds") => &[],
         ("GET", "/rota") => SIGNED_IN,
         ("POST", "/rota") => &[],
         ("GET", "/rota/{id}" | "/rota/{id}/calendar.ics") => SIGNED_IN,

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod area;
 pub mod area_map;
 pub mod bcp;
+pub mod beds;
 pub mod changes;
 pub mod directory;
 pub mod freshness;

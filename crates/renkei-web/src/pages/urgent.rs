@@ -35,7 +35,7 @@ const LISTED: i64 = 50;
 /// How many candidates the "chosen" form offers.
 const OFFERED: usize = limits::CHOSEN;
 /// The capabilities a request may add to its kind's own (the needs a recipient must meet).
-const EXTRA_NEEDS: [Capability; 7] = [
+pub(crate) const EXTRA_NEEDS: [Capability; 7] = [
     Capability::Ventilator,
     Capability::HomeOxygen,
     Capability::ParenteralNutrition,
@@ -185,6 +185,8 @@ pub struct RecipientView {
     answer_code: &'static str,
     note: String,
     answered: String,
+    /// For admission requests: what the recipient publishes on the bed board.
+    beds: String,
 }
 
 fn recipient_view(lang: Lang, p: &RecipientRow) -> RecipientView {
@@ -225,7 +227,37 @@ fn recipient_view(lang: Lang, p: &RecipientRow) -> RecipientView {
             .as_deref()
             .map(|t| jst_time_in(lang, t))
             .unwrap_or_default(),
+        beds: String::new(),
     }
+}
+
+/// What a recipient publishes on the bed board for the bed a request asks for: 「空床 2（12/2
+/// 10:15）」, marked when older than a day.
+fn beds_text(
+    lang: Lang,
+    row: Option<&renkei_store::beds::BedRow>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let Some(row) = row else {
+        return lang.pick("未公開", "not published").to_owned();
+    };
+    let Some(n) = row.count.available else {
+        return lang.pick("未公開", "not published").to_owned();
+    };
+    let at = row.available_at.as_deref().unwrap_or_default();
+    let stale = chrono::DateTime::parse_from_rfc3339(at)
+        .map(|t| renkei_domain::beds::is_stale(t.with_timezone(&chrono::Utc), now))
+        .unwrap_or(true);
+    format!(
+        "{} {n}（{}）{}",
+        lang.pick("空床", "free"),
+        jst_time_in(lang, at),
+        if stale {
+            lang.pick("・古い情報", " · stale")
+        } else {
+            ""
+        }
+    )
 }
 
 /// One line of the timeline.
@@ -395,7 +427,26 @@ async fn request_live(app: &AppState, ctx: &Ctx, id: i64) -> Result<RequestLive,
                 )
             })
             .collect(),
-        recipients: recipients.iter().map(|p| recipient_view(lang, p)).collect(),
+        recipients: {
+            let mut views: Vec<RecipientView> =
+                recipients.iter().map(|p| recipient_view(lang, p)).collect();
+            if let Some(bed) = renkei_domain::beds::BedType::for_request(request.kind) {
+                let ids: Vec<i64> = recipients.iter().map(|p| p.institution_id).collect();
+                let counts = app
+                    .store
+                    .bed_counts(&ids)
+                    .await
+                    .map_err(|e| PageError::store(ctx, e))?;
+                let now = app.clock.now();
+                for v in &mut views {
+                    let row = counts
+                        .iter()
+                        .find(|c| c.institution_id == v.id && c.count.bed_type == bed);
+                    v.beds = beds_text(lang, row, now);
+                }
+            }
+            views
+        },
         events: events.iter().map(|e| event_view(lang, e)).collect(),
         r: request_view(lang, &request),
         lang_query: lang_query(ctx),
@@ -965,7 +1016,7 @@ impl Typed {
 }
 
 /// The place of an institution, no finer than its town: its address up to the first number.
-fn town_of(address: &str) -> String {
+pub(crate) fn town_of(address: &str) -> String {
     let folded = renkei_domain::text::normalize(address);
     let without = folded.strip_prefix("大阪府").unwrap_or(&folded);
     without
