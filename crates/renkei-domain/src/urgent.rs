@@ -278,8 +278,12 @@ pub enum Routing {
         /// Rings in all.
         rings: u32,
     },
-    /// Institutions the requester chose, all at once; no escalation.
-    Chosen,
+    /// Institutions the requester chose, all at once; when nobody has accepted within
+    /// `wait_minutes`, the requester and the hub are told.
+    Chosen {
+        /// Minutes before "nobody has accepted" is said.
+        wait_minutes: u32,
+    },
 }
 
 impl Routing {
@@ -292,22 +296,21 @@ impl Routing {
 
     /// Whether the numbers are within bounds; the reason if not.
     pub fn check(&self) -> Result<(), String> {
+        let (least, most) = limits::ESCALATE_MINUTES;
+        let minutes = self.escalate_minutes();
+        if !(least..=most).contains(&minutes) {
+            return Err(format!(
+                "次の依頼先に広げる（受け手なしを知らせる）までの時間は{least}〜{most}分にしてください"
+            ));
+        }
         if let Routing::Nearest {
-            ring_size,
-            escalate_minutes,
-            rings,
+            ring_size, rings, ..
         } = *self
         {
             if !(1..=limits::RING_SIZE).contains(&ring_size) {
                 return Err(format!(
                     "一度に依頼する数は1〜{}にしてください",
                     limits::RING_SIZE
-                ));
-            }
-            let (least, most) = limits::ESCALATE_MINUTES;
-            if !(least..=most).contains(&escalate_minutes) {
-                return Err(format!(
-                    "次の依頼先に広げるまでの時間は{least}〜{most}分にしてください"
                 ));
             }
             if !(1..=limits::RINGS).contains(&rings) {
@@ -323,19 +326,18 @@ impl Routing {
             Routing::Nearest {
                 ring_size, rings, ..
             } => (ring_size * rings) as usize,
-            Routing::Chosen => chosen,
+            Routing::Chosen { .. } => chosen,
         }
     }
 
-    /// Minutes before the next ring, if it escalates.
-    pub fn escalate_minutes(&self) -> Option<u32> {
+    /// Minutes a ring waits for an acceptance before the next ring is asked (or, after the
+    /// last, before "nobody has accepted" is said).
+    pub fn escalate_minutes(&self) -> u32 {
         match *self {
             Routing::Nearest {
-                escalate_minutes,
-                rings,
-                ..
-            } if rings > 1 => Some(escalate_minutes),
-            Routing::Nearest { .. } | Routing::Chosen => None,
+                escalate_minutes, ..
+            } => escalate_minutes,
+            Routing::Chosen { wait_minutes } => wait_minutes,
         }
     }
 }
@@ -370,7 +372,7 @@ pub fn rings(routing: &Routing, requester: i64, candidates: &[(i64, f64)]) -> Ve
                 ring: i as u32 / ring_size + 1,
             })
             .collect(),
-        Routing::Chosen => kept
+        Routing::Chosen { .. } => kept
             .map(|&(id, km)| Recipient {
                 institution_id: id,
                 distance_km: km,
@@ -423,13 +425,10 @@ pub fn escalation(
     ring: u32,
     rings_total: u32,
     opened: DateTime<Utc>,
-    escalate_minutes: Option<u32>,
+    minutes: u32,
     exhausted: bool,
     now: DateTime<Utc>,
 ) -> Escalation {
-    let Some(minutes) = escalate_minutes else {
-        return Escalation::Wait;
-    };
     if now < opened + Duration::minutes(i64::from(minutes)) {
         return Escalation::Wait;
     }
@@ -569,7 +568,7 @@ mod tests {
         let r = rings(&routing, 1, &candidates);
         let got: Vec<(i64, u32)> = r.iter().map(|r| (r.institution_id, r.ring)).collect();
         assert_eq!(got, vec![(2, 1), (3, 1), (4, 2), (5, 2)]);
-        let chosen = rings(&Routing::Chosen, 1, &candidates);
+        let chosen = rings(&Routing::Chosen { wait_minutes: 30 }, 1, &candidates);
         assert!(chosen.iter().all(|r| r.ring == 1) && chosen.len() == 4);
     }
 
@@ -589,30 +588,29 @@ mod tests {
         };
         assert!(slow.check().unwrap_err().contains("5〜240"));
         assert_eq!(Routing::DEFAULT.wanted(0), 9);
-        assert_eq!(Routing::Chosen.escalate_minutes(), None);
+        assert_eq!(Routing::Chosen { wait_minutes: 30 }.escalate_minutes(), 30);
+        assert!(Routing::Chosen { wait_minutes: 0 }.check().is_err());
     }
 
     #[test]
     fn escalation_follows_the_clock() {
         let t0 = Utc.with_ymd_and_hms(2026, 12, 1, 13, 0, 0).unwrap();
         let at = |m: i64| t0 + Duration::minutes(m);
+        assert_eq!(escalation(1, 3, t0, 15, false, at(14)), Escalation::Wait);
         assert_eq!(
-            escalation(1, 3, t0, Some(15), false, at(14)),
-            Escalation::Wait
-        );
-        assert_eq!(
-            escalation(1, 3, t0, Some(15), false, at(15)),
+            escalation(1, 3, t0, 15, false, at(15)),
             Escalation::NextRing(2)
         );
         assert_eq!(
-            escalation(3, 3, t0, Some(15), false, at(15)),
+            escalation(3, 3, t0, 15, false, at(15)),
             Escalation::Exhausted
         );
+        assert_eq!(escalation(3, 3, t0, 15, true, at(60)), Escalation::Wait);
+        // One ring (or chosen recipients): nobody accepted in time is said too.
         assert_eq!(
-            escalation(3, 3, t0, Some(15), true, at(60)),
-            Escalation::Wait
+            escalation(1, 1, t0, 30, false, at(30)),
+            Escalation::Exhausted
         );
-        assert_eq!(escalation(1, 1, t0, None, false, at(600)), Escalation::Wait);
     }
 
     #[test]

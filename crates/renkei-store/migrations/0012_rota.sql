@@ -13,10 +13,13 @@ CREATE TABLE rota_groups (
 
 CREATE INDEX rota_groups_by_area ON rota_groups (area_code);
 
+-- A member invited by another is shown as invited until its own staff accept
+-- (`accepted_at`); only accepted members are put on the rota.
 CREATE TABLE rota_members (
     group_id BIGINT NOT NULL REFERENCES rota_groups (id),
     institution_id BIGINT NOT NULL REFERENCES institutions (id),
     added_at TEXT NOT NULL,
+    accepted_at TEXT,
     PRIMARY KEY (group_id, institution_id)
 );
 

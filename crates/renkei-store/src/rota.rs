@@ -23,6 +23,8 @@ pub struct MemberRow {
     pub kind: InstitutionKind,
     /// Its phone.
     pub phone: Option<String>,
+    /// Whether its staff accepted the invitation (the creator's institution has).
+    pub accepted: bool,
 }
 
 /// A group with its members.
@@ -72,6 +74,7 @@ fn member_of(r: &AnyRow) -> Result<MemberRow, StoreError> {
         kind: InstitutionKind::from_code(&kind)
             .ok_or_else(|| StoreError::Invalid(format!("institution kind {kind}")))?,
         phone: r.try_get("phone")?,
+        accepted: r.try_get::<Option<String>, _>("accepted_at")?.is_some(),
     })
 }
 
@@ -95,27 +98,28 @@ fn shift_of(r: &AnyRow) -> Result<ShiftRow, StoreError> {
 }
 
 impl Store {
-    /// Creates a group with its members (the creator's institution first); returns its id.
+    /// Creates a group of `creator` (a member at once) inviting `invited`; returns its id.
     pub async fn create_rota_group(
         &self,
         name: &str,
         note: &str,
-        members: &[i64],
+        creator: i64,
+        invited: &[i64],
         by: Option<UserId>,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
-        let first = *members
-            .first()
-            .ok_or_else(|| StoreError::Invalid("a group needs members".into()))?;
+        let first = creator;
         let at = time_text(now);
-        let mut tx = self.pool().begin().await?;
+        // Read before the transaction (SQLite: a transaction that reads first cannot write
+        // once another connection has committed meanwhile).
         let area: String = sqlx::query_scalar(
             "SELECT a.code FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id = $1",
         )
         .bind(first)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| StoreError::NotFound("institution".into()))?;
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO rota_groups (name, area_code, note, created_at, created_by)
              VALUES ($1, $2, $3, $4, $5) RETURNING id",
@@ -128,13 +132,16 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         let mut seen = std::collections::HashSet::new();
-        for m in members.iter().filter(|m| seen.insert(**m)) {
+        let members = std::iter::once(creator).chain(invited.iter().copied());
+        for m in members.filter(|m| seen.insert(*m)) {
             sqlx::query(
-                "INSERT INTO rota_members (group_id, institution_id, added_at) VALUES ($1, $2, $3)",
+                "INSERT INTO rota_members (group_id, institution_id, added_at, accepted_at)
+                 VALUES ($1, $2, $3, $4)",
             )
             .bind(id)
-            .bind(*m)
+            .bind(m)
             .bind(&at)
+            .bind((m == creator).then_some(at.as_str()))
             .execute(&mut *tx)
             .await?;
         }
@@ -166,7 +173,7 @@ impl Store {
         for r in rows {
             let id: i64 = r.try_get("id")?;
             let members = sqlx::query(
-                "SELECT i.id, i.name, i.kind, i.phone FROM rota_members m
+                "SELECT i.id, i.name, i.kind, i.phone, m.accepted_at FROM rota_members m
                  JOIN institutions i ON i.id = m.institution_id
                  WHERE m.group_id = $1 ORDER BY i.name_kana, i.id",
             )
@@ -205,7 +212,26 @@ impl Store {
         self.groups_where(Which::Areas(areas)).await
     }
 
-    /// Adds a member (nothing when it is one already).
+    /// A member accepts the invitation; false when it was not invited (or accepted already).
+    pub async fn accept_rota_invitation(
+        &self,
+        group: i64,
+        institution: i64,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE rota_members SET accepted_at = $1
+             WHERE group_id = $2 AND institution_id = $3 AND accepted_at IS NULL",
+        )
+        .bind(time_text(now))
+        .bind(group)
+        .bind(institution)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Invites an institution (nothing when it is a member or invited already).
     pub async fn add_rota_member(
         &self,
         group: i64,
@@ -224,7 +250,7 @@ impl Store {
         Ok(())
     }
 
-    /// Removes a member and its shifts from `from` on (past shifts are kept as they were).
+    /// Removes a member and its shifts from `from` on (earlier shifts are kept as they were).
     pub async fn remove_rota_member(
         &self,
         group: i64,
@@ -272,7 +298,7 @@ impl Store {
     }
 
     /// Puts a member on a slot (or changes the doctor named when it is on it already). The
-    /// member must belong to the group.
+    /// member must have accepted the group's invitation.
     pub async fn assign_rota_shift(
         &self,
         group: i64,
@@ -283,7 +309,8 @@ impl Store {
         let done = sqlx::query(
             "INSERT INTO rota_shifts (group_id, day, slot, institution_id, doctor, updated_at, updated_by)
              SELECT $1, $2, $3, $4, $5, $6, $7
-             WHERE EXISTS (SELECT 1 FROM rota_members WHERE group_id = $1 AND institution_id = $4)
+             WHERE EXISTS (SELECT 1 FROM rota_members
+                           WHERE group_id = $1 AND institution_id = $4 AND accepted_at IS NOT NULL)
              ON CONFLICT (group_id, day, slot, institution_id)
              DO UPDATE SET doctor = excluded.doctor, updated_at = excluded.updated_at,
                            updated_by = excluded.updated_by",

@@ -389,14 +389,16 @@ impl Store {
         let at = time_text(now);
         let rings_total = new.recipients.iter().map(|r| r.ring).max().unwrap_or(1);
         let needed: Vec<&str> = new.summary.needed.iter().map(|c| c.code()).collect();
-        let mut tx = self.pool().begin().await?;
+        // Read before the transaction: in SQLite a transaction that reads first cannot write
+        // once another connection has committed meanwhile.
         let area: String = sqlx::query_scalar(
             "SELECT a.code FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id = $1",
         )
         .bind(new.requester_id)
-        .fetch_optional(&mut *tx)
+        .fetch_optional(self.pool())
         .await?
         .ok_or_else(|| StoreError::NotFound("institution".into()))?;
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO urgent_requests (requester_id, area_code, kind, age_band, sex, condition_text,
                  needs, needed, place, contact, routing, escalate_minutes, rings_total, current_ring,
@@ -415,10 +417,10 @@ impl Store {
         .bind(new.summary.area.trim())
         .bind(new.contact.trim())
         .bind(match new.routing {
-            Routing::Chosen => "chosen",
+            Routing::Chosen { .. } => "chosen",
             Routing::Nearest { .. } => "nearest",
         })
-        .bind(new.routing.escalate_minutes().map(i64::from))
+        .bind(i64::from(new.routing.escalate_minutes()))
         .bind(i64::from(rings_total))
         .bind(&at)
         .bind(&at)
@@ -519,7 +521,7 @@ impl Store {
                  accepted_by = $3, closed_at = $2
              WHERE id = $4 AND status = 'open' AND EXISTS (
                  SELECT 1 FROM urgent_recipients p WHERE p.request_id = $4 AND p.institution_id = $1
-                   AND p.notified_at IS NOT NULL)",
+                   AND p.notified_at IS NOT NULL AND p.answer IS NULL)",
         )
         .bind(institution)
         .bind(&at)
@@ -529,15 +531,29 @@ impl Store {
         .await?;
         if won.rows_affected() != 1 {
             drop(tx);
-            let asked: Option<Option<String>> = sqlx::query_scalar(
-                "SELECT notified_at FROM urgent_recipients WHERE request_id = $1 AND institution_id = $2",
+            let mine = sqlx::query(
+                "SELECT notified_at, answer FROM urgent_recipients WHERE request_id = $1 AND institution_id = $2",
             )
             .bind(request)
             .bind(institution)
             .fetch_optional(self.pool())
             .await?;
-            if !matches!(asked, Some(Some(_))) {
+            let Some(mine) = mine else {
                 return Err(StoreError::NotFound("urgent request".into()));
+            };
+            if mine.try_get::<Option<String>, _>("notified_at")?.is_none() {
+                return Err(StoreError::NotFound("urgent request".into()));
+            }
+            match mine.try_get::<Option<String>, _>("answer")?.as_deref() {
+                // Pressed twice: the first press won, and that is what the second wanted.
+                Some("accepted") => return Ok(()),
+                Some(_) => {
+                    return Err(StoreError::Conflict(
+                        "この依頼にはお断りの回答をしています。受け入れられるようになったときは、依頼元に電話してください"
+                            .into(),
+                    ))
+                }
+                None => {}
             }
             let why = why_closed(self, request).await;
             if matches!(
@@ -760,36 +776,57 @@ impl Store {
         let at = time_text(now);
         let mut run = EscalationRun::default();
         for r in rows {
+            // One request that cannot be read or moved must not hold up the others: its
+            // failure is logged (with its id only) and the run goes on.
             let id: i64 = r.try_get("id")?;
-            let ring = small(r.try_get("current_ring")?);
-            let due = escalation(
-                ring,
-                small(r.try_get("rings_total")?),
-                time_of(&r.try_get::<String, _>("ring_opened_at")?)?,
-                r.try_get::<Option<i64>, _>("escalate_minutes")?.map(small),
-                r.try_get::<Option<String>, _>("exhausted_at")?.is_some(),
-                now,
-            );
-            if due == Escalation::Wait {
-                continue;
+            if let Err(e) = self.escalate_one(&r, now, &at, &mut run).await {
+                tracing::warn!(request = id, error = %e, "urgent request not escalated");
             }
-            let mut tx = self.pool().begin().await?;
-            match due {
-                Escalation::Wait => {}
-                Escalation::NextRing(next) => {
-                    if let Some(asked) = open_ring(&mut tx, id, next, &at).await? {
-                        run.rings.push((id, next, asked));
-                    }
-                }
-                Escalation::Exhausted => {
-                    if mark_exhausted(&mut tx, id, &at).await? {
-                        run.exhausted.push(id);
-                    }
-                }
-            }
-            tx.commit().await?;
         }
         Ok(run)
+    }
+
+    async fn escalate_one(
+        &self,
+        r: &AnyRow,
+        now: DateTime<Utc>,
+        at: &str,
+        run: &mut EscalationRun,
+    ) -> Result<(), StoreError> {
+        let id: i64 = r.try_get("id")?;
+        let due = escalation(
+            small(r.try_get("current_ring")?),
+            small(r.try_get("rings_total")?),
+            time_of(&r.try_get::<String, _>("ring_opened_at")?)?,
+            r.try_get::<Option<i64>, _>("escalate_minutes")?
+                .map(small)
+                .unwrap_or(u32::MAX),
+            r.try_get::<Option<String>, _>("exhausted_at")?.is_some(),
+            now,
+        );
+        if due == Escalation::Wait {
+            return Ok(());
+        }
+        let mut tx = self.pool().begin().await?;
+        match due {
+            Escalation::Wait => {}
+            Escalation::NextRing(next) => {
+                if let Some(asked) = open_ring(&mut tx, id, next, at).await? {
+                    tx.commit().await?;
+                    run.rings.push((id, next, asked));
+                    return Ok(());
+                }
+            }
+            Escalation::Exhausted => {
+                if mark_exhausted(&mut tx, id, at).await? {
+                    tx.commit().await?;
+                    run.exhausted.push(id);
+                    return Ok(());
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// The requests an institution has been asked, newest first (at most `limit`).

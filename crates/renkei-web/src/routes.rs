@@ -528,9 +528,15 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "POST",
-        "/rota/{id}/members/{member}/remove",
+        "/rota/{id}/join",
         Access::Roles(INSTITUTION_STAFF),
-        post(rota::remove_member),
+        post(rota::join),
+    )
+    .add(
+        "POST",
+        "/rota/{id}/leave",
+        Access::Roles(INSTITUTION_STAFF),
+        post(rota::leave),
     )
     .add("GET", "/urgent", Access::SignedIn, get(urgent::entry))
     .add("GET", "/urgent/{id}", Access::SignedIn, get(urgent::show))

@@ -583,7 +583,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "/rota/{id}/shifts"
             | "/rota/{id}/shifts/{shift}/remove"
             | "/rota/{id}/members"
-            | "/rota/{id}/members/{member}/remove",
+            | "/rota/{id}/join"
+            | "/rota/{id}/leave",
         ) => &[InstAdmin, Staff],
         ("GET", "/bcp/documents/{doc}") => SIGNED_IN,
         ("GET", "/hub/changes") => &[Admin, Coordinator],
@@ -662,7 +663,6 @@ fn concrete(path: &str) -> String {
         .replace("{unit}", "999999")
         .replace("{doc}", "999999")
         .replace("{shift}", "999999")
-        .replace("{member}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -183,18 +183,27 @@ async fn hospitals_publish_beds_and_clinics_find_them(db: TestDb) {
     let board = nurse.get("/beds?type=respite&place=八尾市本町&km=30").await;
     assert!(board.body.contains("data-testid=\"stale\""));
     // Stale free beds are no longer put first as if they could be trusted.
-    assert!(!board
-        .body
-        .contains(&format!("data-institution=\"{}\" class=\"open-row\"", h1.id)));
+    assert!(!board.body.contains(&format!(
+        "data-institution=\"{}\" class=\"open-row\"",
+        h1.id
+    )));
     let mut ward1 = w.login("ward1@beds.example.jp").await;
-    assert!(ward1.get(&page).await.body.contains("data-testid=\"stale\""));
+    assert!(ward1
+        .get(&page)
+        .await
+        .body
+        .contains("data-testid=\"stale\""));
     let mut confirm = counts(("2", "4", "人工呼吸器・透析は不可"), ("1", "3"));
     confirm.push(("confirm", "1".into()));
     assert_eq!(
         ward1.post(&page, &page, confirm).await.status,
         StatusCode::SEE_OTHER
     );
-    assert!(!ward1.get(&page).await.body.contains("data-testid=\"stale\""));
+    assert!(!ward1
+        .get(&page)
+        .await
+        .body
+        .contains("data-testid=\"stale\""));
     let confirmed = row(&w, h1.id).await;
     assert_ne!(confirmed.available_at, first.available_at);
     assert_eq!(confirmed.count.available, Some(2));

@@ -98,6 +98,45 @@ async fn a_group_plans_a_holiday_aware_month_and_knows_who_is_on_call(db: TestDb
         .parse()
         .unwrap();
     let page = format!("/rota/{group}?month=2026-11");
+    // B and C are invited: they cannot be put on the rota until their own staff join.
+    let early = doctor_a
+        .post(
+            &page,
+            &format!("/rota/{group}/shifts"),
+            vec![
+                ("month", "2026-11".to_owned()),
+                ("day", "2026-11-26".into()),
+                ("slot", "night".into()),
+                ("member", b.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for (n, who) in [(1, b), (2, c)] {
+        let email = format!("m{n}@rota.example.jp");
+        member_of(
+            &w,
+            who,
+            "会員",
+            &email,
+            "医師",
+            AccountRole::InstitutionStaff,
+        )
+        .await;
+        let mut staff = w.login(&email).await;
+        let invited = staff.get("/rota").await;
+        assert!(invited.body.contains("招待中"), "{}", invited.body);
+        let shown = staff.get(&page).await;
+        assert!(shown.body.contains("data-testid=\"rota-join\""));
+        assert!(
+            !shown.body.contains("data-testid=\"rota-assign\""),
+            "not before joining"
+        );
+        let joined = staff
+            .post(&page, &format!("/rota/{group}/join"), vec![])
+            .await;
+        assert_eq!(joined.status, StatusCode::SEE_OTHER);
+    }
     let month = doctor_a.get(&page).await;
     assert_eq!(month.status, StatusCode::OK);
     // November 2026: 30 nights; daytimes on 4 Saturdays, 5 Sundays, 文化の日 and 勤労感謝の日.
@@ -220,6 +259,21 @@ async fn a_group_plans_a_holiday_aware_month_and_knows_who_is_on_call(db: TestDb
     let mut doctor_a = w.login("a@rota.example.jp").await;
     let list = doctor_a.get("/rota").await;
     assert!(list.body.contains("休日日中"), "{}", list.body);
+    let c_name = w
+        .store
+        .rota_group(group)
+        .await
+        .unwrap()
+        .unwrap()
+        .members
+        .into_iter()
+        .find(|m| m.id == c)
+        .unwrap()
+        .name;
+    assert!(
+        list.body.contains(&format!("<strong>{c_name}</strong>")),
+        "C is on call on Saturday"
+    );
 
     // iCalendar: one event per shift, in UTC, CRLF lines.
     let ics = doctor_a
@@ -236,6 +290,31 @@ async fn a_group_plans_a_holiday_aware_month_and_knows_who_is_on_call(db: TestDb
         "勤労感謝の日 09:00 JST"
     );
     assert!(ics.body.contains("METHOD:PUBLISH\r\n"));
+    // The year-end break: 12/29–12/31 have daytime slots; the night of 12/31 ends in 2027.
+    let december = format!("/rota/{group}?month=2026-12");
+    let night = doctor_a
+        .post(
+            &december,
+            &format!("/rota/{group}/shifts"),
+            vec![
+                ("month", "2026-12".to_owned()),
+                ("day", "2026-12-31".into()),
+                ("slot", "night".into()),
+                ("member", a.id.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(night.status, StatusCode::SEE_OTHER, "{}", night.body);
+    let shown = doctor_a.get(&december).await;
+    assert!(shown.body.contains("年末年始"));
+    // 31 nights and 11 daytimes (4 Saturdays, 4 Sundays, 29–31), one night covered.
+    assert_eq!(problems(&shown.body), (41, 0));
+    let ics = doctor_a
+        .get(&format!("/rota/{group}/calendar.ics?month=2026-12"))
+        .await;
+    assert!(ics
+        .body
+        .contains("DTSTART:20261231T090000Z\r\nDTEND:20270101T000000Z\r\n"));
 
     // The hub of 八尾 and the prefecture read; a stranger gets 404 and cannot plan.
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
@@ -264,35 +343,29 @@ async fn a_group_plans_a_holiday_aware_month_and_knows_who_is_on_call(db: TestDb
         .await;
     assert_eq!(forged.status, StatusCode::NOT_FOUND);
 
-    // A member leaves with its shifts from today; a group of two keeps its two.
-    let left = doctor_a
-        .post(&page, &format!("/rota/{group}/members/{c}/remove"), vec![])
+    // C leaves on Saturday 28: its shifts from tomorrow go, today's (running now) and earlier
+    // stay. There is no way to take another member out.
+    let mut staff_c = w.login("m2@rota.example.jp").await;
+    let left = staff_c
+        .post(&page, &format!("/rota/{group}/leave"), vec![])
         .await;
-    assert_eq!(left.status, StatusCode::SEE_OTHER);
-    let after = doctor_a
-        .get(
-            "/rota/{group}?month=2026-11"
-                .replace("{group}", &group.to_string())
-                .as_str(),
-        )
-        .await;
-    let (gaps, _) = problems(&after.body);
-    assert!(gaps > 0, "C's shifts from 28 Nov are gone");
-    let kept = w
-        .store
-        .rota_shifts(
-            group,
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
-            chrono::NaiveDate::from_ymd_opt(2026, 11, 27).unwrap(),
-        )
-        .await
-        .unwrap();
-    assert!(
-        kept.iter().any(|s| s.shift.institution_id == c),
-        "past shifts stay"
+    assert_eq!(left.status, StatusCode::SEE_OTHER, "{}", left.body);
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+    let kept = w.store.rota_shifts(group, day(1), day(30)).await.unwrap();
+    assert!(kept
+        .iter()
+        .any(|s| s.shift.institution_id == c && s.shift.day == day(28)));
+    assert!(!kept
+        .iter()
+        .any(|s| s.shift.institution_id == c && s.shift.day == day(29)));
+    assert_eq!(
+        staff_c.get(&page).await.status,
+        StatusCode::NOT_FOUND,
+        "no longer a member"
     );
+    // Two left: neither can leave the other alone in a group.
     let last = doctor_a
-        .post(&page, &format!("/rota/{group}/members/{b}/remove"), vec![])
+        .post(&page, &format!("/rota/{group}/leave"), vec![])
         .await;
     assert_eq!(last.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(last.body.contains("2か所以上"));

@@ -186,6 +186,45 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
         )
         .await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
+    // Having declined, it cannot take it after all while the request is still open (it calls).
+    let changed = h1.post(&url, &format!("{url}/accept"), vec![]).await;
+    assert_eq!(changed.status, StatusCode::CONFLICT);
+    assert!(changed.body.contains("お断りの回答"), "{}", changed.body);
+    // The second ring is not asked yet: it cannot accept.
+    assert_eq!(
+        h3.post(&url, &format!("{url}/accept"), vec![]).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // A recipient sees its own line, not the other recipients' answers.
+    let own_view = h1.get(&url).await;
+    assert!(own_view
+        .body
+        .contains(&format!("data-recipient=\"{}\"", ring1[0])));
+    assert!(!own_view
+        .body
+        .contains(&format!("data-recipient=\"{}\"", ring1[1])));
+    // A decline's note names nobody either.
+    let named = h2
+        .post(
+            &url,
+            &format!("{url}/decline"),
+            vec![
+                ("reason", "other".into()),
+                ("note", "家族 090-1234-5678 へ".into()),
+            ],
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(named.body.contains("電話番号"));
+    // The administrator does not answer in an institution's name.
+    let mut admin = w.login(&email_of(AccountRole::SystemAdmin)).await;
+    assert_eq!(
+        admin
+            .post(&url, &format!("{url}/accept"), vec![])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     // The whole first ring declined: the second is asked at once.
     let no = h2
         .post(
@@ -204,6 +243,9 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
     // Ring 2 accepts; the other of ring 2 is too late and is told who took it.
     let yes = h3.post(&url, &format!("{url}/accept"), vec![]).await;
     assert_eq!(yes.status, StatusCode::SEE_OTHER, "{}", yes.body);
+    // Pressed twice by the one that won: still its acceptance, nothing more recorded.
+    let again = h3.post(&url, &format!("{url}/accept"), vec![]).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
     let late = h4.post(&url, &format!("{url}/accept"), vec![]).await;
     assert_eq!(late.status, StatusCode::CONFLICT);
     assert!(
@@ -216,6 +258,9 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
         h1.post(&url, &format!("{url}/accept"), vec![]).await.status,
         StatusCode::CONFLICT
     );
+    // The refusal is outside the live part, so an update does not wipe it.
+    let live_at = late.body.find("id=\"urgent-live\"").unwrap();
+    assert!(late.body.find("data-testid=\"urgent-refused\"").unwrap() < live_at);
 
     let r = w.store.urgent_request(id).await.unwrap().unwrap();
     assert_eq!(r.accepted_by.as_ref().map(|a| a.0), Some(ring2[0]));
@@ -249,7 +294,6 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
             "declined",
             "ring_opened",
             "accepted",
-            "late",
             "late"
         ]
     );
@@ -381,7 +425,7 @@ async fn a_summary(w: &World, requester: i64, recipients: &[i64], routing: Routi
     };
     let ring_size = match routing {
         Routing::Nearest { ring_size, .. } => ring_size as usize,
-        Routing::Chosen => recipients.len(),
+        Routing::Chosen { .. } => recipients.len(),
     };
     let recipients: Vec<Recipient> = recipients
         .iter()
@@ -434,7 +478,7 @@ async fn the_first_acceptance_wins_when_they_race(db: TestDb) {
     let (clinic, _) = yao_clinic(&w).await;
     let five = hospitals(&w, 5).await;
     for round in 0..5 {
-        let id = a_summary(&w, clinic.id, &five, Routing::Chosen).await;
+        let id = a_summary(&w, clinic.id, &five, Routing::Chosen { wait_minutes: 30 }).await;
         let now = renkei_web::clock::Clock::now(&*w.clock);
         let tasks: Vec<_> = five
             .iter()
@@ -502,7 +546,9 @@ async fn unanswered_rings_escalate_on_the_clock(db: TestDb) {
     assert_eq!(escalate_due(&w.state).await.unwrap(), 0, "not yet");
     assert_eq!(ring(&w).await, 1);
     w.clock.advance(chrono::Duration::minutes(1));
-    assert_eq!(escalate_due(&w.state).await.unwrap(), 1);
+    // Two servers run the loop at the same instant: the ring is asked once.
+    let (one, two) = tokio::join!(escalate_due(&w.state), escalate_due(&w.state));
+    assert_eq!(one.unwrap() + two.unwrap(), 1);
     assert_eq!(ring(&w).await, 2);
     assert_eq!(escalate_due(&w.state).await.unwrap(), 0, "once");
     w.clock.advance(chrono::Duration::minutes(10));
@@ -539,7 +585,7 @@ async fn unanswered_rings_escalate_on_the_clock(db: TestDb) {
 
     // Declines by everyone in the last ring say so at once.
     let two = hospitals(&w, 2).await;
-    let id = a_summary(&w, clinic.id, &two, Routing::Chosen).await;
+    let id = a_summary(&w, clinic.id, &two, Routing::Chosen { wait_minutes: 30 }).await;
     let now = renkei_web::clock::Clock::now(&*w.clock);
     let first = w
         .store
@@ -553,9 +599,72 @@ async fn unanswered_rings_escalate_on_the_clock(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(last, DeclineOutcome::Exhausted);
+
+    // Chosen recipients who never answer: after the wait, the requester is told.
+    let quiet = a_summary(&w, clinic.id, &two, Routing::Chosen { wait_minutes: 30 }).await;
+    w.clock.advance(chrono::Duration::minutes(29));
+    escalate_due(&w.state).await.unwrap();
+    let r = w.store.urgent_request(quiet).await.unwrap().unwrap();
+    assert!(r.exhausted_at.is_none());
+    w.clock.advance(chrono::Duration::minutes(1));
+    escalate_due(&w.state).await.unwrap();
+    let r = w.store.urgent_request(quiet).await.unwrap().unwrap();
+    assert!(
+        r.exhausted_at.is_some(),
+        "nobody answered the chosen in 30 minutes"
+    );
+}
+
+async fn the_requester_widens_and_withdraws(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let (clinic, mut nurse) = yao_clinic(&w).await;
+    let new = format!("/institutions/{}/urgent/new", clinic.id);
+    let sent = nurse.post(&new, &new, respite("1", "30", "3")).await;
+    assert_eq!(sent.status, StatusCode::SEE_OTHER, "{}", sent.body);
+    let id = request_id(sent.location());
+    let url = format!("/urgent/{id}");
+    let widened = nurse.post(&url, &format!("{url}/widen"), vec![]).await;
+    assert_eq!(widened.status, StatusCode::SEE_OTHER);
+    let r = w.store.urgent_request(id).await.unwrap().unwrap();
+    assert_eq!(r.current_ring, 2);
+    let asked: Vec<i64> = w
+        .store
+        .urgent_recipients(id)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|p| p.notified_at.is_some())
+        .map(|p| p.institution_id)
+        .collect();
+    assert_eq!(asked.len(), 2);
+    let withdrawn = nurse.post(&url, &format!("{url}/cancel"), vec![]).await;
+    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
+    let mails = w.store.recent_mails(30).await.unwrap();
+    assert_eq!(
+        mails
+            .iter()
+            .filter(|m| m.subject.contains("取り下げられました"))
+            .count(),
+        2,
+        "both rings asked are told"
+    );
+    // A recipient who opens it now can no longer accept.
+    let mut h = staff_of(&w, asked[1], 9).await;
+    let late = h.post(&url, &format!("{url}/accept"), vec![]).await;
+    assert_eq!(late.status, StatusCode::CONFLICT);
+    assert!(late.body.contains("取り下げ"));
+    // Withdrawing twice, or widening a closed request, says why.
+    assert_eq!(
+        nurse
+            .post(&url, &format!("{url}/widen"), vec![])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
 }
 
 both_backends!(
+    the_requester_widens_and_withdraws,
     a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins,
     bad_requests_are_refused_with_the_reason,
     the_first_acceptance_wins_when_they_race,

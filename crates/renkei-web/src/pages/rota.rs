@@ -62,9 +62,38 @@ fn own_institutions(user: &renkei_store::accounts::User) -> Vec<i64> {
         .collect()
 }
 
-/// The group, and the member the viewer plans for (`None`: reads only). Anyone who may not see
-/// it gets the same 404 as for a group that does not exist.
-async fn visible(app: &AppState, ctx: &Ctx, id: i64) -> Result<(GroupRow, Option<i64>), PageError> {
+/// How the viewer stands to a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// Works at a member that accepted: plans the rota.
+    Member(i64),
+    /// Works at an invited member: reads, and accepts or declines.
+    Invited(i64),
+    /// The hub of the group's area, the prefecture: reads.
+    Reader,
+}
+
+impl Standing {
+    /// The member the viewer plans for.
+    fn plans(self) -> Option<i64> {
+        match self {
+            Standing::Member(id) => Some(id),
+            Standing::Invited(_) | Standing::Reader => None,
+        }
+    }
+
+    /// The member the viewer works at, accepted or invited.
+    fn own(self) -> Option<i64> {
+        match self {
+            Standing::Member(id) | Standing::Invited(id) => Some(id),
+            Standing::Reader => None,
+        }
+    }
+}
+
+/// The group and how the viewer stands to it. Anyone who may not see it gets the same 404 as
+/// for a group that does not exist.
+async fn visible(app: &AppState, ctx: &Ctx, id: i64) -> Result<(GroupRow, Standing), PageError> {
     let user = ctx
         .viewer
         .signed_in()
@@ -76,14 +105,26 @@ async fn visible(app: &AppState, ctx: &Ctx, id: i64) -> Result<(GroupRow, Option
         .map_err(|e| PageError::store(ctx, e))?
         .ok_or_else(|| PageError::not_found(ctx))?;
     let own = own_institutions(user);
-    let member = group.members.iter().map(|m| m.id).find(|m| own.contains(m));
-    let reads = member.is_some()
-        || user.has_role(AccountRole::PrefectureViewer)
-        || super::changes::may_decide(user, &group.area_code);
-    if !reads {
-        return Err(PageError::not_found(ctx));
-    }
-    Ok((group, member))
+    let accepted = group
+        .members
+        .iter()
+        .find(|m| m.accepted && own.contains(&m.id));
+    let invited = group
+        .members
+        .iter()
+        .find(|m| !m.accepted && own.contains(&m.id));
+    let standing = match (accepted, invited) {
+        (Some(m), _) => Standing::Member(m.id),
+        (None, Some(m)) => Standing::Invited(m.id),
+        (None, None)
+            if user.has_role(AccountRole::PrefectureViewer)
+                || super::changes::may_decide(user, &group.area_code) =>
+        {
+            Standing::Reader
+        }
+        (None, None) => return Err(PageError::not_found(ctx)),
+    };
+    Ok((group, standing))
 }
 
 fn weekday_ja(d: Weekday) -> &'static str {
@@ -139,6 +180,8 @@ async fn on_call(app: &AppState, lang: Lang, group: i64) -> Result<Option<OnCall
 /// A group as the list shows it.
 pub struct GroupItem {
     id: i64,
+    /// The viewer's institution is invited and has not answered.
+    invited: bool,
     name: String,
     members: String,
     on_call: Option<OnCall>,
@@ -153,6 +196,7 @@ struct ListPage {
     creator: Option<(i64, String)>,
     nearby: Vec<Nearby>,
     error: Option<String>,
+    notice: Option<String>,
     /// The new group's name and note as typed.
     group_name: String,
     group_note: String,
@@ -196,6 +240,8 @@ async fn list_page(
     for g in &groups {
         items.push(GroupItem {
             id: g.id,
+            invited: !g.members.iter().any(|m| m.accepted && own.contains(&m.id))
+                && g.members.iter().any(|m| own.contains(&m.id)),
             name: g.name.clone(),
             members: g
                 .members
@@ -208,10 +254,14 @@ async fn list_page(
                 .map_err(|e| PageError::store(ctx, e))?,
         });
     }
-    let (creator, nearby) = match own.first() {
+    let chosen: Option<i64> = form(body, "creator")
+        .parse()
+        .ok()
+        .filter(|c| own.contains(c));
+    let (creator, nearby) = match chosen.or(own.first().copied()) {
         Some(id) => {
-            let (name, near) = nearby(app, ctx, *id, &[]).await?;
-            (Some((*id, name)), near)
+            let (name, near) = nearby(app, ctx, id, &[]).await?;
+            (Some((id, name)), near)
         }
         None => (None, Vec::new()),
     };
@@ -231,6 +281,7 @@ async fn list_page(
             })
             .collect(),
         error,
+        notice: None,
         group_name: form(body, "name"),
         group_note: form(body, "note"),
     })
@@ -301,8 +352,15 @@ async fn nearby(
 
 /// `GET /rota`: the viewer's groups (or, for the hub and the prefecture, those of their areas)
 /// with who is on call now, and a new group.
-pub async fn list(State(app): State<AppState>, ctx: Ctx) -> Result<Response, PageError> {
-    let page = list_page(&app, &ctx, None, b"").await?;
+pub async fn list(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(q): Query<MonthQuery>,
+) -> Result<Response, PageError> {
+    let mut page = list_page(&app, &ctx, None, b"").await?;
+    if q.done.as_deref() == Some("left") {
+        page.notice = Some(crate::i18n::catalog(ctx.lang).get("rota.done_left"));
+    }
     Ok(render(&ctx, &page)?.into_response())
 }
 
@@ -317,18 +375,20 @@ pub async fn create(
         .viewer
         .signed_in()
         .ok_or_else(|| PageError::not_found(&ctx))?;
-    let Some(creator) = own_institutions(user).first().copied() else {
+    let own = own_institutions(user);
+    let chosen: Option<i64> = form(&body, "creator").parse().ok();
+    let Some(creator) = chosen.filter(|c| own.contains(c)).or(own.first().copied()) else {
         return Err(PageError::forbidden(&ctx));
     };
     let name = form(&body, "name").trim().to_owned();
     let (_, near) = nearby(&app, &ctx, creator, &[]).await?;
-    let mut members = vec![creator];
+    let mut invited: Vec<i64> = Vec::new();
     for m in form_all(&body, "member")
         .iter()
         .filter_map(|v| v.parse::<i64>().ok())
     {
-        if near.iter().any(|n| n.id == m) && !members.contains(&m) {
-            members.push(m);
+        if near.iter().any(|n| n.id == m) && !invited.contains(&m) {
+            invited.push(m);
         }
     }
     let problem = if name.is_empty() {
@@ -339,7 +399,7 @@ pub async fn create(
         ))
     } else if form(&body, "note").chars().count() > NOTE_CHARS {
         Some(format!("申し合わせは{NOTE_CHARS}文字までにしてください"))
-    } else if members.len() < 2 {
+    } else if invited.is_empty() {
         Some("一緒に当番をする医療機関を1か所以上選んでください".to_owned())
     } else {
         None
@@ -353,7 +413,8 @@ pub async fn create(
         .create_rota_group(
             &name,
             &form(&body, "note"),
-            &members,
+            creator,
+            &invited,
             Some(user.id),
             app.clock.now(),
         )
@@ -398,6 +459,10 @@ struct MonthPage {
     name: String,
     note: String,
     can_edit: bool,
+    /// The viewer's institution is invited and has not answered.
+    invited: bool,
+    /// The viewer's institution (it may leave the group).
+    own: Option<i64>,
     notice: Option<String>,
     error: Option<String>,
     month: String,
@@ -410,7 +475,8 @@ struct MonthPage {
     days: Vec<DayRow>,
     gaps: usize,
     doubles: usize,
-    members: Vec<(i64, String, String)>,
+    /// (id, name, phone, accepted).
+    members: Vec<(i64, String, String, bool)>,
     slots: Vec<(&'static str, &'static str)>,
     weekdays: Vec<(&'static str, &'static str)>,
     nearby: Vec<Nearby>,
@@ -441,7 +507,8 @@ async fn month_page(
     error: Option<String>,
 ) -> Result<MonthPage, PageError> {
     let lang = ctx.lang;
-    let (group, member) = visible(app, ctx, id).await?;
+    let (group, standing) = visible(app, ctx, id).await?;
+    let member = standing.plans();
     let (first, last) = month_of(month);
     let shifts = app
         .store
@@ -510,6 +577,8 @@ async fn month_page(
         name: group.name.clone(),
         note: group.note.clone(),
         can_edit: member.is_some(),
+        invited: matches!(standing, Standing::Invited(_)),
+        own: standing.own(),
         notice,
         error,
         month: first.format("%Y-%m").to_string(),
@@ -533,7 +602,14 @@ async fn month_page(
         members: group
             .members
             .iter()
-            .map(|m| (m.id, m.name.clone(), m.phone.clone().unwrap_or_default()))
+            .map(|m| {
+                (
+                    m.id,
+                    m.name.clone(),
+                    m.phone.clone().unwrap_or_default(),
+                    m.accepted,
+                )
+            })
             .collect(),
         slots: Slot::ALL
             .iter()
@@ -586,7 +662,7 @@ pub async fn show(
         let t = crate::i18n::catalog(ctx.lang);
         matches!(
             d,
-            "created" | "assigned" | "removed" | "member_added" | "member_removed" | "pattern"
+            "created" | "assigned" | "removed" | "member_added" | "joined" | "pattern"
         )
         .then(|| t.get(&format!("rota.done_{d}")))
     });
@@ -615,8 +691,8 @@ pub async fn assign(
     Path(id): Path<i64>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let (group, member) = visible(&app, &ctx, id).await?;
-    if member.is_none() {
+    let (group, standing) = visible(&app, &ctx, id).await?;
+    if standing.plans().is_none() {
         return Err(PageError::forbidden(&ctx));
     }
     let today = super::power::today(&app);
@@ -624,7 +700,7 @@ pub async fn assign(
     let slot = Slot::from_code(&form(&body, "slot"));
     let who: Option<i64> = form(&body, "member").parse().ok();
     let doctor = form(&body, "doctor").trim().to_owned();
-    let Some(who) = who.filter(|w| group.members.iter().any(|m| m.id == *w)) else {
+    let Some(who) = who.filter(|w| group.members.iter().any(|m| m.id == *w && m.accepted)) else {
         return refused(
             &app,
             &ctx,
@@ -746,8 +822,8 @@ pub async fn remove_shift(
     Path((id, shift)): Path<(i64, i64)>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let (_, member) = visible(&app, &ctx, id).await?;
-    if member.is_none() {
+    let (_, standing) = visible(&app, &ctx, id).await?;
+    if standing.plans().is_none() {
         return Err(PageError::forbidden(&ctx));
     }
     if !app
@@ -781,8 +857,8 @@ pub async fn add_member(
     Path(id): Path<i64>,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let (group, member) = visible(&app, &ctx, id).await?;
-    let Some(me) = member else {
+    let (group, standing) = visible(&app, &ctx, id).await?;
+    let Some(me) = standing.plans() else {
         return Err(PageError::forbidden(&ctx));
     };
     let ids: Vec<i64> = group.members.iter().map(|m| m.id).collect();
@@ -814,45 +890,69 @@ pub async fn add_member(
     Ok(see_other(format!("/rota/{id}?done=member_added")))
 }
 
-/// `POST /rota/{id}/members/{member}/remove`: takes a member out, with its shifts from today.
-pub async fn remove_member(
+/// `POST /rota/{id}/join`: the viewer's invited institution accepts and can be put on the rota.
+pub async fn join(
     State(app): State<AppState>,
     ctx: Ctx,
     extensions: Extensions,
-    Path((id, gone)): Path<(i64, i64)>,
+    Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (group, member) = visible(&app, &ctx, id).await?;
-    if member.is_none() {
+    let (_, standing) = visible(&app, &ctx, id).await?;
+    let Standing::Invited(me) = standing else {
         return Err(PageError::forbidden(&ctx));
-    }
-    if group.members.len() <= 2 {
-        let month = month_start(None, super::power::today(&app));
-        return refused(
-            &app,
-            &ctx,
-            id,
-            month,
-            "グループには2か所以上の医療機関が必要です".into(),
-        )
-        .await;
-    }
-    if !app
-        .store
-        .remove_rota_member(id, gone, super::power::today(&app))
+    };
+    app.store
+        .accept_rota_invitation(id, me, app.clock.now())
         .await
-        .map_err(|e| PageError::store(&ctx, e))?
-    {
-        return Err(PageError::not_found(&ctx));
-    }
+        .map_err(|e| PageError::store(&ctx, e))?;
     audit(
         &app,
         &ctx,
         &extensions,
-        "rota.member_removed",
-        format!("rota_group:{id} institution:{gone}"),
+        "rota.joined",
+        format!("rota_group:{id} institution:{me}"),
     )
     .await;
-    Ok(see_other(format!("/rota/{id}?done=member_removed")))
+    Ok(see_other(format!("/rota/{id}?done=joined")))
+}
+
+/// `POST /rota/{id}/leave`: the viewer's institution leaves the group (or declines the
+/// invitation), with its shifts from tomorrow; today's stay, as one may be running now. A
+/// group keeps at least two institutions.
+pub async fn leave(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (group, standing) = visible(&app, &ctx, id).await?;
+    let Some(me) = standing.own() else {
+        return Err(PageError::forbidden(&ctx));
+    };
+    let today = super::power::today(&app);
+    if matches!(standing, Standing::Member(_)) && group.members.len() <= 2 {
+        return refused(
+            &app,
+            &ctx,
+            id,
+            month_start(None, today),
+            "グループには2か所以上の医療機関が必要です。グループをやめるときは、もう一方の医療機関にも伝えてください".into(),
+        )
+        .await;
+    }
+    app.store
+        .remove_rota_member(id, me, today + Duration::days(1))
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        &ctx,
+        &extensions,
+        "rota.left",
+        format!("rota_group:{id} institution:{me}"),
+    )
+    .await;
+    Ok(see_other("/rota?done=left".to_owned()))
 }
 
 /// `GET /rota/{id}/calendar.ics`: the plan as iCalendar — the month asked for, or this month and

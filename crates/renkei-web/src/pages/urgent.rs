@@ -107,7 +107,7 @@ pub struct RequestView {
 
 fn request_view(lang: Lang, r: &RequestRow) -> RequestView {
     let s = &r.summary;
-    let next_ring = match (r.status, r.escalate_minutes) {
+    let next_ring = match (r.status, r.escalate_minutes.filter(|_| !r.chosen)) {
         (RequestStatus::Open, Some(m)) if r.current_ring < r.rings_total => {
             chrono::DateTime::parse_from_rfc3339(&r.ring_opened_at)
                 .map(|t| {
@@ -311,6 +311,9 @@ fn event_view(lang: Lang, e: &EventRow) -> EventView {
 struct Standing {
     /// The viewer works at the requester.
     requester: bool,
+    /// The viewer oversees it: the hub of the requester's area, the prefecture, the
+    /// administrator. Those and the requester see every recipient; a recipient sees its own line.
+    overseer: bool,
     /// The recipient institution the viewer answers for (asked, not yet answered first).
     recipient: Option<i64>,
 }
@@ -339,17 +342,17 @@ async fn visible(
         .await
         .map_err(|e| PageError::store(ctx, e))?;
     let own = own_institutions(user);
+    let overseer = user.has_role(AccountRole::PrefectureViewer)
+        || super::changes::may_decide(user, &request.area_code);
     let standing = Standing {
         requester: own.contains(&request.requester_id),
+        overseer,
         recipient: recipients
             .iter()
             .find(|p| p.notified_at.is_some() && own.contains(&p.institution_id))
             .map(|p| p.institution_id),
     };
-    let reads = standing.requester
-        || standing.recipient.is_some()
-        || user.has_role(AccountRole::PrefectureViewer)
-        || super::changes::may_decide(user, &request.area_code);
+    let reads = standing.requester || standing.recipient.is_some() || standing.overseer;
     if !reads {
         return Err(PageError::not_found(ctx));
     }
@@ -385,6 +388,8 @@ struct RequestPage {
     version: String,
     title: String,
     notice: Option<String>,
+    /// Why an action was refused (outside the live part, so an update does not wipe it).
+    error: Option<String>,
     live: String,
     lang_query: &'static str,
 }
@@ -403,6 +408,27 @@ async fn request_live(app: &AppState, ctx: &Ctx, id: i64) -> Result<RequestLive,
         .await
         .map_err(|e| PageError::store(ctx, e))?;
     let open = request.status == RequestStatus::Open;
+    // A recipient sees its own line and what concerns everyone, not the other recipients'
+    // answers (nor who else is asked).
+    let whole = standing.requester || standing.overseer;
+    let recipients: Vec<RecipientRow> = recipients
+        .into_iter()
+        .filter(|p| whole || Some(p.institution_id) == standing.recipient)
+        .collect();
+    let events: Vec<EventRow> = events
+        .into_iter()
+        .filter(|e| {
+            whole
+                || match &e.institution {
+                    None => true,
+                    Some((id, _)) => {
+                        *id == request.requester_id
+                            || Some(*id) == standing.recipient
+                            || e.kind == EventKind::Accepted
+                    }
+                }
+        })
+        .collect();
     let mine = standing
         .recipient
         .and_then(|me| recipients.iter().find(|p| p.institution_id == me));
@@ -510,6 +536,7 @@ pub async fn show(
         version,
         title: format!("{}（{}）", live.r.kind, live.r.place),
         notice,
+        error: None,
         lang_query: live.lang_query,
         live: live
             .render()
@@ -602,22 +629,23 @@ async fn refused(
     id: i64,
     message: String,
 ) -> Result<Response, PageError> {
+    let version = app
+        .store
+        .urgent_fingerprint(id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
     let live = request_live(app, ctx, id).await?;
     let page = RequestPage {
         chrome: Chrome::new(ctx, "nav.coordination", false),
         id,
-        version: String::new(),
+        version,
         title: format!("{}（{}）", live.r.kind, live.r.place),
         notice: None,
+        error: Some(message),
         lang_query: live.lang_query,
-        live: format!(
-            "<p class=\"notice error\" role=\"alert\" data-testid=\"urgent-refused\">{}</p>{}",
-            askama::filters::escape(&message, askama::filters::Html)
-                .map(|e| e.to_string())
-                .unwrap_or_default(),
-            live.render()
-                .map_err(|e| PageError::store(ctx, StoreError::Invalid(e.to_string())))?
-        ),
+        live: live
+            .render()
+            .map_err(|e| PageError::store(ctx, StoreError::Invalid(e.to_string())))?,
     };
     Ok((
         StatusCode::CONFLICT,
@@ -654,6 +682,13 @@ pub async fn decline(
         .map(|r| with_status(r, StatusCode::UNPROCESSABLE_ENTITY));
     };
     let note: String = form(&body, "note").trim().chars().take(200).collect();
+    if let Some(what) = renkei_domain::urgent::identifying(&note) {
+        let m =
+            format!("補足に{what}のようなものがあります。患者を特定できる情報は書かないでください");
+        return refused(&app, &ctx, id, m)
+            .await
+            .map(|r| with_status(r, StatusCode::UNPROCESSABLE_ENTITY));
+    }
     let by = ctx.viewer.signed_in().map(|u| u.id);
     let outcome = match app
         .store
@@ -693,7 +728,7 @@ pub async fn cancel(
     extensions: Extensions,
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
-    let (request, recipients, standing) = visible(&app, &ctx, id).await?;
+    let (request, _, standing) = visible(&app, &ctx, id).await?;
     if !standing.requester {
         return Err(PageError::forbidden(&ctx));
     }
@@ -714,6 +749,12 @@ pub async fn cancel(
         format!("urgent_request:{id}"),
     )
     .await;
+    // Read after the withdrawal: a ring asked meanwhile is told too.
+    let recipients = app
+        .store
+        .urgent_recipients(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     let waiting: Vec<i64> = recipients
         .iter()
         .filter(|p| p.notified_at.is_some() && p.answer.is_none())
@@ -814,13 +855,27 @@ async fn institution_access(
     Ok((name, false))
 }
 
-async fn inbox_live(app: &AppState, ctx: &Ctx, id: i64) -> Result<InboxLive, PageError> {
+async fn inbox_live(
+    app: &AppState,
+    ctx: &Ctx,
+    id: i64,
+    can_act: bool,
+) -> Result<InboxLive, PageError> {
     let lang = ctx.lang;
-    let received = app
+    let mut received = app
         .store
         .urgent_received(id, LISTED)
         .await
         .map_err(|e| PageError::store(ctx, e))?;
+    // Someone who only reads this institution's list (its hub, the prefecture) sees the
+    // requests it received only where they would see the request itself.
+    if !can_act {
+        if let Some(user) = ctx.viewer.signed_in() {
+            let prefecture = user.has_role(AccountRole::PrefectureViewer);
+            received
+                .retain(|x| prefecture || super::changes::may_decide(user, &x.request.area_code));
+        }
+    }
     let sent = app
         .store
         .urgent_sent(id, LISTED)
@@ -868,7 +923,7 @@ pub async fn inbox(
         .urgent_institution_fingerprint(id)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let live = inbox_live(&app, &ctx, id).await?;
+    let live = inbox_live(&app, &ctx, id, can_act).await?;
     if q.part.as_deref() == Some("live") {
         return Ok(no_store(render(&ctx, &live)?.into_response()));
     }
@@ -1192,6 +1247,7 @@ fn read_request(t: &Typed) -> Result<(RequestKind, CaseSummary, Routing), String
             limits::CONTACT_CHARS
         ));
     }
+    let minutes = read_number(&t.escalate_minutes, "回答を待つ時間（分）", 10_000)?;
     let routing = if t.chosen {
         if t.picked.is_empty() {
             return Err(
@@ -1202,20 +1258,17 @@ fn read_request(t: &Typed) -> Result<(RequestKind, CaseSummary, Routing), String
         if t.picked.len() > limits::CHOSEN {
             return Err(format!("依頼先は{}か所までにしてください", limits::CHOSEN));
         }
-        Routing::Chosen
+        Routing::Chosen {
+            wait_minutes: minutes,
+        }
     } else {
-        let routing = Routing::Nearest {
+        Routing::Nearest {
             ring_size: read_number(&t.ring_size, "一度に依頼する数", 1000)?,
-            escalate_minutes: read_number(
-                &t.escalate_minutes,
-                "次に広げるまでの時間（分）",
-                10_000,
-            )?,
+            escalate_minutes: minutes,
             rings: read_number(&t.rings, "広げる回数", 1000)?,
-        };
-        routing.check()?;
-        routing
+        }
     };
+    routing.check()?;
     Ok((kind, summary, routing))
 }
 
@@ -1232,6 +1285,12 @@ pub async fn create(
         return Err(PageError::forbidden(&ctx));
     }
     let typed = Typed::read(&body);
+    // 「候補を表示」: the form again with the candidates for what was typed, nothing sent (a POST,
+    // so the case never travels in an address).
+    if form(&body, "preview") == "1" {
+        let page = new_page(&app, &ctx, id, typed, None).await?;
+        return Ok(render(&ctx, &page)?.into_response());
+    }
     let again = |typed: Typed, message: String| {
         let app = app.clone();
         let ctx = ctx.clone();
@@ -1263,12 +1322,12 @@ pub async fn create(
         (lat, lng),
         id,
         match routing {
-            Routing::Chosen => 10_000,
+            Routing::Chosen { .. } => 10_000,
             r => r.wanted(0),
         },
     );
     let candidates: Vec<(i64, f64)> = match routing {
-        Routing::Chosen => {
+        Routing::Chosen { .. } => {
             let picked: Vec<(i64, f64)> = found
                 .iter()
                 .filter(|(c, _)| typed.picked.contains(c))
