@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod answers;
 pub mod audit;
+pub mod backup;
 pub mod bcp;
 pub mod beds;
 pub mod changes;

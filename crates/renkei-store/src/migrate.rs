@@ -88,6 +88,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "beds",
         sql: include_str!("../migrations/0013_beds.sql"),
     },
+    Migration {
+        version: 14,
+        name: "backup",
+        sql: include_str!("../migrations/0014_backup.sql"),
+    },
 ];
 
 /// What a migration run did.

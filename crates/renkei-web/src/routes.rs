@@ -3,9 +3,9 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, bcp, beds, changes, directory, freshness, home, hub, import,
-    institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness, rota,
-    safety, safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
+    account, admin, area, area_map, backup, bcp, beds, changes, directory, freshness, home, hub,
+    import, institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness,
+    rota, safety, safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
     urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
@@ -480,6 +480,48 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/power",
         Access::Roles(HUB_VIEWERS),
         get(power::hub),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/backup",
+        Access::SignedIn,
+        get(backup::show),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/backup",
+        Access::Roles(INSTITUTION_STAFF),
+        post(backup::record),
+    )
+    .add(
+        "POST",
+        "/backup/absences/{id}/cancel",
+        Access::Roles(INSTITUTION_STAFF),
+        post(backup::cancel),
+    )
+    .add(
+        "POST",
+        "/backup/absences/{id}/ask",
+        Access::Roles(INSTITUTION_STAFF),
+        post(backup::ask),
+    )
+    .add(
+        "POST",
+        "/backup/coverages/{id}/decide",
+        Access::Roles(INSTITUTION_STAFF),
+        post(backup::decide),
+    )
+    .add(
+        "POST",
+        "/backup/coverages/{id}/withdraw",
+        Access::Roles(INSTITUTION_STAFF),
+        post(backup::withdraw),
+    )
+    .add(
+        "GET",
+        "/hub/backup",
+        Access::Roles(HUB_VIEWERS),
+        get(backup::hub),
     )
     .add("GET", "/beds", Access::SignedIn, get(beds::board))
     .add(

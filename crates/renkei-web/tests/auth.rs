@@ -572,6 +572,18 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // group that does not exist is "not found" to everyone.
         // The bed board is for everyone signed in; an institution's beds read like its
         // baseline and only its own staff (none for the walked id) save them.
+        // Backup while away: an institution's page reads like its baseline; only its own
+        // staff record absences; an absence or request that does not exist is "not found".
+        ("GET", "/institutions/{id}/backup") => &[Admin, Coordinator, Prefecture],
+        ("POST", "/institutions/{id}/backup") => &[],
+        (
+            "POST",
+            "/backup/absences/{id}/cancel"
+            | "/backup/absences/{id}/ask"
+            | "/backup/coverages/{id}/decide"
+            | "/backup/coverages/{id}/withdraw",
+        ) => &[InstAdmin, Staff],
+        ("GET", "/hub/backup") => &[Admin, Coordinator, Prefecture],
         ("GET", "/beds") => SIGNED_IN,
         ("GET", "/institutions/{id}/beds") => &[Admin, Coordinator, Prefecture],
         ("POST", "/institutions/{id}/beds") => &[],

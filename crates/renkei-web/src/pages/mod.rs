@@ -4,6 +4,7 @@ pub mod account;
 pub mod admin;
 pub mod area;
 pub mod area_map;
+pub mod backup;
 pub mod bcp;
 pub mod beds;
 pub mod changes;
