@@ -165,6 +165,14 @@ pub struct CalendarEvent {
     pub description: String,
     /// Where.
     pub location: String,
+    /// Who invites (an e-mail address), for invitations.
+    pub organizer: Option<String>,
+    /// Who is invited (e-mail addresses).
+    pub attendees: Vec<String>,
+    /// The revision of the event (0, then 1, 2 … when it changes or is cancelled).
+    pub sequence: u32,
+    /// Cancelled (STATUS:CANCELLED, with METHOD:CANCEL).
+    pub cancelled: bool,
 }
 
 /// Escapes a text value (RFC 5545 §3.3.11).
@@ -223,17 +231,32 @@ pub fn icalendar(
         out.push_str(&fold(&line));
     }
     for e in events {
-        for line in [
+        let mut lines = vec![
             "BEGIN:VEVENT".to_owned(),
             format!("UID:{}", e.uid),
             format!("DTSTAMP:{}", ics_time(stamp)),
             format!("DTSTART:{}", ics_time(e.start)),
             format!("DTEND:{}", ics_time(e.end)),
+            format!("SEQUENCE:{}", e.sequence),
             format!("SUMMARY:{}", ics_text(&e.summary)),
             format!("DESCRIPTION:{}", ics_text(&e.description)),
             format!("LOCATION:{}", ics_text(&e.location)),
-            "END:VEVENT".to_owned(),
-        ] {
+        ];
+        if let Some(organizer) = &e.organizer {
+            lines.push(format!("ORGANIZER:mailto:{organizer}"));
+        }
+        for a in &e.attendees {
+            lines.push(format!(
+                "ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{a}"
+            ));
+        }
+        lines.push(if e.cancelled {
+            "STATUS:CANCELLED".to_owned()
+        } else {
+            "STATUS:CONFIRMED".to_owned()
+        });
+        lines.push("END:VEVENT".to_owned());
+        for line in lines {
             out.push_str(&fold(&line));
         }
     }
@@ -336,6 +359,10 @@ mod tests {
                 summary: "夜間当番：［デモ］すずらん内科クリニック（山田医師）".into(),
                 description: "電話 072-000-0000; 連絡は先に, 当番表で".into(),
                 location: String::new(),
+                organizer: None,
+                attendees: Vec::new(),
+                sequence: 0,
+                cancelled: false,
             }],
             start,
         );

@@ -12,6 +12,7 @@ pub mod backup;
 pub mod bcp;
 pub mod beds;
 pub mod changes;
+pub mod conference;
 mod connect;
 pub mod directory;
 mod error;

@@ -27,6 +27,8 @@ pub struct OutboxMail {
     pub last_error: Option<String>,
     /// When the receiving server refused it for good (5xx): never retried.
     pub bounced_at: Option<String>,
+    /// An iCalendar invitation sent with it (a text/calendar part).
+    pub calendar: Option<String>,
 }
 
 impl Store {
@@ -37,13 +39,26 @@ impl Store {
         subject: &str,
         body: &str,
     ) -> Result<i64, StoreError> {
+        self.enqueue_mail_with(to, subject, body, None).await
+    }
+
+    /// Queues a mail carrying an iCalendar invitation (or none); returns its id.
+    pub async fn enqueue_mail_with(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        calendar: Option<&str>,
+    ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
-            "INSERT INTO outbox (to_address, subject, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO outbox (to_address, subject, body, created_at, calendar)
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(to)
         .bind(subject)
         .bind(body)
         .bind(crate::now_text())
+        .bind(calendar)
         .fetch_one(self.pool())
         .await?;
         Ok(id)
@@ -57,7 +72,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<OutboxMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at FROM outbox
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at, calendar FROM outbox
              WHERE sent_at IS NULL AND bounced_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
         )
         .bind(max_attempts)
@@ -73,7 +88,7 @@ impl Store {
     /// The newest mails, for the administrators' outbox page.
     pub async fn recent_mails(&self, limit: i64) -> Result<Vec<OutboxMail>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at FROM outbox ORDER BY id DESC LIMIT $1",
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at, calendar FROM outbox ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
         .fetch_all(self.pool())
@@ -130,5 +145,6 @@ fn mail_from(r: &sqlx::any::AnyRow) -> Result<OutboxMail, sqlx::Error> {
         attempts: r.try_get("attempts")?,
         last_error: r.try_get("last_error")?,
         bounced_at: r.try_get("bounced_at")?,
+        calendar: r.try_get("calendar")?,
     })
 }

@@ -93,6 +93,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "backup",
         sql: include_str!("../migrations/0014_backup.sql"),
     },
+    Migration {
+        version: 15,
+        name: "conferences",
+        sql: include_str!("../migrations/0015_conferences.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -132,9 +132,22 @@ impl Mailer {
         subject: &str,
         body: &str,
     ) -> Result<i64, StoreError> {
-        let id = store.enqueue_mail(to, subject, body).await?;
+        self.send_with(store, to, subject, body, None).await
+    }
+
+    /// [`send`](Self::send) with an iCalendar invitation (METHOD:REQUEST or CANCEL) as a
+    /// text/calendar part, which mail programs offer to add to the calendar.
+    pub async fn send_with(
+        &self,
+        store: &Store,
+        to: &str,
+        subject: &str,
+        body: &str,
+        calendar: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let id = store.enqueue_mail_with(to, subject, body, calendar).await?;
         if let Some(settings) = &self.smtp {
-            match deliver(settings, to, subject, body).await {
+            match deliver(settings, to, subject, body, calendar).await {
                 Ok(()) => store.mark_mail_sent(id).await?,
                 Err(failure) => record_failure(store, id, &failure).await?,
             }
@@ -149,7 +162,15 @@ impl Mailer {
         };
         let mut delivered = 0;
         for mail in store.pending_mails(MAX_ATTEMPTS, 50).await? {
-            match deliver(settings, &mail.to_address, &mail.subject, &mail.body).await {
+            match deliver(
+                settings,
+                &mail.to_address,
+                &mail.subject,
+                &mail.body,
+                mail.calendar.as_deref(),
+            )
+            .await
+            {
                 Ok(()) => {
                     store.mark_mail_sent(mail.id).await?;
                     delivered += 1;
@@ -194,6 +215,7 @@ async fn deliver(
     to: &str,
     subject: &str,
     body: &str,
+    calendar: Option<&str>,
 ) -> Result<(), Failure> {
     let from: Mailbox = settings
         .from
@@ -207,12 +229,30 @@ async fn deliver(
         .header(ContentType::TEXT_PLAIN)
         .header(ContentTransferEncoding::Base64)
         .body(body.to_owned());
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(subject)
-        .singlepart(part)
-        .map_err(Failure::transient)?;
+    let builder = Message::builder().from(from).to(to).subject(subject);
+    let message = match calendar {
+        None => builder.singlepart(part),
+        Some(ics) => {
+            let method = if ics.contains("\r\nMETHOD:CANCEL\r\n") {
+                "CANCEL"
+            } else {
+                "REQUEST"
+            };
+            let invitation = SinglePart::builder()
+                .header(
+                    ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+                        .map_err(Failure::transient)?,
+                )
+                .header(ContentTransferEncoding::Base64)
+                .body(ics.to_owned());
+            builder.multipart(
+                lettre::message::MultiPart::mixed()
+                    .singlepart(part)
+                    .singlepart(invitation),
+            )
+        }
+    }
+    .map_err(Failure::transient)?;
     let builder = match settings.security {
         SmtpSecurity::None => {
             AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)

@@ -3,10 +3,10 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, backup, bcp, beds, changes, directory, freshness, home, hub,
-    import, institution, invitations, lang, ledger, ledger_edit, login, password, power, readiness,
-    rota, safety, safety_dashboard, safety_exports, safety_phone, safety_response, safety_summary,
-    urgent,
+    account, admin, area, area_map, backup, bcp, beds, changes, conference, directory, freshness,
+    home, hub, import, institution, invitations, lang, ledger, ledger_edit, login, password, power,
+    readiness, rota, safety, safety_dashboard, safety_exports, safety_phone, safety_response,
+    safety_summary, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -522,6 +522,48 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/backup",
         Access::Roles(HUB_VIEWERS),
         get(backup::hub),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/conferences",
+        Access::SignedIn,
+        get(conference::list),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/conferences",
+        Access::Roles(INSTITUTION_STAFF),
+        post(conference::create),
+    )
+    .add(
+        "GET",
+        "/conferences/{id}",
+        Access::SignedIn,
+        get(conference::show),
+    )
+    .add(
+        "GET",
+        "/conferences/{id}/invite.ics",
+        Access::SignedIn,
+        get(conference::calendar),
+    )
+    .add(
+        "POST",
+        "/conferences/{id}/answer",
+        Access::Roles(INSTITUTION_STAFF),
+        post(conference::answer),
+    )
+    .add(
+        "POST",
+        "/conferences/{id}/fix",
+        Access::Roles(INSTITUTION_STAFF),
+        post(conference::fix),
+    )
+    .add(
+        "POST",
+        "/conferences/{id}/cancel",
+        Access::Roles(INSTITUTION_STAFF),
+        post(conference::cancel),
     )
     .add("GET", "/beds", Access::SignedIn, get(beds::board))
     .add(

@@ -584,6 +584,15 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/backup/coverages/{id}/withdraw",
         ) => &[InstAdmin, Staff],
         ("GET", "/hub/backup") => &[Admin, Coordinator, Prefecture],
+        // Discharge conferences: an institution's list reads like its baseline; only its own
+        // staff propose; a conference that does not exist is "not found".
+        ("GET", "/institutions/{id}/conferences") => &[Admin, Coordinator, Prefecture],
+        ("POST", "/institutions/{id}/conferences") => &[],
+        ("GET", "/conferences/{id}" | "/conferences/{id}/invite.ics") => SIGNED_IN,
+        (
+            "POST",
+            "/conferences/{id}/answer" | "/conferences/{id}/fix" | "/conferences/{id}/cancel",
+        ) => &[InstAdmin, Staff],
         ("GET", "/beds") => SIGNED_IN,
         ("GET", "/institutions/{id}/beds") => &[Admin, Coordinator, Prefecture],
         ("POST", "/institutions/{id}/beds") => &[],

@@ -863,7 +863,35 @@ async fn safety_check_notices_and_reminders_arrive_by_smtp(db: TestDb) {
     );
 }
 
+/// A calendar invitation goes out as a text/calendar part next to the text.
+async fn a_calendar_invitation_arrives_as_a_text_calendar_part(db: TestDb) {
+    let (w, smtp) = smtp_world(&db).await;
+    let ics = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n";
+    w.state
+        .mailer
+        .send_with(
+            &w.store,
+            "clinic@example.jp",
+            "【退院前カンファレンス】招待",
+            "添付の予定をカレンダーに取り込めます。",
+            Some(ics),
+        )
+        .await
+        .unwrap();
+    let mails = received(&smtp, 1).await;
+    let data = &mails[0].data;
+    assert!(data.contains("multipart/mixed"), "{data}");
+    assert!(
+        data.contains("text/calendar; charset=utf-8; method=REQUEST"),
+        "{data}"
+    );
+    let stored = w.store.recent_mails(1).await.unwrap();
+    assert_eq!(stored[0].calendar.as_deref(), Some(ics));
+    assert!(stored[0].sent_at.is_some());
+}
+
 both_backends!(
+    a_calendar_invitation_arrives_as_a_text_calendar_part,
     refused_mail_is_marked_bounced_and_temporary_failures_are_retried,
     safety_check_notices_and_reminders_arrive_by_smtp,
     every_field_of_an_entry_is_edited_approved_and_shown,

@@ -8,6 +8,7 @@ pub mod backup;
 pub mod bcp;
 pub mod beds;
 pub mod changes;
+pub mod conference;
 pub mod directory;
 pub mod freshness;
 pub mod home;

@@ -1003,6 +1003,10 @@ pub async fn calendar(
                     s.phone.clone().unwrap_or_default()
                 ),
                 location: String::new(),
+                organizer: None,
+                attendees: Vec::new(),
+                sequence: 0,
+                cancelled: false,
             }
         })
         .collect();
