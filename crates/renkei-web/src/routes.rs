@@ -685,6 +685,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         get(urgent::hub),
     )
     .add(
+        "POST",
+        "/hub/urgent/ledger",
+        Access::Roles(COORDINATORS),
+        post(urgent::record_in_ledger),
+    )
+    .add(
         "GET",
         "/institutions/{id}/bcp",
         Access::SignedIn,

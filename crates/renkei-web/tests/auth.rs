@@ -555,6 +555,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // exist is "not found" to everyone signed in; an institution's list reads like its
         // baseline, and only its own staff (none for the walked id) send requests.
         ("GET", "/urgent" | "/hub/urgent") => &[Admin, Coordinator, Prefecture],
+        ("POST", "/hub/urgent/ledger") => &[Admin, Coordinator],
         ("GET", "/urgent/{id}" | "/urgent/{id}/events") => SIGNED_IN,
         (
             "POST",

@@ -328,6 +328,50 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
     assert_eq!(hub.status, StatusCode::OK, "{}", hub.body);
     assert!(hub.body.contains("100%"), "{}", hub.body);
     assert_eq!(coordinator.get(&url).await.status, StatusCode::OK);
+    // The coordinator writes the year's figures into 八尾's ledger (③), once however often.
+    for _ in 0..2 {
+        let recorded = coordinator
+            .post(
+                "/hub/urgent",
+                "/hub/urgent/ledger",
+                vec![("year", "2026".into())],
+            )
+            .await;
+        assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    }
+    let ledger = w.store.ledger("yao", 2026).await.unwrap().unwrap().ledger;
+    let items: Vec<_> = ledger
+        .items
+        .iter()
+        .filter(|i| i.title.starts_with("急変時の依頼と受入"))
+        .collect();
+    assert_eq!(items.len(), 1, "one item, replaced");
+    assert!(
+        items[0]
+            .title
+            .contains("依頼 1 件・受入 1 件（受入率 100%）"),
+        "{}",
+        items[0].title
+    );
+    assert_eq!(items[0].duties, vec![3]);
+    let report = coordinator.get("/ledger/2026/report").await;
+    assert!(
+        report.body.contains("急変時の依頼と受入"),
+        "the report says it"
+    );
+    // The prefecture reads but does not write into hubs' ledgers.
+    let mut prefecture_writer = w.login(&email_of(AccountRole::PrefectureViewer)).await;
+    assert_eq!(
+        prefecture_writer
+            .post(
+                "/hub/urgent",
+                "/hub/urgent/ledger",
+                vec![("year", "2026".into())]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
     assert_eq!(prefecture.get(&url).await.status, StatusCode::OK);
     let mut stranger = w.login(&email_of(AccountRole::InstitutionStaff)).await;

@@ -188,6 +188,34 @@ pub async fn show(
     Ok(render(&ctx, &page)?.into_response())
 }
 
+/// An area's ledger of a fiscal year with the revision it was read at, or a new empty one
+/// (revision `None`) when the hub has none yet: what Renkei's own records are added to.
+pub(crate) async fn ledger_of(
+    app: &AppState,
+    area: &renkei_domain::region::Area,
+    year: FiscalYear,
+) -> Result<(HubLedger, Option<i64>), StoreError> {
+    Ok(
+        match app.store.ledger(area.code.as_str(), year.year()).await? {
+            Some(s) => (s.ledger, Some(s.revision)),
+            None => (
+                HubLedger {
+                    document: area.document.clone(),
+                    area: area.code.as_str().to_owned(),
+                    area_label: area.name.clone(),
+                    hub: area.hub_label(),
+                    contractor: area.contractor.clone(),
+                    items: Vec::new(),
+                    empty: Vec::new(),
+                    challenges: Vec::new(),
+                    active: None,
+                },
+                None,
+            ),
+        },
+    )
+}
+
 /// The ledger item that records a check in one area's ledger.
 fn ledger_item(
     ledger: &HubLedger,
@@ -260,28 +288,9 @@ pub async fn record(
             .filter(|t| t.institution.area == code)
             .collect();
         let answered = mine.iter().filter(|t| t.answered_at.is_some()).count();
-        let stored = app
-            .store
-            .ledger(code, year.year())
+        let (mut ledger, based_on) = ledger_of(&app, area, year)
             .await
             .map_err(store_error(&ctx))?;
-        let (mut ledger, based_on) = match stored {
-            Some(s) => (s.ledger, Some(s.revision)),
-            None => (
-                HubLedger {
-                    document: area.document.clone(),
-                    area: code.to_owned(),
-                    area_label: area.name.clone(),
-                    hub: area.hub_label(),
-                    contractor: area.contractor.clone(),
-                    items: Vec::new(),
-                    empty: Vec::new(),
-                    challenges: Vec::new(),
-                    active: None,
-                },
-                None,
-            ),
-        };
         if ledger
             .items
             .iter()

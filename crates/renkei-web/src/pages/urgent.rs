@@ -1419,6 +1419,10 @@ fn figure_row(lang: Lang, kind: String, f: &Figures) -> FigureRow {
 #[template(path = "urgent_hub.html")]
 struct HubPage {
     chrome: Chrome,
+    notice: Option<String>,
+    /// The viewer coordinates areas (and may write the figures into their ledgers).
+    can_record: bool,
+    year_number: i32,
     year: String,
     years: Vec<(i32, String, bool)>,
     areas: String,
@@ -1439,6 +1443,8 @@ fn year_label(lang: Lang, y: renkei_domain::fiscal_year::FiscalYear) -> String {
 pub struct HubQuery {
     /// The fiscal year (April–March) to show; this year by default.
     pub year: Option<i32>,
+    /// What was just done.
+    pub done: Option<String>,
 }
 
 /// The ③ figures of the requests sent from `areas` in fiscal year `year`: all kinds first, then
@@ -1508,8 +1514,17 @@ pub async fn hub(
     let (waiting, requests): (Vec<RequestView>, Vec<RequestView>) = views
         .into_iter()
         .partition(|v| v.status_code == RequestStatus::Open.code());
+    let can_record = !super::safety::reach(&app, &ctx).await?.acting.is_empty();
+    let t = crate::i18n::catalog(lang);
     let page = HubPage {
         chrome: Chrome::new(&ctx, "nav.coordination", false),
+        notice: match q.done.as_deref() {
+            Some("recorded") => Some(t.get("urgent.ledger_recorded")),
+            Some("nothing") => Some(t.get("urgent.ledger_nothing")),
+            _ => None,
+        },
+        can_record,
+        year_number: year.year(),
         year: year_label(lang, year),
         years: (0..3)
             .map(|back| {
@@ -1538,6 +1553,123 @@ pub async fn hub(
         requests,
     };
     Ok(render(&ctx, &page)?.into_response())
+}
+
+/// The note that marks the ledger item Renkei keeps up to date with a year's figures.
+const LEDGER_MARKER: &str = "Renkei 急変時連携の集計から";
+
+/// The ③ item of an area's figures: requests, acceptances, rate, median time and the kinds.
+fn ledger_item(
+    ledger: &renkei_domain::ledger::HubLedger,
+    existing: Option<&renkei_domain::ledger::LedgerItem>,
+    figures: &[(Option<RequestKind>, Figures)],
+) -> Option<renkei_domain::ledger::LedgerItem> {
+    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    let (_, all) = figures.iter().find(|(k, _)| k.is_none())?;
+    if all.requests == 0 {
+        return None;
+    }
+    let mut title = format!(
+        "急変時の依頼と受入（Renkeiによる）：依頼 {} 件・受入 {} 件",
+        all.requests, all.accepted
+    );
+    if let Some(rate) = all.acceptance_rate {
+        title.push_str(&format!("（受入率 {rate:.0}%）"));
+    }
+    if let Some(m) = all.median_minutes {
+        title.push_str(&format!("・受入までの時間 中央値 {m:.0} 分"));
+    }
+    let kinds: Vec<String> = figures
+        .iter()
+        .filter_map(|(k, f)| {
+            k.map(|k| format!("{} {}件（受入 {}）", k.label_ja(), f.requests, f.accepted))
+        })
+        .collect();
+    Some(LedgerItem {
+        id: existing
+            .map(|e| e.id.clone())
+            .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
+        section: Section::Progress,
+        number: "③".into(),
+        duties: vec![3],
+        kind: ItemKind::Other,
+        title,
+        schedule: None,
+        schedule_inline: false,
+        detail: Some(format!("。内訳：{}", kinds.join("、"))),
+        planned: None,
+        held: Some(u32::try_from(all.requests).unwrap_or(u32::MAX)),
+        audience: vec!["医療機関".into()],
+        organisers: Vec::new(),
+        fulfils: existing.map(|e| e.fulfils.clone()).unwrap_or_default(),
+        note: Some(LEDGER_MARKER.into()),
+        draft: false,
+    })
+}
+
+/// `POST /hub/urgent/ledger`: writes the year's figures (`year=`) into the ③ progress of each
+/// of the coordinator's areas' ledgers — one item, replaced by later presses — so the report
+/// to the prefecture says them.
+pub async fn record_in_ledger(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    RawForm(body): RawForm,
+) -> Result<Response, PageError> {
+    use renkei_domain::fiscal_year::FiscalYear;
+    let acting = super::safety::reach(&app, &ctx).await?.acting;
+    if acting.is_empty() {
+        return Err(PageError::forbidden(&ctx));
+    }
+    let today = super::power::today(&app);
+    let year = form(&body, "year")
+        .parse()
+        .ok()
+        .and_then(|y| FiscalYear::new(y).ok())
+        .unwrap_or(FiscalYear::of_date(today));
+    let user = ctx.viewer.signed_in().map(|u| u.id);
+    let mut recorded = 0;
+    for area in renkei_domain::region::RegionDefinition::nakakawachi()
+        .areas
+        .iter()
+        .filter(|a| acting.iter().any(|c| c == a.code.as_str()))
+    {
+        let figures = year_figures(&app, &[area.code.as_str().to_owned()], year)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        let (mut ledger, based_on) = super::safety_summary::ledger_of(&app, area, year)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        let at = ledger
+            .items
+            .iter()
+            .position(|i| i.note.as_deref() == Some(LEDGER_MARKER));
+        let Some(item) = ledger_item(&ledger, at.map(|i| &ledger.items[i]), &figures) else {
+            continue;
+        };
+        match at {
+            Some(i) => ledger.items[i] = item,
+            None => ledger.items.push(item),
+        }
+        app.store
+            .save_ledger(area.code.as_str(), year.year(), &ledger, based_on, user)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        recorded += 1;
+    }
+    audit(
+        &app,
+        &ctx,
+        &extensions,
+        "urgent.recorded_in_ledger",
+        format!("ledgers:{recorded} year:{}", year.year()),
+    )
+    .await;
+    let done = if recorded == 0 { "nothing" } else { "recorded" };
+    Ok(see_other(format!(
+        "/hub/urgent?year={}&done={done}",
+        year.year()
+    )))
 }
 
 // ---------------------------------------------------------------------------------------------
