@@ -59,6 +59,18 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
+    /// Routing urgent requests to the nearest capable institutions, in process.
+    Route {
+        /// Rows.
+        #[arg(long, default_value_t = 300_000)]
+        rows: usize,
+        /// Queries per kind of request.
+        #[arg(long, default_value_t = 20_000)]
+        queries: usize,
+        /// Seed.
+        #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
     /// Times `renkei import` of the generated CSV into a fresh SQLite database.
     Import {
         /// The CSV (from `generate`).
@@ -153,6 +165,13 @@ async fn main() -> anyhow::Result<()> {
             let report = measure::search(rows, queries, &postgres, seed).await?;
             println!("{report}");
         }
+        Command::Route {
+            rows,
+            queries,
+            seed,
+        } => {
+            println!("{}", measure::route(rows, queries, seed)?);
+        }
         Command::Import {
             data,
             data_dir,
@@ -212,9 +231,10 @@ async fn main() -> anyhow::Result<()> {
             let dir = PathBuf::from("target/bench/data");
             measure::generate(rows, &csv, 2026)?;
             let search = measure::search(rows, 20_000, &postgres, 2026).await?;
+            let route = measure::route(rows, 20_000, 2026)?;
             let import = measure::import(&csv, &dir, &renkei)?;
             let http = measure::http(&dir, &renkei, 20, 32, 2026).await?;
-            println!("{search}\n{import}\n{http}");
+            println!("{search}\n{route}\n{import}\n{http}");
         }
     }
     Ok(())

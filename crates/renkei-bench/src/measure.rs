@@ -122,6 +122,55 @@ pub async fn search(
     ))
 }
 
+/// `route`: urgent requests routed to the nearest 10 capable institutions (within 30 km) in
+/// process, for each kind of request, from points spread like the population.
+pub fn route(rows: usize, queries: usize, seed: u64) -> anyhow::Result<String> {
+    use renkei_domain::urgent::{route, RequestKind};
+    let all = data::rows(rows, seed);
+    let points = data::query_points(queries, seed);
+    let started = Instant::now();
+    let index = SpatialIndex::build(all.iter().map(Row::indexed));
+    let build = started.elapsed();
+    let mut out = format!(
+        "### Routing an urgent request: the nearest 10 capable institutions within 30 km ({rows} entries)\n\n\
+         | request | capable entries | queries | p50 | p99 | max | found per query |\n|---|---|---|---|---|---|---|\n"
+    );
+    for kind in RequestKind::ALL {
+        let capable = all
+            .iter()
+            .filter(|r| {
+                kind.target_kinds().contains(&r.kind)
+                    && kind.capability().is_none_or(|c| r.capabilities.contains(&c))
+            })
+            .count();
+        for (lat, lng) in points.iter().take(1_000) {
+            std::hint::black_box(route(&index, *kind, &[], (*lat, *lng), 0, 10));
+        }
+        let progress = bar(queries as u64, "route");
+        let mut times = Vec::with_capacity(queries);
+        let mut found = 0usize;
+        for (lat, lng) in &points {
+            let t = Instant::now();
+            let hits = route(&index, *kind, &[], (*lat, *lng), 0, 10);
+            times.push(t.elapsed());
+            found += hits.len();
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        times.sort();
+        out.push_str(&format!(
+            "| {} | {capable} | {queries} | {} | {} | {} | {:.1} |\n",
+            kind.label_ja(),
+            ms(pct(&times, 0.5)),
+            ms(pct(&times, 0.99)),
+            ms(*times.last().unwrap_or(&Duration::ZERO)),
+            found as f64 / queries.max(1) as f64
+        ));
+    }
+    out.push_str(&format!("\nIndex build: {:.2} s.\n", build.as_secs_f64()));
+    Ok(out)
+}
+
 /// The same rows in PostgreSQL with the usual index for distance, and the same query.
 async fn postgres_search(
     rows: &[Row],
