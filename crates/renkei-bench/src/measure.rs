@@ -140,7 +140,9 @@ pub fn route(rows: usize, queries: usize, seed: u64) -> anyhow::Result<String> {
             .iter()
             .filter(|r| {
                 kind.target_kinds().contains(&r.kind)
-                    && kind.capability().is_none_or(|c| r.capabilities.contains(&c))
+                    && kind
+                        .capability()
+                        .is_none_or(|c| r.capabilities.contains(&c))
             })
             .count();
         for (lat, lng) in points.iter().take(1_000) {

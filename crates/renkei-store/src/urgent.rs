@@ -927,6 +927,27 @@ impl Store {
             .collect()
     }
 
+    /// How many things wait for an answer from `institutions`: open urgent requests they were
+    /// asked and have not answered, and requests to cover an absence (the navigation's badge).
+    pub async fn waiting_for(&self, institutions: &[i64]) -> Result<i64, StoreError> {
+        let mut total = 0;
+        for institution in institutions {
+            let n: i64 = sqlx::query_scalar(
+                "SELECT
+                   (SELECT COUNT(*) FROM urgent_recipients p JOIN urgent_requests q ON q.id = p.request_id
+                    WHERE p.institution_id = $1 AND p.notified_at IS NOT NULL AND p.answer IS NULL
+                      AND q.status = 'open')
+                 + (SELECT COUNT(*) FROM coverages c JOIN absences a ON a.id = c.absence_id
+                    WHERE c.backup_id = $1 AND c.status = 'requested' AND a.cancelled_at IS NULL)",
+            )
+            .bind(*institution)
+            .fetch_one(self.pool())
+            .await?;
+            total += n;
+        }
+        Ok(total)
+    }
+
     /// What changes whenever a request changes (its newest timeline line): what the live
     /// pages poll.
     pub async fn urgent_fingerprint(&self, request: i64) -> Result<String, StoreError> {

@@ -15,6 +15,8 @@ pub struct NavItem {
     pub href: Option<&'static str>,
     /// Whether this is the current section.
     pub current: bool,
+    /// How many things there wait for the viewer (shown as a badge), if any.
+    pub badge: Option<usize>,
 }
 
 /// The features of Renkei in navigation order, with the path of those already built.
@@ -66,6 +68,7 @@ impl Chrome {
                 key,
                 href,
                 current: key == section,
+                badge: (key == "nav.coordination" && ctx.waiting > 0).then_some(ctx.waiting),
             })
             .collect();
         let mut tools = Vec::new();
@@ -82,6 +85,7 @@ impl Chrome {
                     key: "nav.hub",
                     href: Some("/hub"),
                     current: section == "nav.hub",
+                    badge: None,
                 });
             }
             if user.has_role(AccountRole::InstitutionAdmin)
@@ -91,6 +95,7 @@ impl Chrome {
                     key: "nav.institution",
                     href: Some("/institution"),
                     current: section == "nav.institution",
+                    badge: None,
                 });
             }
             if user.has_role(AccountRole::SystemAdmin) {
@@ -98,12 +103,14 @@ impl Chrome {
                     key: "nav.admin",
                     href: Some("/admin/users"),
                     current: section == "nav.admin",
+                    badge: None,
                 });
             }
             tools.push(NavItem {
                 key: "nav.account",
                 href: Some("/account"),
                 current: section == "nav.account",
+                badge: None,
             });
         }
         Self {
@@ -132,6 +139,7 @@ impl Chrome {
                 csrf: String::new(),
             },
             map: Default::default(),
+            waiting: 0,
         };
         Self::new(&ctx, "", false)
     }

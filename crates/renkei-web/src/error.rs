@@ -24,6 +24,8 @@ pub struct Ctx {
     pub viewer: Viewer,
     /// The maps' tiles.
     pub map: std::sync::Arc<crate::MapSettings>,
+    /// How many requests wait for the viewer's institution's answer (the navigation's badge).
+    pub waiting: usize,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -50,6 +52,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
                 .get::<std::sync::Arc<crate::MapSettings>>()
                 .cloned()
                 .unwrap_or_default(),
+            waiting: parts
+                .extensions
+                .get::<crate::notifications::Waiting>()
+                .map_or(0, |w| w.0),
         })
     }
 }
@@ -190,6 +196,7 @@ pub fn forbidden(lang: Lang, viewer: &Viewer) -> Response {
         request_id: None,
         viewer: viewer.clone(),
         map: Default::default(),
+        waiting: 0,
     };
     error_page(
         Chrome::new(&ctx, "", false),

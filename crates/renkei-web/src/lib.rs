@@ -20,6 +20,7 @@ pub mod ledger_report;
 pub mod mail;
 pub mod map;
 pub mod metrics;
+pub mod notifications;
 pub mod pages;
 pub mod routes;
 mod security;
@@ -221,6 +222,11 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(metrics::stamp_route))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::friendly_rejections))
+        // Inside the session layer: it needs the viewer.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            notifications::count,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::session::authenticate,

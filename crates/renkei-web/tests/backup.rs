@@ -164,6 +164,12 @@ async fn an_absence_is_covered_and_everyone_sees_who_covers(db: TestDb) {
     let mut staff_b = w.login("b@backup.example.jp").await;
     let b_view = staff_b.get(&page_b).await;
     assert!(
+        b_view
+            .body
+            .contains("title=\"回答を待っている依頼\">1</span>"),
+        "the request for backup waits in the navigation"
+    );
+    assert!(
         b_view.body.contains("data-testid=\"self-away\""),
         "{}",
         b_view.body

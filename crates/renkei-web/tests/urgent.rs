@@ -164,6 +164,10 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
         "{}",
         inbox.body
     );
+    // The navigation says one request waits for this hospital's answer, on every page.
+    let badge = "data-testid=\"nav-waiting\" title=\"回答を待っている依頼\">1</span>";
+    assert!(inbox.body.contains(badge), "{}", inbox.body);
+    assert!(h1.get("/").await.body.contains(badge));
 
     // A decline needs a reason; with one, it is recorded.
     let url = format!("/urgent/{id}");
@@ -197,6 +201,10 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
     );
     // A recipient sees its own line, not the other recipients' answers.
     let own_view = h1.get(&url).await;
+    assert!(
+        !own_view.body.contains("nav-waiting"),
+        "answered: nothing waits"
+    );
     assert!(own_view
         .body
         .contains(&format!("data-recipient=\"{}\"", ring1[0])));
