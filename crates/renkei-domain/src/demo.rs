@@ -475,6 +475,38 @@ fn unique_name(
     unreachable!("the loop above only ends by returning")
 }
 
+/// The beds a demo hospital publishes on the bed board: respite and emergency beds for those
+/// taking such admissions, varied by id (fictional, like the hospitals).
+pub fn bed_counts(institution: &NewInstitution, id: i64) -> Vec<crate::beds::BedCount> {
+    use crate::beds::{BedCount, BedType};
+    if institution.kind != InstitutionKind::Hospital {
+        return Vec::new();
+    }
+    let n = u32::try_from(id.rem_euclid(7)).unwrap_or(0);
+    let mut out = Vec::new();
+    if institution.capabilities.contains(&Capability::RespiteAdmission) {
+        out.push(BedCount {
+            bed_type: BedType::Respite,
+            physical: Some(2 + n % 4),
+            available: Some(n % 3),
+            conditions: if n % 2 == 0 {
+                "人工呼吸器の方は要相談".into()
+            } else {
+                String::new()
+            },
+        });
+    }
+    if institution.capabilities.contains(&Capability::EmergencyAdmission) {
+        out.push(BedCount {
+            bed_type: BedType::Emergency,
+            physical: Some(4 + n),
+            available: Some(n % 4),
+            conditions: String::new(),
+        });
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,6 +564,23 @@ mod tests {
             yao_24h_visits >= 4,
             "the newcomer's search 「訪問診療 24時間 八尾」 finds several: {yao_24h_visits}"
         );
+    }
+
+    #[test]
+    fn demo_hospitals_publish_possible_bed_counts() {
+        let all = dataset();
+        let counts: Vec<_> = all
+            .iter()
+            .enumerate()
+            .flat_map(|(i, inst)| bed_counts(inst, i as i64 + 1))
+            .collect();
+        assert!(counts.len() > 5, "the bed board has something to show");
+        assert!(counts.iter().all(|c| c.check().is_ok()));
+        assert!(counts.iter().any(|c| c.available.is_some_and(|n| n > 0)));
+        assert!(all
+            .iter()
+            .filter(|i| i.kind != InstitutionKind::Hospital)
+            .all(|i| bed_counts(i, 1).is_empty()));
     }
 
     #[test]

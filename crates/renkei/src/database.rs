@@ -172,5 +172,16 @@ pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
     crate::demo_accounts::create(store, clinic, hospital)
         .await
         .map_err(fail)?;
+    // The demo hospitals publish beds (fictional counts, as of the load), so the bed board
+    // and admission requests show something; they go stale after a day, as real ones do.
+    for (institution, id) in institutions.iter().zip(&ids) {
+        let counts = renkei_domain::demo::bed_counts(institution, id.0);
+        if !counts.is_empty() {
+            store
+                .save_bed_counts(id.0, &counts, false, None, chrono::Utc::now())
+                .await
+                .map_err(fail)?;
+        }
+    }
     Ok(institutions.len())
 }
