@@ -484,7 +484,10 @@ pub fn bed_counts(institution: &NewInstitution, id: i64) -> Vec<crate::beds::Bed
     }
     let n = u32::try_from(id.rem_euclid(7)).unwrap_or(0);
     let mut out = Vec::new();
-    if institution.capabilities.contains(&Capability::RespiteAdmission) {
+    if institution
+        .capabilities
+        .contains(&Capability::RespiteAdmission)
+    {
         out.push(BedCount {
             bed_type: BedType::Respite,
             physical: Some(2 + n % 4),
@@ -496,7 +499,10 @@ pub fn bed_counts(institution: &NewInstitution, id: i64) -> Vec<crate::beds::Bed
             },
         });
     }
-    if institution.capabilities.contains(&Capability::EmergencyAdmission) {
+    if institution
+        .capabilities
+        .contains(&Capability::EmergencyAdmission)
+    {
         out.push(BedCount {
             bed_type: BedType::Emergency,
             physical: Some(4 + n),

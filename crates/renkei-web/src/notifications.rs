@@ -8,7 +8,6 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
-use renkei_domain::accounts::AccountRole;
 
 /// What waits for the viewer's institutions' answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -36,17 +35,7 @@ fn is_page(request: &Request) -> bool {
 pub async fn count(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     if is_page(&request) {
         let institutions: Vec<i64> = match request.extensions().get::<Viewer>() {
-            Some(Viewer::SignedIn { user, .. }) => user
-                .memberships
-                .iter()
-                .filter(|m| {
-                    matches!(
-                        m.role,
-                        AccountRole::InstitutionAdmin | AccountRole::InstitutionStaff
-                    )
-                })
-                .filter_map(|m| m.organisation.institution_id)
-                .collect(),
+            Some(Viewer::SignedIn { user, .. }) => crate::pages::shared::own_institutions(user),
             _ => Vec::new(),
         };
         if !institutions.is_empty() {

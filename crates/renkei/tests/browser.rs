@@ -975,7 +975,11 @@ fn the_power_bcp_readiness_and_rota_pages_fit_a_phone() {
         ("readiness", "main h1", "readiness-1-phone.png"),
         ("backup", "[data-testid=absence-form]", "backup-1-phone.png"),
         ("conferences", "main h1", "conference-1-phone.png"),
-        ("urgent", "[data-testid=new-request]", "urgent-0-phone-list.png"),
+        (
+            "urgent",
+            "[data-testid=new-request]",
+            "urgent-0-phone-list.png",
+        ),
     ] {
         phone.goto(&format!("{base}/institutions/{clinic}/{path}"));
         phone.wait_for(ready);
@@ -988,7 +992,10 @@ fn the_power_bcp_readiness_and_rota_pages_fit_a_phone() {
     phone.wait_for("[data-testid=beds-search]");
     let (wide, screen) = fits_the_screen(&phone);
     phone.screenshot(&out.join("beds-1-phone-board.png"));
-    assert!(wide <= screen, "the bed board fits the phone: {wide} > {screen}");
+    assert!(
+        wide <= screen,
+        "the bed board fits the phone: {wide} > {screen}"
+    );
     // An on-call group with two nearby clinics, its month filled by weekday.
     phone.goto(&format!("{base}/rota"));
     phone.wait_for("[data-testid=rota-nearby]");

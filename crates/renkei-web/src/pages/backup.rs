@@ -5,6 +5,7 @@
 //! same doctor cannot be away twice over the same days.
 
 use super::safety::{audit, date_in, jst_time_in, see_other};
+use super::shared::{entry, form, form_all};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -18,7 +19,6 @@ use renkei_domain::backup::{limits, Absence, CoverageStatus, Phase};
 use renkei_domain::institution::InstitutionKind;
 use renkei_domain::power::read_day;
 use renkei_store::backup::AbsenceRow;
-use renkei_store::records::RecordQuery;
 use renkei_store::StoreError;
 
 /// How far from the institution backups are offered, km.
@@ -27,19 +27,6 @@ const NEARBY_KM: f64 = 15.0;
 const NEARBY: usize = 20;
 /// How many absences each list shows.
 const LISTED: i64 = 100;
-
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
-}
-
-fn form_all(body: &[u8], name: &str) -> Vec<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .collect()
-}
 
 fn period(lang: Lang, a: &Absence) -> String {
     format!(
@@ -168,18 +155,7 @@ async fn candidates(
     picked: &[i64],
 ) -> Result<Vec<Candidate>, PageError> {
     let lang = ctx.lang;
-    let record = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let record = entry(app, ctx, id).await?;
     let Some(point) = record.fields.location.as_ref().map(|p| (p.lat, p.lng)) else {
         return Ok(Vec::new());
     };
@@ -480,21 +456,10 @@ async fn own_absence(app: &AppState, ctx: &Ctx, absence: i64) -> Result<AbsenceR
         .await
         .map_err(|e| PageError::store(ctx, e))?
         .ok_or_else(|| PageError::not_found(ctx))?;
-    if !works_at(user, a.institution_id) {
+    if !super::shared::own_institutions(user).contains(&a.institution_id) {
         return Err(PageError::not_found(ctx));
     }
     Ok(a)
-}
-
-/// Whether the user is staff of the institution (not the administrator's reach).
-fn works_at(user: &renkei_store::accounts::User, institution: i64) -> bool {
-    user.memberships.iter().any(|m| {
-        matches!(
-            m.role,
-            renkei_domain::accounts::AccountRole::InstitutionAdmin
-                | renkei_domain::accounts::AccountRole::InstitutionStaff
-        ) && m.organisation.institution_id == Some(institution)
-    })
 }
 
 /// `POST /backup/absences/{id}/cancel`: the absence is off; open requests are withdrawn.
@@ -610,7 +575,7 @@ pub async fn decide(
         .await
         .map_err(|e| PageError::store(&ctx, e))?
         .ok_or_else(|| PageError::not_found(&ctx))?;
-    if !works_at(user, c.backup_id) {
+    if !super::shared::own_institutions(user).contains(&c.backup_id) {
         return Err(PageError::not_found(&ctx));
     }
     let accept = form(&body, "accept") == "1";

@@ -5,6 +5,7 @@
 //! are marked stale.
 
 use super::safety::{audit, jst_time_in, see_other};
+use super::shared::{entry, form};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -26,10 +27,6 @@ use renkei_store::records::RecordQuery;
 const LOOKED_AT: usize = 200;
 /// The distances offered, km.
 const DISTANCES: [u32; 4] = [5, 10, 15, 30];
-
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
-}
 
 /// A stored time as the page says it, and whether it is stale.
 fn when(lang: Lang, at: Option<&str>, now: DateTime<Utc>) -> (String, bool) {
@@ -77,18 +74,7 @@ async fn beds_page(
 ) -> Result<BedsPage, PageError> {
     let lang = ctx.lang;
     let (name, can_edit) = super::readiness::access(app, ctx, id).await?;
-    let record = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let record = entry(app, ctx, id).await?;
     let rows = app
         .store
         .bed_counts(&[id])

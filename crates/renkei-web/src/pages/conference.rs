@@ -5,6 +5,7 @@
 //! sends an updated invitation.
 
 use super::safety::{audit, jst_time_in, see_other};
+use super::shared::{entry, form, own_institutions};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -12,7 +13,7 @@ use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawForm, RawQuery, State};
-use axum::http::{header, Extensions, StatusCode};
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use renkei_domain::accounts::AccountRole;
@@ -22,7 +23,6 @@ use renkei_domain::conference::{
 use renkei_domain::institution::InstitutionKind;
 use renkei_domain::rota::{icalendar, jst, CalendarEvent};
 use renkei_store::conference::ConferenceRow;
-use renkei_store::records::RecordQuery;
 use renkei_store::StoreError;
 
 /// How far from the patient's area invitees are offered, km.
@@ -31,24 +31,6 @@ const NEARBY_KM: f64 = 15.0;
 const NEARBY: usize = 15;
 /// How many conferences an institution's page lists.
 const LISTED: i64 = 50;
-
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
-}
-
-/// The institutions the user works at.
-fn own_institutions(user: &renkei_store::accounts::User) -> Vec<i64> {
-    user.memberships
-        .iter()
-        .filter(|m| {
-            matches!(
-                m.role,
-                AccountRole::InstitutionAdmin | AccountRole::InstitutionStaff
-            )
-        })
-        .filter_map(|m| m.organisation.institution_id)
-        .collect()
-}
 
 /// A time typed in a `datetime-local` field, in Japan.
 fn read_local(text: &str) -> Option<DateTime<Utc>> {
@@ -184,18 +166,7 @@ async fn list_page(
 ) -> Result<ListPage, PageError> {
     let lang = ctx.lang;
     let (name, can_edit) = super::readiness::access(app, ctx, id).await?;
-    let record = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let record = entry(app, ctx, id).await?;
     let can_propose = can_edit && (record.kind == InstitutionKind::Hospital || record.has_beds);
     let items = app
         .store
@@ -689,20 +660,11 @@ pub async fn calendar(
     let Some(ics) = invitation(&app, &c) else {
         return Err(PageError::not_found(&ctx));
     };
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/calendar; charset=utf-8".to_owned(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"conference-{id}.ics\""),
-            ),
-        ],
+    Ok(super::shared::download(
+        "text/calendar; charset=utf-8",
+        &format!("conference-{id}.ics"),
         ics,
-    )
-        .into_response())
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@
 //! phone and rules) to signed-in institution staff who ask to borrow.
 
 use super::safety::{audit, see_other};
+use super::shared::form;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -37,10 +38,6 @@ fn label(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
 pub(crate) fn today(app: &AppState) -> NaiveDate {
     let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
     app.clock.now().with_timezone(&jst).date_naive()
-}
-
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
 }
 
 /// A lending as the pages list it.

@@ -5,6 +5,7 @@
 //! group's area and the prefecture read.
 
 use super::safety::{audit, date_in, see_other};
+use super::shared::{entry, form, form_all, own_institutions};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
@@ -12,7 +13,7 @@ use crate::pages::home::render;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
-use axum::http::{header, Extensions, StatusCode};
+use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use renkei_domain::accounts::AccountRole;
@@ -21,7 +22,6 @@ use renkei_domain::rota::{
     day_off, icalendar, month_of, problems, slot_at, slot_exists, slots_of, span, CalendarEvent,
     Problem, Shift, Slot,
 };
-use renkei_store::records::RecordQuery;
 use renkei_store::rota::{GroupRow, ShiftRow};
 use renkei_store::StoreError;
 use serde::Deserialize;
@@ -34,33 +34,6 @@ const NEARBY: usize = 80;
 const NAME_CHARS: usize = 60;
 const NOTE_CHARS: usize = 1000;
 const DOCTOR_CHARS: usize = 40;
-
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
-}
-
-fn form_all(body: &[u8], name: &str) -> Vec<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .collect()
-}
-
-/// The institutions the user works at.
-fn own_institutions(user: &renkei_store::accounts::User) -> Vec<i64> {
-    user.memberships
-        .iter()
-        .filter(|m| {
-            matches!(
-                m.role,
-                AccountRole::InstitutionAdmin | AccountRole::InstitutionStaff
-            )
-        })
-        .filter_map(|m| m.organisation.institution_id)
-        .collect()
-}
 
 /// How the viewer stands to a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -304,18 +277,7 @@ async fn nearby(
     leave_out: &[i64],
 ) -> Result<(String, Vec<Nearby>), PageError> {
     let lang = ctx.lang;
-    let record = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let record = entry(app, ctx, id).await?;
     let Some(point) = record.fields.location.as_ref().map(|p| (p.lat, p.lng)) else {
         return Ok((record.fields.name, Vec::new()));
     };
@@ -1016,23 +978,11 @@ pub async fn calendar(
         &events,
         app.clock.now(),
     );
-    Ok((
-        [
-            (
-                header::CONTENT_TYPE,
-                "text/calendar; charset=utf-8".to_owned(),
-            ),
-            (
-                header::CONTENT_DISPOSITION,
-                format!(
-                    "attachment; filename=\"rota-{id}-{}.ics\"",
-                    first.format("%Y-%m")
-                ),
-            ),
-        ],
+    Ok(super::shared::download(
+        "text/calendar; charset=utf-8",
+        &format!("rota-{id}-{}.ics", first.format("%Y-%m")),
         body,
-    )
-        .into_response())
+    ))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! live. The hub sees the requests of its areas and the ③ figures for the report.
 
 use super::safety::{audit, jst_time_in, see_other};
+use super::shared::{form, form_all, own_institutions};
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
 use crate::i18n::{Catalog, Lang};
@@ -45,19 +46,6 @@ pub(crate) const EXTRA_NEEDS: [Capability; 7] = [
     Capability::PediatricHome,
 ];
 
-fn form(body: &[u8], name: &str) -> String {
-    crate::auth::session::form_field(body, name).unwrap_or_default()
-}
-
-fn form_all(body: &[u8], name: &str) -> Vec<String> {
-    serde_urlencoded::from_bytes::<Vec<(String, String)>>(body)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .collect()
-}
-
 fn pick<T: Copy>(
     lang: Lang,
     v: T,
@@ -65,20 +53,6 @@ fn pick<T: Copy>(
     en: fn(T) -> &'static str,
 ) -> &'static str {
     lang.pick(ja(v), en(v))
-}
-
-/// The institutions the user works at (not the administrator's reach over all).
-fn own_institutions(user: &renkei_store::accounts::User) -> Vec<i64> {
-    user.memberships
-        .iter()
-        .filter(|m| {
-            matches!(
-                m.role,
-                AccountRole::InstitutionAdmin | AccountRole::InstitutionStaff
-            )
-        })
-        .filter_map(|m| m.organisation.institution_id)
-        .collect()
 }
 
 /// A request as the pages show it.
@@ -1094,18 +1068,7 @@ async fn new_page(
     if !can_act {
         return Err(PageError::forbidden(ctx));
     }
-    let record = app
-        .store
-        .entry_records(&RecordQuery {
-            ids: Some(vec![id]),
-            limit: 1,
-            ..RecordQuery::default()
-        })
-        .await
-        .map_err(|e| PageError::store(ctx, e))?
-        .into_iter()
-        .next()
-        .ok_or_else(|| PageError::not_found(ctx))?;
+    let record = super::shared::entry(app, ctx, id).await?;
     let place = if typed.place.trim().is_empty() {
         town_of(&record.fields.address)
     } else {
