@@ -29,17 +29,7 @@ fn absence(doctor: &str, from: &str, until: &str) -> Vec<(&'static str, String)>
 
 async fn an_absence_is_covered_and_everyone_sees_who_covers(db: TestDb) {
     let w = world_with_demo_directory(&db).await;
-    let clinics = w
-        .store
-        .safety_reachable(
-            &renkei_domain::safety::Targeting {
-                kinds: vec!["clinic".into()],
-                ..Default::default()
-            },
-            &["yao".to_owned()],
-        )
-        .await
-        .unwrap();
+    let clinics = located(&w, "clinic", &["yao"]).await;
     let a = clinics.iter().find(|c| c.point.is_some()).unwrap().clone();
     member_of(
         &w,

@@ -22,20 +22,9 @@ fn counts(respite: (&str, &str, &str), emergency: (&str, &str)) -> Vec<(&'static
 
 async fn hospitals_publish_beds_and_clinics_find_them(db: TestDb) {
     let w = world_with_demo_directory(&db).await;
-    let hospitals = w
-        .store
-        .safety_reachable(
-            &renkei_domain::safety::Targeting {
-                kinds: vec!["hospital".into()],
-                ..Default::default()
-            },
-            &["yao".to_owned()],
-        )
-        .await
-        .unwrap();
-    let located: Vec<_> = hospitals.iter().filter(|h| h.point.is_some()).collect();
-    assert!(located.len() >= 2, "the demo has hospitals in 八尾");
-    let (h1, h2) = (located[0], located[1]);
+    let hospitals = located(&w, "hospital", &["yao"]).await;
+    assert!(hospitals.len() >= 2, "the demo has hospitals in 八尾");
+    let (h1, h2) = (&hospitals[0], &hospitals[1]);
     member_of(
         &w,
         h1.id,
@@ -131,17 +120,7 @@ async fn hospitals_publish_beds_and_clinics_find_them(db: TestDb) {
 
     // A clinic's nurse searches near 八尾市本町: the free beds first.
     let (clinic, mut nurse) = {
-        let clinics = w
-            .store
-            .safety_reachable(
-                &renkei_domain::safety::Targeting {
-                    kinds: vec!["clinic".into()],
-                    ..Default::default()
-                },
-                &["yao".to_owned()],
-            )
-            .await
-            .unwrap();
+        let clinics = located(&w, "clinic", &["yao"]).await;
         let c = clinics.into_iter().find(|c| c.point.is_some()).unwrap();
         member_of(
             &w,

@@ -24,17 +24,7 @@ fn first_option(html: &str, select: &str) -> i64 {
 
 async fn a_hospital_arranges_a_discharge_conference(db: TestDb) {
     let w = world_with_demo_directory(&db).await;
-    let hospitals = w
-        .store
-        .safety_reachable(
-            &renkei_domain::safety::Targeting {
-                kinds: vec!["hospital".into()],
-                ..Default::default()
-            },
-            &["yao".to_owned()],
-        )
-        .await
-        .unwrap();
+    let hospitals = located(&w, "hospital", &["yao"]).await;
     let h = hospitals
         .iter()
         .find(|h| h.point.is_some())

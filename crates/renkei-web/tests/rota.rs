@@ -27,17 +27,7 @@ fn problems(html: &str) -> (usize, usize) {
 
 async fn a_group_plans_a_holiday_aware_month_and_knows_who_is_on_call(db: TestDb) {
     let w = world_with_demo_directory(&db).await;
-    let clinics = w
-        .store
-        .safety_reachable(
-            &renkei_domain::safety::Targeting {
-                kinds: vec!["clinic".into()],
-                ..Default::default()
-            },
-            &["yao".to_owned()],
-        )
-        .await
-        .unwrap();
+    let clinics = located(&w, "clinic", &["yao"]).await;
     let a = clinics.iter().find(|c| c.point.is_some()).unwrap().clone();
     member_of(
         &w,

@@ -417,3 +417,25 @@ pub async fn create_drill(
         .parse()
         .unwrap()
 }
+
+/// The demo directory's located institutions of `kind` (a kind code) in `areas`.
+pub async fn located(
+    w: &World,
+    kind: &str,
+    areas: &[&str],
+) -> Vec<renkei_store::safety::Reachable> {
+    let areas: Vec<String> = areas.iter().map(|a| (*a).to_owned()).collect();
+    let mut all = w
+        .store
+        .safety_reachable(
+            &renkei_domain::safety::Targeting {
+                kinds: vec![kind.to_owned()],
+                ..Default::default()
+            },
+            &areas,
+        )
+        .await
+        .unwrap();
+    all.retain(|c| c.point.is_some());
+    all
+}
