@@ -7,6 +7,7 @@ pub mod audit;
 pub mod backup;
 pub mod beds;
 pub mod capability;
+pub mod careteam;
 pub mod conference;
 pub mod demo;
 pub mod fiscal_year;

@@ -175,11 +175,17 @@ pub fn check_bcp_document(bytes: &[u8]) -> Result<(), String> {
     if !head.windows(5).any(|w| w == b"%PDF-") {
         return Err("PDF ファイルではありません。BCP を PDF で保存してから選んでください".into());
     }
-    let tail = &bytes[bytes.len().saturating_sub(2048)..];
-    if !tail.windows(5).any(|w| w == b"%%EOF") {
+    if !ends_like_pdf(bytes) {
         return Err("PDF ファイルが途中で切れています。もう一度保存してから選んでください".into());
     }
     Ok(())
+}
+
+/// Whether a file ends as a whole PDF does: an `%%EOF` marker in its last 2 KB (a truncated
+/// upload has none).
+pub fn ends_like_pdf(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(2048)..];
+    tail.windows(5).any(|w| w == b"%%EOF")
 }
 
 /// A file name safe to show and to offer for download: the last path component, control
