@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backup;
 pub mod bcp;
 pub mod beds;
+pub mod careteam;
 pub mod changes;
 pub mod conference;
 mod connect;

@@ -98,6 +98,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "conferences",
         sql: include_str!("../migrations/0015_conferences.sql"),
     },
+    Migration {
+        version: 16,
+        name: "careteam",
+        sql: include_str!("../migrations/0016_careteam.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -186,6 +186,77 @@ pub fn response_curve_svg(
     svg
 }
 
+/// A small line chart of one measurement over time (a patient's SpO2, temperature …): the
+/// values in order with their labels, the y axis from `low` to `high`, the last value written
+/// large. `id` makes the title's id unique on the page.
+pub fn sparkline_svg(
+    id: &str,
+    title: &str,
+    unit: &str,
+    values: &[(String, f64)],
+    (low, high): (f64, f64),
+) -> String {
+    const W: f64 = 300.0;
+    const H: f64 = 90.0;
+    const PAD: f64 = 8.0;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" width="100%" role="img" aria-labelledby="{id}-title" class="sparkline" font-family="sans-serif" font-size="11" data-testid="chart-{id}">"#
+    );
+    let last = values
+        .last()
+        .map(|(_, v)| format!("{v}{unit}"))
+        .unwrap_or_else(|| "—".into());
+    let _ = write!(
+        svg,
+        r#"<title id="{id}-title">{}: {}</title>"#,
+        escape(title),
+        escape(&last)
+    );
+    let _ = write!(
+        svg,
+        r##"<text x="{PAD}" y="14" fill="#5b6670">{}</text><text x="{}" y="16" text-anchor="end" font-size="15" font-weight="700">{}</text>"##,
+        escape(title),
+        W - PAD,
+        escape(&last)
+    );
+    let span = (high - low).max(1e-9);
+    let n = values.len();
+    let x = |i: usize| {
+        if n <= 1 {
+            W / 2.0
+        } else {
+            PAD + (W - 2.0 * PAD) * i as f64 / (n - 1) as f64
+        }
+    };
+    let y = |v: f64| H - PAD - (H - 30.0 - PAD) * ((v.clamp(low, high) - low) / span);
+    let points: Vec<String> = values
+        .iter()
+        .enumerate()
+        .map(|(i, (_, v))| format!("{:.1},{:.1}", x(i), y(*v)))
+        .collect();
+    if n > 1 {
+        let _ = write!(
+            svg,
+            r##"<polyline fill="none" stroke="#0b5e7a" stroke-width="2" points="{}"/>"##,
+            points.join(" ")
+        );
+    }
+    for (i, (label, v)) in values.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r##"<circle cx="{:.1}" cy="{:.1}" r="3" fill="#0b5e7a"><title>{}: {v}{}</title></circle>"##,
+            x(i),
+            y(*v),
+            escape(label),
+            escape(unit)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +283,21 @@ mod tests {
             2,
             "④ 2/7 and ⑥ 1/7 are gaps"
         );
+    }
+
+    #[test]
+    fn a_sparkline_marks_every_value_and_names_the_last() {
+        let svg = super::sparkline_svg(
+            "spo2",
+            "SpO2",
+            "%",
+            &[("12/1".into(), 95.0), ("12/2".into(), 91.0)],
+            (80.0, 100.0),
+        );
+        assert_eq!(svg.matches("<circle").count(), 2);
+        assert!(svg.contains("<polyline"));
+        assert!(svg.contains("SpO2: 91%"));
+        let one = super::sparkline_svg("t", "<体温>", "℃", &[("x".into(), 36.8)], (35.0, 40.0));
+        assert!(!one.contains("<polyline") && one.contains("&lt;体温&gt;"));
     }
 }

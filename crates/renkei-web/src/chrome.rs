@@ -26,7 +26,7 @@ const NAV: [(&str, Option<&str>); 7] = [
     ("nav.activities", Some("/ledger")),
     ("nav.disaster", Some("/hub/safety")),
     ("nav.coordination", Some("/urgent")),
-    ("nav.careteam", None),
+    ("nav.careteam", Some("/patients")),
     ("nav.consultation", None),
 ];
 

@@ -3,10 +3,10 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, backup, bcp, beds, changes, conference, directory, freshness,
-    home, hub, import, institution, invitations, lang, ledger, ledger_edit, login, password, power,
-    readiness, rota, safety, safety_dashboard, safety_exports, safety_phone, safety_response,
-    safety_summary, urgent,
+    account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, directory,
+    freshness, home, hub, import, institution, invitations, lang, ledger, ledger_edit, login,
+    password, power, readiness, rota, safety, safety_dashboard, safety_exports, safety_phone,
+    safety_response, safety_summary, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -564,6 +564,73 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/conferences/{id}/cancel",
         Access::Roles(INSTITUTION_STAFF),
         post(conference::cancel),
+    )
+    .add("GET", "/patients", Access::SignedIn, get(careteam::list))
+    .add(
+        "GET",
+        "/patients/new",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::new_form),
+    )
+    .add(
+        "POST",
+        "/patients/new",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::register),
+    )
+    .add(
+        "GET",
+        "/patients/{id}",
+        Access::SignedIn,
+        get(careteam::show),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/posts",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::post),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/consent",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::consent),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/consent/withdraw",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::withdraw),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/team",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::invite),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/team/{member}/remove",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::remove),
+    )
+    .add(
+        "POST",
+        "/patients/{id}/break-glass",
+        Access::Roles(HUB_EDITORS),
+        post(careteam::break_glass),
+    )
+    .add(
+        "GET",
+        "/hub/patients",
+        Access::Roles(HUB_EDITORS),
+        get(careteam::glass),
+    )
+    .add(
+        "POST",
+        "/hub/patients",
+        Access::Roles(HUB_EDITORS),
+        post(careteam::glass_search),
     )
     .add("GET", "/beds", Access::SignedIn, get(beds::board))
     .add(

@@ -585,6 +585,22 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/backup/coverages/{id}/withdraw",
         ) => &[InstAdmin, Staff],
         ("GET", "/hub/backup") => &[Admin, Coordinator, Prefecture],
+        // Care-team sharing: a second factor is required (the prefecture's test account has
+        // none); a patient that does not exist is "not found" to everyone else; only
+        // institution staff register (the walked staff belong to no institution); only
+        // coordinators break the glass.
+        ("GET", "/patients" | "/patients/{id}") => &[Admin, Coordinator, InstAdmin, Staff],
+        ("GET" | "POST", "/patients/new") => &[],
+        (
+            "POST",
+            "/patients/{id}/posts"
+            | "/patients/{id}/consent"
+            | "/patients/{id}/consent/withdraw"
+            | "/patients/{id}/team"
+            | "/patients/{id}/team/{member}/remove",
+        ) => &[InstAdmin, Staff],
+        ("POST", "/patients/{id}/break-glass") => &[Coordinator],
+        ("GET" | "POST", "/hub/patients") => &[Coordinator],
         // Discharge conferences: an institution's list reads like its baseline; only its own
         // staff propose; a conference that does not exist is "not found".
         ("GET", "/institutions/{id}/conferences") => &[Admin, Coordinator, Prefecture],
@@ -685,6 +701,7 @@ fn concrete(path: &str) -> String {
         .replace("{unit}", "999999")
         .replace("{doc}", "999999")
         .replace("{shift}", "999999")
+        .replace("{member}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -7,6 +7,7 @@ pub mod area_map;
 pub mod backup;
 pub mod bcp;
 pub mod beds;
+pub mod careteam;
 pub mod changes;
 pub mod conference;
 pub mod directory;

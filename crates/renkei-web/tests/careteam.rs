@@ -1,0 +1,357 @@
+//! Care-team sharing through the router on SQLite and PostgreSQL: the access matrix (the
+//! registering doctor, a nurse of another institution before and after consent, a colleague of
+//! hers not on the team, a stranger, a removed member, one who left her institution, a hub
+//! coordinator without and with break-glass), consent exclusions and withdrawal, every read in
+//! the audit chain, script in a post escaped.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::*;
+use renkei_domain::accounts::AccountRole;
+use renkei_store::audit::AuditFilter;
+use renkei_testkit::{both_backends, TestDb};
+
+fn patient_form() -> Vec<(&'static str, String)> {
+    vec![
+        ("profession", "doctor".into()),
+        ("name", "河内 花子".into()),
+        ("kana", "カワチ ハナコ".into()),
+        ("birth_date", "昭和13年4月2日".into()),
+        ("sex", "female".into()),
+        ("address", "八尾市本町1-2-3".into()),
+        ("needs", "oxygen".into()),
+        ("contact_name", "河内 一郎".into()),
+        ("contact_relation", "長男".into()),
+        ("contact_phone", "090-0000-0000".into()),
+    ]
+}
+
+async fn audit_of(w: &World, patient: i64, outcome: &str) -> usize {
+    w.store
+        .audit_entries(&AuditFilter {
+            action_prefix: Some("careteam.read".into()),
+            outcome: Some(outcome.into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.target.starts_with(&format!("patient:{patient} ")))
+        .count()
+}
+
+async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
+    let w = world_with_demo_directory(&db).await;
+    let clinic = located(&w, "clinic", &["yao"]).await.remove(0);
+    let station = located(&w, "visiting_nurse_station", &["yao"])
+        .await
+        .remove(0);
+    let elsewhere = located(&w, "pharmacy", &["yao"]).await.remove(0);
+    for (who, institution, name) in [
+        ("doc@ct.example.jp", clinic.id, clinic.name.as_str()),
+        ("nurse@ct.example.jp", station.id, station.name.as_str()),
+        ("colleague@ct.example.jp", station.id, station.name.as_str()),
+        (
+            "stranger@ct.example.jp",
+            elsewhere.id,
+            elsewhere.name.as_str(),
+        ),
+    ] {
+        member_of(
+            &w,
+            institution,
+            name,
+            who,
+            who,
+            AccountRole::InstitutionStaff,
+        )
+        .await;
+    }
+    let mut doc = w.login("doc@ct.example.jp").await;
+
+    // Registration: bad input named, then the patient.
+    let mut bad = patient_form();
+    bad[2] = ("kana", "かわち はなこ".into());
+    let refused = doc.post("/patients/new", "/patients/new", bad).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("カタカナ"));
+    let registered = doc
+        .post("/patients/new", "/patients/new", patient_form())
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        registered.body
+    );
+    let id: i64 = registered
+        .location()
+        .trim_start_matches("/patients/")
+        .split('?')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let url = format!("/patients/{id}");
+    let page = doc.get(&url).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.body.contains("河内 花子") && page.body.contains("data-in-force=\"false\""));
+    assert!(doc.get("/patients").await.body.contains("河内 花子"));
+
+    // The doctor invites the nurse from the station.
+    let staff = doc.get(&format!("{url}?invite={}", station.id)).await;
+    assert!(
+        staff.body.contains("data-testid=\"invite-form\""),
+        "{}",
+        staff.body
+    );
+    let nurse_id = w
+        .store
+        .institution_staff(station.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, n)| n == "nurse@ct.example.jp")
+        .unwrap()
+        .0;
+    let invited = doc
+        .post(
+            &url,
+            &format!("{url}/team"),
+            vec![
+                ("institution", station.id.to_string()),
+                ("user", nurse_id.to_string()),
+                ("profession", "nurse".into()),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.body);
+
+    // Before consent the nurse sees nothing: the same 404 as for no patient at all.
+    let mut nurse = w.login("nurse@ct.example.jp").await;
+    assert_eq!(nurse.get(&url).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        nurse.get("/patients/999999").await.status,
+        StatusCode::NOT_FOUND
+    );
+    assert!(!nurse.get("/patients?q=カワチ").await.body.contains("河内"));
+
+    // Consent recorded: she sees the patient and posts vitals; the doctor sees the chart.
+    let consent = vec![
+        ("consenter", "patient".to_owned()),
+        ("given_on", "2026-11-25".into()),
+    ];
+    let recorded = doc
+        .post(&url, &format!("{url}/consent"), consent.clone())
+        .await;
+    assert_eq!(recorded.status, StatusCode::SEE_OTHER, "{}", recorded.body);
+    assert_eq!(nurse.get(&url).await.status, StatusCode::OK);
+    let posted = nurse
+        .post(
+            &url,
+            &format!("{url}/posts"),
+            vec![
+                ("body", "訪問。<script>alert(1)</script> 呼吸苦なし".into()),
+                ("systolic", "１２８".into()),
+                ("diastolic", "76".into()),
+                ("pulse", "88".into()),
+                ("spo2", "93%".into()),
+                ("temperature", "37.2".into()),
+                ("urgent", "1".into()),
+            ],
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    let impossible = nurse
+        .post(&url, &format!("{url}/posts"), vec![("spo2", "120".into())])
+        .await;
+    assert_eq!(impossible.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(impossible.body.contains("SpO2"));
+    let seen = doc.get(&url).await;
+    assert!(seen.body.contains("data-testid=\"chart-spo2\""));
+    assert!(seen.body.contains("SpO2 93%"));
+    // Script in a post is text: escaped, never markup.
+    assert!(seen.body.contains("script&#62;alert(1)"), "escaped");
+    assert!(!seen.body.contains("<script>alert"));
+    assert!(seen.body.contains("既読"));
+
+    // Not on the team: her colleague, a stranger, the hub coordinator (without breaking glass).
+    let mut colleague = w.login("colleague@ct.example.jp").await;
+    assert_eq!(colleague.get(&url).await.status, StatusCode::NOT_FOUND);
+    let mut stranger = w.login("stranger@ct.example.jp").await;
+    assert_eq!(stranger.get(&url).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        stranger
+            .post(
+                "/patients",
+                &format!("{url}/posts"),
+                vec![("body", "x".into())]
+            )
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    assert_eq!(coordinator.get(&url).await.status, StatusCode::NOT_FOUND);
+
+    // Exclusion of nurses: she loses access; consent without it: she has it again.
+    let mut excluding = consent.clone();
+    excluding.push(("exclude_profession", "nurse".into()));
+    doc.post(&url, &format!("{url}/consent"), excluding).await;
+    assert_eq!(nurse.get(&url).await.status, StatusCode::NOT_FOUND);
+    doc.post(&url, &format!("{url}/consent"), consent.clone())
+        .await;
+    assert_eq!(nurse.get(&url).await.status, StatusCode::OK);
+    // Withdrawal ends it at once; the registering doctor keeps it.
+    let withdrawn = doc
+        .post(&url, &format!("{url}/consent/withdraw"), vec![])
+        .await;
+    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
+    assert_eq!(nurse.get(&url).await.status, StatusCode::NOT_FOUND);
+    assert_eq!(doc.get(&url).await.status, StatusCode::OK);
+    doc.post(&url, &format!("{url}/consent"), consent.clone())
+        .await;
+    assert_eq!(nurse.get(&url).await.status, StatusCode::OK);
+
+    // She leaves the station: her old session sees nothing more.
+    let org = w
+        .store
+        .ensure_organisation(
+            renkei_domain::accounts::OrganisationKind::Institution,
+            &station.name,
+            None,
+            Some(station.id),
+        )
+        .await
+        .unwrap();
+    let nurse_user = renkei_domain::accounts::UserId(nurse_id);
+    w.store
+        .remove_membership(nurse_user, org, AccountRole::InstitutionStaff)
+        .await
+        .unwrap();
+    assert_ne!(nurse.get(&url).await.status, StatusCode::OK);
+    w.store
+        .add_membership(nurse_user, org, AccountRole::InstitutionStaff)
+        .await
+        .unwrap();
+    let mut nurse = w.login("nurse@ct.example.jp").await;
+    assert_eq!(
+        nurse.get(&url).await.status,
+        StatusCode::OK,
+        "back at the station"
+    );
+    // Removed from the team: no access, at once.
+    let member = w
+        .store
+        .team(id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.user_id == nurse_id)
+        .unwrap()
+        .id;
+    let removed = doc
+        .post(&url, &format!("{url}/team/{member}/remove"), vec![])
+        .await;
+    assert_eq!(removed.status, StatusCode::SEE_OTHER);
+    assert_eq!(nurse.get(&url).await.status, StatusCode::NOT_FOUND);
+    // Only the registering institution manages the team.
+    assert_eq!(
+        nurse
+            .post(&url, &format!("{url}/consent/withdraw"), vec![])
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+
+    // Break-glass: a reason is required; with one, the coordinator reads, flagged for review.
+    let search = coordinator
+        .post(
+            "/hub/patients",
+            "/hub/patients",
+            vec![
+                ("reason", "".into()),
+                ("name", "河内".into()),
+                ("born", "1938-04-02".into()),
+            ],
+        )
+        .await;
+    assert_eq!(search.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let search = coordinator
+        .post(
+            "/hub/patients",
+            "/hub/patients",
+            vec![
+                ("reason", "地震で安否と電源の確認が必要".into()),
+                ("name", "河内".into()),
+                ("born", "1938-04-02".into()),
+            ],
+        )
+        .await;
+    assert!(
+        search.body.contains("data-testid=\"glass-results\""),
+        "{}",
+        search.body
+    );
+    let wrong_birthday = coordinator
+        .post(
+            "/hub/patients",
+            "/hub/patients",
+            vec![
+                ("reason", "地震で安否と電源の確認が必要".into()),
+                ("name", "河内".into()),
+                ("born", "1938-04-03".into()),
+            ],
+        )
+        .await;
+    assert!(
+        !wrong_birthday.body.contains("glass-results"),
+        "name alone finds nobody"
+    );
+    let opened = coordinator
+        .post(
+            "/hub/patients",
+            &format!("{url}/break-glass"),
+            vec![("reason", "地震で安否と電源の確認が必要".into())],
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    let glass = coordinator.get(&url).await;
+    assert_eq!(glass.status, StatusCode::OK);
+    assert!(glass.body.contains("data-testid=\"break-glass-banner\""));
+    assert!(
+        !glass.body.contains("data-testid=\"post-form\""),
+        "reads only"
+    );
+    assert!(coordinator
+        .get("/hub/patients")
+        .await
+        .body
+        .contains("地震で安否と電源の確認が必要"));
+    // An hour later it is closed again.
+    w.clock.advance(chrono::Duration::minutes(61));
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    assert_eq!(coordinator.get(&url).await.status, StatusCode::NOT_FOUND);
+
+    // Every read went to the audit chain, allowed or refused.
+    assert!(audit_of(&w, id, "ok").await >= 8);
+    assert!(audit_of(&w, id, "denied").await >= 8);
+    let glass_reads = w
+        .store
+        .audit_entries(&AuditFilter {
+            action_prefix: Some("careteam.read".into()),
+            limit: 1000,
+            ..AuditFilter::default()
+        })
+        .await
+        .unwrap()
+        .iter()
+        .filter(|e| e.target == format!("patient:{id} break_glass"))
+        .count();
+    assert_eq!(glass_reads, 1);
+    assert!(w.store.verify_audit().await.unwrap().first_broken.is_none());
+}
+
+both_backends!(only_the_team_sees_a_patient_and_every_read_is_audited);
