@@ -1012,3 +1012,88 @@ fn the_power_bcp_readiness_and_rota_pages_fit_a_phone() {
     drop(phone);
     server.terminate();
 }
+
+#[test]
+fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_sees_the_chart() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+
+    // The clinic's administrator (a doctor) registers a patient.
+    let doctor = common::webdriver::Browser::start(&chrome, 1280, 1000);
+    demo_login(&doctor, &base, "clinic-admin@demo.renkei.example");
+    doctor.goto(&format!("{base}/patients"));
+    doctor.click("[data-testid=register-patient]");
+    doctor.wait_for("[data-testid=patient-form]");
+    doctor.click("input[name=profession][value=doctor]");
+    doctor.type_into("input[name=name]", "河内 花子");
+    doctor.type_into("input[name=kana]", "カワチ ハナコ");
+    doctor.type_into("input[name=birth_date]", "昭和13年4月2日");
+    doctor.click("input[name=sex][value=female]");
+    doctor.type_into("input[name=address]", "八尾市本町1丁目");
+    doctor.click("input[name=needs][value=oxygen]");
+    doctor.click("[data-testid=save-patient]");
+    doctor.wait_for("[data-testid=consent-form]");
+    let patient = doctor.url().split('?').next().unwrap().to_owned();
+    // Consent, recorded as given today.
+    let today = doctor
+        .execute("var d = new Date(); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    doctor.execute(&format!(
+        "document.querySelector('input[name=given_on]').value = '{today}'; return true;"
+    ));
+    doctor.click("[data-testid=record-consent]");
+    doctor.wait_for("[data-in-force=true]");
+    // Invites the hospital's liaison nurse.
+    doctor.execute("document.querySelector('[data-testid=invite-institutions]').closest('details').open = true; return true;");
+    doctor.type_into("input[name=find]", "ほほえみ記念病院");
+    doctor.click("[data-testid=find-institution]");
+    doctor.wait_for("[data-testid=invite-institutions] a");
+    doctor.click("[data-testid=invite-institutions] a");
+    doctor.wait_for("[data-testid=invite-form]");
+    doctor.execute("var s = document.querySelector('[data-testid=invite-form] select[name=profession]'); s.value = 'nurse'; return true;");
+    doctor.click("[data-testid=invite]");
+    doctor.wait_for("[data-testid=careteam-notice]");
+    assert!(
+        doctor.source().contains("生駒 みどり"),
+        "the nurse is on the team"
+    );
+    doctor.screenshot(&out.join("careteam-1-doctor-team.png"));
+
+    // The nurse, on her phone, posts vitals.
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    demo_login(&phone, &base, "ward@demo.renkei.example");
+    phone.goto(&format!("{base}/patients"));
+    phone.wait_for("[data-testid=patients] a");
+    phone.click("[data-testid=patients] a");
+    phone.wait_for("[data-testid=post-form]");
+    phone.type_into("textarea[name=body]", "訪問。呼吸苦なし、食事半量");
+    phone.type_into("input[name=systolic]", "128");
+    phone.type_into("input[name=diastolic]", "76");
+    phone.type_into("input[name=pulse]", "88");
+    phone.type_into("input[name=spo2]", "93");
+    phone.type_into("input[name=temperature]", "37.2");
+    phone.screenshot(&out.join("careteam-2-phone-vitals.png"));
+    phone.click("[data-testid=send-post]");
+    phone.wait_for("[data-testid=post-vitals]");
+    let (wide, screen) = fits_the_screen(&phone);
+    assert!(
+        wide <= screen,
+        "the timeline fits the phone: {wide} > {screen}"
+    );
+
+    // The doctor sees the chart.
+    doctor.goto(&patient);
+    doctor.wait_for("[data-testid=chart-spo2]");
+    assert!(doctor.source().contains("SpO2 93%"));
+    doctor.screenshot(&out.join("careteam-3-doctor-chart.png"));
+    drop(phone);
+    drop(doctor);
+    server.terminate();
+}
