@@ -585,6 +585,18 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         get(careteam::show),
     )
     .add(
+        "GET",
+        "/patients/{id}/fhir.json",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::fhir_export),
+    )
+    .add(
+        "GET",
+        "/patients/{id}/audit.json",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::audit_export),
+    )
+    .add(
         "POST",
         "/patients/{id}/posts",
         Access::Roles(INSTITUTION_STAFF),

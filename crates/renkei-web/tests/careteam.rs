@@ -169,6 +169,28 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
         .await;
     assert_eq!(impossible.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(impossible.body.contains("SpO2"));
+    // The record as FHIR R4, valid to an independent validator, with the vitals as LOINC.
+    let exported = doc.get(&format!("{url}/fhir.json")).await;
+    assert_eq!(exported.status, StatusCode::OK);
+    let bundle: serde_json::Value = serde_json::from_str(&exported.body).unwrap();
+    let kinds: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    for kind in [
+        "Patient",
+        "CareTeam",
+        "Consent",
+        "Communication",
+        "Observation",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+    assert!(exported.body.contains("\"59408-5\"") && exported.body.contains("\"8480-6\""));
+    common::fhir_validator::validate(&[bundle])
+        .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
     let seen = doc.get(&url).await;
     assert!(seen.body.contains("data-testid=\"chart-spo2\""));
     assert!(seen.body.contains("SpO2 93%"));
@@ -352,6 +374,23 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
         .count();
     assert_eq!(glass_reads, 1);
     assert!(w.store.verify_audit().await.unwrap().first_broken.is_none());
+    // The registering doctor downloads the reads as IHE BALP AuditEvents (valid FHIR R4): the
+    // break-glass read says BTG; the nurse cannot download them.
+    let mut doc = w.login("doc@ct.example.jp").await;
+    let evidence = doc.get(&format!("{url}/audit.json")).await;
+    assert_eq!(evidence.status, StatusCode::OK);
+    let events: serde_json::Value = serde_json::from_str(&evidence.body).unwrap();
+    let entries = events["entry"].as_array().unwrap();
+    assert!(entries.len() >= 16, "{}", entries.len());
+    assert!(evidence.body.contains("\"BTG\"") && evidence.body.contains("\"TREAT\""));
+    common::fhir_validator::validate(&[events])
+        .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
+    let mut nurse = w.login("nurse@ct.example.jp").await;
+    assert_eq!(
+        nurse.get(&format!("{url}/audit.json")).await.status,
+        StatusCode::NOT_FOUND,
+        "removed from the team"
+    );
 }
 
 both_backends!(only_the_team_sees_a_patient_and_every_read_is_audited);

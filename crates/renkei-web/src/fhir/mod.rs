@@ -3,6 +3,7 @@
 //! keyset-paged; errors are OperationOutcomes.
 
 pub mod capability;
+pub mod careteam;
 pub mod measure;
 pub mod outcome;
 pub mod params;
@@ -38,7 +39,7 @@ pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
         .into_response()
 }
 
-fn base(app: &AppState) -> Base {
+pub(crate) fn base(app: &AppState) -> Base {
     Base(format!(
         "{}/fhir",
         app.config.public_url.trim_end_matches('/')

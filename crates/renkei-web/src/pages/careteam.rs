@@ -1293,3 +1293,112 @@ pub async fn break_glass(
     .await;
     Ok(see_other(format!("/patients/{id}")))
 }
+
+// ---------------------------------------------------------------------------------------------
+// Exports: the FHIR record, the audit evidence, the printable summary.
+
+/// Every post of a patient (exports take all of them), newest first.
+async fn all_posts(
+    app: &AppState,
+    ctx: &Ctx,
+    id: i64,
+) -> Result<Vec<renkei_store::careteam::PostRow>, PageError> {
+    let mut out = Vec::new();
+    let mut before = None;
+    loop {
+        let page = app
+            .store
+            .posts(id, before, "", 1000)
+            .await
+            .map_err(|e| PageError::store(ctx, e))?;
+        let last = page.last().map(|p| p.id);
+        let full = page.len() == 1000;
+        out.extend(page);
+        match (full, last) {
+            (true, Some(l)) => before = Some(l),
+            _ => return Ok(out),
+        }
+    }
+}
+
+fn fhir_download(name: &str, value: &serde_json::Value) -> Response {
+    let mut r = super::shared::download(
+        "application/fhir+json; charset=utf-8",
+        name,
+        value.to_string(),
+    );
+    r.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    r
+}
+
+/// `GET /patients/{id}/fhir.json`: the record as a FHIR R4 collection Bundle (Patient,
+/// CareTeam, Consent, Communication, Observation), for team members; audited as an export.
+pub async fn fhir_export(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ext: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (row, grant) = admitted(&app, &ctx, &ext, id, "careteam.export").await?;
+    if grant == Grant::BreakGlass {
+        return Err(PageError::forbidden(&ctx));
+    }
+    let team = app
+        .store
+        .team(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let consents = app
+        .store
+        .consents(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let posts = all_posts(&app, &ctx, id).await?;
+    let now = renkei_store::time_text(app.clock.now());
+    let bundle = crate::fhir::careteam::bundle(
+        &crate::fhir::base(&app),
+        &row,
+        &team,
+        &consents,
+        &posts,
+        &now,
+    );
+    Ok(fhir_download(&format!("patient-{id}.json"), &bundle))
+}
+
+/// `GET /patients/{id}/audit.json`: every read, export and refusal of the record as IHE BALP
+/// AuditEvents — the registering institution's evidence of who looked at what, when (在宅医療
+/// 情報連携加算). Only for the registering institution's team members; audited too.
+pub async fn audit_export(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ext: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let (_, grant) = admitted(&app, &ctx, &ext, id, "careteam.export").await?;
+    if grant != Grant::Registering {
+        return Err(PageError::forbidden(&ctx));
+    }
+    let marker = format!("patient:{id}");
+    let entries: Vec<_> = app
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("careteam.".into()),
+            limit: 100_000,
+            ..renkei_store::audit::AuditFilter::default()
+        })
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+        .into_iter()
+        .filter(|e| {
+            (e.action == "careteam.read" || e.action == "careteam.export")
+                && (e.target == marker || e.target.starts_with(&format!("{marker} ")))
+        })
+        .collect();
+    let now = renkei_store::time_text(app.clock.now());
+    let bundle = crate::fhir::careteam::audit_bundle(&crate::fhir::base(&app), id, &entries, &now);
+    Ok(fhir_download(&format!("patient-{id}-audit.json"), &bundle))
+}
