@@ -749,4 +749,28 @@ impl Store {
             .map(patient_of)
             .collect()
     }
+
+    /// A coordinator of the patient's area marks an emergency access as reviewed; false when
+    /// there is no such access in `areas` still to review.
+    pub async fn review_break_glass(
+        &self,
+        id: i64,
+        areas: &[String],
+        by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        if areas.is_empty() {
+            return Ok(false);
+        }
+        let marks: Vec<String> = (4..areas.len() + 4).map(|n| format!("${n}")).collect();
+        let sql = format!(
+            "UPDATE break_glass SET reviewed_at = $1, reviewed_by = $2
+             WHERE id = $3 AND reviewed_at IS NULL
+               AND patient_id IN (SELECT id FROM patients WHERE area_code IN ({}))",
+            marks.join(", ")
+        );
+        let q = sqlx::query(&sql).bind(time_text(now)).bind(by.0).bind(id);
+        let q = areas.iter().fold(q, |q, a| q.bind(a.as_str()));
+        Ok(q.execute(self.pool()).await?.rows_affected() == 1)
+    }
 }

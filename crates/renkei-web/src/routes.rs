@@ -644,6 +644,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         Access::Roles(HUB_EDITORS),
         post(careteam::glass_search),
     )
+    .add(
+        "POST",
+        "/hub/patients/review/{id}",
+        Access::Roles(HUB_EDITORS),
+        post(careteam::review_glass),
+    )
     .add("GET", "/beds", Access::SignedIn, get(beds::board))
     .add(
         "GET",

@@ -600,7 +600,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/patients/{id}/team"
             | "/patients/{id}/team/{member}/remove",
         ) => &[InstAdmin, Staff],
-        ("POST", "/patients/{id}/break-glass") => &[Coordinator],
+        ("POST", "/patients/{id}/break-glass" | "/hub/patients/review/{id}") => &[Coordinator],
         ("GET" | "POST", "/hub/patients") => &[Coordinator],
         // Discharge conferences: an institution's list reads like its baseline; only its own
         // staff propose; a conference that does not exist is "not found".

@@ -352,6 +352,27 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
         .await
         .body
         .contains("地震で安否と電源の確認が必要"));
+    // A coordinator marks it reviewed; it leaves the list.
+    let review = w
+        .store
+        .break_glass_to_review(&["yao".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(review.len(), 1);
+    let reviewed = coordinator
+        .post(
+            "/hub/patients",
+            &format!("/hub/patients/review/{}", review[0].0),
+            vec![],
+        )
+        .await;
+    assert_eq!(reviewed.status, StatusCode::SEE_OTHER);
+    assert!(w
+        .store
+        .break_glass_to_review(&["yao".to_owned()])
+        .await
+        .unwrap()
+        .is_empty());
     // An hour later it is closed again.
     w.clock.advance(chrono::Duration::minutes(61));
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;

@@ -1402,3 +1402,32 @@ pub async fn audit_export(
     let bundle = crate::fhir::careteam::audit_bundle(&crate::fhir::base(&app), id, &entries, &now);
     Ok(fhir_download(&format!("patient-{id}-audit.json"), &bundle))
 }
+
+/// `POST /hub/patients/review/{id}`: a coordinator of the patient's area marks an emergency
+/// access reviewed (a colleague's, or their own after the fact).
+pub async fn review_glass(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ext: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let user = user_with_second_factor(&ctx)?;
+    if !app
+        .store
+        .review_break_glass(id, &coordinated_areas(user), user.id, app.clock.now())
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    {
+        return Err(PageError::not_found(&ctx));
+    }
+    audit(
+        &app,
+        &ctx,
+        &ext,
+        "careteam.break_glass_reviewed",
+        Outcome::Ok,
+        format!("break_glass:{id}"),
+    )
+    .await;
+    Ok(see_other("/hub/patients".to_owned()))
+}
