@@ -773,4 +773,26 @@ impl Store {
         let q = areas.iter().fold(q, |q, a| q.bind(a.as_str()));
         Ok(q.execute(self.pool()).await?.rows_affected() == 1)
     }
+
+    /// How many patients an institution registered depend on a ventilator, on oxygen and on
+    /// suction (the disaster baseline shows them beside the counts typed by hand).
+    pub async fn power_dependent_counts(&self, institution: i64) -> Result<[u32; 3], StoreError> {
+        let needs: Vec<String> =
+            sqlx::query_scalar("SELECT needs FROM patients WHERE registered_by = $1")
+                .bind(institution)
+                .fetch_all(self.pool())
+                .await?;
+        let mut counts = [0u32; 3];
+        for line in &needs {
+            for (i, need) in [CareNeed::Ventilator, CareNeed::Oxygen, CareNeed::Suction]
+                .iter()
+                .enumerate()
+            {
+                if line.split(',').any(|c| c == need.code()) {
+                    counts[i] += 1;
+                }
+            }
+        }
+        Ok(counts)
+    }
 }

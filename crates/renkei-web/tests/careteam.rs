@@ -99,6 +99,17 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("河内 花子") && page.body.contains("data-in-force=\"false\""));
     assert!(doc.get("/patients").await.body.contains("河内 花子"));
+    // The disaster baseline counts her among the power-dependent patients (oxygen).
+    let baseline = doc
+        .get(&format!("/institutions/{}/readiness", clinic.id))
+        .await;
+    assert!(
+        baseline
+            .body
+            .contains("data-testid=\"registered-dependent\""),
+        "{}",
+        baseline.body
+    );
 
     // The doctor invites the nurse from the station.
     let staff = doc.get(&format!("{url}?invite={}", station.id)).await;

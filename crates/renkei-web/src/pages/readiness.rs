@@ -35,6 +35,8 @@ struct ReadinessPage {
     dependent: [String; 3],
     /// The dependent patients in a line: 「人工呼吸器 2人・在宅酸素 0人・吸引 0人」.
     dependent_line: String,
+    /// The same counted from the patients the institution registered for its care teams.
+    registered: Option<[u32; 3]>,
     note: String,
     error: Option<String>,
     saved: bool,
@@ -170,6 +172,7 @@ fn page_of(
         fuels: fuel_choices(ctx.lang, |f| baseline.fuel == Some(f)),
         satellite_phone: baseline.satellite_phone,
         dependent_line: dependent_line(t, &dependent),
+        registered: None,
         dependent,
         note: baseline.note.clone(),
         error: None,
@@ -197,6 +200,12 @@ pub async fn show(
     };
     let mut page = page_of(&ctx, id, name, can_edit, &baseline, updated);
     page.saved = q.done.as_deref() == Some("saved");
+    let registered = app
+        .store
+        .power_dependent_counts(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    page.registered = (registered != [0, 0, 0]).then_some(registered);
     Ok(render(&ctx, &page)?.into_response())
 }
 
