@@ -597,6 +597,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         get(careteam::audit_export),
     )
     .add(
+        "GET",
+        "/patients/{id}/summary",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::summary),
+    )
+    .add(
         "POST",
         "/patients/{id}/posts",
         Access::Roles(INSTITUTION_STAFF),

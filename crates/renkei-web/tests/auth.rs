@@ -590,7 +590,10 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         // institution staff register (the walked staff belong to no institution); only
         // coordinators break the glass.
         ("GET", "/patients" | "/patients/{id}") => &[Admin, Coordinator, InstAdmin, Staff],
-        ("GET", "/patients/{id}/fhir.json" | "/patients/{id}/audit.json") => &[InstAdmin, Staff],
+        (
+            "GET",
+            "/patients/{id}/fhir.json" | "/patients/{id}/audit.json" | "/patients/{id}/summary",
+        ) => &[InstAdmin, Staff],
         ("GET" | "POST", "/patients/new") => &[],
         (
             "POST",

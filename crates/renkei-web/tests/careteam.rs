@@ -202,6 +202,11 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
     assert!(exported.body.contains("\"59408-5\"") && exported.body.contains("\"8480-6\""));
     common::fhir_validator::validate(&[bundle])
         .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
+    // The printable summary carries the vitals and the notes.
+    let sheet = doc.get(&format!("{url}/summary")).await;
+    assert_eq!(sheet.status, StatusCode::OK);
+    assert!(sheet.body.contains("data-testid=\"patient-summary\""));
+    assert!(sheet.body.contains("SpO2 93%") && sheet.body.contains("呼吸苦なし"));
     let seen = doc.get(&url).await;
     assert!(seen.body.contains("data-testid=\"chart-spo2\""));
     assert!(seen.body.contains("SpO2 93%"));

@@ -1093,6 +1093,11 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     doctor.wait_for("[data-testid=chart-spo2]");
     assert!(doctor.source().contains("SpO2 93%"));
     doctor.screenshot(&out.join("careteam-3-doctor-chart.png"));
+    // The printable summary.
+    doctor.goto(&format!("{patient}/summary"));
+    doctor.wait_for("[data-testid=patient-summary]");
+    assert!(doctor.source().contains("SpO2 93%"));
+    doctor.screenshot(&out.join("careteam-4-summary.png"));
     drop(phone);
     drop(doctor);
     server.terminate();

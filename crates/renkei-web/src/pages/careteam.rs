@@ -1431,3 +1431,132 @@ pub async fn review_glass(
     .await;
     Ok(see_other("/hub/patients".to_owned()))
 }
+
+/// How many of the newest posts the printable summary carries.
+const SUMMARY_POSTS: i64 = 20;
+
+#[derive(Template)]
+#[template(path = "patient_summary.html")]
+struct SummaryPage {
+    chrome: Chrome,
+    id: i64,
+    printed: String,
+    name: String,
+    kana: String,
+    born: String,
+    age: String,
+    sex: &'static str,
+    address: String,
+    needs: String,
+    contacts: Vec<(String, String, String)>,
+    registered: String,
+    consent: String,
+    team: Vec<(String, &'static str, String)>,
+    vitals: Vec<(String, String)>,
+    posts: Vec<(String, String, String)>,
+}
+
+/// `GET /patients/{id}/summary`: the patient on one printable sheet (A4; the browser prints
+/// it or saves it as PDF) — the facts, consent, team, the last 30 days' vitals and the newest
+/// posts. For team members; audited as an export.
+pub async fn summary(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    ext: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let lang = ctx.lang;
+    let (row, grant) = admitted(&app, &ctx, &ext, id, "careteam.export").await?;
+    if grant == Grant::BreakGlass {
+        return Err(PageError::forbidden(&ctx));
+    }
+    let today = super::power::today(&app);
+    let team = app
+        .store
+        .team(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let consents = app
+        .store
+        .consents(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let series = app
+        .store
+        .vitals_since(id, today - chrono::Duration::days(30))
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let posts = app
+        .store
+        .posts(id, None, "", SUMMARY_POSTS)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let p = &row.patient;
+    let consent = match consents.iter().rev().find(|c| c.withdrawn_at.is_none()) {
+        Some(c) => format!(
+            "{}（{}）",
+            lang.pick("同意あり", "Consent given"),
+            date_in(lang, c.consent.given_on)
+        ),
+        None => lang.pick("同意なし", "No consent").to_owned(),
+    };
+    let page = SummaryPage {
+        chrome: Chrome::new(&ctx, "nav.careteam", false),
+        id,
+        printed: date_in(lang, today),
+        name: p.name.clone(),
+        kana: p.kana.clone(),
+        born: date_in(lang, p.birth_date),
+        age: age(lang, p.birth_date, today),
+        sex: lang.pick(p.sex.label_ja(), p.sex.label_en()),
+        address: p.address.clone(),
+        needs: p
+            .needs
+            .iter()
+            .map(|n| lang.pick(n.label_ja(), n.label_en()))
+            .collect::<Vec<_>>()
+            .join("・"),
+        contacts: p
+            .contacts
+            .iter()
+            .map(|c| (c.name.clone(), c.relation.clone(), c.phone.clone()))
+            .collect(),
+        registered: row.registered_name.clone(),
+        consent,
+        team: team
+            .iter()
+            .filter(|m| m.removed_at.is_none())
+            .map(|m| {
+                (
+                    m.user_name.clone(),
+                    lang.pick(m.profession.label_ja(), m.profession.label_en()),
+                    m.institution_name.clone(),
+                )
+            })
+            .collect(),
+        vitals: series
+            .iter()
+            .map(|(at, v)| (jst_time_in(lang, at), vitals_text(lang, v)))
+            .collect(),
+        posts: posts
+            .iter()
+            .map(|post| {
+                (
+                    jst_time_in(lang, &post.created_at),
+                    format!(
+                        "{}（{}）",
+                        post.author_name,
+                        lang.pick(post.profession.label_ja(), post.profession.label_en())
+                    ),
+                    post.body.clone(),
+                )
+            })
+            .collect(),
+    };
+    let mut response = render(&ctx, &page)?.into_response();
+    response.headers_mut().insert(
+        axum::http::header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}
