@@ -225,17 +225,19 @@ impl Store {
         Ok(self.with_coverages(rows).await?.into_iter().next())
     }
 
-    /// An institution's absences, newest first (at most `limit`), with their coverage.
-    pub async fn absences_of(
+    /// The absences matching `condition` (on `$1`), newest first (at most `limit`), with their
+    /// coverage.
+    async fn absences_listed(
         &self,
-        institution: i64,
+        condition: &str,
+        id: i64,
         limit: i64,
     ) -> Result<Vec<AbsenceRow>, StoreError> {
         let sql = format!(
-            "{ABSENCE_SELECT} WHERE a.institution_id = $1 ORDER BY a.starts_on DESC, a.id DESC LIMIT $2"
+            "{ABSENCE_SELECT} WHERE {condition} ORDER BY a.starts_on DESC, a.id DESC LIMIT $2"
         );
         let rows = sqlx::query(&sql)
-            .bind(institution)
+            .bind(id)
             .bind(limit)
             .fetch_all(self.pool())
             .await?
@@ -245,25 +247,28 @@ impl Store {
         self.with_coverages(rows).await
     }
 
+    /// An institution's absences, newest first (at most `limit`), with their coverage.
+    pub async fn absences_of(
+        &self,
+        institution: i64,
+        limit: i64,
+    ) -> Result<Vec<AbsenceRow>, StoreError> {
+        self.absences_listed("a.institution_id = $1", institution, limit)
+            .await
+    }
+
     /// The absences others asked `backup` to cover, newest first (at most `limit`).
     pub async fn absences_covered_by(
         &self,
         backup: i64,
         limit: i64,
     ) -> Result<Vec<AbsenceRow>, StoreError> {
-        let sql = format!(
-            "{ABSENCE_SELECT} WHERE a.id IN (SELECT absence_id FROM coverages WHERE backup_id = $1)
-             ORDER BY a.starts_on DESC, a.id DESC LIMIT $2"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(backup)
-            .bind(limit)
-            .fetch_all(self.pool())
-            .await?
-            .iter()
-            .map(absence_of)
-            .collect::<Result<_, _>>()?;
-        self.with_coverages(rows).await
+        self.absences_listed(
+            "a.id IN (SELECT absence_id FROM coverages WHERE backup_id = $1)",
+            backup,
+            limit,
+        )
+        .await
     }
 
     /// The absences (not cancelled) of `institutions` that share a day with `from..=until`.
