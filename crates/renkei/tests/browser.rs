@@ -891,6 +891,21 @@ fn a_clinic_posts_a_respite_request_on_a_phone_and_sees_the_hospitals_acceptance
     let (wide, screen) = fits_the_screen(&phone);
     assert!(wide <= screen, "the form fits the phone: {wide} > {screen}");
     phone.screenshot(&out.join("urgent-1-phone-new.png"));
+    // A phone number slipped into the condition: refused, saying which field and why, the
+    // typing kept.
+    phone.type_into("textarea[name=condition]", " 家族 090-1234-5678");
+    phone.click("[data-testid=send-request]");
+    phone.wait_for("[data-testid=form-error]");
+    let refusal = phone.source();
+    assert!(
+        refusal.contains("「病状」に電話番号のようなもの"),
+        "the reason is named"
+    );
+    phone.screenshot(&out.join("urgent-1b-phone-refused.png"));
+    phone.clear_and_type(
+        "textarea[name=condition]",
+        "ALS。介護者（夫）の入院のため在宅療養が続けられない",
+    );
     phone.click("[data-testid=send-request]");
     phone.wait_for("[data-testid=urgent-status][data-status=open]");
     phone.wait_for("#urgent-live[data-live=on]");
