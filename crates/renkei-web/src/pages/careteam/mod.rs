@@ -1,0 +1,191 @@
+//! Care-team information sharing (`/patients…`, `/hub/patients`): an institution registers a
+//! patient, records the patient's consent, invites professionals of directory institutions into
+//! the care team, and the team writes one timeline (posts, vitals with small charts, urgent
+//! flags, read receipts, search). Every read of a patient goes through
+//! `renkei_domain::careteam::decide` and into the audit chain (allowed or refused); anyone
+//! refused gets the same 404 as for a patient that does not exist. A hub coordinator reaches a
+//! patient only by breaking the glass with a reason, for an hour, flagged for review. Two-factor
+//! login is required on every page here, whatever the policy says for the role.
+
+use crate::auth::access::client_of;
+use crate::chrome::Chrome;
+use crate::error::{Ctx, PageError};
+use crate::i18n::Lang;
+use crate::pages::home::render;
+use crate::pages::safety::{date_in, jst_time_in, see_other};
+use crate::pages::shared::{form, form_all, own_institutions};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{Path, RawForm, RawQuery, State};
+use axum::http::{Extensions, StatusCode};
+use axum::response::{IntoResponse, Response};
+use renkei_domain::accounts::AccountRole;
+use renkei_domain::audit::Outcome;
+use renkei_domain::careteam::{
+    decide, Asker, CareNeed, Consent, Consenter, EmergencyContact, Grant, Patient, PatientSex,
+    Profession, Vitals,
+};
+use renkei_domain::institution::InstitutionKind;
+use renkei_store::accounts::User;
+use renkei_store::audit::AuditEvent;
+use renkei_store::careteam::{NewPost, PatientRow};
+
+/// Posts shown per page of the timeline.
+const PAGE: i64 = 50;
+/// How long a break-glass access lasts, minutes.
+const GLASS_MINUTES: i64 = 60;
+/// How far from the registering institution others are offered for the team, km.
+const NEARBY_KM: f64 = 15.0;
+
+/// Appends one event to the audit chain (a failure is logged, never shown).
+async fn audit(
+    app: &AppState,
+    ctx: &Ctx,
+    ext: &Extensions,
+    action: &str,
+    outcome: Outcome,
+    target: String,
+) {
+    let event = AuditEvent::new(
+        ctx.viewer.user().map(|u| u.id),
+        action,
+        outcome,
+        target,
+        client_of(ext),
+    );
+    if let Err(e) = app.store.append_audit(&event).await {
+        tracing::error!(error = %e, "could not audit a patient access");
+    }
+}
+
+/// The signed-in user, who must have a second factor here.
+fn user_with_second_factor(ctx: &Ctx) -> Result<&User, PageError> {
+    let user = ctx
+        .viewer
+        .signed_in()
+        .ok_or_else(|| PageError::not_found(ctx))?;
+    if !user.totp_enabled {
+        return Err(PageError::forbidden(ctx));
+    }
+    Ok(user)
+}
+
+/// What `decide` needs about the viewer; with `patient`, their open break-glass reason for it.
+async fn asker_of(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    patient: Option<i64>,
+) -> Result<Asker, PageError> {
+    let break_glass = match patient {
+        Some(id) => app
+            .store
+            .break_glass_reason(id, user.id, app.clock.now())
+            .await
+            .map_err(|e| PageError::store(ctx, e))?,
+        None => None,
+    };
+    Ok(Asker {
+        user_id: user.id.0,
+        institutions: own_institutions(user),
+        coordinates: coordinated_areas(user),
+        break_glass,
+    })
+}
+
+/// The patient, if `decide` lets the viewer in, and how; every decision is audited. Refused:
+/// the same 404 as for no patient.
+async fn admitted(
+    app: &AppState,
+    ctx: &Ctx,
+    ext: &Extensions,
+    id: i64,
+    action: &str,
+) -> Result<(PatientRow, Grant), PageError> {
+    let user = user_with_second_factor(ctx)?;
+    let target = format!("patient:{id}");
+    let Some(record) = app
+        .store
+        .access_record(id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+    else {
+        audit(
+            app,
+            ctx,
+            ext,
+            action,
+            Outcome::Denied,
+            format!("{target} absent"),
+        )
+        .await;
+        return Err(PageError::not_found(ctx));
+    };
+    let asker = asker_of(app, ctx, user, Some(id)).await?;
+    match decide(&asker, &record) {
+        Ok(grant) => {
+            let how = match grant {
+                Grant::Registering => "registering",
+                Grant::Member => "member",
+                Grant::BreakGlass => "break_glass",
+            };
+            audit(
+                app,
+                ctx,
+                ext,
+                action,
+                Outcome::Ok,
+                format!("{target} {how}"),
+            )
+            .await;
+            let patient = app
+                .store
+                .patient(id)
+                .await
+                .map_err(|e| PageError::store(ctx, e))?
+                .ok_or_else(|| PageError::not_found(ctx))?;
+            Ok((patient, grant))
+        }
+        Err(refusal) => {
+            audit(
+                app,
+                ctx,
+                ext,
+                action,
+                Outcome::Denied,
+                format!("{target} {refusal:?}"),
+            )
+            .await;
+            Err(PageError::not_found(ctx))
+        }
+    }
+}
+
+fn age(lang: Lang, born: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
+    let years = today.years_since(born).unwrap_or(0);
+    match lang {
+        Lang::Ja => format!("{years}歳"),
+        Lang::En => format!("{years} y"),
+    }
+}
+
+fn coordinated_areas(user: &User) -> Vec<String> {
+    user.memberships
+        .iter()
+        .filter(|m| m.role == AccountRole::HubCoordinator)
+        .filter_map(|m| m.organisation.area_code.clone())
+        .collect()
+}
+
+mod export;
+mod glass;
+mod register;
+mod team;
+mod timeline;
+
+pub use export::{audit_export, fhir_export, summary};
+pub use glass::{break_glass, glass, glass_search, review_glass};
+pub use register::{list, new_form, register};
+pub use team::{consent, invite, remove, withdraw};
+use timeline::{owner, refused, vitals_text};
+pub use timeline::{post, show};
