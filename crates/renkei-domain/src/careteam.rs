@@ -430,12 +430,98 @@ pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 pub fn sniff(bytes: &[u8]) -> Option<AttachmentType> {
     if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
         Some(AttachmentType::Png)
-    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) && bytes.ends_with(&[0xFF, 0xD9]) {
+    } else if bytes.starts_with(&[0xFF, 0xD8, 0xFF])
+        && bytes.windows(2).skip(3).any(|w| w == [0xFF, 0xD9])
+    {
+        // Phones append data after the end-of-image marker (motion photos), so the marker is
+        // looked for, not required last.
+
         Some(AttachmentType::Jpeg)
     } else if bytes.starts_with(b"%PDF-") && crate::readiness::ends_like_pdf(bytes) {
         Some(AttachmentType::Pdf)
     } else {
         None
+    }
+}
+
+/// At most this many files go with one post.
+pub const MAX_ATTACHMENTS: usize = 3;
+
+/// The file, if the timeline takes it: a PNG, JPEG or PDF by its content, not empty and no
+/// larger than [`MAX_ATTACHMENT_BYTES`]; otherwise what to tell the user.
+pub fn check_attachment(file_name: &str, bytes: &[u8]) -> Result<AttachmentType, String> {
+    if bytes.is_empty() {
+        return Err(format!("「{file_name}」は空のファイルです"));
+    }
+    if bytes.len() > MAX_ATTACHMENT_BYTES {
+        return Err(format!(
+            "「{file_name}」は大きすぎます（{:.1} MB）。1ファイル10 MBまでです。写真は縮小してから添付してください",
+            bytes.len() as f64 / 1_048_576.0
+        ));
+    }
+    sniff(bytes).ok_or_else(|| {
+        format!("「{file_name}」は写真（JPEG・PNG）かPDFではありません。名前ではなく中身で確かめています")
+    })
+}
+
+/// What a physician records after a home visit so that the team can see it — the items the
+/// 2024 fee schedule asks for under 在宅医療情報連携加算: ① the next visit and whether the
+/// treatment plan changed, ② what changed, ③ points to heed in care.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VisitRecord {
+    /// ① The next planned visit.
+    pub next_visit_on: Option<NaiveDate>,
+    /// ① Whether the treatment plan changed.
+    pub plan_changed: bool,
+    /// ② What changed (required when it changed).
+    pub plan_change: String,
+    /// ③ Points to heed in medical and care work.
+    pub care_points: String,
+}
+
+impl VisitRecord {
+    /// Reads the form: `None` when nothing of it was filled in; an error names the field.
+    pub fn read(
+        next_visit_on: &str,
+        plan_changed: &str,
+        plan_change: &str,
+        care_points: &str,
+        today: NaiveDate,
+    ) -> Result<Option<VisitRecord>, String> {
+        let filled = [next_visit_on, plan_changed, plan_change, care_points]
+            .iter()
+            .any(|v| !v.trim().is_empty());
+        if !filled {
+            return Ok(None);
+        }
+        let next = match next_visit_on.trim() {
+            "" => None,
+            text => {
+                let day = crate::power::read_day(text, "次回訪問予定日")?;
+                if day < today {
+                    return Err("次回訪問予定日が今日より前になっています".into());
+                }
+                Some(day)
+            }
+        };
+        let changed = match plan_changed.trim() {
+            "yes" => true,
+            "no" => false,
+            _ => return Err("治療方針の変更の有無を選んでください".into()),
+        };
+        let change = plan_change.trim().to_owned();
+        if changed && change.is_empty() {
+            return Err("治療方針を変更したときは、変更の概要を書いてください".into());
+        }
+        if change.chars().count() > 1000 || care_points.trim().chars().count() > 1000 {
+            return Err("変更の概要と留意点は、それぞれ1000文字までにしてください".into());
+        }
+        Ok(Some(VisitRecord {
+            next_visit_on: next,
+            plan_changed: changed,
+            plan_change: change,
+            care_points: care_points.trim().to_owned(),
+        }))
     }
 }
 
@@ -624,5 +710,62 @@ mod tests {
         assert_eq!(sniff(b"<script>alert(1)</script>"), None);
         assert_eq!(sniff(b"MZ\x90\x00 a program named photo.jpg"), None);
         assert_eq!(sniff(b"%PDF-1.7 but cut off"), None);
+        // A motion photo: the JPEG ends, a video follows.
+        assert_eq!(
+            sniff(&[0xFF, 0xD8, 0xFF, 0xE1, 7, 0xFF, 0xD9, 0, 0, 0, 0x18, b'f', b't', b'y', b'p']),
+            Some(AttachmentType::Jpeg)
+        );
+        // The start of a JPEG and nothing of its end.
+        assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
+    }
+
+    #[test]
+    fn attachments_are_refused_with_what_to_do() {
+        assert_eq!(
+            check_attachment("a.png", b"\x89PNG\r\n\x1a\nrest"),
+            Ok(AttachmentType::Png)
+        );
+        assert!(check_attachment("空.pdf", b"")
+            .unwrap_err()
+            .contains("空のファイル"));
+        let big = vec![0u8; MAX_ATTACHMENT_BYTES + 1];
+        let e = check_attachment("大.jpg", &big).unwrap_err();
+        assert!(e.contains("10 MB") && e.contains("大.jpg"), "{e}");
+        let e = check_attachment("写真.jpg", b"<script>alert(1)</script>").unwrap_err();
+        assert!(e.contains("中身で確かめています"), "{e}");
+    }
+
+    #[test]
+    fn visit_records_need_the_plan_answer_and_what_changed() {
+        let today = d(2026, 12, 2);
+        assert_eq!(VisitRecord::read("", "", "", "", today), Ok(None));
+        assert_eq!(
+            VisitRecord::read("2026-12-09", "no", "", "転倒に注意", today),
+            Ok(Some(VisitRecord {
+                next_visit_on: Some(d(2026, 12, 9)),
+                plan_changed: false,
+                plan_change: String::new(),
+                care_points: "転倒に注意".into(),
+            }))
+        );
+        assert_eq!(
+            VisitRecord::read("令和8年12月9日", "yes", "利尿薬を増量", "", today)
+                .unwrap()
+                .unwrap()
+                .next_visit_on,
+            Some(d(2026, 12, 9))
+        );
+        assert!(VisitRecord::read("2026-12-09", "", "", "", today)
+            .unwrap_err()
+            .contains("変更の有無"));
+        assert!(VisitRecord::read("", "yes", " ", "", today)
+            .unwrap_err()
+            .contains("変更の概要"));
+        assert!(VisitRecord::read("2026-11-30", "no", "", "", today)
+            .unwrap_err()
+            .contains("今日より前"));
+        assert!(VisitRecord::read("来週", "no", "", "", today)
+            .unwrap_err()
+            .contains("次回訪問予定日"));
     }
 }

@@ -1,9 +1,10 @@
 //! Care-team information sharing (migration 16): patients, their consents (every one kept, the
 //! newest not withdrawn in force), team members and the timeline. This module stores and reads;
-//! who may read is `renkei_domain::careteam::decide`, fed by [`Store::access_record`]. Lists
+//! who may read is `renkei_domain::careteam::decide`, fed by [`Store::access_record`] (one patient) or [`Store::member_records`] (a list). Lists
 //! only ever start from the asking user's own team memberships, so no count, page or search
 //! reveals a patient to someone outside the team.
 
+use crate::care_files::{AttachmentMeta, NewAttachment};
 use crate::connect::Store;
 use crate::error::StoreError;
 use crate::time_text;
@@ -11,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use renkei_domain::accounts::UserId;
 use renkei_domain::careteam::{
     CareNeed, Consent, Consenter, EmergencyContact, Member, Patient, PatientSex, Profession,
-    Record, Vitals,
+    Record, VisitRecord, Vitals,
 };
 use renkei_domain::text::search_key;
 use sqlx::any::AnyRow;
@@ -87,10 +88,16 @@ pub struct PostRow {
     pub urgent: bool,
     /// Vitals taken.
     pub vitals: Option<Vitals>,
+    /// The physician's visit record, if the post carries one.
+    pub visit: Option<VisitRecord>,
     /// Posted (UTC text).
     pub created_at: String,
     /// How many team members have read it.
     pub read_by: i64,
+    /// Its files.
+    pub attachments: Vec<AttachmentMeta>,
+    /// The names of the members it was addressed to.
+    pub mentions: Vec<String>,
 }
 
 /// A new post.
@@ -108,6 +115,22 @@ pub struct NewPost<'a> {
     pub urgent: bool,
     /// Vitals, if taken.
     pub vitals: Option<Vitals>,
+    /// The physician's visit record, if written.
+    pub visit: Option<VisitRecord>,
+    /// Team members it is addressed to (users; those not on the team are ignored).
+    pub mentions: &'a [i64],
+    /// Files, already checked.
+    pub attachments: &'a [NewAttachment<'a>],
+}
+
+/// A LIKE pattern matching text that contains `text` (wildcards in it escaped; `ESCAPE '\\'`).
+fn like_contains(text: &str) -> String {
+    format!(
+        "%{}%",
+        text.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    )
 }
 
 fn bad(what: &str, code: &str) -> StoreError {
@@ -142,7 +165,16 @@ const PATIENT_SELECT: &str = "SELECT p.id, p.registered_by, i.name AS registered
         p.name, p.kana, p.birth_date, p.sex, p.address, p.needs, p.contacts, p.created_at
      FROM patients p JOIN institutions i ON i.id = p.registered_by";
 
+/// A consent from a row whose consent id is `consent_id` (joined queries).
+fn consent_of_columns(r: &AnyRow) -> Result<ConsentRow, StoreError> {
+    consent_from(r, "consent_id")
+}
+
 fn consent_of(r: &AnyRow) -> Result<ConsentRow, StoreError> {
+    consent_from(r, "id")
+}
+
+fn consent_from(r: &AnyRow, id_column: &str) -> Result<ConsentRow, StoreError> {
     let consenter: String = r.try_get("consenter")?;
     let institutions: String = r.try_get("excluded_institutions")?;
     let professions: String = r.try_get("excluded_professions")?;
@@ -150,7 +182,7 @@ fn consent_of(r: &AnyRow) -> Result<ConsentRow, StoreError> {
     let withdrawn_at: Option<String> = r.try_get("withdrawn_at")?;
     let json = |e: serde_json::Error| StoreError::Invalid(e.to_string());
     Ok(ConsentRow {
-        id: r.try_get("id")?,
+        id: r.try_get(id_column)?,
         consent: Consent {
             consenter: serde_json::from_str::<Consenter>(&consenter).map_err(json)?,
             given_on: given.parse().map_err(|_| bad("date", &given))?,
@@ -183,6 +215,23 @@ fn post_of(r: &AnyRow) -> Result<PostRow, StoreError> {
         spo2: n("spo2")?,
         temperature_tenths: n("temperature_tenths")?,
     };
+    let next: Option<String> = r.try_get("next_visit_on")?;
+    let visit = match r.try_get::<Option<i64>, _>("plan_changed")? {
+        None => None,
+        Some(changed) => Some(VisitRecord {
+            next_visit_on: next
+                .as_deref()
+                .map(|d| d.parse().map_err(|_| bad("date", d)))
+                .transpose()?,
+            plan_changed: changed != 0,
+            plan_change: r
+                .try_get::<Option<String>, _>("plan_change")?
+                .unwrap_or_default(),
+            care_points: r
+                .try_get::<Option<String>, _>("care_points")?
+                .unwrap_or_default(),
+        }),
+    };
     Ok(PostRow {
         id: r.try_get("id")?,
         author_id: r.try_get("author_id")?,
@@ -192,8 +241,11 @@ fn post_of(r: &AnyRow) -> Result<PostRow, StoreError> {
         body: r.try_get("body")?,
         urgent: r.try_get::<i64, _>("urgent")? != 0,
         vitals: (vitals != Vitals::default()).then_some(vitals),
+        visit,
         created_at: r.try_get("created_at")?,
         read_by: r.try_get("read_by")?,
+        attachments: Vec::new(),
+        mentions: Vec::new(),
     })
 }
 
@@ -308,33 +360,106 @@ impl Store {
         }))
     }
 
-    /// The patients on whose team `user` is (not removed), by reading, at most `limit`; `text`
-    /// narrows by name or reading. Only the user's own memberships are looked at.
-    pub async fn patients_of_member(
+    /// The patients on whose team `user` is (not removed), each with what `decide` needs about
+    /// the user's own membership and the consent in force, in two queries whatever the number
+    /// (the list page decides each row without a query per patient). `text` narrows by name or
+    /// reading.
+    pub async fn member_records(
         &self,
         user: UserId,
         text: &str,
-        limit: i64,
-    ) -> Result<Vec<PatientRow>, StoreError> {
+    ) -> Result<Vec<(PatientRow, Record)>, StoreError> {
         let key = search_key(text);
-        let pattern = format!(
-            "%{}%",
-            key.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = like_contains(&key);
         let sql = format!(
             "{PATIENT_SELECT} JOIN care_team_members m ON m.patient_id = p.id
              WHERE m.user_id = $1 AND m.removed_at IS NULL AND p.search_key LIKE $2 ESCAPE '\\'
-             ORDER BY p.kana, p.id LIMIT $3"
+             ORDER BY p.kana, p.id"
         );
-        let rows = sqlx::query(&sql)
+        let patients = sqlx::query(&sql)
             .bind(user.0)
-            .bind(pattern)
-            .bind(limit)
+            .bind(&pattern)
             .fetch_all(self.pool())
             .await?;
-        rows.iter().map(patient_of).collect()
+        // The user's memberships and each patient's newest consent not withdrawn.
+        let rows = sqlx::query(
+            "SELECT m.patient_id, m.institution_id, m.profession,
+                    c.id AS consent_id, c.consenter, c.given_on, c.excluded_institutions,
+                    c.excluded_professions, c.recorded_at, c.withdrawn_at
+             FROM care_team_members m
+             LEFT JOIN patient_consents c ON c.id = (
+                 SELECT MAX(c2.id) FROM patient_consents c2
+                 WHERE c2.patient_id = m.patient_id AND c2.withdrawn_at IS NULL)
+             WHERE m.user_id = $1 AND m.removed_at IS NULL",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        let mut by_patient = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let consent = match r.try_get::<Option<i64>, _>("consent_id")? {
+                Some(_) => Some(consent_of_columns(r)?.consent),
+                None => None,
+            };
+            let member = Member {
+                user_id: user.0,
+                institution_id: r.try_get("institution_id")?,
+                profession: profession_of(r)?,
+                removed: false,
+            };
+            by_patient.insert(r.try_get::<i64, _>("patient_id")?, (member, consent));
+        }
+        let mut out = Vec::with_capacity(patients.len());
+        for r in &patients {
+            let row = patient_of(r)?;
+            let Some((member, consent)) = by_patient.remove(&row.id) else {
+                continue;
+            };
+            let record = Record {
+                registered_by: row.registered_by,
+                area: row.area_code.clone(),
+                consent,
+                team: vec![member],
+            };
+            out.push((row, record));
+        }
+        Ok(out)
+    }
+
+    /// How many posts addressed to `user` they have not seen, by patient (only patients whose
+    /// team they are on now); the caller still decides which of those the user may open.
+    pub async fn unseen_mentions(&self, user: UserId) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT c.patient_id, COUNT(*) AS n FROM care_mentions c
+             JOIN care_team_members m ON m.patient_id = c.patient_id AND m.user_id = c.user_id
+             WHERE c.user_id = $1 AND c.seen_at IS NULL AND m.removed_at IS NULL
+             GROUP BY c.patient_id",
+        )
+        .bind(user.0)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("patient_id")?, r.try_get("n")?)))
+            .collect()
+    }
+
+    /// Marks the posts of a patient addressed to `user` as seen.
+    pub async fn mark_mentions_seen(
+        &self,
+        patient: i64,
+        user: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE care_mentions SET seen_at = $1
+             WHERE patient_id = $2 AND user_id = $3 AND seen_at IS NULL",
+        )
+        .bind(time_text(now))
+        .bind(patient)
+        .bind(user.0)
+        .execute(self.pool())
+        .await?;
+        Ok(())
     }
 
     /// Every consent of a patient, oldest first.
@@ -356,6 +481,7 @@ impl Store {
         &self,
         patient: i64,
         consent: &Consent,
+        form: Option<&NewAttachment<'_>>,
         by: UserId,
         now: DateTime<Utc>,
     ) -> Result<i64, StoreError> {
@@ -390,6 +516,11 @@ impl Store {
         .bind(by.0)
         .fetch_one(&mut *tx)
         .await?;
+        if let Some(file) = form {
+            let files = std::slice::from_ref(file);
+            self.insert_attachments(&mut tx, patient, (None, Some(id)), files, by, now)
+                .await?;
+        }
         tx.commit().await?;
         Ok(id)
     }
@@ -512,7 +643,8 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Adds a post to a patient's timeline; returns its id.
+    /// Adds a post to a patient's timeline with its files (sealed) and mentions, in one
+    /// transaction; returns its id.
     pub async fn add_post(
         &self,
         patient: i64,
@@ -521,10 +653,15 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let v = post.vitals.unwrap_or_default();
         let n = |x: Option<u32>| x.map(i64::from);
+        let visit = post.visit.as_ref();
+        let at = time_text(now);
+        let mut tx = self.pool().begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO care_posts (patient_id, author_id, institution_id, profession, body, urgent,
-                 systolic, diastolic, pulse, spo2, temperature_tenths, created_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+                 systolic, diastolic, pulse, spo2, temperature_tenths, created_at,
+                 next_visit_on, plan_changed, plan_change, care_points)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+             RETURNING id",
         )
         .bind(patient)
         .bind(post.author.0)
@@ -537,9 +674,38 @@ impl Store {
         .bind(n(v.pulse))
         .bind(n(v.spo2))
         .bind(n(v.temperature_tenths))
-        .bind(time_text(now))
-        .fetch_one(self.pool())
+        .bind(&at)
+        .bind(visit.and_then(|v| v.next_visit_on).map(|d| d.to_string()))
+        .bind(visit.map(|v| i64::from(v.plan_changed)))
+        .bind(visit.map(|v| v.plan_change.clone()))
+        .bind(visit.map(|v| v.care_points.clone()))
+        .fetch_one(&mut *tx)
         .await?;
+        for user in post.mentions {
+            if *user == post.author.0 {
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO care_mentions (post_id, user_id, patient_id)
+                 SELECT $1, m.user_id, m.patient_id FROM care_team_members m
+                 WHERE m.patient_id = $2 AND m.user_id = $3 AND m.removed_at IS NULL",
+            )
+            .bind(id)
+            .bind(patient)
+            .bind(user)
+            .execute(&mut *tx)
+            .await?;
+        }
+        self.insert_attachments(
+            &mut tx,
+            patient,
+            (Some(id), None),
+            post.attachments,
+            post.author,
+            now,
+        )
+        .await?;
+        tx.commit().await?;
         Ok(id)
     }
 
@@ -552,17 +718,12 @@ impl Store {
         text: &str,
         limit: i64,
     ) -> Result<Vec<PostRow>, StoreError> {
-        let pattern = format!(
-            "%{}%",
-            text.trim()
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = like_contains(text.trim());
         let rows = sqlx::query(
             "SELECT p.id, p.author_id, u.display_name AS author_name, i.name AS institution_name,
                     p.profession, p.body, p.urgent, p.systolic, p.diastolic, p.pulse, p.spo2,
-                    p.temperature_tenths, p.created_at,
+                    p.temperature_tenths, p.created_at, p.next_visit_on, p.plan_changed,
+                    p.plan_change, p.care_points,
                     (SELECT COUNT(*) FROM care_reads r WHERE r.post_id = p.id) AS read_by
              FROM care_posts p JOIN users u ON u.id = p.author_id
              JOIN institutions i ON i.id = p.institution_id
@@ -575,27 +736,54 @@ impl Store {
         .bind(limit)
         .fetch_all(self.pool())
         .await?;
-        rows.iter().map(post_of).collect()
+        let mut posts = rows.iter().map(post_of).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<i64> = posts.iter().map(|p| p.id).collect();
+        for a in self.attachments_of_posts(patient, &ids).await? {
+            if let Some(p) = posts.iter_mut().find(|p| Some(p.id) == a.post_id) {
+                p.attachments.push(a);
+            }
+        }
+        if let (Some(low), Some(high)) = (ids.iter().min(), ids.iter().max()) {
+            let rows = sqlx::query(
+                "SELECT c.post_id, u.display_name FROM care_mentions c
+                 JOIN users u ON u.id = c.user_id
+                 WHERE c.patient_id = $1 AND c.post_id BETWEEN $2 AND $3 ORDER BY u.display_name",
+            )
+            .bind(patient)
+            .bind(low)
+            .bind(high)
+            .fetch_all(self.pool())
+            .await?;
+            for r in rows {
+                let post: i64 = r.try_get("post_id")?;
+                if let Some(p) = posts.iter_mut().find(|p| p.id == post) {
+                    p.mentions.push(r.try_get("display_name")?);
+                }
+            }
+        }
+        Ok(posts)
     }
 
-    /// Marks every post of a patient up to `upto` as read by `user` (read receipts).
+    /// Marks the posts of a patient shown to `user`, ids `from..=upto`, as read (read receipts:
+    /// what was on the screen, not the whole history).
     pub async fn mark_read(
         &self,
         patient: i64,
         user: UserId,
-        upto: i64,
+        (from, upto): (i64, i64),
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO care_reads (post_id, user_id, read_at)
              SELECT p.id, $1, $2 FROM care_posts p
-             WHERE p.patient_id = $3 AND p.id <= $4
+             WHERE p.patient_id = $3 AND p.id BETWEEN $5 AND $4
                AND NOT EXISTS (SELECT 1 FROM care_reads r WHERE r.post_id = p.id AND r.user_id = $1)",
         )
         .bind(user.0)
         .bind(time_text(now))
         .bind(patient)
         .bind(upto)
+        .bind(from)
         .execute(self.pool())
         .await?;
         Ok(())
@@ -728,12 +916,7 @@ impl Store {
         if areas.is_empty() || key.chars().count() < 2 {
             return Ok(Vec::new());
         }
-        let pattern = format!(
-            "%{}%",
-            key.replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = like_contains(&key);
         let marks: Vec<String> = (3..areas.len() + 3).map(|n| format!("${n}")).collect();
         let sql = format!(
             "{PATIENT_SELECT} WHERE p.search_key LIKE $1 ESCAPE '\\' AND p.birth_date = $2

@@ -11,6 +11,8 @@ pub mod audit;
 pub mod backup;
 pub mod bcp;
 pub mod beds;
+pub mod care_evidence;
+pub mod care_files;
 pub mod careteam;
 pub mod changes;
 pub mod conference;
@@ -26,6 +28,7 @@ pub mod records;
 pub mod region;
 pub mod rota;
 pub mod safety;
+mod sealed;
 pub mod urgent;
 
 pub use connect::{redact, sqlite_url, Backend, Store};

@@ -103,6 +103,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "careteam",
         sql: include_str!("../migrations/0016_careteam.sql"),
     },
+    Migration {
+        version: 17,
+        name: "care_files",
+        sql: include_str!("../migrations/0017_care_files.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -68,7 +68,11 @@ impl Chrome {
                 key,
                 href,
                 current: key == section,
-                badge: (key == "nav.coordination" && ctx.waiting > 0).then_some(ctx.waiting),
+                badge: match key {
+                    "nav.coordination" => (ctx.waiting > 0).then_some(ctx.waiting),
+                    "nav.careteam" => (ctx.mentions > 0).then_some(ctx.mentions),
+                    _ => None,
+                },
             })
             .collect();
         let mut tools = Vec::new();
@@ -140,6 +144,7 @@ impl Chrome {
             },
             map: Default::default(),
             waiting: 0,
+            mentions: 0,
         };
         Self::new(&ctx, "", false)
     }

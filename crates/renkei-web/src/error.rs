@@ -26,6 +26,8 @@ pub struct Ctx {
     pub map: std::sync::Arc<crate::MapSettings>,
     /// How many requests wait for the viewer's institution's answer (the navigation's badge).
     pub waiting: usize,
+    /// How many care-team posts addressed to the viewer they have not seen (a badge too).
+    pub mentions: usize,
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
@@ -55,7 +57,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
             waiting: parts
                 .extensions
                 .get::<crate::notifications::Waiting>()
-                .map_or(0, |w| w.0),
+                .map_or(0, |w| w.coordination),
+            mentions: parts
+                .extensions
+                .get::<crate::notifications::Waiting>()
+                .map_or(0, |w| w.mentions),
         })
     }
 }
@@ -197,6 +203,7 @@ pub fn forbidden(lang: Lang, viewer: &Viewer) -> Response {
         viewer: viewer.clone(),
         map: Default::default(),
         waiting: 0,
+        mentions: 0,
     };
     error_page(
         Chrome::new(&ctx, "", false),

@@ -1,6 +1,7 @@
-//! The navigation's badge: how many urgent requests and requests for backup wait for the
-//! signed-in institution staff's answer, counted once per page (not for assets, machine
-//! interfaces or the live parts pages fetch again).
+//! The navigation's badges: how many urgent requests and requests for backup wait for the
+//! signed-in institution staff's answer, and how many care-team posts addressed to the user
+//! they have not seen (only of patients they may open now), counted once per page (not for
+//! assets, machine interfaces or the live parts pages fetch again).
 
 use crate::auth::Viewer;
 use crate::AppState;
@@ -9,9 +10,14 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 
-/// What waits for the viewer's institutions' answer.
+/// What waits for the viewer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Waiting(pub usize);
+pub struct Waiting {
+    /// Urgent requests and backup requests waiting for the institutions' answer.
+    pub coordination: usize,
+    /// Care-team posts addressed to the user, not yet seen.
+    pub mentions: usize,
+}
 
 /// Whether a request is a page a person opens (so the badge is worth counting).
 fn is_page(request: &Request) -> bool {
@@ -34,19 +40,29 @@ fn is_page(request: &Request) -> bool {
 /// Counts what waits for signed-in institution staff and hands it to the page.
 pub async fn count(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
     if is_page(&request) {
-        let institutions: Vec<i64> = match request.extensions().get::<Viewer>() {
-            Some(Viewer::SignedIn { user, .. }) => crate::pages::shared::own_institutions(user),
-            _ => Vec::new(),
+        let user = match request.extensions().get::<Viewer>() {
+            Some(Viewer::SignedIn { user, .. }) => Some(user.clone()),
+            _ => None,
         };
+        let institutions = user
+            .as_ref()
+            .map(|u| crate::pages::shared::own_institutions(u))
+            .unwrap_or_default();
+        let mut waiting = Waiting::default();
         if !institutions.is_empty() {
             match app.store.waiting_for(&institutions).await {
-                Ok(n) => {
-                    request
-                        .extensions_mut()
-                        .insert(Waiting(usize::try_from(n).unwrap_or(0)));
-                }
+                Ok(n) => waiting.coordination = usize::try_from(n).unwrap_or(0),
                 Err(e) => tracing::warn!(error = %e, "counting what waits failed"),
             }
+        }
+        if let Some(user) = user.as_ref().filter(|u| u.totp_enabled) {
+            match crate::pages::careteam::unseen_mentions(&app, user).await {
+                Ok(n) => waiting.mentions = n,
+                Err(e) => tracing::warn!(error = %e, "counting mentions failed"),
+            }
+        }
+        if waiting != Waiting::default() {
+            request.extensions_mut().insert(waiting);
         }
     }
     next.run(request).await

@@ -53,17 +53,32 @@ pub enum Upload {
     Directory,
     /// `/institutions/{id}/bcp/document`: a BCP as PDF, from institution staff.
     Bcp,
+    /// `/patients/{id}/posts` and `/patients/{id}/consent`: photos and PDFs of the care team
+    /// (a post's files, the signed consent form), from users with a second factor.
+    CareFiles,
 }
+
+/// The largest body of a care-team form with files (the session layer holds others to less).
+pub(crate) const CARE_FILES_LIMIT: usize = renkei_domain::careteam::MAX_ATTACHMENTS
+    * renkei_domain::careteam::MAX_ATTACHMENT_BYTES
+    + 64 * 1024;
 
 /// The upload a path takes, if it takes one.
 pub fn upload_of(path: &str) -> Option<Upload> {
     if path == "/hub/import" {
         return Some(Upload::Directory);
     }
+    let number = |id: &str| !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit());
+    if let Some(rest) = path.strip_prefix("/patients/") {
+        let id = rest
+            .strip_suffix("/posts")
+            .or_else(|| rest.strip_suffix("/consent"))?;
+        return number(id).then_some(Upload::CareFiles);
+    }
     let id = path
         .strip_prefix("/institutions/")?
         .strip_suffix("/bcp/document")?;
-    (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then_some(Upload::Bcp)
+    number(id).then_some(Upload::Bcp)
 }
 
 /// Whether a path takes uploads, so the session layer allows the larger body.
@@ -606,13 +621,43 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "POST",
         "/patients/{id}/posts",
         Access::Roles(INSTITUTION_STAFF),
-        post(careteam::post),
+        post(careteam::post).layer(axum::extract::DefaultBodyLimit::max(CARE_FILES_LIMIT)),
+    )
+    .add(
+        "GET",
+        "/patients/{id}/files/{file}",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::file),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/ict-evidence",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::evidence),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/ict-evidence.csv",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::evidence_csv),
+    )
+    .add(
+        "GET",
+        "/institutions/{id}/ict-evidence.xlsx",
+        Access::Roles(INSTITUTION_STAFF),
+        get(careteam::evidence_xlsx),
+    )
+    .add(
+        "POST",
+        "/institutions/{id}/ict-evidence/special",
+        Access::Roles(INSTITUTION_STAFF),
+        post(careteam::special_relation),
     )
     .add(
         "POST",
         "/patients/{id}/consent",
         Access::Roles(INSTITUTION_STAFF),
-        post(careteam::consent),
+        post(careteam::consent).layer(axum::extract::DefaultBodyLimit::max(CARE_FILES_LIMIT)),
     )
     .add(
         "POST",
@@ -1062,4 +1107,30 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
 /// The rule table alone.
 pub fn table(state: &AppState) -> Vec<RouteRule> {
     build(state).1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{upload_of, Upload};
+
+    #[test]
+    fn only_the_upload_forms_take_large_bodies() {
+        assert_eq!(upload_of("/hub/import"), Some(Upload::Directory));
+        assert_eq!(
+            upload_of("/institutions/12/bcp/document"),
+            Some(Upload::Bcp)
+        );
+        assert_eq!(upload_of("/patients/7/posts"), Some(Upload::CareFiles));
+        assert_eq!(upload_of("/patients/7/consent"), Some(Upload::CareFiles));
+        for other in [
+            "/patients/7/consent/withdraw",
+            "/patients/x/posts",
+            "/patients//posts",
+            "/patients/7/team",
+            "/institutions/12/bcp",
+            "/institutions/a/bcp/document",
+        ] {
+            assert_eq!(upload_of(other), None, "{other}");
+        }
+    }
 }

@@ -592,8 +592,20 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ("GET", "/patients" | "/patients/{id}") => &[Admin, Coordinator, InstAdmin, Staff],
         (
             "GET",
-            "/patients/{id}/fhir.json" | "/patients/{id}/audit.json" | "/patients/{id}/summary",
+            "/patients/{id}/fhir.json"
+            | "/patients/{id}/audit.json"
+            | "/patients/{id}/summary"
+            | "/patients/{id}/files/{file}",
         ) => &[InstAdmin, Staff],
+        // The 在宅医療情報連携加算 evidence: only the institution's own staff (the walked
+        // staff belong to none, so they get "not found").
+        (
+            "GET",
+            "/institutions/{id}/ict-evidence"
+            | "/institutions/{id}/ict-evidence.csv"
+            | "/institutions/{id}/ict-evidence.xlsx",
+        ) => &[InstAdmin, Staff],
+        ("POST", "/institutions/{id}/ict-evidence/special") => &[InstAdmin, Staff],
         ("GET" | "POST", "/patients/new") => &[],
         (
             "POST",
@@ -706,6 +718,7 @@ fn concrete(path: &str) -> String {
         .replace("{doc}", "999999")
         .replace("{shift}", "999999")
         .replace("{member}", "999999")
+        .replace("{file}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -188,11 +188,26 @@ pub async fn authenticate(
                 // The PDF and the form around it.
                 renkei_domain::readiness::MAX_BCP_BYTES + 64 * 1024
             }
+            (Some(crate::routes::Upload::CareFiles), Some(u)) if u.totp_enabled => {
+                // A post's files (or the consent form) and the text around them.
+                crate::routes::CARE_FILES_LIMIT
+            }
             _ => app.config.body_limit,
         };
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
-            Err(_) => return crate::error::payload_too_large(),
+            Err(_) => {
+                // Refused before it was read to the end; on record, as any refused upload.
+                let event = AuditEvent::new(
+                    viewer.user().map(|u| u.id),
+                    "request.too_large",
+                    Outcome::Denied,
+                    format!("route:{}", parts.uri.path()),
+                    client,
+                );
+                let _ = app.store.append_audit(&event).await;
+                return crate::error::payload_too_large();
+            }
         };
         let sent = parts
             .headers

@@ -68,3 +68,101 @@ pub(crate) fn download(content_type: &str, file_name: &str, body: impl IntoRespo
     )
         .into_response()
 }
+
+/// A file sent with a form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SentFile {
+    /// The form field it came in.
+    pub field: String,
+    /// The name it came with.
+    pub name: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A submitted form, urlencoded or multipart (then with its files): the same fields either way,
+/// so a form that may carry files reads like any other.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Submitted {
+    fields: Vec<(String, String)>,
+    /// The files, in the order sent (empty file inputs left out).
+    pub files: Vec<SentFile>,
+}
+
+impl Submitted {
+    /// Reads the request's body; an error says what to do (in Japanese, as the forms are).
+    pub(crate) async fn read(
+        request: axum::extract::Request,
+        app: &AppState,
+    ) -> Result<Submitted, String> {
+        use axum::extract::{FromRequest, Multipart};
+        let multipart = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("multipart/form-data"));
+        if !multipart {
+            let body = axum::body::to_bytes(request.into_body(), usize::MAX)
+                .await
+                .map_err(|_| "送られたフォームを読めませんでした。もう一度送ってください")?;
+            let fields = serde_urlencoded::from_bytes(&body)
+                .map_err(|_| "送られたフォームを読めませんでした。もう一度送ってください")?;
+            return Ok(Submitted {
+                fields,
+                files: Vec::new(),
+            });
+        }
+        let unreadable = "送られたフォームを読めませんでした。もう一度送ってください".to_owned();
+        let mut form = Multipart::from_request(request, app)
+            .await
+            .map_err(|_| unreadable.clone())?;
+        let mut out = Submitted::default();
+        while let Some(field) = form.next_field().await.map_err(|_| unreadable.clone())? {
+            let name = field.name().unwrap_or("").to_owned();
+            match field.file_name().map(str::to_owned) {
+                Some(file_name) => {
+                    let bytes = field.bytes().await.map_err(|_| {
+                        "ファイルを最後まで受け取れませんでした。大きすぎないか確かめて、もう一度選んでください"
+                            .to_owned()
+                    })?;
+                    // A file input left empty still sends a part with no name and no bytes.
+                    if !(file_name.is_empty() && bytes.is_empty()) {
+                        out.files.push(SentFile {
+                            field: name,
+                            name: file_name,
+                            bytes: bytes.to_vec(),
+                        });
+                    }
+                }
+                None => {
+                    let text = field.text().await.map_err(|_| unreadable.clone())?;
+                    out.fields.push((name, text));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// A field, empty when absent.
+    pub(crate) fn get(&self, name: &str) -> String {
+        self.fields
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every value of a repeated field (checkboxes), in order.
+    pub(crate) fn all(&self, name: &str) -> Vec<String> {
+        self.fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+
+    /// The files sent in field `name`.
+    pub(crate) fn files_of(&self, name: &str) -> Vec<&SentFile> {
+        self.files.iter().filter(|f| f.field == name).collect()
+    }
+}

@@ -153,18 +153,40 @@ impl Browser {
     /// Uploads `bytes` as the form field `file` (multipart, with the CSRF token of `page` first,
     /// as the upload form sends it).
     pub async fn upload(&mut self, page: &str, uri: &str, file_name: &str, bytes: &[u8]) -> Reply {
+        self.multipart(page, uri, Vec::new(), vec![("file", file_name, bytes)])
+            .await
+    }
+
+    /// Posts a multipart form: the CSRF token of `page`, the text `fields`, then the `files`
+    /// as (field, file name, bytes), as a browser's form with file inputs sends them.
+    pub async fn multipart(
+        &mut self,
+        page: &str,
+        uri: &str,
+        fields: Vec<(&str, String)>,
+        files: Vec<(&str, &str, &[u8])>,
+    ) -> Reply {
         let html = self.get(page).await.body;
         let token = csrf_in(&html).unwrap_or_default();
         let boundary = "----renkei-test-boundary-7MA4YWxkTrZu0gW";
         let mut body = Vec::new();
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf_token\"\r\n\r\n{token}\r\n").as_bytes(),
-        );
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-        );
-        body.extend_from_slice(bytes);
-        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        let mut text = |name: &str, value: &str| {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+            );
+        };
+        text("csrf_token", &token);
+        for (name, value) in &fields {
+            text(name, value);
+        }
+        for (name, file_name, bytes) in files {
+            body.extend_from_slice(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+            );
+            body.extend_from_slice(bytes);
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
         let jar: Vec<String> = self
             .cookies
             .iter()
@@ -189,6 +211,31 @@ impl Browser {
             )
             .into_owned(),
         }
+    }
+
+    /// A GET whose body is kept as bytes (files).
+    pub async fn get_bytes(&mut self, uri: &str) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+        let jar: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let request = Request::builder()
+            .uri(uri)
+            .header(header::COOKIE, jar.join("; "))
+            .body(Body::empty())
+            .unwrap();
+        let response = self.app.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
+        (status, headers, bytes)
     }
 }
 

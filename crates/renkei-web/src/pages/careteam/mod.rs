@@ -13,7 +13,7 @@ use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
 use crate::pages::home::render;
 use crate::pages::safety::{date_in, jst_time_in, see_other};
-use crate::pages::shared::{form, form_all, own_institutions};
+use crate::pages::shared::{form, form_all, own_institutions, Submitted};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawForm, RawQuery, State};
@@ -22,12 +22,13 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::careteam::{
-    decide, Asker, CareNeed, Consent, Consenter, EmergencyContact, Grant, Patient, PatientSex,
-    Profession, Vitals,
+    check_attachment, decide, Asker, CareNeed, Consent, Consenter, EmergencyContact, Grant,
+    Patient, PatientSex, Profession, VisitRecord, Vitals, MAX_ATTACHMENTS,
 };
 use renkei_domain::institution::InstitutionKind;
 use renkei_store::accounts::User;
 use renkei_store::audit::AuditEvent;
+use renkei_store::care_files::NewAttachment;
 use renkei_store::careteam::{NewPost, PatientRow};
 
 /// Posts shown per page of the timeline.
@@ -177,11 +178,16 @@ fn coordinated_areas(user: &User) -> Vec<String> {
         .collect()
 }
 
+mod evidence;
 mod export;
+mod files;
 mod glass;
 mod register;
 mod team;
 mod timeline;
+
+pub use evidence::{evidence, evidence_csv, evidence_xlsx, special_relation};
+pub use files::file;
 
 pub use export::{audit_export, fhir_export, summary};
 pub use glass::{break_glass, glass, glass_search, review_glass};
@@ -189,3 +195,63 @@ pub use register::{list, new_form, register};
 pub use team::{consent, invite, remove, withdraw};
 use timeline::{owner, refused, vitals_text};
 pub use timeline::{post, show};
+
+/// How many posts addressed to `user` they have not seen, of patients they may open now (the
+/// navigation's badge; a count never reaches past `decide`).
+pub async fn unseen_mentions(
+    app: &AppState,
+    user: &User,
+) -> Result<usize, renkei_store::StoreError> {
+    let unseen = app.store.unseen_mentions(user.id).await?;
+    if unseen.is_empty() {
+        return Ok(0);
+    }
+    let asker = Asker {
+        user_id: user.id.0,
+        institutions: own_institutions(user),
+        coordinates: Vec::new(),
+        break_glass: None,
+    };
+    let mut total = 0;
+    for (patient, n) in unseen {
+        if let Some(record) = app.store.access_record(patient).await? {
+            if decide(&asker, &record).is_ok() {
+                total += usize::try_from(n).unwrap_or(0);
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// Mails the members a post was addressed to: who wrote, and the link; nothing of the patient
+/// (mail leaves Renkei's protection), so the link needs the reader's login.
+async fn notify_mentions(app: &AppState, ctx: &Ctx, patient: i64, post: i64, users: &[i64]) {
+    let Some(author) = ctx.viewer.signed_in() else {
+        return;
+    };
+    let base = app.config.public_url.trim_end_matches('/');
+    for user in users {
+        if *user == author.id.0 {
+            continue;
+        }
+        let Ok(Some(to)) = app.store.user(renkei_domain::accounts::UserId(*user)).await else {
+            continue;
+        };
+        let body = format!(
+            "{}さんから、ケアチームの投稿であなた宛ての連絡があります。\n\n次のページで確かめてください（ログインが必要です）。\n{base}/patients/{patient}#post-{post}\n\n患者さんの情報は、メールには書きません。\n",
+            author.display_name
+        );
+        if let Err(e) = app
+            .mailer
+            .send(
+                &app.store,
+                &to.email,
+                "【Renkei】あなた宛ての連絡があります",
+                &body,
+            )
+            .await
+        {
+            tracing::error!(error = %e, "mention mail could not be queued");
+        }
+    }
+}

@@ -10,6 +10,8 @@ pub struct PatientItem {
     age: String,
     registered: String,
     needs: String,
+    /// Posts addressed to the viewer not yet seen.
+    mentions: i64,
 }
 
 #[derive(Template)]
@@ -18,8 +20,15 @@ struct ListPage {
     chrome: Chrome,
     q: String,
     items: Vec<PatientItem>,
+    /// More patients matched than are listed.
+    more: bool,
     can_register: bool,
+    /// The viewer's institutions, for their 在宅医療情報連携加算 evidence.
+    evidence: Vec<(i64, String)>,
 }
+
+/// Patients listed at most (narrow with the search).
+const LISTED: usize = 200;
 
 /// `GET /patients`: the patients on whose care team the viewer is (nobody else's, not even a
 /// count), with a search by name or reading.
@@ -32,26 +41,36 @@ pub async fn list(
     let user = user_with_second_factor(&ctx)?;
     let q = form(query.unwrap_or_default().as_bytes(), "q");
     let today = crate::pages::power::today(&app);
+    // On the team is not enough: without consent (or when excluded) a member from another
+    // institution must not even see the name in the list. Every row is decided in memory, from
+    // two queries whatever the number of patients.
+    let asker = asker_of(&app, &ctx, user, None).await?;
     let rows = app
         .store
-        .patients_of_member(user.id, &q, 200)
+        .member_records(user.id, &q)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    // On the team is not enough: without consent (or when excluded) a member from another
-    // institution must not even see the name in the list.
-    let asker = asker_of(&app, &ctx, user, None).await?;
-    let mut visible = Vec::with_capacity(rows.len());
-    for row in rows {
-        let record = app
-            .store
-            .access_record(row.id)
-            .await
-            .map_err(|e| PageError::store(&ctx, e))?;
-        if record.is_some_and(|r| decide(&asker, &r).is_ok()) {
-            visible.push(row);
-        }
-    }
+    let mut visible: Vec<PatientRow> = rows
+        .into_iter()
+        .filter(|(_, record)| decide(&asker, record).is_ok())
+        .map(|(row, _)| row)
+        .collect();
+    let more = visible.len() > LISTED;
+    visible.truncate(LISTED);
     let rows = visible;
+    let mentions = app
+        .store
+        .unseen_mentions(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let mut evidence = Vec::new();
+    for id in own_institutions(user) {
+        let name = crate::pages::shared::entry(&app, &ctx, id)
+            .await?
+            .fields
+            .name;
+        evidence.push((id, name));
+    }
     let page = ListPage {
         chrome: Chrome::new(&ctx, "nav.careteam", false),
         items: rows
@@ -69,9 +88,15 @@ pub async fn list(
                     .map(|n| lang.pick(n.label_ja(), n.label_en()))
                     .collect::<Vec<_>>()
                     .join("・"),
+                mentions: mentions
+                    .iter()
+                    .find(|(patient, _)| *patient == p.id)
+                    .map_or(0, |(_, n)| *n),
             })
             .collect(),
+        more,
         can_register: !own_institutions(user).is_empty(),
+        evidence,
         q,
     };
     Ok(render(&ctx, &page)?.into_response())

@@ -2,17 +2,45 @@
 
 use super::*;
 
-/// `POST /patients/{id}/consent`: records the consent in force (who, when, exclusions).
+/// `POST /patients/{id}/consent` (urlencoded, or multipart with the signed form as
+/// `consent_form`, a PDF or photo): records the consent in force (who, when, exclusions).
 pub async fn consent(
     State(app): State<AppState>,
     ctx: Ctx,
     ext: Extensions,
     Path(id): Path<i64>,
-    RawForm(body): RawForm,
+    request: axum::extract::Request,
 ) -> Result<Response, PageError> {
     owner(&app, &ctx, &ext, id, "careteam.consent").await?;
+    let sent = match Submitted::read(request, &app).await {
+        Ok(s) => s,
+        Err(m) => return refused(&app, &ctx, &ext, id, m).await,
+    };
+    let signed = sent.files_of("consent_form");
+    let form_file = match signed.first() {
+        None => None,
+        Some(f) => match check_attachment(&f.name, &f.bytes) {
+            Ok(kind) => Some(NewAttachment {
+                file_name: &f.name,
+                media_type: kind.media_type(),
+                bytes: &f.bytes,
+            }),
+            Err(m) => {
+                audit(
+                    &app,
+                    &ctx,
+                    &ext,
+                    "careteam.upload_refused",
+                    Outcome::Denied,
+                    format!("patient:{id}"),
+                )
+                .await;
+                return refused(&app, &ctx, &ext, id, m).await;
+            }
+        },
+    };
     let today = crate::pages::power::today(&app);
-    let given = match renkei_domain::power::read_day(&form(&body, "given_on"), "同意した日") {
+    let given = match renkei_domain::power::read_day(&sent.get("given_on"), "同意した日") {
         Ok(d) if d <= today => d,
         Ok(_) => {
             return refused(
@@ -26,9 +54,9 @@ pub async fn consent(
         }
         Err(m) => return refused(&app, &ctx, &ext, id, m).await,
     };
-    let consenter = if form(&body, "consenter") == "representative" {
-        let name = form(&body, "representative_name").trim().to_owned();
-        let relation = form(&body, "representative_relation").trim().to_owned();
+    let consenter = if sent.get("consenter") == "representative" {
+        let name = sent.get("representative_name").trim().to_owned();
+        let relation = sent.get("representative_relation").trim().to_owned();
         if name.is_empty() || relation.is_empty() {
             return refused(
                 &app,
@@ -46,11 +74,13 @@ pub async fn consent(
     let consent = Consent {
         consenter,
         given_on: given,
-        excluded_institutions: form_all(&body, "exclude_institution")
+        excluded_institutions: sent
+            .all("exclude_institution")
             .iter()
             .filter_map(|v| v.parse().ok())
             .collect(),
-        excluded_professions: form_all(&body, "exclude_profession")
+        excluded_professions: sent
+            .all("exclude_profession")
             .iter()
             .filter_map(|c| Profession::from_code(c))
             .collect(),
@@ -58,7 +88,7 @@ pub async fn consent(
     };
     let user = user_with_second_factor(&ctx)?;
     app.store
-        .record_consent(id, &consent, user.id, app.clock.now())
+        .record_consent(id, &consent, form_file.as_ref(), user.id, app.clock.now())
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     audit(

@@ -13,6 +13,35 @@ pub struct PostView {
     vitals: String,
     at: String,
     read_by: i64,
+    /// The physician's visit record: (label, text) lines.
+    visit: Vec<(&'static str, String)>,
+    files: Vec<FileView>,
+    /// Whom it was addressed to.
+    mentions: String,
+}
+
+/// A file of a post or of a consent.
+pub struct FileView {
+    id: i64,
+    name: String,
+    size: String,
+    image: bool,
+}
+
+impl FileView {
+    pub(super) fn of(a: &renkei_store::care_files::AttachmentMeta) -> Self {
+        let size = if a.size >= 1_048_576 {
+            format!("{:.1} MB", a.size as f64 / 1_048_576.0)
+        } else {
+            format!("{} KB", (a.size + 1023) / 1024)
+        };
+        FileView {
+            id: a.id,
+            name: a.file_name.clone(),
+            size,
+            image: a.is_image(),
+        }
+    }
 }
 
 /// A member as listed.
@@ -48,8 +77,15 @@ struct PatientPage {
     can_post: bool,
     consent: String,
     consent_in_force: bool,
-    consent_history: Vec<String>,
+    consent_history: Vec<(String, Option<FileView>)>,
     team: Vec<MemberView>,
+    /// Team members a post can be addressed to (everyone on it now but the viewer).
+    mentionable: Vec<(i64, String)>,
+    /// The viewer posts as a physician (the visit record is offered).
+    physician: bool,
+    /// A hospital member's link to propose the discharge conference with the team's
+    /// institutions invited.
+    conference_link: Option<String>,
     posts: Vec<PostView>,
     older: Option<i64>,
     q: String,
@@ -85,6 +121,84 @@ pub(super) fn vitals_text(lang: Lang, v: &Vitals) -> String {
     parts.join(" · ")
 }
 
+/// A physician's visit record as lines of the timeline.
+fn visit_lines(lang: Lang, v: &VisitRecord) -> Vec<(&'static str, String)> {
+    let mut lines = vec![(
+        lang.pick("次回訪問予定", "Next visit"),
+        v.next_visit_on
+            .map(|d| date_in(lang, d))
+            .unwrap_or_else(|| lang.pick("未定", "not set").to_owned()),
+    )];
+    lines.push((
+        lang.pick("治療方針の変更", "Plan changed"),
+        if v.plan_changed {
+            format!("{}：{}", lang.pick("あり", "yes"), v.plan_change)
+        } else {
+            lang.pick("なし", "no").to_owned()
+        },
+    ));
+    if !v.care_points.is_empty() {
+        lines.push((lang.pick("留意点", "Points to heed"), v.care_points.clone()));
+    }
+    lines
+}
+
+/// For a hospital on the team, the link that opens its discharge-conference form with the
+/// patient's town and the team's clinic, visiting nurse, care manager and pharmacy chosen (no
+/// name of the patient travels in it).
+async fn conference_link(
+    app: &AppState,
+    ctx: &Ctx,
+    mine: i64,
+    team: &[renkei_store::careteam::MemberRow],
+    address: &str,
+) -> Result<Option<String>, PageError> {
+    use renkei_domain::conference::InviteeRole;
+    use renkei_store::records::RecordQuery;
+    let mut ids: Vec<i64> = team
+        .iter()
+        .filter(|m| m.removed_at.is_none())
+        .map(|m| m.institution_id)
+        .collect();
+    ids.push(mine);
+    ids.sort_unstable();
+    ids.dedup();
+    let records = app
+        .store
+        .entry_records(&RecordQuery {
+            ids: Some(ids),
+            limit: 100,
+            ..RecordQuery::default()
+        })
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    let Some(own) = records.iter().find(|r| r.id == mine) else {
+        return Ok(None);
+    };
+    if !(own.kind == InstitutionKind::Hospital || own.has_beds) {
+        return Ok(None);
+    }
+    let mut query = vec![
+        ("near".to_owned(), crate::pages::urgent::town_of(address)),
+        (
+            "subject".to_owned(),
+            ctx.lang
+                .pick(
+                    "退院前カンファレンス（ケアチーム）",
+                    "Discharge conference (care team)",
+                )
+                .to_owned(),
+        ),
+    ];
+    for role in InviteeRole::ALL {
+        if let Some(r) = records.iter().find(|r| r.kind == role.kind()) {
+            query.push((role.code().to_owned(), r.id.to_string()));
+        }
+    }
+    let encoded = serde_urlencoded::to_string(&query).unwrap_or_default();
+    Ok(Some(format!("/institutions/{mine}/conferences?{encoded}")))
+}
+
 /// The query of a patient's page.
 fn query_value(query: &Option<String>, name: &str) -> String {
     form(query.as_deref().unwrap_or_default().as_bytes(), name)
@@ -111,12 +225,16 @@ async fn patient_page(
         .await
         .map_err(|e| PageError::store(ctx, e))?;
     if grant != Grant::BreakGlass {
-        if let Some(newest) = posts.first() {
+        if let (Some(newest), Some(oldest)) = (posts.first(), posts.last()) {
             app.store
-                .mark_read(id, user.id, newest.id, app.clock.now())
+                .mark_read(id, user.id, (oldest.id, newest.id), app.clock.now())
                 .await
                 .map_err(|e| PageError::store(ctx, e))?;
         }
+        app.store
+            .mark_mentions_seen(id, user.id, app.clock.now())
+            .await
+            .map_err(|e| PageError::store(ctx, e))?;
     }
     let team = app
         .store
@@ -229,6 +347,20 @@ async fn patient_page(
             }
             acc
         });
+    let me = team
+        .iter()
+        .find(|m| m.user_id == user.id.0 && m.removed_at.is_none());
+    let conference_link = match me {
+        Some(m) if grant != Grant::BreakGlass => {
+            conference_link(app, ctx, m.institution_id, &team, &row.patient.address).await?
+        }
+        _ => None,
+    };
+    let forms = app
+        .store
+        .consent_forms(id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
     let p = &row.patient;
     let done = query_value(query, "done");
     let t = crate::i18n::catalog(lang);
@@ -273,7 +405,7 @@ async fn patient_page(
         consent_history: consents
             .iter()
             .map(|c| {
-                format!(
+                let text = format!(
                     "{} {}{}",
                     jst_time_in(lang, &c.recorded_at),
                     lang.pick("記録", "recorded"),
@@ -285,9 +417,31 @@ async fn patient_page(
                             lang.pick("撤回", "withdrawn")
                         ))
                         .unwrap_or_default()
+                );
+                let form = forms
+                    .iter()
+                    .find(|f| f.consent_id == Some(c.id))
+                    .map(FileView::of);
+                (text, form)
+            })
+            .collect(),
+        mentionable: team
+            .iter()
+            .filter(|m| m.removed_at.is_none() && m.user_id != user.id.0)
+            .map(|m| {
+                (
+                    m.user_id,
+                    format!(
+                        "{}（{}・{}）",
+                        m.user_name,
+                        lang.pick(m.profession.label_ja(), m.profession.label_en()),
+                        m.institution_name
+                    ),
                 )
             })
             .collect(),
+        physician: me.is_some_and(|m| m.profession == Profession::Doctor),
+        conference_link,
         team: team
             .iter()
             .map(|m| MemberView {
@@ -317,6 +471,13 @@ async fn patient_page(
                     .unwrap_or_default(),
                 at: jst_time_in(lang, &p.created_at),
                 read_by: p.read_by,
+                visit: p
+                    .visit
+                    .as_ref()
+                    .map(|v| visit_lines(lang, v))
+                    .unwrap_or_default(),
+                files: p.attachments.iter().map(FileView::of).collect(),
+                mentions: p.mentions.join("、"),
             })
             .collect(),
         q,
@@ -440,30 +601,37 @@ pub(super) async fn membership(
         .ok_or_else(|| PageError::not_found(ctx))
 }
 
-/// `POST /patients/{id}/posts`: a post (text, urgent flag, vitals) by a team member.
+/// `POST /patients/{id}/posts` (urlencoded, or multipart with up to three `file`s): a post
+/// by a team member — text, urgent flag, vitals, the physician's visit record, members it is
+/// addressed to (`mention`), photos and PDFs (checked by content, sealed at rest).
 pub async fn post(
     State(app): State<AppState>,
     ctx: Ctx,
     ext: Extensions,
     Path(id): Path<i64>,
-    RawForm(body): RawForm,
+    request: axum::extract::Request,
 ) -> Result<Response, PageError> {
+    // Who may post is settled before the body is read.
     let (_, grant) = admitted(&app, &ctx, &ext, id, "careteam.post").await?;
     if grant == Grant::BreakGlass {
         return Err(PageError::forbidden(&ctx));
     }
     let me = membership(&app, &ctx, id).await?;
-    let text = form(&body, "body");
+    let sent = match Submitted::read(request, &app).await {
+        Ok(s) => s,
+        Err(m) => return refused(&app, &ctx, &ext, id, m).await,
+    };
+    let text = sent.get("body");
     let any_vitals = ["systolic", "diastolic", "pulse", "spo2", "temperature"]
         .iter()
-        .any(|f| !form(&body, f).trim().is_empty());
+        .any(|f| !sent.get(f).trim().is_empty());
     let vitals = if any_vitals {
         match Vitals::read(
-            &form(&body, "systolic"),
-            &form(&body, "diastolic"),
-            &form(&body, "pulse"),
-            &form(&body, "spo2"),
-            &form(&body, "temperature"),
+            &sent.get("systolic"),
+            &sent.get("diastolic"),
+            &sent.get("pulse"),
+            &sent.get("spo2"),
+            &sent.get("temperature"),
         ) {
             Ok(v) => Some(v),
             Err(m) => return refused(&app, &ctx, &ext, id, m).await,
@@ -471,28 +639,79 @@ pub async fn post(
     } else {
         None
     };
-    if text.trim().is_empty() && vitals.is_none() {
-        return refused(
-            &app,
-            &ctx,
-            &ext,
-            id,
-            "本文かバイタルを書いてください".into(),
-        )
-        .await;
+    let today = crate::pages::power::today(&app);
+    let visit = if me.profession == Profession::Doctor {
+        match VisitRecord::read(
+            &sent.get("next_visit_on"),
+            &sent.get("plan_changed"),
+            &sent.get("plan_change"),
+            &sent.get("care_points"),
+            today,
+        ) {
+            Ok(v) => v,
+            Err(m) => return refused(&app, &ctx, &ext, id, m).await,
+        }
+    } else {
+        None
+    };
+    let files = sent.files_of("file");
+    if files.len() > MAX_ATTACHMENTS {
+        let m = format!("添付できるファイルは1回に{MAX_ATTACHMENTS}つまでです");
+        return refused(&app, &ctx, &ext, id, m).await;
+    }
+    let mut attachments = Vec::with_capacity(files.len());
+    for f in &files {
+        match check_attachment(&f.name, &f.bytes) {
+            Ok(kind) => attachments.push(NewAttachment {
+                file_name: &f.name,
+                media_type: kind.media_type(),
+                bytes: &f.bytes,
+            }),
+            Err(m) => {
+                audit(
+                    &app,
+                    &ctx,
+                    &ext,
+                    "careteam.upload_refused",
+                    Outcome::Denied,
+                    format!("patient:{id}"),
+                )
+                .await;
+                return refused(&app, &ctx, &ext, id, m).await;
+            }
+        }
+    }
+    if text.trim().is_empty() && vitals.is_none() && visit.is_none() && attachments.is_empty() {
+        let m = "本文・バイタル・訪問診療の記録・ファイルのどれかを入れてください".to_owned();
+        return refused(&app, &ctx, &ext, id, m).await;
     }
     if text.chars().count() > 4000 {
-        return refused(
-            &app,
-            &ctx,
-            &ext,
-            id,
-            "本文は4000文字までにしてください".into(),
-        )
-        .await;
+        let m = "本文は4000文字までにしてください".to_owned();
+        return refused(&app, &ctx, &ext, id, m).await;
     }
+    let mentions: Vec<i64> = sent
+        .all("mention")
+        .iter()
+        .filter_map(|v| v.parse().ok())
+        .collect();
     let user = user_with_second_factor(&ctx)?;
-    app.store
+    // Only those on the team now, never the author.
+    let team = app
+        .store
+        .team(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let mentions: Vec<i64> = mentions
+        .into_iter()
+        .filter(|u| {
+            *u != user.id.0
+                && team
+                    .iter()
+                    .any(|m| m.user_id == *u && m.removed_at.is_none())
+        })
+        .collect();
+    let post = app
+        .store
         .add_post(
             id,
             &NewPost {
@@ -500,13 +719,30 @@ pub async fn post(
                 institution_id: me.institution_id,
                 profession: me.profession,
                 body: &text,
-                urgent: form(&body, "urgent") == "1",
+                urgent: sent.get("urgent") == "1",
                 vitals,
+                visit,
+                mentions: &mentions,
+                attachments: &attachments,
             },
             app.clock.now(),
         )
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
+    if !attachments.is_empty() {
+        audit(
+            &app,
+            &ctx,
+            &ext,
+            "careteam.files_attached",
+            Outcome::Ok,
+            format!("patient:{id} post:{post} files:{}", attachments.len()),
+        )
+        .await;
+    }
+    if !mentions.is_empty() {
+        super::notify_mentions(&app, &ctx, id, post, &mentions).await;
+    }
     Ok(see_other(format!("/patients/{id}?done=posted")))
 }
 
