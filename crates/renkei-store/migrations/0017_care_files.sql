@@ -38,6 +38,9 @@ ALTER TABLE care_posts ADD COLUMN next_visit_on TEXT;
 ALTER TABLE care_posts ADD COLUMN plan_changed BIGINT;
 ALTER TABLE care_posts ADD COLUMN plan_change TEXT;
 ALTER TABLE care_posts ADD COLUMN care_points TEXT;
+-- The post's text as searched: full-width/half-width, kana and case folded (NULL for posts
+-- written before this migration, which are searched by their text as written).
+ALTER TABLE care_posts ADD COLUMN search_text TEXT;
 
 CREATE INDEX care_posts_by_patient_time ON care_posts (patient_id, created_at);
 CREATE INDEX care_posts_by_institution_time ON care_posts (institution_id, created_at);

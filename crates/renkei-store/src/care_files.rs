@@ -153,8 +153,9 @@ impl Store {
             .bind(high)
             .fetch_all(self.pool())
             .await?;
+        let wanted: std::collections::HashSet<i64> = posts.iter().copied().collect();
         let mut out = rows.iter().map(meta_of).collect::<Result<Vec<_>, _>>()?;
-        out.retain(|a| a.post_id.is_some_and(|p| posts.contains(&p)));
+        out.retain(|a| a.post_id.is_some_and(|p| wanted.contains(&p)));
         Ok(out)
     }
 

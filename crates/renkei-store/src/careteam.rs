@@ -133,6 +133,23 @@ fn like_contains(text: &str) -> String {
     )
 }
 
+/// What a post is found by: its text, the visit record and the files' names, folded by
+/// [`search_key`] (「ＳｐＯ２」 finds 「spo2」, 「たん」 finds 「タン」).
+fn post_search_text(post: &NewPost<'_>) -> String {
+    let mut text = post.body.to_owned();
+    if let Some(v) = &post.visit {
+        text.push('\n');
+        text.push_str(&v.plan_change);
+        text.push('\n');
+        text.push_str(&v.care_points);
+    }
+    for a in post.attachments {
+        text.push('\n');
+        text.push_str(a.file_name);
+    }
+    search_key(&text)
+}
+
 fn bad(what: &str, code: &str) -> StoreError {
     StoreError::Invalid(format!("{what} {code}"))
 }
@@ -659,8 +676,8 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO care_posts (patient_id, author_id, institution_id, profession, body, urgent,
                  systolic, diastolic, pulse, spo2, temperature_tenths, created_at,
-                 next_visit_on, plan_changed, plan_change, care_points)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                 next_visit_on, plan_changed, plan_change, care_points, search_text)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
              RETURNING id",
         )
         .bind(patient)
@@ -679,6 +696,7 @@ impl Store {
         .bind(visit.map(|v| i64::from(v.plan_changed)))
         .bind(visit.map(|v| v.plan_change.clone()))
         .bind(visit.map(|v| v.care_points.clone()))
+        .bind(post_search_text(post))
         .fetch_one(&mut *tx)
         .await?;
         for user in post.mentions {
@@ -718,7 +736,8 @@ impl Store {
         text: &str,
         limit: i64,
     ) -> Result<Vec<PostRow>, StoreError> {
-        let pattern = like_contains(text.trim());
+        let pattern = like_contains(&search_key(text));
+        let written = like_contains(text.trim());
         let rows = sqlx::query(
             "SELECT p.id, p.author_id, u.display_name AS author_name, i.name AS institution_name,
                     p.profession, p.body, p.urgent, p.systolic, p.diastolic, p.pulse, p.spo2,
@@ -727,13 +746,16 @@ impl Store {
                     (SELECT COUNT(*) FROM care_reads r WHERE r.post_id = p.id) AS read_by
              FROM care_posts p JOIN users u ON u.id = p.author_id
              JOIN institutions i ON i.id = p.institution_id
-             WHERE p.patient_id = $1 AND p.id < $2 AND p.body LIKE $3 ESCAPE '\\'
+             WHERE p.patient_id = $1 AND p.id < $2
+               AND (p.search_text LIKE $3 ESCAPE '\\'
+                    OR (p.search_text IS NULL AND p.body LIKE $5 ESCAPE '\\'))
              ORDER BY p.id DESC LIMIT $4",
         )
         .bind(patient)
         .bind(before.unwrap_or(i64::MAX))
         .bind(pattern)
         .bind(limit)
+        .bind(written)
         .fetch_all(self.pool())
         .await?;
         let mut posts = rows.iter().map(post_of).collect::<Result<Vec<_>, _>>()?;

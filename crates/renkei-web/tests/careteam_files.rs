@@ -216,6 +216,35 @@ async fn files_are_sealed_checked_by_content_and_only_for_the_team(db: TestDb) {
         assert_eq!(bytes, PNG);
     }
 
+    // The FHIR record carries both files as Attachments, valid to an independent validator.
+    let exported = doc.get(&format!("{url}/fhir.json")).await;
+    assert_eq!(exported.status, StatusCode::OK);
+    let bundle: serde_json::Value = serde_json::from_str(&exported.body).unwrap();
+    let resources: Vec<&serde_json::Value> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["resource"])
+        .collect();
+    let consent = resources
+        .iter()
+        .find(|r| r["resourceType"] == "Consent")
+        .unwrap();
+    assert_eq!(
+        consent["sourceAttachment"]["contentType"],
+        "application/pdf"
+    );
+    assert!(consent["sourceAttachment"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&form_href));
+    assert!(resources
+        .iter()
+        .any(|r| r["resourceType"] == "Communication"
+            && r["payload"][1]["contentAttachment"]["contentType"] == "image/png"));
+    common::fhir_validator::validate(&[bundle.clone()])
+        .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
+
     // At rest the bytes are sealed: the database does not hold the file as it was sent.
     let mut raw = AnyConnection::connect(&db.url).await.unwrap();
     let rows = sqlx::query("SELECT sealed, size FROM care_attachments ORDER BY id")
@@ -360,7 +389,7 @@ async fn a_mention_reaches_the_member_by_badge_and_mail_without_the_patients_nam
             vec![
                 (
                     "body",
-                    "夜間に痰が増えています。吸引の回数について指示をください".into(),
+                    "夜間に痰が増えています。サクションの回数について指示をください".into(),
                 ),
                 ("mention", doc_id.to_string()),
                 // Someone not on the team is ignored.
@@ -388,6 +417,20 @@ async fn a_mention_reaches_the_member_by_badge_and_mail_without_the_patients_nam
     let page = doc.get(&url).await.body;
     assert!(page.contains("宛先"), "{page}");
     assert!(!doc.get("/patients").await.body.contains("mention-count"));
+    // Search within the patient folds width and kana: half-width and hiragana find it.
+    for q in ["ｻｸｼｮﾝ", "さくしょん", "サクション"] {
+        let found = doc.get(&format!("{url}?q={}", urlencode(q))).await.body;
+        assert!(found.contains("痰が増えて"), "{q}: {found}");
+    }
+    let none = doc
+        .get(&format!("{url}?q={}", urlencode("褥瘡")))
+        .await
+        .body;
+    assert!(!none.contains("痰が増えて"));
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("q", text)]).unwrap()[2..].to_owned()
 }
 
 async fn the_evidence_for_the_ict_fee_comes_from_the_timeline(db: TestDb) {
@@ -527,6 +570,84 @@ async fn the_evidence_for_the_ict_fee_comes_from_the_timeline(db: TestDb) {
     assert!(count_audit(&w, "careteam.evidence_export").await >= 2);
 }
 
+async fn a_hospital_on_the_team_proposes_the_discharge_conference_with_the_team(db: TestDb) {
+    let Team {
+        w,
+        url,
+        mut doc,
+        clinic,
+        station,
+        ..
+    } = team(&db).await;
+    doc.post(
+        &url,
+        &format!("{url}/consent"),
+        vec![
+            ("consenter", "patient".into()),
+            ("given_on", "2026-11-20".into()),
+        ],
+    )
+    .await;
+    let hospital = located(&w, "hospital", &["yao"]).await.remove(0);
+    member_of(
+        &w,
+        hospital.id,
+        &hospital.name,
+        "msw@files.example.jp",
+        "連携 花子",
+        AccountRole::InstitutionStaff,
+    )
+    .await;
+    let msw = w
+        .store
+        .institution_staff(hospital.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, n)| n == "連携 花子")
+        .unwrap()
+        .0;
+    let invited = doc
+        .post(
+            &url,
+            &format!("{url}/team"),
+            vec![
+                ("institution", hospital.id.to_string()),
+                ("user", msw.to_string()),
+                ("profession", "msw".into()),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.body);
+    // The clinic has no beds: no link for the doctor.
+    assert!(!doc.get(&url).await.body.contains("conference-link"));
+    let mut ward = w.login("msw@files.example.jp").await;
+    let page = ward.get(&url).await.body;
+    let link = page
+        .split("data-testid=\"conference-link\"")
+        .next()
+        .and_then(|before| before.rsplit("href=\"").next())
+        .and_then(|h| h.split('"').next())
+        .expect("the hospital's link")
+        .replace("&#38;", "&");
+    assert!(link.starts_with(&format!("/institutions/{}/conferences?", hospital.id)));
+    assert!(
+        !link.contains("八尾%20春子") && !link.contains("春子"),
+        "no name travels: {link}"
+    );
+    let form = ward.get(&link).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    for chosen in [clinic, station] {
+        assert!(
+            form.body
+                .contains(&format!("<option value=\"{chosen}\" selected")),
+            "{chosen} chosen from {link}: {}",
+            form.body
+        );
+    }
+}
+
+both_backends!(a_hospital_on_the_team_proposes_the_discharge_conference_with_the_team);
 both_backends!(files_are_sealed_checked_by_content_and_only_for_the_team);
 both_backends!(a_mention_reaches_the_member_by_badge_and_mail_without_the_patients_name);
 both_backends!(the_evidence_for_the_ict_fee_comes_from_the_timeline);

@@ -7,6 +7,7 @@
 use super::resources::{instant, Base};
 use renkei_domain::careteam::{Consenter, PatientSex, Vitals};
 use renkei_store::audit::AuditEntry;
+use renkei_store::care_files::AttachmentMeta;
 use renkei_store::careteam::{ConsentRow, MemberRow, PatientRow, PostRow};
 use serde_json::{json, Value};
 
@@ -42,7 +43,7 @@ pub fn patient(base: &Base, p: &PatientRow) -> Value {
     if !given.is_empty() {
         official["given"] = json!([given]);
     }
-    json!({
+    let mut resource = json!({
         "resourceType": "Patient",
         "id": format!("renkei-patient-{}", p.id),
         "identifier": [{ "system": format!("{}/NamingSystem/renkei-patient", base.0), "value": p.id.to_string() }],
@@ -60,16 +61,25 @@ pub fn patient(base: &Base, p: &PatientRow) -> Value {
         "gender": gender,
         "birthDate": p.patient.birth_date.to_string(),
         "address": [{ "text": p.patient.address }],
-        "contact": p.patient.contacts.iter().map(|c| json!({
-            "relationship": [{ "text": c.relation }],
-            "name": { "text": c.name },
-            "telecom": [{ "system": "phone", "value": c.phone }]
-        })).collect::<Vec<_>>(),
         "managingOrganization": {
             "reference": format!("Organization/{}", p.registered_by),
             "display": p.registered_name
         }
-    })
+    });
+    // FHIR allows no empty arrays: a patient without emergency contacts has no `contact`.
+    if !p.patient.contacts.is_empty() {
+        resource["contact"] = json!(p
+            .patient
+            .contacts
+            .iter()
+            .map(|c| json!({
+                "relationship": [{ "text": c.relation }],
+                "name": { "text": c.name },
+                "telecom": [{ "system": "phone", "value": c.phone }]
+            }))
+            .collect::<Vec<_>>());
+    }
+    resource
 }
 
 /// The CareTeam resource: every member, with the period they were on it.
@@ -101,8 +111,24 @@ pub fn care_team(base: &Base, p: &PatientRow, team: &[MemberRow]) -> Value {
     })
 }
 
-/// A Consent resource (IHE PCF: opt-in permit; exclusions as deny sub-provisions).
-pub fn consent(base: &Base, p: &PatientRow, c: &ConsentRow) -> Value {
+/// A file as a FHIR Attachment: its type, where the team opens it, its size and name.
+fn attachment(base: &Base, a: &AttachmentMeta) -> Value {
+    json!({
+        "contentType": a.media_type,
+        "url": format!("{}/patients/{}/files/{}", base.0, a.patient_id, a.id),
+        "size": a.size,
+        "title": a.file_name
+    })
+}
+
+/// A Consent resource (IHE PCF: opt-in permit; exclusions as deny sub-provisions; the signed
+/// form, when uploaded, as the source attachment).
+pub fn consent(
+    base: &Base,
+    p: &PatientRow,
+    c: &ConsentRow,
+    form: Option<&AttachmentMeta>,
+) -> Value {
     let ircp = json!({ "coding": [{
         "system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
         "code": "IRCP"
@@ -138,7 +164,7 @@ pub fn consent(base: &Base, p: &PatientRow, c: &ConsentRow) -> Value {
     if !denials.is_empty() {
         provision["provision"] = json!(denials);
     }
-    json!({
+    let mut resource = json!({
         "resourceType": "Consent",
         "id": format!("renkei-consent-{}", c.id),
         "status": if c.withdrawn_at.is_some() { "inactive" } else { "active" },
@@ -153,11 +179,16 @@ pub fn consent(base: &Base, p: &PatientRow, c: &ConsentRow) -> Value {
         "organization": [{ "reference": format!("Organization/{}", p.registered_by) }],
         "policy": [{ "uri": format!("{}/policy/renkei-care-team-sharing", base.0) }],
         "provision": provision
-    })
+    });
+    if let Some(f) = form {
+        resource["sourceAttachment"] = attachment(base, f);
+    }
+    resource
 }
 
-/// A post as a Communication.
-pub fn communication(p: &PatientRow, post: &PostRow) -> Value {
+/// A post as a Communication: the text, the physician's visit record and the files as its
+/// payloads, the members it was addressed to as recipients.
+pub fn communication(base: &Base, p: &PatientRow, post: &PostRow) -> Value {
     let mut c = json!({
         "resourceType": "Communication",
         "id": format!("renkei-post-{}", post.id),
@@ -167,8 +198,39 @@ pub fn communication(p: &PatientRow, post: &PostRow) -> Value {
         "sent": instant(&post.created_at),
         "sender": { "display": format!("{}（{}・{}）", post.author_name, post.profession.label_ja(), post.institution_name) }
     });
+    let mut payload = Vec::new();
     if !post.body.is_empty() {
-        c["payload"] = json!([{ "contentString": post.body }]);
+        payload.push(json!({ "contentString": post.body }));
+    }
+    if let Some(v) = &post.visit {
+        let mut text = format!(
+            "次回訪問予定：{}／治療方針の変更：{}",
+            v.next_visit_on
+                .map(|d| d.to_string())
+                .unwrap_or_else(|| "未定".into()),
+            if v.plan_changed {
+                format!("あり（{}）", v.plan_change)
+            } else {
+                "なし".into()
+            }
+        );
+        if !v.care_points.is_empty() {
+            text.push_str(&format!("／留意点：{}", v.care_points));
+        }
+        payload.push(json!({ "contentString": text }));
+    }
+    for a in &post.attachments {
+        payload.push(json!({ "contentAttachment": attachment(base, a) }));
+    }
+    if !payload.is_empty() {
+        c["payload"] = json!(payload);
+    }
+    if !post.mentions.is_empty() {
+        c["recipient"] = json!(post
+            .mentions
+            .iter()
+            .map(|m| json!({ "display": m }))
+            .collect::<Vec<_>>());
     }
     c
 }
@@ -261,6 +323,7 @@ pub fn bundle(
     p: &PatientRow,
     team: &[MemberRow],
     consents: &[ConsentRow],
+    forms: &[AttachmentMeta],
     posts: &[PostRow],
     now: &str,
 ) -> Value {
@@ -283,7 +346,12 @@ pub fn bundle(
             base,
             "Consent",
             &format!("renkei-consent-{}", c.id),
-            consent(base, p, c),
+            consent(
+                base,
+                p,
+                c,
+                forms.iter().find(|f| f.consent_id == Some(c.id)),
+            ),
         ));
     }
     for post in posts {
@@ -291,7 +359,7 @@ pub fn bundle(
             base,
             "Communication",
             &format!("renkei-post-{}", post.id),
-            communication(p, post),
+            communication(base, p, post),
         ));
         if let Some(v) = &post.vitals {
             for o in observations(p, post, v) {

@@ -190,7 +190,7 @@ async fn list_page(
                 .map_err(|e| PageError::store(ctx, e))?;
             for role in InviteeRole::ALL {
                 let picked: Option<i64> = form(typed, role.code()).parse().ok();
-                let offers = app
+                let mut offers: Vec<Offer> = app
                     .directory_index
                     .nearest_of_kinds((*lat, *lng), &[role.kind()], NEARBY_KM, NEARBY)
                     .into_iter()
@@ -201,6 +201,32 @@ async fn list_page(
                         distance: format!("{:.1} km", h.distance_km),
                     })
                     .collect();
+                // One already chosen (the patient's own care team, say) is offered even when it
+                // is not among the nearest.
+                if let Some(id) = picked.filter(|p| !offers.iter().any(|o| o.id == *p)) {
+                    if let Ok(chosen) = entry(app, ctx, id).await {
+                        if chosen.kind == role.kind() {
+                            let distance = chosen
+                                .fields
+                                .location
+                                .as_ref()
+                                .map(|p| {
+                                    renkei_domain::towns::distance_km(*lat, *lng, p.lat, p.lng)
+                                })
+                                .map(|d| format!("{d:.1} km"))
+                                .unwrap_or_else(|| "—".to_owned());
+                            offers.insert(
+                                0,
+                                Offer {
+                                    selected: true,
+                                    id,
+                                    name: chosen.fields.name,
+                                    distance,
+                                },
+                            );
+                        }
+                    }
+                }
                 roles.push(RoleChoice {
                     code: role.code(),
                     label: lang.pick(role.label_ja(), role.label_en()),

@@ -62,12 +62,18 @@ pub async fn fhir_export(
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let posts = all_posts(&app, &ctx, id).await?;
+    let forms = app
+        .store
+        .consent_forms(id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     let now = renkei_store::time_text(app.clock.now());
     let bundle = crate::fhir::careteam::bundle(
         &crate::fhir::base(&app),
         &row,
         &team,
         &consents,
+        &forms,
         &posts,
         &now,
     );
