@@ -242,7 +242,7 @@ async fn files_are_sealed_checked_by_content_and_only_for_the_team(db: TestDb) {
         .iter()
         .any(|r| r["resourceType"] == "Communication"
             && r["payload"][1]["contentAttachment"]["contentType"] == "image/png"));
-    common::fhir_validator::validate(&[bundle.clone()])
+    common::fhir_validator::validate(std::slice::from_ref(&bundle))
         .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
 
     // At rest the bytes are sealed: the database does not hold the file as it was sent.
