@@ -16,6 +16,7 @@ mod measure;
 mod population;
 mod report;
 mod surge;
+mod timeline;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -106,6 +107,26 @@ enum Command {
         /// Reports per format.
         #[arg(long, default_value_t = 200)]
         runs: usize,
+    },
+    /// A care team's view in a large region: a 5,000-post timeline (newest page, a page in the
+    /// middle, a search), a doctor's patient list and the month's 在宅医療情報連携加算 evidence,
+    /// among institutions × patients patients, through the router in process.
+    Timeline {
+        /// Institutions (the demo region's, repeated).
+        #[arg(long, default_value_t = 1000)]
+        institutions: usize,
+        /// Patients registered by each institution.
+        #[arg(long, default_value_t = 10_000)]
+        patients: usize,
+        /// Posts on the measured patient's timeline.
+        #[arg(long, default_value_t = 5_000)]
+        posts: usize,
+        /// Posts of other patients.
+        #[arg(long, default_value_t = 1_000_000)]
+        other_posts: usize,
+        /// Requests per measurement.
+        #[arg(long, default_value_t = 500)]
+        requests: usize,
     },
     /// A safety check for every institution of the imported directory, answered by wrk with
     /// many concurrent connections: answers stored per second, latency, and how soon the
@@ -218,6 +239,22 @@ async fn main() -> anyhow::Result<()> {
                 )
                 .await?
             );
+        }
+        Command::Timeline {
+            institutions,
+            patients,
+            posts,
+            other_posts,
+            requests,
+        } => {
+            let shape = timeline::Shape {
+                institutions,
+                patients,
+                posts,
+                other_posts,
+                requests,
+            };
+            println!("{}", timeline::measure(&shape).await?);
         }
         Command::Report { runs } => {
             println!("{}", report::measure(runs).await?);

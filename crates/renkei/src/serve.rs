@@ -62,6 +62,10 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     spawn_mail_retries(store.clone(), mailer);
     spawn_index_refresh(state.clone());
     spawn_scheduled_reminders(state.clone());
+    // SQLite's log is copied into the database in the background, not by a request's commit.
+    state
+        .store
+        .spawn_checkpoints(std::time::Duration::from_secs(10));
     state
         .load_policy()
         .await

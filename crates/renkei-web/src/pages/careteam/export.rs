@@ -165,7 +165,7 @@ pub async fn summary(
         .map_err(|e| PageError::store(&ctx, e))?;
     let series = app
         .store
-        .vitals_since(id, today - chrono::Duration::days(30))
+        .vitals_since(id, today - chrono::Duration::days(30), CHART_READINGS)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let posts = app

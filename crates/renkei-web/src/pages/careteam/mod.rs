@@ -33,6 +33,8 @@ use renkei_store::careteam::{NewPost, PatientRow};
 
 /// Posts shown per page of the timeline.
 const PAGE: i64 = 50;
+/// The most vitals readings a chart (and the printable summary) shows: three a day for 30 days.
+const CHART_READINGS: i64 = 90;
 /// How long a break-glass access lasts, minutes.
 const GLASS_MINUTES: i64 = 60;
 /// How far from the registering institution others are offered for the team, km.

@@ -29,9 +29,11 @@ struct ListPage {
 
 /// Patients listed at most (narrow with the search).
 const LISTED: usize = 200;
+/// Memberships read at a time while filling the list.
+const CHUNK: i64 = 256;
 
 /// `GET /patients`: the patients on whose care team the viewer is (nobody else's, not even a
-/// count), with a search by name or reading.
+/// count), newest first, with a search by name or reading.
 pub async fn list(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -42,19 +44,29 @@ pub async fn list(
     let q = form(query.unwrap_or_default().as_bytes(), "q");
     let today = crate::pages::power::today(&app);
     // On the team is not enough: without consent (or when excluded) a member from another
-    // institution must not even see the name in the list. Every row is decided in memory, from
-    // two queries whatever the number of patients.
+    // institution must not even see the name in the list. Rows come a chunk at a time, newest
+    // first, and are decided in memory until the page is full.
     let asker = asker_of(&app, &ctx, user, None).await?;
-    let rows = app
-        .store
-        .member_records(user.id, &q)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
-    let mut visible: Vec<PatientRow> = rows
-        .into_iter()
-        .filter(|(_, record)| decide(&asker, record).is_ok())
-        .map(|(row, _)| row)
-        .collect();
+    let mut visible: Vec<PatientRow> = Vec::new();
+    let mut offset = 0;
+    loop {
+        let chunk = app
+            .store
+            .member_records(user.id, &q, (offset, CHUNK))
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        let last = (chunk.len() as i64) < CHUNK;
+        offset += chunk.len() as i64;
+        visible.extend(
+            chunk
+                .into_iter()
+                .filter(|(_, record)| decide(&asker, record).is_ok())
+                .map(|(row, _)| row),
+        );
+        if last || visible.len() > LISTED {
+            break;
+        }
+    }
     let more = visible.len() > LISTED;
     visible.truncate(LISTED);
     let rows = visible;

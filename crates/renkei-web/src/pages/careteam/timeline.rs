@@ -277,7 +277,7 @@ async fn patient_page(
     // Vitals of the last 30 days, as small charts.
     let series = app
         .store
-        .vitals_since(id, today - chrono::Duration::days(30))
+        .vitals_since(id, today - chrono::Duration::days(30), CHART_READINGS)
         .await
         .map_err(|e| PageError::store(ctx, e))?;
     let chart = |key: &str,
