@@ -388,7 +388,7 @@ impl Store {
         (offset, limit): (i64, i64),
     ) -> Result<Vec<(PatientRow, Record)>, StoreError> {
         let pattern = like_contains(&search_key(text));
-        let sql = format!(
+        let sql =
             "SELECT p.id, p.registered_by, i.name AS registered_name, p.area_code,
                     p.name, p.kana, p.birth_date, p.sex, p.address, p.needs, p.contacts, p.created_at,
                     m.institution_id AS member_institution, m.profession,
@@ -401,9 +401,8 @@ impl Store {
                  SELECT MAX(c2.id) FROM patient_consents c2
                  WHERE c2.patient_id = m.patient_id AND c2.withdrawn_at IS NULL)
              WHERE m.user_id = $1 AND m.removed_at IS NULL AND p.search_key LIKE $2 ESCAPE '\\'
-             ORDER BY m.user_id DESC, m.patient_id DESC LIMIT $3 OFFSET $4"
-        );
-        let rows = sqlx::query(&sql)
+             ORDER BY m.user_id DESC, m.patient_id DESC LIMIT $3 OFFSET $4";
+        let rows = sqlx::query(sql)
             .bind(user.0)
             .bind(&pattern)
             .bind(limit)
