@@ -416,6 +416,10 @@ async fn a_mention_reaches_the_member_by_badge_and_mail_without_the_patients_nam
     // The page shows whom it was for; opening it clears the badge.
     let page = doc.get(&url).await.body;
     assert!(page.contains("宛先"), "{page}");
+    assert!(
+        !page.contains("data-testid=\"nav-waiting\""),
+        "the badge is gone on the page that showed the post"
+    );
     assert!(!doc.get("/patients").await.body.contains("mention-count"));
     // Search within the patient folds width and kana: half-width and hiragana find it.
     for q in ["ｻｸｼｮﾝ", "さくしょん", "サクション"] {

@@ -1095,24 +1095,78 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     phone.type_into("input[name=spo2]", "93");
     phone.type_into("input[name=temperature]", "37.2");
     phone.screenshot(&out.join("careteam-2-phone-vitals.png"));
+    // With a photo (a real PNG: the screenshot just taken), for the doctor's attention.
+    let photo = out
+        .join("careteam-2-phone-vitals.png")
+        .canonicalize()
+        .unwrap();
+    phone.type_into("[data-testid=post-file]", photo.to_str().unwrap());
+    phone.click("input[name=mention]");
     phone.click("[data-testid=send-post]");
     phone.wait_for("[data-testid=post-vitals]");
+    phone.wait_for("[data-testid=post-files] img");
+    let shown = phone.execute(
+        "var i = document.querySelector('[data-testid=post-files] img'); \
+         return i.complete && i.naturalWidth > 100;",
+    );
+    assert_eq!(
+        shown,
+        serde_json::Value::Bool(true),
+        "the photo opens for the team"
+    );
     let (wide, screen) = fits_the_screen(&phone);
     assert!(
         wide <= screen,
         "the timeline fits the phone: {wide} > {screen}"
     );
 
-    // The doctor sees the chart.
+    // The doctor is told (a badge, no name in it) and sees the chart and the photo.
+    doctor.goto(&format!("{base}/patients"));
+    doctor.wait_for("[data-testid=mention-count]");
     doctor.goto(&patient);
     doctor.wait_for("[data-testid=chart-spo2]");
     assert!(doctor.source().contains("SpO2 93%"));
+    assert!(doctor.source().contains("data-testid=\"post-files\""));
     doctor.screenshot(&out.join("careteam-3-doctor-chart.png"));
+    // The doctor's visit record (what 在宅医療情報連携加算 asks to be written down).
+    doctor.execute("document.querySelector('[data-testid=post-form]').closest('details').open = true; return true;");
+    doctor.execute(&format!(
+        "document.querySelector('input[name=next_visit_on]').value = '{today}'; return true;"
+    ));
+    doctor.click("input[name=plan_changed][value=no]");
+    doctor.type_into("textarea[name=care_points]", "体位変換時のSpO2低下に注意");
+    doctor.click("[data-testid=send-post]");
+    doctor.wait_for("[data-testid=post-visit]");
     // The printable summary.
     doctor.goto(&format!("{patient}/summary"));
     doctor.wait_for("[data-testid=patient-summary]");
     assert!(doctor.source().contains("SpO2 93%"));
     doctor.screenshot(&out.join("careteam-4-summary.png"));
+    // The month's evidence: the hospital is a partner, the patient's month is complete.
+    doctor.goto(&format!("{base}/patients"));
+    doctor.click("[data-testid=evidence-link]");
+    doctor.wait_for("[data-testid=evidence-patients]");
+    assert!(doctor.source().contains("data-counted=\"1\""));
+    doctor.wait_for("[data-complete=true]");
+    doctor.screenshot(&out.join("careteam-5-evidence.png"));
+
+    // The hospital nurse proposes the discharge conference with the team's clinic chosen.
+    phone.goto(&patient);
+    phone.click("[data-testid=conference-link]");
+    phone.wait_for("[data-testid=conference-form]");
+    let chosen =
+        phone.execute("return document.querySelector('select[name=clinic_doctor]').value;");
+    assert_ne!(
+        chosen,
+        serde_json::Value::String(String::new()),
+        "the team's clinic is chosen"
+    );
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("careteam-6-phone-conference.png"));
+    assert!(
+        wide <= screen,
+        "the conference form fits the phone: {wide} > {screen}"
+    );
     drop(phone);
     drop(doctor);
     server.terminate();

@@ -128,8 +128,20 @@ fn day_text(lang: Lang, text: &Option<String>) -> String {
 }
 
 fn month_view(lang: Lang, m: &PatientMonth) -> MonthView {
+    // Whether the newest reading was of a record written within 90 days before it: shown as
+    // information (a rule some guidance names, not yet checked against the notice itself).
+    let recent = if m.read_recent {
+        lang.pick("・90日以内の記録", " · a record of the last 90 days")
+    } else {
+        ""
+    };
     let read = match (&m.last_read, &m.last_reader) {
-        (Some(at), Some(who)) => format!("{}（{} {}）", m.others_read, jst_time_in(lang, at), who),
+        (Some(at), Some(who)) => format!(
+            "{}（{} {}{recent}）",
+            m.others_read,
+            jst_time_in(lang, at),
+            who
+        ),
         _ => "0".to_owned(),
     };
     MonthView {

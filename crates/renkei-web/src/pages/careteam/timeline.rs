@@ -224,6 +224,7 @@ async fn patient_page(
         .posts(id, before, &q, PAGE)
         .await
         .map_err(|e| PageError::store(ctx, e))?;
+    let mut seen_now = 0;
     if grant != Grant::BreakGlass {
         if let (Some(newest), Some(oldest)) = (posts.first(), posts.last()) {
             app.store
@@ -231,11 +232,22 @@ async fn patient_page(
                 .await
                 .map_err(|e| PageError::store(ctx, e))?;
         }
+        seen_now = app
+            .store
+            .unseen_mentions(user.id)
+            .await
+            .map_err(|e| PageError::store(ctx, e))?
+            .iter()
+            .find(|(patient, _)| *patient == id)
+            .map_or(0, |(_, n)| usize::try_from(*n).unwrap_or(0));
         app.store
             .mark_mentions_seen(id, user.id, app.clock.now())
             .await
             .map_err(|e| PageError::store(ctx, e))?;
     }
+    // The badge was counted before this view saw them.
+    let mut ctx_after = ctx.clone();
+    ctx_after.mentions = ctx.mentions.saturating_sub(seen_now);
     let team = app
         .store
         .team(id)
@@ -365,7 +377,7 @@ async fn patient_page(
     let done = query_value(query, "done");
     let t = crate::i18n::catalog(lang);
     Ok(PatientPage {
-        chrome: Chrome::new(ctx, "nav.careteam", false),
+        chrome: Chrome::new(&ctx_after, "nav.careteam", false),
         id,
         notice: [
             "registered",
