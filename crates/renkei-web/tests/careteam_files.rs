@@ -41,6 +41,38 @@ async fn count_audit(w: &World, action: &str) -> usize {
         .len()
 }
 
+/// The registering doctor invites `display` (staff of `institution`) as `profession`.
+async fn invite(
+    w: &World,
+    doc: &mut Browser,
+    url: &str,
+    institution: i64,
+    display: &str,
+    profession: &str,
+) {
+    let user = w
+        .store
+        .institution_staff(institution)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(_, n)| n == display)
+        .expect("staff of the institution")
+        .0;
+    let invited = doc
+        .post(
+            url,
+            &format!("{url}/team"),
+            vec![
+                ("institution", institution.to_string()),
+                ("user", user.to_string()),
+                ("profession", profession.into()),
+            ],
+        )
+        .await;
+    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.body);
+}
+
 /// A clinic doctor's patient with a visiting nurse of another institution on the team, and a
 /// stranger (a pharmacy's staff) who is not.
 async fn team(db: &TestDb) -> Team {
@@ -100,24 +132,7 @@ async fn team(db: &TestDb) -> Team {
         .parse()
         .unwrap();
     let url = format!("/patients/{id}");
-    let staff = w.store.institution_staff(station.id).await.unwrap();
-    let nurse_id = staff
-        .iter()
-        .find(|(_, n)| n == "訪問 太郎")
-        .expect("the nurse is staff of the station")
-        .0;
-    let invited = doc
-        .post(
-            &url,
-            &format!("{url}/team"),
-            vec![
-                ("institution", station.id.to_string()),
-                ("user", nurse_id.to_string()),
-                ("profession", "nurse".into()),
-            ],
-        )
-        .await;
-    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.body);
+    invite(&w, &mut doc, &url, station.id, "訪問 太郎", "nurse").await;
     let doc_id = w
         .store
         .team(id)
@@ -602,27 +617,7 @@ async fn a_hospital_on_the_team_proposes_the_discharge_conference_with_the_team(
         AccountRole::InstitutionStaff,
     )
     .await;
-    let msw = w
-        .store
-        .institution_staff(hospital.id)
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|(_, n)| n == "連携 花子")
-        .unwrap()
-        .0;
-    let invited = doc
-        .post(
-            &url,
-            &format!("{url}/team"),
-            vec![
-                ("institution", hospital.id.to_string()),
-                ("user", msw.to_string()),
-                ("profession", "msw".into()),
-            ],
-        )
-        .await;
-    assert_eq!(invited.status, StatusCode::SEE_OTHER, "{}", invited.body);
+    invite(&w, &mut doc, &url, hospital.id, "連携 花子", "msw").await;
     // The clinic has no beds: no link for the doctor.
     assert!(!doc.get(&url).await.body.contains("conference-link"));
     let mut ward = w.login("msw@files.example.jp").await;

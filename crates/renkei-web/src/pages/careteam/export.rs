@@ -192,12 +192,7 @@ pub async fn summary(
         age: age(lang, p.birth_date, today),
         sex: lang.pick(p.sex.label_ja(), p.sex.label_en()),
         address: p.address.clone(),
-        needs: p
-            .needs
-            .iter()
-            .map(|n| lang.pick(n.label_ja(), n.label_en()))
-            .collect::<Vec<_>>()
-            .join("・"),
+        needs: needs_text(lang, &p.needs),
         contacts: p
             .contacts
             .iter()

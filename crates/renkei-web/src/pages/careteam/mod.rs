@@ -164,6 +164,54 @@ async fn admitted(
     }
 }
 
+/// A patient's care needs as one line: 「在宅酸素・吸引」.
+fn needs_text(lang: Lang, needs: &[CareNeed]) -> String {
+    needs
+        .iter()
+        .map(|n| lang.pick(n.label_ja(), n.label_en()))
+        .collect::<Vec<_>>()
+        .join("・")
+}
+
+/// The files of a form, each checked by content and size (at most [`MAX_ATTACHMENTS`]); a
+/// refusal is audited and comes back as what to tell the user.
+async fn checked_files<'a>(
+    app: &AppState,
+    ctx: &Ctx,
+    ext: &Extensions,
+    patient: i64,
+    files: &[&'a crate::pages::shared::SentFile],
+) -> Result<Vec<NewAttachment<'a>>, String> {
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(format!(
+            "添付できるファイルは1回に{MAX_ATTACHMENTS}つまでです"
+        ));
+    }
+    let mut out = Vec::with_capacity(files.len());
+    for f in files {
+        match check_attachment(&f.name, &f.bytes) {
+            Ok(kind) => out.push(NewAttachment {
+                file_name: &f.name,
+                media_type: kind.media_type(),
+                bytes: &f.bytes,
+            }),
+            Err(m) => {
+                audit(
+                    app,
+                    ctx,
+                    ext,
+                    "careteam.upload_refused",
+                    Outcome::Denied,
+                    format!("patient:{patient}"),
+                )
+                .await;
+                return Err(m);
+            }
+        }
+    }
+    Ok(out)
+}
+
 fn age(lang: Lang, born: chrono::NaiveDate, today: chrono::NaiveDate) -> String {
     let years = today.years_since(born).unwrap_or(0);
     match lang {

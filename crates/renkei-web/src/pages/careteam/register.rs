@@ -93,13 +93,7 @@ pub async fn list(
                 kana: p.patient.kana.clone(),
                 age: age(lang, p.patient.birth_date, today),
                 registered: p.registered_name.clone(),
-                needs: p
-                    .patient
-                    .needs
-                    .iter()
-                    .map(|n| lang.pick(n.label_ja(), n.label_en()))
-                    .collect::<Vec<_>>()
-                    .join("・"),
+                needs: needs_text(lang, &p.patient.needs),
                 mentions: mentions
                     .iter()
                     .find(|(patient, _)| *patient == p.id)

@@ -17,27 +17,10 @@ pub async fn consent(
         Err(m) => return refused(&app, &ctx, &ext, id, m).await,
     };
     let signed = sent.files_of("consent_form");
-    let form_file = match signed.first() {
-        None => None,
-        Some(f) => match check_attachment(&f.name, &f.bytes) {
-            Ok(kind) => Some(NewAttachment {
-                file_name: &f.name,
-                media_type: kind.media_type(),
-                bytes: &f.bytes,
-            }),
-            Err(m) => {
-                audit(
-                    &app,
-                    &ctx,
-                    &ext,
-                    "careteam.upload_refused",
-                    Outcome::Denied,
-                    format!("patient:{id}"),
-                )
-                .await;
-                return refused(&app, &ctx, &ext, id, m).await;
-            }
-        },
+    let form_file = match checked_files(&app, &ctx, &ext, id, &signed[..signed.len().min(1)]).await
+    {
+        Ok(mut files) => files.pop(),
+        Err(m) => return refused(&app, &ctx, &ext, id, m).await,
     };
     let today = crate::pages::power::today(&app);
     let given = match renkei_domain::power::read_day(&sent.get("given_on"), "同意した日") {

@@ -397,12 +397,7 @@ async fn patient_page(
         age: age(lang, p.birth_date, today),
         sex: lang.pick(p.sex.label_ja(), p.sex.label_en()),
         address: p.address.clone(),
-        needs: p
-            .needs
-            .iter()
-            .map(|n| lang.pick(n.label_ja(), n.label_en()))
-            .collect::<Vec<_>>()
-            .join("・"),
+        needs: needs_text(lang, &p.needs),
         power_dependent: p.power_dependent(),
         contacts: p
             .contacts
@@ -667,32 +662,10 @@ pub async fn post(
         None
     };
     let files = sent.files_of("file");
-    if files.len() > MAX_ATTACHMENTS {
-        let m = format!("添付できるファイルは1回に{MAX_ATTACHMENTS}つまでです");
-        return refused(&app, &ctx, &ext, id, m).await;
-    }
-    let mut attachments = Vec::with_capacity(files.len());
-    for f in &files {
-        match check_attachment(&f.name, &f.bytes) {
-            Ok(kind) => attachments.push(NewAttachment {
-                file_name: &f.name,
-                media_type: kind.media_type(),
-                bytes: &f.bytes,
-            }),
-            Err(m) => {
-                audit(
-                    &app,
-                    &ctx,
-                    &ext,
-                    "careteam.upload_refused",
-                    Outcome::Denied,
-                    format!("patient:{id}"),
-                )
-                .await;
-                return refused(&app, &ctx, &ext, id, m).await;
-            }
-        }
-    }
+    let attachments = match checked_files(&app, &ctx, &ext, id, &files).await {
+        Ok(a) => a,
+        Err(m) => return refused(&app, &ctx, &ext, id, m).await,
+    };
     if text.trim().is_empty() && vitals.is_none() && visit.is_none() && attachments.is_empty() {
         let m = "本文・バイタル・訪問診療の記録・ファイルのどれかを入れてください".to_owned();
         return refused(&app, &ctx, &ext, id, m).await;
