@@ -9,6 +9,7 @@ pub mod beds;
 pub mod capability;
 pub mod careteam;
 pub mod conference;
+pub mod consultation;
 pub mod demo;
 pub mod fiscal_year;
 pub mod holidays;

@@ -17,6 +17,7 @@ pub mod careteam;
 pub mod changes;
 pub mod conference;
 mod connect;
+pub mod consultation;
 pub mod directory;
 mod error;
 pub mod import;

@@ -108,6 +108,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "care_files",
         sql: include_str!("../migrations/0017_care_files.sql"),
     },
+    Migration {
+        version: 18,
+        name: "consultations",
+        sql: include_str!("../migrations/0018_consultations.sql"),
+    },
 ];
 
 /// What a migration run did.

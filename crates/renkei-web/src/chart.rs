@@ -257,6 +257,87 @@ pub fn sparkline_svg(
     svg
 }
 
+/// A horizontal bar chart of counts: one labelled bar per row, the count at its end, the
+/// longest bar the largest count. `id` keys the title for screen readers.
+pub fn count_bars_svg(id: &str, title: &str, rows: &[(String, usize)]) -> String {
+    const LABEL_W: f64 = 210.0;
+    const BAR_W: f64 = 480.0;
+    let height = HEADING + ROW * rows.len().max(1) as f64 + 8.0;
+    let most = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.1}" width="100%" role="img" aria-labelledby="{id}-title" class="count-chart" data-testid="chart-{id}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        svg,
+        r#"<title id="{id}-title">{}</title><text x="0" y="16" font-weight="bold" font-size="13">{}</text>"#,
+        escape(title),
+        escape(title)
+    );
+    for (i, (label, n)) in rows.iter().enumerate() {
+        let y = HEADING + i as f64 * ROW;
+        let w = BAR_W * (*n as f64) / most;
+        let _ = write!(
+            svg,
+            r##"<text x="{:.1}" y="{:.1}" text-anchor="end">{}</text><rect x="{LABEL_W}" y="{:.1}" width="{w:.1}" height="14" fill="#0b5394"/><text x="{:.1}" y="{:.1}">{n}</text>"##,
+            LABEL_W - 8.0,
+            y + 13.0,
+            escape(label),
+            y + 2.0,
+            LABEL_W + w + 6.0,
+            y + 13.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// A column chart of counts by period (months of a fiscal year): one column each, its count
+/// above it, its label below.
+pub fn count_columns_svg(id: &str, title: &str, columns: &[(String, usize)]) -> String {
+    const TOP: f64 = 40.0;
+    const PLOT: f64 = 160.0;
+    let height = TOP + PLOT + 30.0;
+    let most = columns.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
+    let slot = (WIDTH - 20.0) / columns.len().max(1) as f64;
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height:.1}" width="100%" role="img" aria-labelledby="{id}-title" class="count-chart" data-testid="chart-{id}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        svg,
+        r#"<title id="{id}-title">{}</title><text x="0" y="16" font-weight="bold" font-size="13">{}</text>"#,
+        escape(title),
+        escape(title)
+    );
+    let _ = write!(
+        svg,
+        r##"<line x1="10" y1="{:.1}" x2="{:.1}" y2="{:.1}" stroke="#999"/>"##,
+        TOP + PLOT,
+        WIDTH - 10.0,
+        TOP + PLOT
+    );
+    for (i, (label, n)) in columns.iter().enumerate() {
+        let h = PLOT * (*n as f64) / most;
+        let x = 10.0 + i as f64 * slot + slot * 0.15;
+        let w = slot * 0.7;
+        let _ = write!(
+            svg,
+            r##"<rect x="{x:.1}" y="{:.1}" width="{w:.1}" height="{h:.1}" fill="#0b5394"/><text x="{:.1}" y="{:.1}" text-anchor="middle">{n}</text><text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"##,
+            TOP + PLOT - h,
+            x + w / 2.0,
+            TOP + PLOT - h - 4.0,
+            x + w / 2.0,
+            TOP + PLOT + 18.0,
+            escape(label)
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -299,5 +380,22 @@ mod tests {
         assert!(svg.contains("SpO2: 91%"));
         let one = super::sparkline_svg("t", "<体温>", "℃", &[("x".into(), 36.8)], (35.0, 40.0));
         assert!(!one.contains("<polyline") && one.contains("&lt;体温&gt;"));
+    }
+
+    #[test]
+    fn count_charts_scale_to_the_largest_and_escape_labels() {
+        let bars = count_bars_svg(
+            "t",
+            "内容別",
+            &[("<訪問診療>".to_owned(), 4), ("費用".to_owned(), 2)],
+        );
+        assert!(bars.contains("&lt;訪問診療&gt;") && !bars.contains("<訪問診療>"));
+        assert!(bars.contains(r#"width="480.0""#) && bars.contains(r#"width="240.0""#));
+        assert!(bars.contains("data-testid=\"chart-t\""));
+        let columns =
+            count_columns_svg("m", "月別", &[("4月".to_owned(), 0), ("5月".to_owned(), 3)]);
+        assert!(columns.contains(r#"height="160.0""#) && columns.contains(r#"height="0.0""#));
+        // Nothing counted yet: no division by zero, empty bars.
+        assert!(count_bars_svg("e", "空", &[]).ends_with("</svg>"));
     }
 }

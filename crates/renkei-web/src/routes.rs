@@ -3,10 +3,10 @@
 
 use crate::auth::access::{guard, Access};
 use crate::pages::{
-    account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, directory,
-    freshness, home, hub, import, institution, invitations, lang, ledger, ledger_edit, login,
-    password, power, readiness, rota, safety, safety_dashboard, safety_exports, safety_phone,
-    safety_response, safety_summary, urgent,
+    account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, consultation,
+    directory, freshness, home, hub, import, institution, invitations, lang, ledger, ledger_edit,
+    login, password, power, readiness, rota, safety, safety_dashboard, safety_exports,
+    safety_phone, safety_response, safety_summary, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -819,6 +819,50 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/urgent",
         Access::Roles(HUB_VIEWERS),
         get(urgent::hub),
+    )
+    // The consultation window: the notes are the hub's own (coordinators of the area only);
+    // the figures are for the prefecture and the administrator too.
+    .add(
+        "GET",
+        "/hub/consultations",
+        Access::Roles(HUB_EDITORS),
+        get(consultation::list),
+    )
+    .add(
+        "POST",
+        "/hub/consultations",
+        Access::Roles(HUB_EDITORS),
+        post(consultation::create),
+    )
+    .add(
+        "POST",
+        "/hub/consultations/{id}/done",
+        Access::Roles(HUB_EDITORS),
+        post(consultation::follow_up_done),
+    )
+    .add(
+        "GET",
+        "/hub/consultations.csv",
+        Access::Roles(HUB_EDITORS),
+        get(consultation::csv),
+    )
+    .add(
+        "GET",
+        "/hub/consultations.xlsx",
+        Access::Roles(HUB_EDITORS),
+        get(consultation::xlsx),
+    )
+    .add(
+        "GET",
+        "/hub/consultations/stats",
+        Access::Roles(HUB_VIEWERS),
+        get(consultation::stats),
+    )
+    .add(
+        "POST",
+        "/hub/consultations/ledger",
+        Access::Roles(HUB_EDITORS),
+        post(consultation::record_in_ledger),
     )
     .add(
         "POST",

@@ -585,6 +585,14 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/backup/coverages/{id}/withdraw",
         ) => &[InstAdmin, Staff],
         ("GET", "/hub/backup") => &[Admin, Coordinator, Prefecture],
+        // The consultation window: notes for the area's coordinators only; figures for the
+        // prefecture and the administrator too.
+        (
+            "GET" | "POST",
+            "/hub/consultations" | "/hub/consultations.csv" | "/hub/consultations.xlsx",
+        ) => &[Coordinator],
+        ("POST", "/hub/consultations/{id}/done" | "/hub/consultations/ledger") => &[Coordinator],
+        ("GET", "/hub/consultations/stats") => &[Admin, Coordinator, Prefecture],
         // Care-team sharing: a second factor is required (the prefecture's test account has
         // none); a patient that does not exist is "not found" to everyone else; only
         // institution staff register (the walked staff belong to no institution); only

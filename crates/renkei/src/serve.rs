@@ -109,8 +109,9 @@ fn spawn_mail_retries(store: renkei_store::Store, mailer: Mailer) {
     });
 }
 
-/// Sends safety checks' scheduled reminders when they fall due and widens urgent requests
-/// nobody has answered in time (both checked every 30 seconds).
+/// Sends safety checks' scheduled reminders when they fall due, widens urgent requests nobody
+/// has answered in time and reminds coordinators of consultation follow-ups due (all checked
+/// every 30 seconds).
 fn spawn_scheduled_reminders(state: AppState) {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(30));
@@ -125,6 +126,11 @@ fn spawn_scheduled_reminders(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(steps = n, "urgent requests escalated"),
                 Err(e) => tracing::warn!(error = %e, "urgent-request escalation failed"),
+            }
+            match renkei_web::pages::consultation::remind_due_follow_ups(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(mails = n, "consultation follow-up reminders sent"),
+                Err(e) => tracing::warn!(error = %e, "follow-up reminders failed"),
             }
         }
     });

@@ -1591,35 +1591,23 @@ pub async fn record_in_ledger(
         .and_then(|y| FiscalYear::new(y).ok())
         .unwrap_or(FiscalYear::of_date(today));
     let user = ctx.viewer.signed_in().map(|u| u.id);
-    let mut recorded = 0;
-    for area in renkei_domain::region::RegionDefinition::nakakawachi()
-        .areas
-        .iter()
-        .filter(|a| acting.iter().any(|c| c == a.code.as_str()))
-    {
-        let figures = year_figures(&app, &[area.code.as_str().to_owned()], year)
+    let mut figures = std::collections::HashMap::new();
+    for area in &acting {
+        let f = year_figures(&app, std::slice::from_ref(area), year)
             .await
             .map_err(|e| PageError::store(&ctx, e))?;
-        let (mut ledger, based_on) = super::safety_summary::ledger_of(&app, area, year)
-            .await
-            .map_err(|e| PageError::store(&ctx, e))?;
-        let at = ledger
-            .items
-            .iter()
-            .position(|i| i.note.as_deref() == Some(LEDGER_MARKER));
-        let Some(item) = ledger_item(&ledger, at.map(|i| &ledger.items[i]), &figures) else {
-            continue;
-        };
-        match at {
-            Some(i) => ledger.items[i] = item,
-            None => ledger.items.push(item),
-        }
-        app.store
-            .save_ledger(area.code.as_str(), year.year(), &ledger, based_on, user)
-            .await
-            .map_err(|e| PageError::store(&ctx, e))?;
-        recorded += 1;
+        figures.insert(area.clone(), f);
     }
+    let recorded = super::ledger_feed::record_marked(
+        &app,
+        &acting,
+        year,
+        LEDGER_MARKER,
+        user,
+        |area, ledger, existing| ledger_item(ledger, existing, figures.get(area.code.as_str())?),
+    )
+    .await
+    .map_err(|e| PageError::store(&ctx, e))?;
     audit(
         &app,
         &ctx,
