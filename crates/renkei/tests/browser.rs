@@ -1171,3 +1171,48 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     drop(doctor);
     server.terminate();
 }
+
+#[test]
+fn a_coordinator_notes_a_phone_consultation_on_a_phone_and_sees_the_figures() {
+    let Some(chrome) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    demo_login(&phone, &base, "coordinator@demo.renkei.example");
+    phone.goto(&format!("{base}/hub/consultations"));
+    phone.wait_for("[data-testid=consultation-form]");
+    // A family asks for a home-visit doctor; the coordinator finds a clinic to refer them to.
+    phone.execute("document.querySelector('select[name=caller]').value = 'family'; return true;");
+    phone.click("input[name=topic][value=finding_doctor]");
+    phone.type_into("textarea[name=summary]", "退院後の訪問診療医を探している");
+    phone.type_into("input[name=find]", "クリニック");
+    phone.click("[data-testid=find-referral]");
+    phone.wait_for("input[name=referral]");
+    // The form kept what was typed while finding.
+    assert!(phone.source().contains("退院後の訪問診療医を探している"));
+    phone.click("input[name=referral]");
+    phone.click("input[name=action][value=referral]");
+    phone.type_into("input[name=minutes]", "１５");
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("consultation-1-phone-form.png"));
+    assert!(wide <= screen, "the form fits the phone: {wide} > {screen}");
+    phone.click("[data-testid=save-consultation]");
+    phone.wait_for("[data-testid=consultation-notice]");
+    assert!(phone.source().contains("data-note="), "the note is listed");
+    // The year's figures with their charts.
+    phone.click("[data-testid=stats-link]");
+    phone.wait_for("[data-testid=chart-consultations-by-topic]");
+    assert!(phone.source().contains("data-total=\"1\""));
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("consultation-2-phone-stats.png"));
+    assert!(
+        wide <= screen,
+        "the figures fit the phone: {wide} > {screen}"
+    );
+    drop(phone);
+    server.terminate();
+}
