@@ -11,6 +11,7 @@ pub mod careteam;
 pub mod conference;
 pub mod consultation;
 pub mod demo;
+pub mod events;
 pub mod fiscal_year;
 pub mod holidays;
 pub mod import;

@@ -20,6 +20,7 @@ mod connect;
 pub mod consultation;
 pub mod directory;
 mod error;
+pub mod events;
 pub mod import;
 pub mod ledger;
 pub mod mail;

@@ -113,6 +113,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consultations",
         sql: include_str!("../migrations/0018_consultations.sql"),
     },
+    Migration {
+        version: 19,
+        name: "events",
+        sql: include_str!("../migrations/0019_events.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -27,7 +27,7 @@ const NAV: [(&str, Option<&str>); 7] = [
     ("nav.disaster", Some("/hub/safety")),
     ("nav.coordination", Some("/urgent")),
     ("nav.careteam", Some("/patients")),
-    ("nav.consultation", Some("/hub/consultations")),
+    ("nav.consultation", Some("/events")),
 ];
 
 /// The frame around every page.

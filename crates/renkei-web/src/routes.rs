@@ -4,8 +4,8 @@
 use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, consultation,
-    directory, freshness, home, hub, import, institution, invitations, lang, ledger, ledger_edit,
-    login, password, power, readiness, rota, safety, safety_dashboard, safety_exports,
+    directory, events, freshness, home, hub, import, institution, invitations, lang, ledger,
+    ledger_edit, login, password, power, readiness, rota, safety, safety_dashboard, safety_exports,
     safety_phone, safety_response, safety_summary, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
@@ -819,6 +819,64 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/urgent",
         Access::Roles(HUB_VIEWERS),
         get(urgent::hub),
+    )
+    // Events: the public calendar and registration for everyone; the hub's side for the
+    // area's coordinators.
+    .add("GET", "/events", Access::Public, get(events::calendar))
+    .add("GET", "/events/{id}", Access::Public, get(events::show))
+    .add(
+        "POST",
+        "/events/{id}/register",
+        Access::Public,
+        post(events::register),
+    )
+    .add(
+        "GET",
+        "/events/registration/{token}",
+        Access::Public,
+        get(events::registration),
+    )
+    .add(
+        "POST",
+        "/events/registration/{token}",
+        Access::Public,
+        post(events::cancel),
+    )
+    .add(
+        "GET",
+        "/hub/events",
+        Access::Roles(HUB_EDITORS),
+        get(events::hub),
+    )
+    .add(
+        "POST",
+        "/hub/events",
+        Access::Roles(HUB_EDITORS),
+        post(events::create),
+    )
+    .add(
+        "GET",
+        "/hub/events/{id}",
+        Access::Roles(HUB_EDITORS),
+        get(events::hub_event),
+    )
+    .add(
+        "POST",
+        "/hub/events/{id}/attendance/{registration}",
+        Access::Roles(HUB_EDITORS),
+        post(events::attendance),
+    )
+    .add(
+        "GET",
+        "/hub/events/{id}/registrations.csv",
+        Access::Roles(HUB_EDITORS),
+        get(events::registrations_csv),
+    )
+    .add(
+        "POST",
+        "/hub/events/ledger",
+        Access::Roles(HUB_EDITORS),
+        post(events::record_in_ledger),
     )
     // The consultation window: the notes are the hub's own (coordinators of the area only);
     // the figures are for the prefecture and the administrator too.

@@ -593,6 +593,18 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         ) => &[Coordinator],
         ("POST", "/hub/consultations/{id}/done" | "/hub/consultations/ledger") => &[Coordinator],
         ("GET", "/hub/consultations/stats") => &[Admin, Coordinator, Prefecture],
+        // Events: the calendar and registration are public; the hub's side is the area's
+        // coordinators'.
+        ("GET", "/events" | "/events/{id}" | "/events/registration/{token}") => EVERYONE,
+        ("POST", "/events/{id}/register" | "/events/registration/{token}") => EVERYONE,
+        (
+            "GET" | "POST",
+            "/hub/events"
+            | "/hub/events/{id}"
+            | "/hub/events/{id}/registrations.csv"
+            | "/hub/events/{id}/attendance/{registration}"
+            | "/hub/events/ledger",
+        ) => &[Coordinator],
         // Care-team sharing: a second factor is required (the prefecture's test account has
         // none); a patient that does not exist is "not found" to everyone else; only
         // institution staff register (the walked staff belong to no institution); only
@@ -727,6 +739,7 @@ fn concrete(path: &str) -> String {
         .replace("{shift}", "999999")
         .replace("{member}", "999999")
         .replace("{file}", "999999")
+        .replace("{registration}", "999999")
         .replace("{token}", &"0".repeat(64))
 }
 

@@ -1216,3 +1216,94 @@ fn a_coordinator_notes_a_phone_consultation_on_a_phone_and_sees_the_figures() {
     drop(phone);
     server.terminate();
 }
+
+#[test]
+fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_and_gets_the_mail() {
+    let Some(chrome) = chromium() else { return };
+    // A real SMTP server on loopback receives what Renkei sends.
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let smtp = runtime.block_on(renkei_testkit::smtp::TestSmtpServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path())
+        .env("RENKEI_SMTP_URL", smtp.url());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+
+    // The coordinator announces the lecture at her desk, for tomorrow afternoon.
+    let desk = common::webdriver::Browser::start(&chrome, 1280, 1000);
+    demo_login(&desk, &base, "coordinator@demo.renkei.example");
+    desk.goto(&format!("{base}/hub/events"));
+    desk.wait_for("[data-testid=event-form]");
+    desk.type_into("input[name=title]", "人生会議（ACP）講習会");
+    desk.execute(
+        "document.querySelector('select[name=kind]').value = 'lecture'; \
+         document.querySelector('select[name=audience]').value = 'citizens'; \
+         var d = new Date(Date.now() + 24 * 3600 * 1000); \
+         var p = function (n) { return String(n).padStart(2, '0'); }; \
+         document.querySelector('input[name=starts_at]').value = \
+           d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T14:00'; \
+         document.querySelector('input[name=ends_time]').value = '16:00'; return true;",
+    );
+    desk.type_into("input[name=place]", "八尾市文化会館 小ホール");
+    desk.type_into("input[name=organiser]", "八尾市医師会");
+    desk.type_into("input[name=capacity]", "50");
+    desk.click("[data-testid=create-event]");
+    desk.wait_for("[data-testid=event-counts]");
+
+    // A citizen finds it on the public calendar on her phone and registers.
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    phone.goto(&format!("{base}/events"));
+    phone.wait_for("[data-testid=public-events] a");
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("events-1-phone-calendar.png"));
+    assert!(
+        wide <= screen,
+        "the calendar fits the phone: {wide} > {screen}"
+    );
+    phone.click("[data-testid=public-events] a");
+    phone.wait_for("[data-testid=registration-form]");
+    phone.type_into("input[name=name]", "河内 花子");
+    phone.type_into("input[name=email]", "hanako@example.jp");
+    phone.screenshot(&out.join("events-2-phone-form.png"));
+    phone.click("[data-testid=register]");
+    phone.wait_for("[data-testid=registered]");
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("events-3-phone-registered.png"));
+    assert!(
+        wide <= screen,
+        "the confirmation fits the phone: {wide} > {screen}"
+    );
+
+    // The confirmation mail arrives over SMTP with the link to cancel.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let mail = loop {
+        if let Some(m) = smtp
+            .mails()
+            .into_iter()
+            .find(|m| m.to.iter().any(|t| t.contains("hanako@example.jp")))
+        {
+            break m;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no confirmation mail arrived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let text = mail.text();
+    assert!(
+        text.contains("河内 花子 様") && text.contains("人生会議（ACP）講習会"),
+        "{text}"
+    );
+    assert!(text.contains("/events/registration/"), "{text}");
+    // The coordinator sees her registration.
+    desk.goto(&desk.url());
+    desk.wait_for("[data-testid=registrations]");
+    assert!(desk.source().contains("河内 花子"));
+    drop(phone);
+    drop(desk);
+    server.terminate();
+    drop(runtime);
+}

@@ -820,7 +820,7 @@ pub async fn record_in_ledger(
                 section: Section::Progress,
                 number: "②".into(),
                 duties: vec![2],
-                kind: ItemKind::Other,
+                kind: ItemKind::Consultation,
                 title: ledger_title(f),
                 schedule: None,
                 schedule_inline: false,

@@ -12,6 +12,7 @@ pub mod changes;
 pub mod conference;
 pub mod consultation;
 pub mod directory;
+pub mod events;
 pub mod freshness;
 pub mod home;
 pub mod hub;
