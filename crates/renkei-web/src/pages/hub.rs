@@ -35,6 +35,8 @@ struct HubPage {
     rows: Vec<HubRow>,
     /// Institutions of the coordinator's areas, for the invitation form.
     institutions: Vec<(i64, String)>,
+    /// The viewer coordinates a hub (its consultation window and events are theirs).
+    coordinates: bool,
 }
 
 /// `GET /hub`.
@@ -113,6 +115,7 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
         institutions.extend(list.into_iter().map(|i| (i.id.0, i.name)));
     }
     let page = HubPage {
+        coordinates: !own_areas.is_empty(),
         institutions,
         chrome: Chrome::new(&ctx, "nav.hub", false),
         all_hubs,
