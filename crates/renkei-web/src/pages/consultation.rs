@@ -129,31 +129,6 @@ fn month_of(typed: &str, today: NaiveDate) -> NaiveDate {
         .unwrap_or_else(|_| today.with_day(1).unwrap_or(today))
 }
 
-/// The areas the viewer coordinates (code, name), or 403 for anyone who coordinates none: the
-/// notes are the hub's own, not the administrator's.
-async fn acting_areas(app: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
-    let user = ctx
-        .viewer
-        .signed_in()
-        .ok_or_else(|| PageError::forbidden(ctx))?;
-    let coordinated: Vec<String> = user
-        .memberships
-        .iter()
-        .filter(|m| m.role == renkei_domain::accounts::AccountRole::HubCoordinator)
-        .filter_map(|m| m.organisation.area_code.clone())
-        .collect();
-    let acting: Vec<(String, String)> = reach(app, ctx)
-        .await?
-        .visible
-        .into_iter()
-        .filter(|(code, _)| coordinated.contains(code))
-        .collect();
-    if acting.is_empty() {
-        return Err(PageError::forbidden(ctx));
-    }
-    Ok(acting)
-}
-
 fn choices<T: Copy + PartialEq>(
     lang: Lang,
     all: &[T],
@@ -177,7 +152,7 @@ async fn list_page(
     error: Option<String>,
 ) -> Result<ListPage, PageError> {
     let lang = ctx.lang;
-    let areas = acting_areas(app, ctx).await?;
+    let areas = super::shared::coordinated_areas(app, ctx).await?;
     let codes: Vec<String> = areas.iter().map(|(c, _)| c.clone()).collect();
     let today = super::power::today(app);
     let now_jst = app
@@ -409,7 +384,7 @@ pub async fn create(
     extensions: Extensions,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let acting = acting_areas(&app, &ctx).await?;
+    let acting = super::shared::coordinated_areas(&app, &ctx).await?;
     let today = super::power::today(&app);
     let note = match read_note(&body, &acting, today) {
         Ok(n) => n,
@@ -452,7 +427,7 @@ pub async fn follow_up_done(
     extensions: Extensions,
     axum::extract::Path(id): axum::extract::Path<i64>,
 ) -> Result<Response, PageError> {
-    let acting: Vec<String> = acting_areas(&app, &ctx)
+    let acting: Vec<String> = super::shared::coordinated_areas(&app, &ctx)
         .await?
         .into_iter()
         .map(|(c, _)| c)
@@ -657,7 +632,7 @@ async fn download(
     xlsx: bool,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
-    let areas = acting_areas(app, ctx).await?;
+    let areas = super::shared::coordinated_areas(app, ctx).await?;
     let today = super::power::today(app);
     let year = year_of(query, today);
     let rows = app
@@ -783,7 +758,7 @@ pub async fn record_in_ledger(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
-    let acting: Vec<String> = acting_areas(&app, &ctx)
+    let acting: Vec<String> = super::shared::coordinated_areas(&app, &ctx)
         .await?
         .into_iter()
         .map(|(c, _)| c)

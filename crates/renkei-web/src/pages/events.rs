@@ -6,7 +6,7 @@
 //! awareness, ③ drills). A second registration of one address, one past the capacity, or one
 //! after the start is refused with a clear message, whatever the timing.
 
-use super::safety::{audit, reach, see_other};
+use super::safety::{audit, see_other};
 use super::shared::form;
 use crate::chrome::Chrome;
 use crate::error::{Ctx, PageError};
@@ -365,29 +365,6 @@ struct HubPage {
     year: i32,
 }
 
-/// The areas the viewer coordinates, or 403.
-async fn acting_areas(app: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
-    let r = reach(app, ctx).await?;
-    let user = ctx
-        .viewer
-        .signed_in()
-        .ok_or_else(|| PageError::forbidden(ctx))?;
-    let acting: Vec<(String, String)> = r
-        .visible
-        .into_iter()
-        .filter(|(code, _)| {
-            user.memberships.iter().any(|m| {
-                m.role == renkei_domain::accounts::AccountRole::HubCoordinator
-                    && m.organisation.area_code.as_deref() == Some(code)
-            })
-        })
-        .collect();
-    if acting.is_empty() {
-        return Err(PageError::forbidden(ctx));
-    }
-    Ok(acting)
-}
-
 async fn hub_page(
     app: &AppState,
     ctx: &Ctx,
@@ -395,7 +372,7 @@ async fn hub_page(
     error: Option<String>,
 ) -> Result<HubPage, PageError> {
     let lang = ctx.lang;
-    let areas = acting_areas(app, ctx).await?;
+    let areas = super::shared::coordinated_areas(app, ctx).await?;
     let today = super::power::today(app);
     let year = FiscalYear::of_date(today);
     let rows = app
@@ -488,7 +465,7 @@ pub async fn create(
     extensions: Extensions,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    let areas = acting_areas(&app, &ctx).await?;
+    let areas = super::shared::coordinated_areas(&app, &ctx).await?;
     let e = match read_event(&body, &areas) {
         Ok(e) => e,
         Err(m) => {
@@ -526,7 +503,7 @@ struct HubEventPage {
 
 /// The event if it is of one of the coordinator's areas.
 async fn own_event(app: &AppState, ctx: &Ctx, id: i64) -> Result<EventRow, PageError> {
-    let areas = acting_areas(app, ctx).await?;
+    let areas = super::shared::coordinated_areas(app, ctx).await?;
     match app
         .store
         .event(id)
@@ -656,7 +633,7 @@ pub async fn record_in_ledger(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
-    let areas = acting_areas(&app, &ctx).await?;
+    let areas = super::shared::coordinated_areas(&app, &ctx).await?;
     let today = super::power::today(&app);
     let year = form(&body, "fy")
         .parse()

@@ -39,6 +39,39 @@ pub(crate) fn own_institutions(user: &User) -> Vec<i64> {
         .collect()
 }
 
+/// The hub areas the user coordinates (codes): not the administrator's or the prefecture's
+/// reach, only their own hubs'.
+pub(crate) fn coordinated_area_codes(user: &User) -> Vec<String> {
+    user.memberships
+        .iter()
+        .filter(|m| m.role == AccountRole::HubCoordinator)
+        .filter_map(|m| m.organisation.area_code.clone())
+        .collect()
+}
+
+/// The areas the viewer coordinates as (code, name), or 403 for anyone who coordinates none:
+/// what is a hub's own (its consultation notes, its events) is for its coordinators only.
+pub(crate) async fn coordinated_areas(
+    app: &AppState,
+    ctx: &Ctx,
+) -> Result<Vec<(String, String)>, PageError> {
+    let user = ctx
+        .viewer
+        .signed_in()
+        .ok_or_else(|| PageError::forbidden(ctx))?;
+    let codes = coordinated_area_codes(user);
+    let areas: Vec<(String, String)> = super::safety::reach(app, ctx)
+        .await?
+        .visible
+        .into_iter()
+        .filter(|(code, _)| codes.contains(code))
+        .collect();
+    if areas.is_empty() {
+        return Err(PageError::forbidden(ctx));
+    }
+    Ok(areas)
+}
+
 /// The directory entry `id`, or the page's 404.
 pub(crate) async fn entry(app: &AppState, ctx: &Ctx, id: i64) -> Result<EntryRecord, PageError> {
     app.store

@@ -23,7 +23,7 @@ async fn glass_page(
 ) -> Result<GlassPage, PageError> {
     let lang = ctx.lang;
     let user = user_with_second_factor(ctx)?;
-    let areas = coordinated_areas(user);
+    let areas = coordinated_area_codes(user);
     let review = app
         .store
         .break_glass_to_review(&areas)
@@ -75,7 +75,7 @@ pub async fn glass_search(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     let user = user_with_second_factor(&ctx)?;
-    let areas = coordinated_areas(user);
+    let areas = coordinated_area_codes(user);
     let reason = form(&body, "reason");
     let again = |m: String| {
         let app = app.clone();
@@ -130,7 +130,7 @@ pub async fn break_glass(
 ) -> Result<Response, PageError> {
     let user = user_with_second_factor(&ctx)?;
     let reason = form(&body, "reason");
-    let areas = coordinated_areas(user);
+    let areas = coordinated_area_codes(user);
     let record = app
         .store
         .access_record(id)
@@ -180,7 +180,7 @@ pub async fn review_glass(
     let user = user_with_second_factor(&ctx)?;
     if !app
         .store
-        .review_break_glass(id, &coordinated_areas(user), user.id, app.clock.now())
+        .review_break_glass(id, &coordinated_area_codes(user), user.id, app.clock.now())
         .await
         .map_err(|e| PageError::store(&ctx, e))?
     {

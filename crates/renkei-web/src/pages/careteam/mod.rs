@@ -13,13 +13,12 @@ use crate::error::{Ctx, PageError};
 use crate::i18n::Lang;
 use crate::pages::home::render;
 use crate::pages::safety::{date_in, jst_time_in, see_other};
-use crate::pages::shared::{form, form_all, own_institutions, Submitted};
+use crate::pages::shared::{coordinated_area_codes, form, form_all, own_institutions, Submitted};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
-use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::careteam::{
     check_attachment, decide, Asker, CareNeed, Consent, Consenter, EmergencyContact, Grant,
@@ -91,7 +90,7 @@ async fn asker_of(
     Ok(Asker {
         user_id: user.id.0,
         institutions: own_institutions(user),
-        coordinates: coordinated_areas(user),
+        coordinates: coordinated_area_codes(user),
         break_glass,
     })
 }
@@ -218,14 +217,6 @@ fn age(lang: Lang, born: chrono::NaiveDate, today: chrono::NaiveDate) -> String 
         Lang::Ja => format!("{years}歳"),
         Lang::En => format!("{years} y"),
     }
-}
-
-fn coordinated_areas(user: &User) -> Vec<String> {
-    user.memberships
-        .iter()
-        .filter(|m| m.role == AccountRole::HubCoordinator)
-        .filter_map(|m| m.organisation.area_code.clone())
-        .collect()
 }
 
 mod evidence;
