@@ -189,22 +189,35 @@ impl Store {
         Ok(out)
     }
 
+    /// Adds each row's referrals, in one query for the whole list (an export of a year's notes
+    /// is one query more, not one per note).
     async fn fill_referrals(&self, rows: &mut [ConsultationRow]) -> Result<(), StoreError> {
-        for row in rows.iter_mut() {
-            let refs = sqlx::query(
-                "SELECT r.institution_id, i.name FROM consultation_referrals r
-                 JOIN institutions i ON i.id = r.institution_id
-                 WHERE r.consultation_id = $1 ORDER BY i.name",
-            )
-            .bind(row.id)
-            .fetch_all(self.pool())
-            .await?;
-            for r in refs {
-                row.consultation
-                    .referrals
-                    .push(r.try_get("institution_id")?);
-                row.referral_names.push(r.try_get("name")?);
-            }
+        let (Some(low), Some(high)) = (
+            rows.iter().map(|r| r.id).min(),
+            rows.iter().map(|r| r.id).max(),
+        ) else {
+            return Ok(());
+        };
+        let at: std::collections::HashMap<i64, usize> =
+            rows.iter().enumerate().map(|(i, r)| (r.id, i)).collect();
+        let refs = sqlx::query(
+            "SELECT r.consultation_id, r.institution_id, i.name FROM consultation_referrals r
+             JOIN institutions i ON i.id = r.institution_id
+             WHERE r.consultation_id BETWEEN $1 AND $2 ORDER BY r.consultation_id, i.name",
+        )
+        .bind(low)
+        .bind(high)
+        .fetch_all(self.pool())
+        .await?;
+        for r in refs {
+            let Some(&i) = at.get(&r.try_get::<i64, _>("consultation_id")?) else {
+                continue;
+            };
+            rows[i]
+                .consultation
+                .referrals
+                .push(r.try_get("institution_id")?);
+            rows[i].referral_names.push(r.try_get("name")?);
         }
         Ok(())
     }

@@ -432,7 +432,7 @@ fn read_event(body: &[u8], areas: &[(String, String)]) -> Result<Event, String> 
         t => NaiveDateTime::parse_from_str(&format!("{}T{t}", starts_at.date()), "%Y-%m-%dT%H:%M")
             .map_err(|_| "終わりの時刻を入れてください（例：16:00）".to_owned())?,
     };
-    let capacity = match crate::pages::shared::form(body, "capacity").trim() {
+    let capacity = match form(body, "capacity").trim() {
         "" => None,
         c => Some(
             renkei_domain::text::normalize(c)
