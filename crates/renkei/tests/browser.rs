@@ -1105,15 +1105,25 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     phone.click("[data-testid=send-post]");
     phone.wait_for("[data-testid=post-vitals]");
     phone.wait_for("[data-testid=post-files] img");
-    let shown = phone.execute(
-        "var i = document.querySelector('[data-testid=post-files] img'); \
-         return i.complete && i.naturalWidth > 100;",
+    // The photo loads lazily: bring it into view, then wait for it to be decoded.
+    phone.execute(
+        "document.querySelector('[data-testid=post-files] img').scrollIntoView(); return true;",
     );
-    assert_eq!(
-        shown,
-        serde_json::Value::Bool(true),
-        "the photo opens for the team"
-    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let shown = phone.execute(
+            "var i = document.querySelector('[data-testid=post-files] img'); \
+             return i.complete && i.naturalWidth > 100;",
+        );
+        if shown == serde_json::Value::Bool(true) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the photo opens for the team"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     let (wide, screen) = fits_the_screen(&phone);
     assert!(
         wide <= screen,
