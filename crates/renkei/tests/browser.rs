@@ -1069,6 +1069,8 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     doctor.execute("document.querySelector('[data-testid=invite-institutions]').closest('details').open = true; return true;");
     doctor.type_into("input[name=find]", "ほほえみ記念病院");
     doctor.click("[data-testid=find-institution]");
+    // The list of nearby institutions is there before the search too: wait for the new page.
+    doctor.wait_for_url("the search's page", |u| u.contains("find="));
     doctor.wait_for("[data-testid=invite-institutions] a");
     doctor.click("[data-testid=invite-institutions] a");
     doctor.wait_for("[data-testid=invite-form]");
