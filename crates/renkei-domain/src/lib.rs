@@ -24,6 +24,7 @@ pub mod report;
 pub mod rota;
 pub mod safety;
 pub mod spatial;
+pub mod surveys;
 pub mod table;
 pub mod text;
 pub mod totp;

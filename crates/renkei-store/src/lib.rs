@@ -23,6 +23,7 @@ mod error;
 pub mod events;
 pub mod import;
 pub mod ledger;
+pub mod links;
 pub mod mail;
 pub mod migrate;
 pub mod power;
@@ -31,6 +32,7 @@ pub mod region;
 pub mod rota;
 pub mod safety;
 mod sealed;
+pub mod surveys;
 pub mod urgent;
 
 pub use connect::{redact, sqlite_url, Backend, Store};

@@ -118,6 +118,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "events",
         sql: include_str!("../migrations/0019_events.sql"),
     },
+    Migration {
+        version: 20,
+        name: "surveys",
+        sql: include_str!("../migrations/0020_surveys.sql"),
+    },
 ];
 
 /// What a migration run did.

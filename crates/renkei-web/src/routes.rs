@@ -6,7 +6,7 @@ use crate::pages::{
     account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, consultation,
     directory, events, freshness, home, hub, import, institution, invitations, lang, ledger,
     ledger_edit, login, password, power, readiness, rota, safety, safety_dashboard, safety_exports,
-    safety_phone, safety_response, safety_summary, urgent,
+    safety_phone, safety_response, safety_summary, surveys, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -877,6 +877,92 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/hub/events/ledger",
         Access::Roles(HUB_EDITORS),
         post(events::record_in_ledger),
+    )
+    // Surveys: built, sent and followed by the area's coordinators; answered by whoever got
+    // the signed link, without signing in.
+    .add(
+        "GET",
+        "/hub/surveys",
+        Access::Roles(HUB_EDITORS),
+        get(surveys::list),
+    )
+    .add(
+        "POST",
+        "/hub/surveys",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::create),
+    )
+    .add(
+        "GET",
+        "/hub/surveys/{id}",
+        Access::Roles(HUB_EDITORS),
+        get(surveys::show),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/heading",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::build::heading),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/questions",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::build::add_question),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/questions/change",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::build::change_question),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/send",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::build::send),
+    )
+    .add(
+        "GET",
+        "/hub/surveys/{id}/preview",
+        Access::Roles(HUB_EDITORS),
+        get(surveys::answer::preview),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/remind",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::track::remind),
+    )
+    .add(
+        "POST",
+        "/hub/surveys/{id}/close",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::track::close),
+    )
+    .add(
+        "GET",
+        "/hub/surveys/{id}/results.xlsx",
+        Access::Roles(HUB_EDITORS),
+        get(surveys::track::xlsx),
+    )
+    .add(
+        "POST",
+        "/hub/events/{id}/survey",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::build::for_event),
+    )
+    .add(
+        "GET",
+        "/surveys/answer/{token}",
+        Access::Public,
+        get(surveys::answer::form_page),
+    )
+    .add(
+        "POST",
+        "/surveys/answer/{token}",
+        Access::Public,
+        post(surveys::answer::submit),
     )
     // The consultation window: the notes are the hub's own (coordinators of the area only);
     // the figures are for the prefecture and the administrator too.

@@ -605,6 +605,23 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/hub/events/{id}/attendance/{registration}"
             | "/hub/events/ledger",
         ) => &[Coordinator],
+        // Surveys: the hub's side is the area's coordinators'; the answer form opens by its
+        // signed link alone (a made-up one is "not found").
+        (
+            "GET" | "POST",
+            "/hub/surveys"
+            | "/hub/surveys/{id}"
+            | "/hub/surveys/{id}/heading"
+            | "/hub/surveys/{id}/questions"
+            | "/hub/surveys/{id}/questions/change"
+            | "/hub/surveys/{id}/send"
+            | "/hub/surveys/{id}/preview"
+            | "/hub/surveys/{id}/remind"
+            | "/hub/surveys/{id}/close"
+            | "/hub/surveys/{id}/results.xlsx"
+            | "/hub/events/{id}/survey",
+        ) => &[Coordinator],
+        ("GET" | "POST", "/surveys/answer/{token}") => EVERYONE,
         // Care-team sharing: a second factor is required (the prefecture's test account has
         // none); a patient that does not exist is "not found" to everyone else; only
         // institution staff register (the walked staff belong to no institution); only

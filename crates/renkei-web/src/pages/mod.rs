@@ -37,6 +37,7 @@ pub mod safety_phone;
 pub mod safety_response;
 pub mod safety_summary;
 pub(crate) mod shared;
+pub mod surveys;
 pub mod urgent;
 
 use crate::i18n::Lang;
