@@ -948,6 +948,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     )
     .add(
         "POST",
+        "/hub/surveys/{id}/ledger",
+        Access::Roles(HUB_EDITORS),
+        post(surveys::track::record_in_ledger),
+    )
+    .add(
+        "POST",
         "/hub/events/{id}/survey",
         Access::Roles(HUB_EDITORS),
         post(surveys::build::for_event),

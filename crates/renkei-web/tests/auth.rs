@@ -619,6 +619,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/hub/surveys/{id}/remind"
             | "/hub/surveys/{id}/close"
             | "/hub/surveys/{id}/results.xlsx"
+            | "/hub/surveys/{id}/ledger"
             | "/hub/events/{id}/survey",
         ) => &[Coordinator],
         ("GET" | "POST", "/surveys/answer/{token}") => EVERYONE,

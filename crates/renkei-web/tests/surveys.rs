@@ -341,6 +341,30 @@ async fn a_coordinator_surveys_institutions_and_reads_the_results(db: TestDb) {
     assert_eq!(rows[1][0], yao[0].name);
     assert_eq!(rows[1][4], "医師の負担、情報共有の手段");
 
+    // Into the ledger as ② with the figures, once however often pressed; the report says it.
+    for _ in 0..2 {
+        let recorded = hub.post(&url, &format!("{url}/ledger"), Vec::new()).await;
+        assert_eq!(recorded.location(), format!("{url}?done=recorded"));
+    }
+    let ledger = w.store.ledger("yao", 2026).await.unwrap().unwrap().ledger;
+    let items: Vec<_> = ledger
+        .items
+        .iter()
+        .filter(|i| i.title.starts_with("24時間体制に関する調査"))
+        .collect();
+    assert_eq!(items.len(), 1, "one item per survey, replaced");
+    assert_eq!(items[0].duties, vec![2]);
+    assert!(items[0]
+        .detail
+        .as_deref()
+        .unwrap()
+        .contains("3機関に送付し、2機関から回答（回答率 66%）"));
+    assert!(hub
+        .get("/ledger/2026/report")
+        .await
+        .body
+        .contains("24時間体制に関する調査（11月25日送付）"));
+
     // Closed while B had the form open: refused plainly.
     let answer_b = format!("/surveys/answer/{link_b}");
     let mut late = Browser::new(&w.app);

@@ -1319,3 +1319,90 @@ fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_an
     server.terminate();
     drop(runtime);
 }
+
+#[test]
+fn a_clinic_answers_the_hubs_survey_on_a_phone_and_the_coordinator_sees_the_charts() {
+    let Some(chrome) = chromium() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let smtp = runtime.block_on(renkei_testkit::smtp::TestSmtpServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path())
+        .env("RENKEI_SMTP_URL", smtp.url());
+    let server = Server::start(cmd);
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let out = artifacts();
+
+    // The coordinator starts from the 24-hour template and sends it to the active
+    // institutions (ticked for her).
+    let desk = common::webdriver::Browser::start(&chrome, 1280, 1000);
+    demo_login(&desk, &base, "coordinator@demo.renkei.example");
+    desk.goto(&format!("{base}/hub/surveys"));
+    desk.wait_for("[data-testid=survey-form]");
+    desk.type_into("input[name=title]", "24時間体制に関する調査");
+    desk.click("input[name=template][value=twenty_four_hour]");
+    desk.click("[data-testid=create-survey]");
+    desk.wait_for("[data-testid=questions]");
+    desk.screenshot(&out.join("surveys-1-desk-builder.png"));
+    desk.click("[data-testid=send]");
+    desk.wait_for("[data-testid=survey-counts]");
+    // (without the "#follow-up" fragment, so that going there again reloads the page)
+    let survey_page = desk.url().split('#').next().unwrap().to_owned();
+
+    // A clinic opens the mailed link on a phone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let link = loop {
+        if let Some(m) = smtp
+            .mails()
+            .into_iter()
+            .find(|m| m.text().contains("/surveys/answer/"))
+        {
+            let text = m.text();
+            break text
+                .lines()
+                .find(|l| l.contains("/surveys/answer/"))
+                .unwrap()
+                .trim()
+                .to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no survey mail");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let path = link.split("/surveys/answer/").nth(1).unwrap();
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    phone.goto(&format!("{base}/surveys/answer/{path}"));
+    phone.wait_for("[data-testid=answer-form]");
+    // Sent with nothing chosen: each required question says so, nothing is lost.
+    phone.type_into("input[name=q1]", "三");
+    phone.click("[data-testid=submit-answers]");
+    phone.wait_for(".field-error");
+    assert!(phone.source().contains("数字で入れてください"));
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("surveys-2-phone-errors.png"));
+    assert!(wide <= screen, "the form fits the phone: {wide} > {screen}");
+    phone.click("input[name=q0][value='1']");
+    phone.clear_and_type("input[name=q1]", "３");
+    phone.click("input[name=q2][value='0']");
+    phone.click("input[name=q3][value='0']");
+    phone.type_into("textarea[name=q4]", "夜間の連携先を紹介してほしい");
+    phone.click("[data-testid=submit-answers]");
+    phone.wait_for("[data-testid=survey-thanks]");
+    let (wide, screen) = fits_the_screen(&phone);
+    phone.screenshot(&out.join("surveys-3-phone-thanks.png"));
+    assert!(
+        wide <= screen,
+        "the thanks fit the phone: {wide} > {screen}"
+    );
+    assert!(phone.source().contains("3 人"));
+
+    // The coordinator sees the answer counted and charted.
+    desk.goto(&survey_page);
+    desk.wait_for("[data-testid=chart-survey-q1]");
+    assert!(desk.source().contains("data-answered=\"1\""));
+    assert!(desk.source().contains("夜間の連携先を紹介してほしい"));
+    desk.screenshot(&out.join("surveys-4-desk-results.png"));
+    drop(phone);
+    drop(desk);
+    server.terminate();
+    drop(runtime);
+}

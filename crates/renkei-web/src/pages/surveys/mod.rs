@@ -391,6 +391,7 @@ pub(crate) async fn survey_page(
         chrome: Chrome::new(ctx, "nav.consultation", false),
         notice: [
             "heading", "added", "changed", "sent", "reminded", "closed", "reopened", "nobody",
+            "recorded",
         ]
         .contains(&done.as_str())
         .then(|| {

@@ -318,3 +318,91 @@ pub async fn xlsx(
         bytes,
     ))
 }
+
+/// `POST /hub/surveys/{id}/ledger`: writes a survey of institutions into its area's ledger
+/// of the year it was sent, as a ② result (knowing the region's resources) with how many were
+/// asked and answered — one item per survey, replaced by later presses.
+pub async fn record_in_ledger(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    use renkei_domain::fiscal_year::FiscalYear;
+    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    let (s, _) = own_survey(&app, &ctx, id).await?;
+    let sent = s
+        .sent_at
+        .as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| {
+            t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+                .date_naive()
+        });
+    let (Some(sent), None) = (sent, s.event_id) else {
+        return survey_page(
+            &app,
+            &ctx,
+            id,
+            b"",
+            Some("活動記録に書き込めるのは、医療機関等に送ったアンケートです".into()),
+        )
+        .await;
+    };
+    let year = FiscalYear::of_date(sent);
+    let marker = format!("Renkei アンケートの記録から #{id}");
+    let rate = if s.recipients > 0 {
+        s.answered * 100 / s.recipients
+    } else {
+        0
+    };
+    use chrono::Datelike;
+    crate::pages::ledger_feed::record_marked(
+        &app,
+        std::slice::from_ref(&s.survey.area),
+        year,
+        &marker,
+        ctx.viewer.signed_in().map(|u| u.id),
+        |_, ledger, existing| {
+            Some(LedgerItem {
+                id: existing
+                    .map(|x| x.id.clone())
+                    .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
+                section: Section::Progress,
+                number: "②".into(),
+                duties: vec![2],
+                kind: ItemKind::Resources,
+                title: format!(
+                    "{}（{}月{}日送付）",
+                    s.survey.title,
+                    sent.month(),
+                    sent.day()
+                ),
+                schedule: None,
+                schedule_inline: false,
+                detail: Some(format!(
+                    "。{}機関に送付し、{}機関から回答（回答率 {rate}%）",
+                    s.recipients, s.answered
+                )),
+                planned: None,
+                held: Some(1),
+                audience: vec!["医療機関・事業所".to_owned()],
+                organisers: Vec::new(),
+                fulfils: existing.map(|x| x.fulfils.clone()).unwrap_or_default(),
+                note: None,
+                draft: false,
+            })
+        },
+    )
+    .await
+    .map_err(|e| PageError::store(&ctx, e))?;
+    audit(
+        &app,
+        &ctx,
+        &extensions,
+        "survey.recorded_in_ledger",
+        format!("survey:{id} year:{}", year.year()),
+    )
+    .await;
+    Ok(see_other(format!("/hub/surveys/{id}?done=recorded")))
+}
