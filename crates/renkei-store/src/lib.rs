@@ -32,6 +32,7 @@ pub mod region;
 pub mod rota;
 pub mod safety;
 mod sealed;
+pub mod snapshot;
 pub mod surveys;
 pub mod urgent;
 

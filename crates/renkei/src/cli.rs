@@ -1,4 +1,4 @@
-//! The command line: `renkei serve | migrate | demo | export | import | report | safety-check |
+//! The command line: `renkei serve | migrate | backup | restore | demo | export | import | report | safety-check |
 //! admin | audit | towns`.
 
 use crate::config::{Config, ConfigArgs};
@@ -34,6 +34,33 @@ enum Command {
     },
     /// Apply pending database migrations and report the schema version.
     Migrate,
+    /// Make a consistent backup of the database while Renkei runs.
+    ///
+    /// SQLite: one file, copied from a single snapshot (VACUUM INTO) while the server goes on
+    /// serving, then checked (integrity, schema, row counts) before it gets its name.
+    /// PostgreSQL: pg_dump's custom format (the PostgreSQL client must be installed). The
+    /// server's secret (audit.key / RENKEI_AUDIT_KEY) is not in the backup: keep it apart.
+    ///
+    /// Example (cron, daily at 02:30): 30 2 * * * cd /srv/renkei && renkei backup --out /backup/renkei-$(date +\%F).db
+    Backup {
+        /// The backup file (never overwritten); renkei-backup-<date>-<time>.db by default.
+        #[arg(long, value_name = "FILE")]
+        out: Option<std::path::PathBuf>,
+    },
+    /// Replace the database with a backup. Stop every server first.
+    ///
+    /// The backup is checked and brought to the current schema before anything is replaced;
+    /// with SQLite the replaced database is kept beside it (renkei.db.before-restore-<time>).
+    /// A database holding data is replaced only with --force. Use the same audit key as the
+    /// source, or the care team's sealed files do not open.
+    Restore {
+        /// The backup file to restore.
+        #[arg(long, value_name = "FILE")]
+        from: std::path::PathBuf,
+        /// Replace a database that holds data.
+        #[arg(long)]
+        force: bool,
+    },
     /// Load the demo data into an empty database without serving.
     Demo {
         /// Print the current two-factor code of a demo account instead.
@@ -245,6 +272,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             crate::serve::serve(config, demo).await
         }
         Command::Migrate => migrate(config).await,
+        Command::Backup { out } => crate::backup::backup(config, out).await,
+        Command::Restore { from, force } => crate::backup::restore(config, from, force).await,
         Command::Demo { code: Some(email) } => demo_code(&email),
         Command::Demo { code: None } => demo(config).await,
         Command::Admin(command) => crate::admin::run(config, command_into(command)).await,

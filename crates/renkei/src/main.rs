@@ -3,6 +3,7 @@
 //! English, and a non-zero exit code.
 
 mod admin;
+mod backup;
 mod cli;
 mod config;
 mod database;

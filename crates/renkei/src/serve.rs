@@ -39,7 +39,17 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::listen(&config.listen, &e))?;
-    let OpenedDatabase { store, target } = open_database(&config).await?;
+    // A restore waits for this lock: it cannot swap the database under a running server.
+    let serving = crate::backup::hold_for_serving(&config)?;
+    let OpenedDatabase { store, target } = match open_database(&config).await {
+        Ok(opened) => opened,
+        Err(failure) => {
+            if let Some(lock) = serving {
+                lock.abandon();
+            }
+            return Err(failure);
+        }
+    };
     if demo {
         let loaded = load_demo(&store, &target).await?;
         if loaded > 0 {
@@ -87,6 +97,7 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
             )
         })?;
     store.close().await;
+    drop(serving);
     tracing::info!("stopped");
     Ok(())
 }
