@@ -50,22 +50,68 @@ impl Store {
         body: &str,
         calendar: Option<&str>,
     ) -> Result<i64, StoreError> {
+        self.insert_mail(to, subject, body, calendar, None).await
+    }
+
+    /// Queues a mail that the caller delivers at once: it is claimed for `lease`, so no retry
+    /// (of this server or another) sends it meanwhile.
+    pub async fn enqueue_claimed_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        calendar: Option<&str>,
+        lease: std::time::Duration,
+    ) -> Result<i64, StoreError> {
+        self.insert_mail(to, subject, body, calendar, Some(lease_end(lease)))
+            .await
+    }
+
+    /// Claims a queued mail for delivery for `lease`; false when it was delivered, refused, or
+    /// is claimed by someone else.
+    pub async fn claim_mail(
+        &self,
+        id: i64,
+        lease: std::time::Duration,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE outbox SET claimed_until = $1
+             WHERE id = $2 AND sent_at IS NULL AND bounced_at IS NULL
+               AND (claimed_until IS NULL OR claimed_until < $3)",
+        )
+        .bind(lease_end(lease))
+        .bind(id)
+        .bind(crate::now_text())
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn insert_mail(
+        &self,
+        to: &str,
+        subject: &str,
+        body: &str,
+        calendar: Option<&str>,
+        claimed_until: Option<String>,
+    ) -> Result<i64, StoreError> {
         let id = sqlx::query_scalar(
-            "INSERT INTO outbox (to_address, subject, body, created_at, calendar)
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            "INSERT INTO outbox (to_address, subject, body, created_at, calendar, claimed_until)
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
         )
         .bind(to)
         .bind(subject)
         .bind(body)
         .bind(crate::now_text())
         .bind(calendar)
+        .bind(claimed_until)
         .fetch_one(self.pool())
         .await?;
         Ok(id)
     }
 
-    /// Mails not yet delivered nor refused for good, with fewer than `max_attempts` attempts,
-    /// oldest first.
+    /// Mails not yet delivered nor refused for good, with fewer than `max_attempts` attempts and
+    /// not claimed by a delivery in progress, oldest first.
     pub async fn pending_mails(
         &self,
         max_attempts: i64,
@@ -73,10 +119,13 @@ impl Store {
     ) -> Result<Vec<OutboxMail>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at, calendar FROM outbox
-             WHERE sent_at IS NULL AND bounced_at IS NULL AND attempts < $1 ORDER BY id LIMIT $2",
+             WHERE sent_at IS NULL AND bounced_at IS NULL AND attempts < $1
+               AND (claimed_until IS NULL OR claimed_until < $3)
+             ORDER BY id LIMIT $2",
         )
         .bind(max_attempts)
         .bind(limit)
+        .bind(crate::now_text())
         .fetch_all(self.pool())
         .await?;
         rows.iter()
@@ -123,15 +172,25 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed delivery attempt.
+    /// Records a failed delivery attempt and lets go of the claim, so the next retry takes it.
     pub async fn mark_mail_failed(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
-            .bind(error.chars().take(500).collect::<String>())
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $1, claimed_until = NULL
+             WHERE id = $2",
+        )
+        .bind(error.chars().take(500).collect::<String>())
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
+}
+
+/// The end of a claim taken now for `lease` (UTC text, comparable as text).
+fn lease_end(lease: std::time::Duration) -> String {
+    crate::time_text(
+        chrono::Utc::now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX),
+    )
 }
 
 fn mail_from(r: &sqlx::any::AnyRow) -> Result<OutboxMail, sqlx::Error> {

@@ -123,6 +123,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "surveys",
         sql: include_str!("../migrations/0020_surveys.sql"),
     },
+    Migration {
+        version: 21,
+        name: "outbox_claims",
+        sql: include_str!("../migrations/0021_outbox_claims.sql"),
+    },
 ];
 
 /// What a migration run did.

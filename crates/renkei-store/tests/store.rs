@@ -30,13 +30,13 @@ async fn with_demo(store: &Store) -> usize {
 async fn migrations_are_idempotent(db: TestDb) {
     assert_eq!(
         db.store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
     );
     let again = db.store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(
         again.already,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21]
     );
 }
 
@@ -556,3 +556,45 @@ both_backends!(
     the_directory_is_searched_by_capability_text_area_and_kind,
     a_near_search_sorts_by_true_distance
 );
+
+/// A mail being delivered is claimed: a retry (of any server) skips it, two claims at once
+/// give it to one, and a failed attempt lets go so the next retry takes it.
+async fn mail_is_claimed_by_one_delivery_at_a_time(db: TestDb) {
+    let lease = std::time::Duration::from_secs(300);
+    let s = &db.store;
+    let queued = s
+        .enqueue_mail("a@example.jp", "件名", "本文")
+        .await
+        .unwrap();
+    let delivering = s
+        .enqueue_claimed_mail("b@example.jp", "件名", "本文", None, lease)
+        .await
+        .unwrap();
+    let pending: Vec<i64> = s
+        .pending_mails(5, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    assert_eq!(
+        pending,
+        vec![queued],
+        "the one being delivered is not retried"
+    );
+    let (one, two) = tokio::join!(s.claim_mail(queued, lease), s.claim_mail(queued, lease));
+    assert!(one.unwrap() ^ two.unwrap(), "exactly one claim wins");
+    assert!(s.pending_mails(5, 10).await.unwrap().is_empty());
+    s.mark_mail_failed(queued, "421 try later").await.unwrap();
+    assert!(
+        s.claim_mail(queued, lease).await.unwrap(),
+        "free again after a failure"
+    );
+    s.mark_mail_sent(delivering).await.unwrap();
+    assert!(
+        !s.claim_mail(delivering, lease).await.unwrap(),
+        "delivered mail stays delivered"
+    );
+}
+
+both_backends!(mail_is_claimed_by_one_delivery_at_a_time);

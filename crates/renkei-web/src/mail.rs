@@ -106,6 +106,10 @@ fn decode(s: &str) -> String {
         .unwrap_or_else(|| s.to_owned())
 }
 
+/// How long a delivery holds its mail against retries (longer than an SMTP exchange's
+/// timeouts).
+const DELIVERY_LEASE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Queues and delivers mail.
 #[derive(Debug, Clone)]
 pub struct Mailer {
@@ -145,12 +149,16 @@ impl Mailer {
         body: &str,
         calendar: Option<&str>,
     ) -> Result<i64, StoreError> {
-        let id = store.enqueue_mail_with(to, subject, body, calendar).await?;
-        if let Some(settings) = &self.smtp {
-            match deliver(settings, to, subject, body, calendar).await {
-                Ok(()) => store.mark_mail_sent(id).await?,
-                Err(failure) => record_failure(store, id, &failure).await?,
-            }
+        let Some(settings) = &self.smtp else {
+            return store.enqueue_mail_with(to, subject, body, calendar).await;
+        };
+        // Claimed while this server delivers it, so no retry sends it a second time.
+        let id = store
+            .enqueue_claimed_mail(to, subject, body, calendar, DELIVERY_LEASE)
+            .await?;
+        match deliver(settings, to, subject, body, calendar).await {
+            Ok(()) => store.mark_mail_sent(id).await?,
+            Err(failure) => record_failure(store, id, &failure).await?,
         }
         Ok(id)
     }
@@ -162,6 +170,10 @@ impl Mailer {
         };
         let mut delivered = 0;
         for mail in store.pending_mails(MAX_ATTEMPTS, 50).await? {
+            // Another server (or this one's immediate delivery) may have taken it meanwhile.
+            if !store.claim_mail(mail.id, DELIVERY_LEASE).await? {
+                continue;
+            }
             match deliver(
                 settings,
                 &mail.to_address,

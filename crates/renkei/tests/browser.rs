@@ -1406,3 +1406,206 @@ fn a_clinic_answers_the_hubs_survey_on_a_phone_and_the_coordinator_sees_the_char
     server.terminate();
     drop(runtime);
 }
+
+/// nginx from Debian, or `None` outside CI when it is missing (CI installs it and fails
+/// without it).
+fn nginx() -> Option<PathBuf> {
+    for candidate in ["/usr/sbin/nginx", "/usr/bin/nginx"] {
+        if Path::new(candidate).exists() {
+            return Some(PathBuf::from(candidate));
+        }
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "nginx not found: apt-get install nginx-light"
+    );
+    None
+}
+
+/// nginx on loopback in front of `ports`, round robin, without buffering (for server-sent
+/// events); returns the process and its port.
+fn load_balancer(nginx: &Path, dir: &Path, ports: &[u16]) -> (std::process::Child, u16) {
+    let port = common::free_port();
+    let servers: String = ports
+        .iter()
+        .map(|p| format!("server 127.0.0.1:{p};"))
+        .collect();
+    let d = dir.display();
+    let conf = format!(
+        "daemon off; user root; worker_processes 1; pid {d}/nginx.pid; error_log {d}/error.log;
+         events {{ worker_connections 256; }}
+         http {{
+           access_log off;
+           client_body_temp_path {d}/body; proxy_temp_path {d}/proxy;
+           fastcgi_temp_path {d}/fastcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+           upstream renkei {{ {servers} }}
+           server {{
+             listen 127.0.0.1:{port};
+             location / {{
+               proxy_pass http://renkei;
+               proxy_http_version 1.1;
+               proxy_set_header Host $http_host;
+               proxy_set_header Connection \"\";
+               proxy_buffering off;
+               proxy_read_timeout 1h;
+             }}
+           }}
+         }}"
+    );
+    std::fs::write(dir.join("nginx.conf"), conf).unwrap();
+    let child = std::process::Command::new(nginx)
+        .args(["-p", &d.to_string(), "-c", &format!("{d}/nginx.conf")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while common::http_get(port, "/healthz").map(|r| r.0) != Some(200) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nginx did not come up"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    (child, port)
+}
+
+#[test]
+fn two_instances_behind_nginx_share_sessions_live_dashboards_and_the_directory() {
+    let Some(chrome) = chromium() else { return };
+    let Some(nginx) = nginx() else { return };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(renkei_testkit::create_postgres_database()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str| {
+        let work = dir.path().join(name);
+        std::fs::create_dir_all(&work).unwrap();
+        let mut cmd = renkei();
+        cmd.current_dir(&work).env("DATABASE_URL", &db.url).env(
+            "RENKEI_AUDIT_KEY",
+            "scale-out-test-key-shared-by-every-instance",
+        );
+        Server::start(cmd)
+    };
+    // One after the other: the first loads the demo, the second finds it there.
+    let a = start("a");
+    let b = start("b");
+    let lb_dir = dir.path().join("nginx");
+    std::fs::create_dir_all(&lb_dir).unwrap();
+    let (mut lb, lb_port) = load_balancer(&nginx, &lb_dir, &[a.port, b.port]);
+    let base = format!("http://127.0.0.1:{lb_port}");
+    let (on_a, on_b) = (
+        format!("http://127.0.0.1:{}", a.port),
+        format!("http://127.0.0.1:{}", b.port),
+    );
+    let out = artifacts();
+
+    // Sessions and forms cross instances: each request of the login may land on either.
+    let desk = common::webdriver::Browser::start(&chrome, 1280, 1400);
+    demo_login(&desk, &base, "coordinator@demo.renkei.example");
+    for _ in 0..4 {
+        desk.goto(&format!("{base}/hub"));
+        assert!(
+            desk.source().contains("/logout"),
+            "signed in on whichever instance answers"
+        );
+    }
+
+    // A drill sent through the balancer; its dashboard served by B, an answer taken by A.
+    desk.goto(&format!("{base}/hub/safety/new"));
+    desk.wait_for("input[name=title]");
+    desk.type_into("input[name=title]", "スケールアウト訓練");
+    desk.click("[data-testid=create-check]");
+    desk.wait_for("[data-testid=response-rate]");
+    let dashboard = desk.url().split('?').next().unwrap().to_owned();
+    let path = dashboard.trim_start_matches(&base).to_owned();
+    desk.goto(&format!("{on_a}{path}/links"));
+    desk.wait_for("[data-testid=links] .link-cell");
+    let link = desk
+        .execute("return document.querySelector('[data-testid=links] .link-cell').textContent;")
+        .as_str()
+        .unwrap()
+        .trim()
+        .to_owned();
+    let link = format!("{on_a}{}", &link[link.find("/r/").unwrap()..]);
+    desk.goto(&format!("{on_b}{path}"));
+    desk.wait_for("#safety-live[data-live=on]");
+    let rate = || {
+        desk.execute("return document.querySelector('[data-testid=response-rate]').textContent;")
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(rate().starts_with("0／"));
+    let phone = common::webdriver::Browser::start(&chrome, 390, 844);
+    phone.goto(&link);
+    phone.wait_for("input[name=people]");
+    phone.click("input[name=people][value=safe]");
+    phone.click("input[name=building][value=intact]");
+    phone.click("input[name=power][value=generator]");
+    phone.type_into("input[name=fuel_hours]", "48");
+    phone.click("input[name=water][value=available]");
+    phone.type_into("input[name=can_accept]", "2");
+    phone.click("button[type=submit]");
+    phone.wait_for("[data-testid=respond-notice]");
+    let answered = std::time::Instant::now();
+    while !rate().starts_with("1／") {
+        assert!(
+            answered.elapsed() < std::time::Duration::from_secs(2),
+            "the answer taken by A shows on B's dashboard within 2 s: {}",
+            rate()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    println!("answer on A → B's dashboard: {:?}", answered.elapsed());
+    desk.screenshot(&out.join("scale-out-1-dashboard-on-b.png"));
+
+    // A clinic renames its entry through the balancer; the coordinator approves; both
+    // instances find the new name by a near search within 2 s.
+    demo_login(&phone, &base, "clinic-admin@demo.renkei.example");
+    phone.goto(&format!("{base}/institution"));
+    phone.click("a[data-testid=edit-entry]");
+    phone.wait_for_url("the edit form", |u| u.ends_with("/edit"));
+    let old_name = phone
+        .execute("return document.querySelector('input[name=name]').value;")
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let new_name = format!("{old_name}（拡張確認）");
+    phone.clear_and_type("input[name=name]", &new_name);
+    phone.click("form button[type=submit].button");
+    phone.wait_for_url("the confirmation", |u| {
+        !u.ends_with("/edit") || phone.source().contains("変更を申請しました")
+    });
+    desk.goto(&format!("{base}/hub/changes"));
+    desk.wait_for("form[action$='/approve'] button[type=submit]");
+    desk.click("form[action$='/approve'] button[type=submit]");
+    desk.wait_for_url("the approval", |u| {
+        u.ends_with("/hub/changes") && !desk.source().contains("/approve\"")
+    });
+    let approved = std::time::Instant::now();
+    let near = "/api/v1/directory/near?lat=34.6265&lng=135.6010&km=50&limit=500";
+    for port in [a.port, b.port] {
+        loop {
+            let (_, body) = common::http_get(port, near).unwrap();
+            if body.contains(&new_name) {
+                break;
+            }
+            assert!(
+                approved.elapsed() < std::time::Duration::from_secs(2),
+                "the approved name is searchable on :{port} within 2 s"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+    println!("approval → searchable on both: {:?}", approved.elapsed());
+    drop(phone);
+    drop(desk);
+    let _ = lb.kill();
+    let _ = lb.wait();
+    a.terminate();
+    b.terminate();
+    runtime.block_on(renkei_testkit::drop_database(&db.name));
+}
