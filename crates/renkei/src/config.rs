@@ -42,6 +42,19 @@ pub struct ConfigArgs {
         value_name = "SECONDS"
     )]
     request_timeout: Option<u64>,
+    /// Most connections served at once; more are refused at once with 503 and Retry-After
+    /// [default: 1024].
+    #[arg(long, global = true, env = "RENKEI_MAX_CONNECTIONS", value_name = "N")]
+    max_connections: Option<usize>,
+    /// Seconds a client has to send a request's headers before the connection is closed
+    /// (slow clients must not hold connections) [default: 10].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_HEADER_TIMEOUT",
+        value_name = "SECONDS"
+    )]
+    header_timeout: Option<u64>,
     /// The address people use to reach Renkei, e.g. https://renkei.example.jp/ [default:
     /// http://LISTEN/]. With https, cookies are marked Secure.
     #[arg(long, global = true, env = "RENKEI_PUBLIC_URL", value_name = "URL")]
@@ -112,6 +125,8 @@ struct FileConfig {
     demo: Option<bool>,
     body_limit: Option<usize>,
     request_timeout: Option<u64>,
+    max_connections: Option<usize>,
+    header_timeout: Option<u64>,
     public_url: Option<String>,
     session_idle_minutes: Option<i64>,
     session_lifetime_hours: Option<i64>,
@@ -139,6 +154,10 @@ pub struct Config {
     pub body_limit: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// Time allowed for a request's headers.
+    pub header_timeout: Duration,
     /// The public address.
     pub public_url: String,
     /// Session idle limit.
@@ -226,6 +245,17 @@ impl Config {
                 .unwrap_or(2 * 1024 * 1024),
             request_timeout: Duration::from_secs(
                 args.request_timeout.or(file.request_timeout).unwrap_or(30),
+            ),
+            max_connections: args
+                .max_connections
+                .or(file.max_connections)
+                .filter(|n| *n > 0)
+                .unwrap_or(1024),
+            header_timeout: Duration::from_secs(
+                args.header_timeout
+                    .or(file.header_timeout)
+                    .filter(|n| *n > 0)
+                    .unwrap_or(10),
             ),
         })
     }

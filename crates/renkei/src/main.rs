@@ -6,6 +6,7 @@ mod admin;
 mod backup;
 mod cli;
 mod config;
+mod connections;
 mod database;
 mod demo_accounts;
 mod export;

@@ -80,22 +80,22 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         .load_policy()
         .await
         .map_err(|e| Failure::database(&target, &e))?;
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state);
     let local = listener
         .local_addr()
         .map_err(|e| Failure::listen(&config.listen, &e))?;
     println!("Renkei を起動しました: http://{local}/ （データベース: {target}） / Renkei is running at http://{local}/ (database: {target})");
     tracing::info!(%local, backend = store.backend().name(), "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| {
-            Failure::new(
-                1,
-                format!("サーバーが停止しました（{e}）"),
-                format!("the server stopped ({e})"),
-            )
-        })?;
+    crate::connections::serve(
+        listener,
+        app,
+        crate::connections::Limits {
+            max_connections: config.max_connections,
+            header_timeout: config.header_timeout,
+        },
+        shutdown_signal(),
+    )
+    .await;
     store.close().await;
     drop(serving);
     tracing::info!("stopped");

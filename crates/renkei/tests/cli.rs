@@ -556,6 +556,8 @@ fn help_explains_every_setting() {
         "--map-tile-url",
         "RENKEI_MAP_TILE_URL",
         "127.0.0.1:8080",
+        "--max-connections",
+        "--header-timeout",
     ] {
         assert!(
             help.contains(setting),
