@@ -834,6 +834,22 @@ fn an_institution_answers_on_a_phone_and_the_coordinators_dashboard_updates_live
     server.terminate();
 }
 
+/// The first mail `smtp` received that `wanted` accepts, waiting up to 20 s for it.
+fn wait_for_mail(
+    smtp: &renkei_testkit::smtp::TestSmtpServer,
+    what: &str,
+    wanted: impl Fn(&renkei_testkit::smtp::ReceivedMail) -> bool,
+) -> renkei_testkit::smtp::ReceivedMail {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        if let Some(m) = smtp.mails().into_iter().find(|m| wanted(m)) {
+            return m;
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail: {what}");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 /// Whether the page is no wider than the screen (nothing to scroll sideways on a phone).
 fn fits_the_screen(browser: &common::webdriver::Browser) -> (i64, i64) {
     let widths =
@@ -1289,21 +1305,9 @@ fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_an
     );
 
     // The confirmation mail arrives over SMTP with the link to cancel.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let mail = loop {
-        if let Some(m) = smtp
-            .mails()
-            .into_iter()
-            .find(|m| m.to.iter().any(|t| t.contains("hanako@example.jp")))
-        {
-            break m;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no confirmation mail arrived"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let mail = wait_for_mail(&smtp, "the confirmation", |m| {
+        m.to.iter().any(|t| t.contains("hanako@example.jp"))
+    });
     let text = mail.text();
     assert!(
         text.contains("河内 花子 様") && text.contains("人生会議（ACP）講習会"),
@@ -1350,24 +1354,16 @@ fn a_clinic_answers_the_hubs_survey_on_a_phone_and_the_coordinator_sees_the_char
     let survey_page = desk.url().split('#').next().unwrap().to_owned();
 
     // A clinic opens the mailed link on a phone.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    let link = loop {
-        if let Some(m) = smtp
-            .mails()
-            .into_iter()
-            .find(|m| m.text().contains("/surveys/answer/"))
-        {
-            let text = m.text();
-            break text
-                .lines()
-                .find(|l| l.contains("/surveys/answer/"))
-                .unwrap()
-                .trim()
-                .to_owned();
-        }
-        assert!(std::time::Instant::now() < deadline, "no survey mail");
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    let text = wait_for_mail(&smtp, "the survey's link", |m| {
+        m.text().contains("/surveys/answer/")
+    })
+    .text();
+    let link = text
+        .lines()
+        .find(|l| l.contains("/surveys/answer/"))
+        .unwrap()
+        .trim()
+        .to_owned();
     let path = link.split("/surveys/answer/").nth(1).unwrap();
     let phone = common::webdriver::Browser::start(&chrome, 390, 844);
     phone.goto(&format!("{base}/surveys/answer/{path}"));

@@ -757,7 +757,7 @@ pub async fn record_in_ledger(
     extensions: Extensions,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    use renkei_domain::ledger::ItemKind;
     let acting: Vec<String> = super::shared::coordinated_areas(&app, &ctx)
         .await?
         .into_iter()
@@ -788,26 +788,18 @@ pub async fn record_in_ledger(
                 .iter()
                 .map(|(c, n)| format!("{} {n}件", c.label_ja()))
                 .collect();
-            Some(LedgerItem {
-                id: existing
-                    .map(|e| e.id.clone())
-                    .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
-                section: Section::Progress,
-                number: "②".into(),
-                duties: vec![2],
-                kind: ItemKind::Consultation,
-                title: ledger_title(f),
-                schedule: None,
-                schedule_inline: false,
-                detail: Some(format!("。相談者の内訳：{}", callers.join("、"))),
-                planned: None,
-                held: Some(u32::try_from(f.total).unwrap_or(u32::MAX)),
-                audience: vec!["市民".into(), "医療・介護関係者".into()],
-                organisers: Vec::new(),
-                fulfils: existing.map(|e| e.fulfils.clone()).unwrap_or_default(),
-                note: None,
-                draft: false,
-            })
+            Some(
+                super::ledger_feed::FedItem {
+                    duty: 2,
+                    kind: ItemKind::Consultation,
+                    title: ledger_title(f),
+                    detail: format!("。相談者の内訳：{}", callers.join("、")),
+                    held: u32::try_from(f.total).unwrap_or(u32::MAX),
+                    audience: vec!["市民".into(), "医療・介護関係者".into()],
+                    organisers: Vec::new(),
+                }
+                .into_item(ledger, existing),
+            )
         },
     )
     .await

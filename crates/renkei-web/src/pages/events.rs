@@ -632,7 +632,7 @@ pub async fn record_in_ledger(
     extensions: Extensions,
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
-    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    use renkei_domain::ledger::ItemKind;
     let areas = super::shared::coordinated_areas(&app, &ctx).await?;
     let today = super::power::today(&app);
     let year = form(&body, "fy")
@@ -668,42 +668,31 @@ pub async fn record_in_ledger(
             &marker,
             user,
             |_, ledger, existing| {
-                Some(LedgerItem {
-                    id: existing
-                        .map(|x| x.id.clone())
-                        .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
-                    section: Section::Progress,
-                    number: ["①", "②", "③", "④", "⑤"][usize::from(duty) - 1].into(),
-                    duties: vec![duty],
-                    kind: match e.event.kind {
-                        EventKind::Drill => ItemKind::Drill,
-                        EventKind::Lecture => ItemKind::Lecture,
-                        EventKind::Training | EventKind::CaseConference => ItemKind::Training,
-                    },
-                    title: format!(
-                        "{}（{}月{}日）",
-                        e.event.title,
-                        e.event.starts_at.month(),
-                        e.event.starts_at.day()
-                    ),
-                    schedule: None,
-                    schedule_inline: false,
-                    detail: Some(format!(
-                        "。参加 {} 人（申込 {} 人）",
-                        e.attended, e.registered
-                    )),
-                    planned: None,
-                    held: Some(1),
-                    audience: vec![e.event.audience.label_ja().to_owned()],
-                    organisers: if e.event.organiser.is_empty() {
-                        Vec::new()
-                    } else {
-                        vec![e.event.organiser.clone()]
-                    },
-                    fulfils: existing.map(|x| x.fulfils.clone()).unwrap_or_default(),
-                    note: None,
-                    draft: false,
-                })
+                Some(
+                    super::ledger_feed::FedItem {
+                        duty,
+                        kind: match e.event.kind {
+                            EventKind::Drill => ItemKind::Drill,
+                            EventKind::Lecture => ItemKind::Lecture,
+                            EventKind::Training | EventKind::CaseConference => ItemKind::Training,
+                        },
+                        title: format!(
+                            "{}（{}月{}日）",
+                            e.event.title,
+                            e.event.starts_at.month(),
+                            e.event.starts_at.day()
+                        ),
+                        detail: format!("。参加 {} 人（申込 {} 人）", e.attended, e.registered),
+                        held: 1,
+                        audience: vec![e.event.audience.label_ja().to_owned()],
+                        organisers: if e.event.organiser.is_empty() {
+                            Vec::new()
+                        } else {
+                            vec![e.event.organiser.clone()]
+                        },
+                    }
+                    .into_item(ledger, existing),
+                )
             },
         )
         .await

@@ -46,3 +46,51 @@ pub(crate) async fn record_marked(
     }
     Ok(recorded)
 }
+
+/// What Renkei writes as a progress item of one duty from its own records: the kind, a title,
+/// the figures in words and how often it was done. The item keeps the id and the marks of what
+/// it fulfils from the item already there, so a later press replaces it in place.
+pub(crate) struct FedItem {
+    /// The duty, 1 to 5 (①〜⑤).
+    pub duty: u8,
+    /// What kind of work.
+    pub kind: renkei_domain::ledger::ItemKind,
+    /// The title.
+    pub title: String,
+    /// The figures, written after the title (starting with 「。」).
+    pub detail: String,
+    /// How often it was done.
+    pub held: u32,
+    /// For whom.
+    pub audience: Vec<String>,
+    /// Who organised it.
+    pub organisers: Vec<String>,
+}
+
+impl FedItem {
+    /// The ledger item, replacing `existing` when there is one.
+    pub(crate) fn into_item(self, ledger: &HubLedger, existing: Option<&LedgerItem>) -> LedgerItem {
+        use renkei_domain::ledger::Section;
+        let duty = self.duty.clamp(1, 5);
+        LedgerItem {
+            id: existing
+                .map(|x| x.id.clone())
+                .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
+            section: Section::Progress,
+            number: ["①", "②", "③", "④", "⑤"][usize::from(duty) - 1].into(),
+            duties: vec![duty],
+            kind: self.kind,
+            title: self.title,
+            schedule: None,
+            schedule_inline: false,
+            detail: Some(self.detail),
+            planned: None,
+            held: Some(self.held),
+            audience: self.audience,
+            organisers: self.organisers,
+            fulfils: existing.map(|x| x.fulfils.clone()).unwrap_or_default(),
+            note: None,
+            draft: false,
+        }
+    }
+}

@@ -1527,7 +1527,7 @@ fn ledger_item(
     existing: Option<&renkei_domain::ledger::LedgerItem>,
     figures: &[(Option<RequestKind>, Figures)],
 ) -> Option<renkei_domain::ledger::LedgerItem> {
-    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    use renkei_domain::ledger::ItemKind;
     let (_, all) = figures.iter().find(|(k, _)| k.is_none())?;
     if all.requests == 0 {
         return None;
@@ -1548,26 +1548,18 @@ fn ledger_item(
             k.map(|k| format!("{} {}件（受入 {}）", k.label_ja(), f.requests, f.accepted))
         })
         .collect();
-    Some(LedgerItem {
-        id: existing
-            .map(|e| e.id.clone())
-            .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
-        section: Section::Progress,
-        number: "③".into(),
-        duties: vec![3],
-        kind: ItemKind::Other,
-        title,
-        schedule: None,
-        schedule_inline: false,
-        detail: Some(format!("。内訳：{}", kinds.join("、"))),
-        planned: None,
-        held: Some(u32::try_from(all.requests).unwrap_or(u32::MAX)),
-        audience: vec!["医療機関".into()],
-        organisers: Vec::new(),
-        fulfils: existing.map(|e| e.fulfils.clone()).unwrap_or_default(),
-        note: Some(LEDGER_MARKER.into()),
-        draft: false,
-    })
+    Some(
+        super::ledger_feed::FedItem {
+            duty: 3,
+            kind: ItemKind::Other,
+            title,
+            detail: format!("。内訳：{}", kinds.join("、")),
+            held: u32::try_from(all.requests).unwrap_or(u32::MAX),
+            audience: vec!["医療機関".into()],
+            organisers: Vec::new(),
+        }
+        .into_item(ledger, existing),
+    )
 }
 
 /// `POST /hub/urgent/ledger`: writes the year's figures (`year=`) into the ③ progress of each

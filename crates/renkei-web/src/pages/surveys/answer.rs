@@ -344,11 +344,7 @@ pub async fn preview(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let (s, areas) = own_survey(&app, &ctx, id).await?;
-    let hub = areas
-        .iter()
-        .find(|(c, _)| *c == s.survey.area)
-        .map(|(_, n)| n.clone())
-        .unwrap_or_default();
+    let hub = super::area_name(&areas, &s.survey.area);
     let to = ctx
         .lang
         .pick("（送り先の名前）御中", "(recipient)")

@@ -292,11 +292,7 @@ pub async fn send(
         .add_survey_recipients(id, &targets, app.clock.now())
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let hub = areas
-        .iter()
-        .find(|(c, _)| *c == s.survey.area)
-        .map(|(_, n)| n.clone())
-        .unwrap_or_default();
+    let hub = super::area_name(&areas, &s.survey.area);
     let mut mailed = 0;
     for r in &added {
         if mail_link(&app, &s, &hub, *r, false).await {

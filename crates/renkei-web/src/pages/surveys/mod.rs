@@ -99,11 +99,7 @@ fn view(lang: Lang, s: &SurveyRow, areas: &[(String, String)], today: NaiveDate)
         id: s.id,
         title: s.survey.title.clone(),
         intro: s.survey.intro.clone(),
-        area: areas
-            .iter()
-            .find(|(c, _)| *c == s.survey.area)
-            .map(|(_, n)| n.clone())
-            .unwrap_or_else(|| s.survey.area.clone()),
+        area: area_name(areas, &s.survey.area),
         stage,
         stage_label: stage.label(lang),
         closes: s
@@ -126,6 +122,15 @@ fn view(lang: Lang, s: &SurveyRow, areas: &[(String, String)], today: NaiveDate)
         event: s.event_id,
         questions: s.survey.questions.len(),
     }
+}
+
+/// The name of area `code` among `areas` (its code when it is not there).
+pub(crate) fn area_name(areas: &[(String, String)], code: &str) -> String {
+    areas
+        .iter()
+        .find(|(c, _)| c == code)
+        .map(|(_, n)| n.clone())
+        .unwrap_or_else(|| code.to_owned())
 }
 
 /// A stored time or day in the page's language.

@@ -42,11 +42,7 @@ pub async fn remind(
         .filter(|r| r.answered_at.is_none() && r.email.is_some())
         .map(|r| r.id)
         .collect();
-    let hub = areas
-        .iter()
-        .find(|(c, _)| *c == s.survey.area)
-        .map(|(_, n)| n.clone())
-        .unwrap_or_default();
+    let hub = super::area_name(&areas, &s.survey.area);
     let mut reminded = Vec::new();
     for r in waiting {
         if super::build::mail_link(&app, &s, &hub, r, true).await {
@@ -329,7 +325,7 @@ pub async fn record_in_ledger(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     use renkei_domain::fiscal_year::FiscalYear;
-    use renkei_domain::ledger::{ItemKind, LedgerItem, Section};
+    use renkei_domain::ledger::ItemKind;
     let (s, _) = own_survey(&app, &ctx, id).await?;
     let sent = s
         .sent_at
@@ -364,34 +360,26 @@ pub async fn record_in_ledger(
         &marker,
         ctx.viewer.signed_in().map(|u| u.id),
         |_, ledger, existing| {
-            Some(LedgerItem {
-                id: existing
-                    .map(|x| x.id.clone())
-                    .unwrap_or_else(|| ledger.new_item_id(Section::Progress)),
-                section: Section::Progress,
-                number: "②".into(),
-                duties: vec![2],
-                kind: ItemKind::Resources,
-                title: format!(
-                    "{}（{}月{}日送付）",
-                    s.survey.title,
-                    sent.month(),
-                    sent.day()
-                ),
-                schedule: None,
-                schedule_inline: false,
-                detail: Some(format!(
-                    "。{}機関に送付し、{}機関から回答（回答率 {rate}%）",
-                    s.recipients, s.answered
-                )),
-                planned: None,
-                held: Some(1),
-                audience: vec!["医療機関・事業所".to_owned()],
-                organisers: Vec::new(),
-                fulfils: existing.map(|x| x.fulfils.clone()).unwrap_or_default(),
-                note: None,
-                draft: false,
-            })
+            Some(
+                crate::pages::ledger_feed::FedItem {
+                    duty: 2,
+                    kind: ItemKind::Resources,
+                    title: format!(
+                        "{}（{}月{}日送付）",
+                        s.survey.title,
+                        sent.month(),
+                        sent.day()
+                    ),
+                    detail: format!(
+                        "。{}機関に送付し、{}機関から回答（回答率 {rate}%）",
+                        s.recipients, s.answered
+                    ),
+                    held: 1,
+                    audience: vec!["医療機関・事業所".to_owned()],
+                    organisers: Vec::new(),
+                }
+                .into_item(ledger, existing),
+            )
         },
     )
     .await
