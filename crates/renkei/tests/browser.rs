@@ -834,6 +834,32 @@ fn an_institution_answers_on_a_phone_and_the_coordinators_dashboard_updates_live
     server.terminate();
 }
 
+/// `renkei serve --demo` in a fresh directory whose mail goes to a real SMTP server on loopback.
+struct MailingServer {
+    runtime: tokio::runtime::Runtime,
+    smtp: renkei_testkit::smtp::TestSmtpServer,
+    _dir: tempfile::TempDir,
+    server: Server,
+}
+
+impl MailingServer {
+    fn start() -> Self {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let smtp = runtime.block_on(renkei_testkit::smtp::TestSmtpServer::start());
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = renkei();
+        cmd.current_dir(dir.path())
+            .env("RENKEI_SMTP_URL", smtp.url());
+        let server = Server::start(cmd);
+        MailingServer {
+            runtime,
+            smtp,
+            _dir: dir,
+            server,
+        }
+    }
+}
+
 /// The first mail `smtp` received that `wanted` accepts, waiting up to 20 s for it.
 fn wait_for_mail(
     smtp: &renkei_testkit::smtp::TestSmtpServer,
@@ -1248,14 +1274,12 @@ fn a_coordinator_notes_a_phone_consultation_on_a_phone_and_sees_the_figures() {
 #[test]
 fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_and_gets_the_mail() {
     let Some(chrome) = chromium() else { return };
-    // A real SMTP server on loopback receives what Renkei sends.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let smtp = runtime.block_on(renkei_testkit::smtp::TestSmtpServer::start());
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = renkei();
-    cmd.current_dir(dir.path())
-        .env("RENKEI_SMTP_URL", smtp.url());
-    let server = Server::start(cmd);
+    let MailingServer {
+        runtime,
+        smtp,
+        _dir,
+        server,
+    } = MailingServer::start();
     let base = format!("http://127.0.0.1:{}", server.port);
     let out = artifacts();
 
@@ -1327,13 +1351,12 @@ fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_an
 #[test]
 fn a_clinic_answers_the_hubs_survey_on_a_phone_and_the_coordinator_sees_the_charts() {
     let Some(chrome) = chromium() else { return };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let smtp = runtime.block_on(renkei_testkit::smtp::TestSmtpServer::start());
-    let dir = tempfile::tempdir().unwrap();
-    let mut cmd = renkei();
-    cmd.current_dir(dir.path())
-        .env("RENKEI_SMTP_URL", smtp.url());
-    let server = Server::start(cmd);
+    let MailingServer {
+        runtime,
+        smtp,
+        _dir,
+        server,
+    } = MailingServer::start();
     let base = format!("http://127.0.0.1:{}", server.port);
     let out = artifacts();
 
