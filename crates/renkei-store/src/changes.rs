@@ -181,7 +181,8 @@ impl Store {
         Ok(out)
     }
 
-    /// Proposes new public fields for an entry; an earlier pending proposal is withdrawn.
+    /// Proposes new public fields for an entry; an earlier pending proposal is withdrawn, so
+    /// one stays pending however many are sent at once.
     pub async fn propose_change(
         &self,
         institution_id: i64,
@@ -194,6 +195,13 @@ impl Store {
             .ok_or_else(|| StoreError::NotFound(format!("institution {institution_id}")))?;
         let now = crate::now_text();
         let mut tx = self.pool().begin().await?;
+        // A write on the entry's row first: it serialises proposals for one entry (a row lock
+        // on PostgreSQL, the write lock on SQLite). Without it two proposals at once could
+        // each withdraw the pending one they saw and both stay pending.
+        sqlx::query("UPDATE institutions SET confirmed_at = confirmed_at WHERE id = $1")
+            .bind(institution_id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE institution_changes SET status = 'withdrawn', decided_at = $1 WHERE institution_id = $2 AND status = 'pending'")
             .bind(&now)
             .bind(institution_id)

@@ -598,3 +598,27 @@ async fn mail_is_claimed_by_one_delivery_at_a_time(db: TestDb) {
 }
 
 both_backends!(mail_is_claimed_by_one_delivery_at_a_time);
+
+/// Proposals for one entry sent at the same moment leave exactly one pending: each withdraws
+/// the one before it, and none slips past another (on PostgreSQL two transactions could each
+/// withdraw what they saw and both insert, without the per-entry lock).
+async fn racing_proposals_leave_one_pending(db: TestDb) {
+    with_demo(&db.store).await;
+    let s = &db.store;
+    let id = s.institutions_in_area("yao").await.unwrap()[0].id.0;
+    let email = renkei_domain::accounts::Email::parse("staff@example.jp").unwrap();
+    let user = s.create_user(&email, "職員", None).await.unwrap();
+    let fields = s.public_fields(id).await.unwrap().unwrap();
+    for round in 0..5 {
+        let sends = (0..8).map(|k| {
+            let mut f = fields.clone();
+            f.phone = Some(format!("06-{round}{k}00-0000"));
+            async move { s.propose_change(id, user, &f).await.unwrap() }
+        });
+        futures_util::future::join_all(sends).await;
+        let pending = s.changes("pending", Some(id)).await.unwrap();
+        assert_eq!(pending.len(), 1, "round {round}: {} pending", pending.len());
+    }
+}
+
+both_backends!(racing_proposals_leave_one_pending);

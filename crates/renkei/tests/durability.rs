@@ -218,3 +218,241 @@ fn acknowledged_answers_survive_sigkill_on_postgres() {
     eprintln!("PostgreSQL: {said}");
     rt.block_on(renkei_testkit::drop_database(&db.name));
 }
+
+/// Percent-encodes a form value (UTF-8, every byte but the unreserved ones).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// A client that keeps its cookies, over raw HTTP/1.1.
+struct Client {
+    port: u16,
+    cookies: HashMap<String, String>,
+}
+
+impl Client {
+    fn new(port: u16) -> Self {
+        Client {
+            port,
+            cookies: HashMap::new(),
+        }
+    }
+
+    /// One request; `form` is sent urlencoded. `None` when the server did not answer.
+    fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        form: Option<&[(&str, String)]>,
+    ) -> Option<(u16, Headers, String)> {
+        let cookie = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let body = form
+            .map(|f| {
+                f.iter()
+                    .map(|(k, v)| format!("{k}={}", encode(v)))
+                    .collect::<Vec<_>>()
+                    .join("&")
+            })
+            .unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let reply = exchange(self.port, &request)?;
+        for (k, v) in &reply.1 {
+            if k == "set-cookie" {
+                if let Some((name, value)) = v.split(';').next().and_then(|c| c.split_once('=')) {
+                    self.cookies
+                        .insert(name.trim().to_owned(), value.trim().to_owned());
+                }
+            }
+        }
+        Some(reply)
+    }
+
+    /// Posts `form` to `path` with the CSRF token of the page at `page`.
+    fn post(
+        &mut self,
+        page: &str,
+        path: &str,
+        mut form: Vec<(&str, String)>,
+    ) -> Option<(u16, Headers, String)> {
+        let (_, _, html) = self.send("GET", page, None)?;
+        let marker = "name=\"csrf_token\" value=\"";
+        let at = html.find(marker)? + marker.len();
+        form.push(("csrf_token", html[at..].split('"').next()?.to_owned()));
+        self.send("POST", path, Some(&form))
+    }
+
+    /// Signs in a demo account with its password and current second-factor code.
+    fn sign_in(port: u16, dir: &Path, email: &str) -> Client {
+        let mut c = Client::new(port);
+        let (status, _, _) = c
+            .post(
+                "/login",
+                "/login",
+                vec![
+                    ("email", email.to_owned()),
+                    ("password", "renkei-demo-2026".to_owned()),
+                ],
+            )
+            .unwrap();
+        assert_eq!(status, 303, "password accepted");
+        let code = run(dir, None, &["demo", "--code", email]);
+        let code = String::from_utf8(code.stdout).unwrap().trim().to_owned();
+        let (status, headers, _) = c
+            .post(
+                "/login/two-factor",
+                "/login/two-factor",
+                vec![("code", code)],
+            )
+            .unwrap();
+        assert_eq!(status, 303, "second factor accepted: {headers:?}");
+        c
+    }
+}
+
+/// The whole scenario for directory edits: two staff of one clinic send proposals again and
+/// again, each with another phone number, until the server dies; after the restart every
+/// acknowledged proposal is there and exactly one is pending (never two, never none).
+fn acknowledged_proposals_survive_sigkill(dir: &Path, database_url: Option<&str>) -> String {
+    let mut server = start(dir, database_url);
+    let port = server.port;
+    let mut first = Client::sign_in(port, dir, "clinic-admin@demo.renkei.example");
+    let (_, _, own) = first.send("GET", "/institution", None).unwrap();
+    let edit = own
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .find(|h| h.starts_with("/institutions/") && h.ends_with("/edit"))
+        .expect("the clinic's edit link")
+        .to_owned();
+    let institution: i64 = edit.split('/').nth(2).unwrap().parse().unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let open = || {
+        rt.block_on(async {
+            match database_url {
+                Some(url) => renkei_store::Store::open(url).await.unwrap(),
+                None => renkei_store::Store::open_sqlite(&dir.join("renkei-data/renkei.db"))
+                    .await
+                    .unwrap(),
+            }
+        })
+    };
+    let store = open();
+    let fields = rt
+        .block_on(store.public_fields(institution))
+        .unwrap()
+        .unwrap();
+    rt.block_on(store.close());
+    // Its nurse too (another account: a second-factor code is taken once).
+    let clients = vec![
+        first,
+        Client::sign_in(port, dir, "nurse@demo.renkei.example"),
+    ];
+    let acknowledged: Arc<Mutex<Vec<String>>> = Arc::default();
+    let workers: Vec<_> = clients
+        .into_iter()
+        .enumerate()
+        .map(|(k, mut client)| {
+            let acknowledged = acknowledged.clone();
+            let edit = edit.clone();
+            let fields = fields.clone();
+            std::thread::spawn(move || {
+                for n in 0..10_000 {
+                    let phone = format!("06-{k}{:03}-{:04}", n / 10_000, n % 10_000);
+                    let form = vec![
+                        ("name", fields.name.clone()),
+                        ("name_kana", fields.name_kana.clone()),
+                        ("postcode", fields.postcode.clone().unwrap_or_default()),
+                        ("address", fields.address.clone()),
+                        ("phone", phone.clone()),
+                        ("cap", "home_visit".to_owned()),
+                    ];
+                    match client.post(&edit, &edit, form) {
+                        Some((200, _, body)) if body.contains("変更を申請しました") => {
+                            acknowledged.lock().unwrap().push(phone)
+                        }
+                        Some((status, _, body)) => {
+                            panic!("a proposal was refused: {status} {body}")
+                        }
+                        None => return,
+                    }
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let acknowledged = acknowledged.lock().unwrap().clone();
+    assert!(
+        acknowledged.len() > 10,
+        "proposals were coming when the server died"
+    );
+
+    let restarted = start(dir, database_url);
+    let store = open();
+    let pending = rt
+        .block_on(store.changes("pending", Some(institution)))
+        .unwrap();
+    let withdrawn = rt
+        .block_on(store.changes("withdrawn", Some(institution)))
+        .unwrap();
+    rt.block_on(store.close());
+    assert_eq!(
+        pending.len(),
+        1,
+        "exactly one proposal pending: {pending:?}"
+    );
+    let kept: Vec<Option<String>> = pending
+        .iter()
+        .chain(&withdrawn)
+        .map(|c| c.fields.phone.clone())
+        .collect();
+    for phone in &acknowledged {
+        assert!(
+            kept.contains(&Some(phone.clone())),
+            "acknowledged proposal {phone} was lost"
+        );
+    }
+    restarted.terminate();
+    format!(
+        "{} acknowledged proposals, all found after SIGKILL, one pending",
+        acknowledged.len()
+    )
+}
+
+#[test]
+fn acknowledged_directory_proposals_survive_sigkill_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let said = acknowledged_proposals_survive_sigkill(dir.path(), None);
+    eprintln!("SQLite: {said}");
+}
+
+#[test]
+fn acknowledged_directory_proposals_survive_sigkill_on_postgres() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(renkei_testkit::create_postgres_database()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let said = acknowledged_proposals_survive_sigkill(dir.path(), Some(&db.url));
+    eprintln!("PostgreSQL: {said}");
+    rt.block_on(renkei_testkit::drop_database(&db.name));
+}
