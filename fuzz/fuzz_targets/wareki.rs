@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     };
     let _ = parse_japanese_date(s);
     if let Ok(year) = s.parse::<FiscalYear>() {
-        let again: FiscalYear = year.year().to_string().parse().expect("a year's number parses");
+        let again: FiscalYear = year
+            .year()
+            .to_string()
+            .parse()
+            .expect("a year's number parses");
         assert_eq!(again, year);
     }
 });
