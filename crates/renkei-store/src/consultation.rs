@@ -151,13 +151,15 @@ impl Store {
             sql.push_str(&format!("{}${n}", if n > 1 { ", " } else { "" }));
         }
         sql.push(')');
+        // Bounds on the time itself (「2026-12-01」 sorts before 「2026-12-01T09:30」), so the
+        // index in list order (area, time, id) serves both the range and the order.
         if q.from.is_some() {
             n += 1;
-            sql.push_str(&format!(" AND c.received_on >= ${n}"));
+            sql.push_str(&format!(" AND c.received_at >= ${n}"));
         }
         if q.until.is_some() {
             n += 1;
-            sql.push_str(&format!(" AND c.received_on < ${n}"));
+            sql.push_str(&format!(" AND c.received_at < ${n}"));
         }
         if q.topic.is_some() {
             n += 1;

@@ -128,6 +128,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "outbox_claims",
         sql: include_str!("../migrations/0021_outbox_claims.sql"),
     },
+    Migration {
+        version: 22,
+        name: "consultations_by_time",
+        sql: include_str!("../migrations/0022_consultations_by_time.sql"),
+    },
 ];
 
 /// What a migration run did.
