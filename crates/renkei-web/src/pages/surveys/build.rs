@@ -86,12 +86,13 @@ fn read_question(body: &[u8]) -> Result<Question, String> {
     Ok(q)
 }
 
+/// Why a sent survey's questions cannot change.
+const FROZEN: &str = "送ったあとのアンケートの質問は変えられません（回答の集計が合わなくなるため）";
+
 /// The draft's questions, or the page's error when it was sent already.
 fn draft_questions(s: &SurveyRow) -> Result<Vec<Question>, String> {
     if s.sent_at.is_some() {
-        return Err(
-            "送ったあとのアンケートの質問は変えられません（回答の集計が合わなくなるため）".into(),
-        );
+        return Err(FROZEN.into());
     }
     Ok(s.survey.questions.clone())
 }
@@ -117,12 +118,8 @@ async fn save_questions(
         .await
         .map_err(|e| PageError::store(ctx, e))?
     {
-        let m = draft_questions(&SurveyRow {
-            sent_at: Some(String::new()),
-            ..s.clone()
-        })
-        .unwrap_err();
-        return survey_page(app, ctx, s.id, b"", Some(m)).await;
+        // Sent meanwhile (another tab): the questions stay as they were.
+        return survey_page(app, ctx, s.id, b"", Some(FROZEN.into())).await;
     }
     audit(
         app,
