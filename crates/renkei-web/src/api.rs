@@ -48,7 +48,14 @@ fn near_query(raw: Option<&str>) -> Result<renkei_domain::spatial::NearQuery, St
     let lat = number("lat", -90.0, 90.0)?.ok_or("lat（緯度）が必要です / lat is required")?;
     let lng = number("lng", -180.0, 180.0)?.ok_or("lng（経度）が必要です / lng is required")?;
     let km = number("km", 0.001, 50.0)?.unwrap_or(5.0);
-    let limit = number("limit", 1.0, 500.0)?.unwrap_or(50.0) as usize;
+    let limit = match get("limit") {
+        None | Some("") => 50,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=500).contains(n))
+            .ok_or("limit は 1〜500 の整数です / limit must be a whole number from 1 to 500")?,
+    };
     let kind = match get("kind").filter(|k| !k.is_empty()) {
         Some(code) => Some(
             InstitutionKind::from_code(code)

@@ -19,8 +19,10 @@ pub mod i18n;
 pub mod ledger_report;
 pub mod mail;
 pub mod map;
+pub mod methods;
 pub mod metrics;
 pub mod notifications;
+pub mod openapi;
 pub mod pages;
 pub mod routes;
 mod security;
@@ -217,8 +219,8 @@ impl AppState {
 /// The complete application router.
 pub fn router(state: AppState) -> Router {
     let x_request_id = axum::http::HeaderName::from_static("x-request-id");
-    routes::build(&state)
-        .0
+    let (routes, rules) = routes::build(&state);
+    routes
         .route_layer(axum::middleware::from_fn(metrics::stamp_route))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn(error::friendly_rejections))
@@ -230,6 +232,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::session::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            methods::Allowed::of(&rules),
+            methods::refuse_other_methods,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -288,6 +288,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         get(institution::show),
     )
     // JSON API.
+    .add(
+        "GET",
+        "/api/openapi.json",
+        Access::Public,
+        get(crate::openapi::serve),
+    )
     .add("GET", "/api/v1/me", Access::SignedIn, get(crate::api::me))
     .add(
         "GET",

@@ -137,7 +137,7 @@ pub fn statement(base: &Base, date: &str) -> Value {
         "format": ["json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Read-only; public except MeasureReport. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict.",
+            "documentation": "Read-only; public except MeasureReport. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict; a parameter with an empty value is ignored.",
             "resource": resources,
         }],
     })

@@ -51,9 +51,17 @@ fn store_failed(e: renkei_store::StoreError) -> Problem {
     Problem::internal()
 }
 
+/// The query's parameters; one with an empty value (`name=`, as forms and generated clients
+/// send for a field left blank) is left out, as if absent.
 fn pairs_of(raw: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
-    serde_urlencoded::from_str(raw.unwrap_or(""))
-        .map_err(|_| Problem::invalid("検索パラメータを読めません / cannot read the query string"))
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|_| {
+            Problem::invalid("検索パラメータを読めません / cannot read the query string")
+        })?;
+    Ok(pairs
+        .into_iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .collect())
 }
 
 fn strict(headers: &HeaderMap) -> bool {
@@ -423,15 +431,7 @@ async fn run_history(
                 used.push((name, value));
             }
             "_cursor" => cursor = Some(parse_feed_cursor(&value)?),
-            "_format"
-                if !matches!(
-                    value.as_str(),
-                    "json" | "application/json" | "application/fhir+json"
-                ) =>
-            {
-                return Err(Problem::not_acceptable(&value));
-            }
-            "_format" => {}
+            "_format" => params::check_format(&value)?,
             other if strict => {
                 return Err(Problem::not_supported(&format!(
                     "_history のパラメータ「{other}」には対応していません（_since, _count のみ） / unsupported _history parameter {other} (_since and _count only)"
@@ -627,7 +627,10 @@ async fn run_measure_search(
                 }
                 areas = Some(codes);
             }
-            "_format" => continue,
+            "_format" => {
+                params::check_format(value)?;
+                continue;
+            }
             other if strict => {
                 return Err(Problem::not_supported(&format!(
                     "検索パラメータ「{other}」には対応していません / unsupported search parameter {other}"

@@ -92,6 +92,15 @@ pub fn parse(
     Ok(s)
 }
 
+/// `_format`: JSON is all this server writes; anything else is 406.
+pub fn check_format(value: &str) -> Result<(), Problem> {
+    if matches!(value, "json" | "application/json" | "application/fhir+json") {
+        Ok(())
+    } else {
+        Err(Problem::not_acceptable(value))
+    }
+}
+
 /// Applies one parameter; false when it is not one of `kind`'s.
 fn apply(
     base: &Base,
@@ -120,11 +129,7 @@ fn apply(
             s.count = n.min(MAX_COUNT);
         }
         ("_cursor", None) => s.cursor = Some(value.to_owned()),
-        ("_format", None) => {
-            if !matches!(value, "json" | "application/json" | "application/fhir+json") {
-                return Err(Problem::not_acceptable(value));
-            }
-        }
+        ("_format", None) => check_format(value)?,
         ("_id", None) => {
             let ids = values
                 .iter()
