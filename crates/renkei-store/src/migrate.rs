@@ -133,6 +133,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "consultations_by_time",
         sql: include_str!("../migrations/0022_consultations_by_time.sql"),
     },
+    Migration {
+        version: 23,
+        name: "open_follow_ups",
+        sql: include_str!("../migrations/0023_open_follow_ups.sql"),
+    },
 ];
 
 /// What a migration run did.
