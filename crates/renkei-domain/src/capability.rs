@@ -187,3 +187,5 @@ mod tests {
         assert_eq!(Capability::from_term(""), None);
     }
 }
+
+crate::serde_as_code!(Capability, "capability");

@@ -33,7 +33,7 @@ pub fn decode(bytes: &[u8]) -> Option<(String, SourceEncoding)> {
 }
 
 /// One row that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RowError {
     /// Line in the file (the header is line 1).
     pub line: usize,

@@ -168,8 +168,9 @@ impl GeoPoint {
     }
 }
 
-/// An institution about to be stored.
-#[derive(Debug, Clone, PartialEq)]
+/// An institution about to be stored (serialisable, so a checked import can wait in the
+/// database).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct NewInstitution {
     /// Its kind.
     pub kind: InstitutionKind,
@@ -803,3 +804,5 @@ mod tests {
         assert!(GeoPoint::new(f64::NAN, 0.0).is_err());
     }
 }
+
+crate::serde_as_code!(InstitutionKind, "institution kind");

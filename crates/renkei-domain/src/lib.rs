@@ -2,6 +2,26 @@
 //!
 //! Everything here can be unit- and property-tested without a database or a server.
 
+/// Implements serde for an enum with `code()` and `from_code()` as its stable code, so stored
+/// values read back whatever the order of the variants.
+#[macro_export]
+macro_rules! serde_as_code {
+    ($t:ty, $what:literal) => {
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.code())
+            }
+        }
+        impl<'de> serde::Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let code = <String as serde::Deserialize>::deserialize(d)?;
+                <$t>::from_code(&code)
+                    .ok_or_else(|| serde::de::Error::custom(format!("unknown {} {code}", $what)))
+            }
+        }
+    };
+}
+
 pub mod accounts;
 pub mod audit;
 pub mod backup;

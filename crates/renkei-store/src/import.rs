@@ -11,7 +11,7 @@ use renkei_domain::institution::{NewInstitution, PublicFields};
 use std::collections::HashMap;
 
 /// Why a row was left out as a repeat.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum DuplicateOf {
     /// The same 医療機関コード as an earlier row.
     MedicalCode(String),
@@ -22,7 +22,7 @@ pub enum DuplicateOf {
 }
 
 /// A row that repeats an earlier one.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Duplicate {
     /// Its line.
     pub line: usize,
@@ -74,7 +74,7 @@ impl Duplicate {
 }
 
 /// What an import will do.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ImportPlan {
     /// New entries with their lines.
     pub new: Vec<(usize, NewInstitution)>,

@@ -26,6 +26,7 @@ pub mod ledger;
 pub mod links;
 pub mod mail;
 pub mod migrate;
+pub mod pending_imports;
 pub mod power;
 pub mod records;
 pub mod region;

@@ -138,6 +138,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "open_follow_ups",
         sql: include_str!("../migrations/0023_open_follow_ups.sql"),
     },
+    Migration {
+        version: 24,
+        name: "pending_imports",
+        sql: include_str!("../migrations/0024_pending_imports.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -150,8 +150,6 @@ pub struct SharedState {
     pub mailer: Arc<mail::Mailer>,
     /// The two-factor policy, loaded at start and replaced when the administrator changes it.
     policy: Arc<RwLock<TwoFactorPolicy>>,
-    /// Checked uploads waiting for the coordinator's go-ahead.
-    pub pending_imports: Arc<pages::import::PendingImports>,
     /// The directory's spatial index (near searches without the database).
     pub directory_index: Arc<directory_index::DirectoryIndex>,
     /// Safety-check answers, committed in groups.
@@ -168,7 +166,6 @@ impl AppState {
             clock: Arc::new(SystemClock),
             mailer: Arc::new(mail::Mailer::new(None)),
             policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
-            pending_imports: Arc::new(pages::import::PendingImports::default()),
             directory_index: Arc::new(directory_index::DirectoryIndex::default()),
             answers: Arc::new(answer_writer::AnswerWriter::default()),
         }))

@@ -271,8 +271,116 @@ async fn bad_uploads_are_explained_and_limited(db: TestDb) {
     assert_eq!(staff.get("/hub/import").await.status, StatusCode::FORBIDDEN);
 }
 
+/// Another instance of Renkei on the same database (its own memory, the same clock).
+fn second_instance(w: &World, db: &TestDb) -> axum::Router {
+    renkei_web::router(
+        renkei_web::AppState::new(db.store.clone(), renkei_web::WebConfig::default())
+            .with_clock(w.clock.clone()),
+    )
+}
+
+async fn the_go_ahead_and_the_progress_may_land_on_another_instance(db: TestDb) {
+    let w = with_demo(&db).await;
+    let before = count(&w).await;
+    let other = second_instance(&w, &db);
+    let mut on_a = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let csv = "名称,種別,地域,所在地\r\n［デモ］二台目のクリニック,診療所,八尾市,八尾市本町7-7\r\n";
+    let report = on_a
+        .upload("/hub/import", "/hub/import", "一覧.csv", csv.as_bytes())
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let key = key_in(&report.body);
+    // The same signed-in browser, its requests now sent to instance B.
+    let mut on_b = Browser {
+        app: other.clone(),
+        cookies: on_a.cookies.clone(),
+    };
+    let apply = format!("/hub/import/{key}/apply");
+    // Both instances are pressed at once: exactly one applies the plan.
+    let (from_b, from_a) = tokio::join!(
+        on_b.post("/hub/import", &apply, vec![]),
+        on_a.post("/hub/import", &apply, vec![])
+    );
+    assert_eq!(from_b.status, StatusCode::SEE_OTHER, "{}", from_b.body);
+    assert_eq!(from_a.status, StatusCode::SEE_OTHER, "{}", from_a.body);
+    assert_eq!(from_a.location(), from_b.location());
+    // The progress, followed on A, of what B (or A) writes.
+    let done = finished(&mut on_a, &from_b).await;
+    assert!(
+        done.body.contains("data-testid=\"import-done\""),
+        "{}",
+        done.body
+    );
+    assert_eq!(count(&w).await, before + 1, "written once");
+    let progress_on_b = on_b.get(from_b.location()).await;
+    assert_eq!(progress_on_b.status, StatusCode::SEE_OTHER);
+    assert!(progress_on_b
+        .location()
+        .starts_with("/hub/import?done=1%2C0%2C0%2C0"));
+}
+
+async fn an_import_whose_instance_died_shows_failed_and_may_be_applied_again(db: TestDb) {
+    use renkei_store::pending_imports::{Claim, ImportState};
+    let w = with_demo(&db).await;
+    let before = count(&w).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let csv = "名称,種別,地域,所在地\r\n［デモ］再開のクリニック,診療所,八尾市,八尾市本町6-6\r\n";
+    let report = coordinator
+        .upload("/hub/import", "/hub/import", "一覧.csv", csv.as_bytes())
+        .await;
+    let key = key_in(&report.body);
+    let user = user_id(&w.store, AccountRole::HubCoordinator).await.0;
+    // An instance takes the plan and is killed before writing (no heartbeat after this).
+    let claim = w
+        .store
+        .claim_pending_import(&key, user, false, renkei_web::clock::Clock::now(&*w.clock))
+        .await
+        .unwrap();
+    assert!(matches!(claim, Claim::Taken(_)), "{claim:?}");
+    let progress = format!("/hub/import/{key}");
+    let page = coordinator.get(&progress).await;
+    assert!(
+        page.body.contains("data-testid=\"import-writing\""),
+        "still alive for a while"
+    );
+    assert_eq!(
+        w.store
+            .claim_pending_import(&key, user, false, renkei_web::clock::Clock::now(&*w.clock))
+            .await
+            .unwrap(),
+        Claim::AlreadyTaken,
+        "not taken twice while its instance may be alive"
+    );
+    // A minute and more without a sign of life: the page says it failed, and it may be retried.
+    w.clock.advance(chrono::Duration::seconds(90));
+    let state = w
+        .store
+        .import_progress(&key, user, renkei_web::clock::Clock::now(&*w.clock))
+        .await
+        .unwrap()
+        .unwrap()
+        .state;
+    assert_eq!(state, ImportState::Failed);
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let failed = coordinator.get(&progress).await;
+    assert_eq!(failed.status, StatusCode::OK);
+    assert!(
+        !failed.body.contains("http-equiv=\"refresh\""),
+        "no longer refreshing"
+    );
+    assert_eq!(count(&w).await, before);
+    let again = coordinator
+        .post(&progress, &format!("/hub/import/{key}/apply"), vec![])
+        .await;
+    let done = finished(&mut coordinator, &again).await;
+    assert!(done.body.contains("data-testid=\"import-done\""));
+    assert_eq!(count(&w).await, before + 1);
+}
+
 both_backends!(
     a_coordinator_checks_then_imports_only_their_area,
     an_excel_workbook_updates_an_entry_by_its_code,
     bad_uploads_are_explained_and_limited,
+    the_go_ahead_and_the_progress_may_land_on_another_instance,
+    an_import_whose_instance_died_shows_failed_and_may_be_applied_again,
 );

@@ -1,10 +1,10 @@
 //! `/hub/import`: the coordinator imports a directory file in the browser, in two steps. The
 //! upload is checked and planned — every bad row with its row, column and reason, repeats, new
-//! entries and changes — and nothing is written; the plan waits (30 minutes, on this server)
-//! until the coordinator applies it as shown. Applying runs in the background, in one transaction,
-//! while a progress page (refreshing itself, no JavaScript needed) shows how far it got; a
-//! failure writes nothing and keeps the plan for another try. A coordinator imports only their
-//! own areas' rows.
+//! entries and changes — and nothing is written; the plan waits in the database (30 minutes)
+//! until the coordinator applies it as shown, so any instance may take the go-ahead. Applying
+//! runs in the background, in one transaction, while a progress page (refreshing itself, no
+//! JavaScript needed, served by any instance) shows how far it got; a failure writes nothing and
+//! keeps the plan for another try. A coordinator imports only their own areas' rows.
 
 use crate::auth::access::client_of;
 use crate::chrome::Chrome;
@@ -22,127 +22,18 @@ use renkei_domain::import::{read_directory_file, RowError};
 use renkei_domain::region::RegionDefinition;
 use renkei_store::audit::AuditEvent;
 use renkei_store::import::ImportPlan;
+use renkei_store::pending_imports::{Claim, ImportState, PendingImport};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Largest file accepted (the request may be a little larger for the form around it).
 pub const MAX_FILE_BYTES: usize = 100 * 1024 * 1024;
-/// How long a checked upload waits.
-const PENDING_FOR: Duration = Duration::from_secs(30 * 60);
-/// Most checked uploads kept at once (the oldest go first).
-const MAX_PENDING: usize = 16;
 /// Most rows of each list shown on the report.
 const SHOWN: usize = 300;
-
-/// A checked upload.
-pub struct PendingImport {
-    user_id: i64,
-    plan: ImportPlan,
-    bad_rows: usize,
-    file_name: String,
-    created: Instant,
-}
-
-/// How a plan being applied stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum JobState {
-    /// Writing.
-    Running,
-    /// Written: new, updated, unchanged, left out.
-    Done([usize; 4]),
-    /// Nothing written; the plan is pending again under the same key.
-    Failed,
-}
-
-/// A plan being applied, or applied (kept as long as a checked upload, for the progress page).
-struct ImportJob {
-    user_id: i64,
-    file_name: String,
-    total: u64,
-    written: Arc<AtomicU64>,
-    state: JobState,
-    started: Instant,
-}
-
-/// Checked uploads, and plans being applied, by their random key.
-#[derive(Default)]
-pub struct PendingImports {
-    checked: Mutex<HashMap<String, PendingImport>>,
-    jobs: Mutex<HashMap<String, ImportJob>>,
-}
-
-impl std::fmt::Debug for PendingImports {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let n = self.checked.lock().map(|m| m.len()).unwrap_or(0);
-        let j = self.jobs.lock().map(|m| m.len()).unwrap_or(0);
-        write!(f, "PendingImports({n} checked, {j} applying or applied)")
-    }
-}
-
-/// What the progress page shows.
-struct Progress {
-    file_name: String,
-    total: u64,
-    written: u64,
-    state: JobState,
-}
-
-impl PendingImports {
-    fn start(&self, key: String, job: ImportJob) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.retain(|_, j| j.state == JobState::Running || j.started.elapsed() < PENDING_FOR);
-        jobs.insert(key, job);
-    }
-
-    fn finish(&self, key: &str, state: JobState) {
-        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(job) = jobs.get_mut(key) {
-            job.state = state;
-        }
-    }
-
-    fn progress(&self, key: &str, user_id: i64) -> Option<Progress> {
-        let jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
-        jobs.get(key)
-            .filter(|j| j.user_id == user_id)
-            .map(|j| Progress {
-                file_name: j.file_name.clone(),
-                total: j.total,
-                written: j.written.load(Ordering::Relaxed).min(j.total),
-                state: j.state,
-            })
-    }
-
-    fn put(&self, key: String, pending: PendingImport) {
-        let mut map = self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        map.retain(|_, p| p.created.elapsed() < PENDING_FOR);
-        while map.len() >= MAX_PENDING {
-            let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, p)| p.created)
-                .map(|(k, _)| k.clone())
-            else {
-                break;
-            };
-            map.remove(&oldest);
-        }
-        map.insert(key, pending);
-    }
-
-    fn take(&self, key: &str, user_id: i64) -> Option<PendingImport> {
-        let mut map = self.checked.lock().unwrap_or_else(|e| e.into_inner());
-        let fresh = map
-            .get(key)
-            .is_some_and(|p| p.user_id == user_id && p.created.elapsed() < PENDING_FOR);
-        if fresh {
-            map.remove(key)
-        } else {
-            None
-        }
-    }
-}
+/// How often the applying instance records its progress (and that it is alive).
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 
 /// One line of the report.
 pub struct ReportRow {
@@ -363,16 +254,19 @@ pub async fn check(
         &errors,
         bad_lines.len(),
     );
-    app.pending_imports.put(
-        key,
-        PendingImport {
-            user_id: user.id.0,
-            bad_rows: bad_lines.len(),
-            plan,
-            file_name: name,
-            created: Instant::now(),
-        },
-    );
+    app.store
+        .put_pending_import(
+            &key,
+            &PendingImport {
+                user_id: user.id.0,
+                bad_rows: bad_lines.len(),
+                plan,
+                file_name: name,
+            },
+            app.clock.now(),
+        )
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     Ok(render(&ctx, &page(&ctx, &areas, Some(report), None))?.into_response())
 }
 
@@ -443,74 +337,82 @@ pub async fn apply(
         return Err(PageError::not_found(&ctx));
     };
     let progress_page = format!("/hub/import/{key}");
-    let Some(pending) = app.pending_imports.take(&key, user.id.0) else {
-        if app
-            .pending_imports
-            .progress(&key, user.id.0)
-            .is_some_and(|p| p.state != JobState::Failed)
-        {
-            return Ok(see_other(&progress_page));
-        }
-        return refuse(&ctx, StatusCode::GONE, "import.expired", vec![]);
-    };
     let skip = crate::auth::session::form_field(&form, "skip_bad_rows").is_some_and(|v| v == "1");
-    if pending.bad_rows > 0 && !skip {
-        // Keep the checked upload: the coordinator may still choose to skip the bad rows.
-        app.pending_imports.put(key, pending);
-        return refuse(&ctx, StatusCode::BAD_REQUEST, "import.has_bad_rows", vec![]);
-    }
-    let written = Arc::new(AtomicU64::new(0));
-    app.pending_imports.start(
-        key.clone(),
-        ImportJob {
-            user_id: user.id.0,
-            file_name: pending.file_name.clone(),
-            total: pending.plan.writes(),
-            written: written.clone(),
-            state: JobState::Running,
-            started: Instant::now(),
-        },
-    );
+    let claim = app
+        .store
+        .claim_pending_import(&key, user.id.0, skip, app.clock.now())
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let pending = match claim {
+        Claim::Taken(pending) => pending,
+        // A second press, or the go-ahead already given on another instance.
+        Claim::AlreadyTaken => return Ok(see_other(&progress_page)),
+        // The checked file stays: the coordinator may still choose to leave the bad rows out.
+        Claim::HasBadRows => {
+            return refuse(&ctx, StatusCode::BAD_REQUEST, "import.has_bad_rows", vec![])
+        }
+        Claim::Gone => return refuse(&ctx, StatusCode::GONE, "import.expired", vec![]),
+    };
     let client = client_of(&extensions);
     tokio::spawn(async move {
+        let written = Arc::new(AtomicU64::new(0));
+        let heartbeat = tokio::spawn({
+            let (app, key, written) = (app.clone(), key.clone(), written.clone());
+            async move {
+                loop {
+                    tokio::time::sleep(HEARTBEAT_EVERY).await;
+                    let n = written.load(Ordering::Relaxed);
+                    if let Err(e) = app.store.import_heartbeat(&key, n, app.clock.now()).await {
+                        tracing::warn!(error = %e, "could not record the import's progress");
+                    }
+                }
+            }
+        });
         let result = app
             .store
             .apply_import(&pending.plan, &|n| {
                 written.fetch_add(n, Ordering::Relaxed);
             })
             .await;
-        if let Err(e) = result {
-            // Nothing was written (one transaction); keep the checked upload for another try.
-            tracing::error!(error = %e, "directory import failed; nothing written");
-            app.pending_imports.put(key.clone(), pending);
-            app.pending_imports.finish(&key, JobState::Failed);
-            return;
-        }
+        heartbeat.abort();
         let plan = &pending.plan;
-        app.directory_changed().await;
-        let event = AuditEvent::new(
-            Some(user.id),
-            "directory.import",
-            Outcome::Ok,
-            format!(
-                "file:{} new:{} updated:{} skipped_bad:{}",
-                pending.file_name.replace(char::is_whitespace, "_"),
-                plan.new.len(),
-                plan.updates.len(),
-                pending.bad_rows
-            ),
-            client,
-        );
-        let _ = app.store.append_audit(&event).await;
-        app.pending_imports.finish(
-            &key,
-            JobState::Done([
-                plan.new.len(),
-                plan.updates.len(),
-                plan.unchanged,
-                plan.duplicates.len() + pending.bad_rows,
-            ]),
-        );
+        let outcome = match result {
+            Err(e) => {
+                // Nothing was written (one transaction); the plan stays for another try.
+                tracing::error!(error = %e, "directory import failed; nothing written");
+                ImportState::Failed
+            }
+            Ok(_) => {
+                app.directory_changed().await;
+                let event = AuditEvent::new(
+                    Some(user.id),
+                    "directory.import",
+                    Outcome::Ok,
+                    format!(
+                        "file:{} new:{} updated:{} skipped_bad:{}",
+                        pending.file_name.replace(char::is_whitespace, "_"),
+                        plan.new.len(),
+                        plan.updates.len(),
+                        pending.bad_rows
+                    ),
+                    client,
+                );
+                let _ = app.store.append_audit(&event).await;
+                ImportState::Done([
+                    plan.new.len(),
+                    plan.updates.len(),
+                    plan.unchanged,
+                    plan.duplicates.len() + pending.bad_rows,
+                ])
+            }
+        };
+        if let Err(e) = app
+            .store
+            .finish_pending_import(&key, outcome, app.clock.now())
+            .await
+        {
+            tracing::error!(error = %e, "could not record the end of an import");
+        }
     });
     Ok(see_other(&progress_page))
 }
@@ -526,10 +428,19 @@ pub async fn progress(
     let Some(user) = ctx.viewer.signed_in().cloned() else {
         return Err(PageError::not_found(&ctx));
     };
-    let Some(progress) = app.pending_imports.progress(&key, user.id.0) else {
+    let Some(progress) = app
+        .store
+        .import_progress(&key, user.id.0, app.clock.now())
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    else {
         return refuse(&ctx, StatusCode::GONE, "import.expired", vec![]);
     };
-    if let JobState::Done(n) = progress.state {
+    if progress.state == ImportState::Checked {
+        // Not applied yet: back to the form (the report is shown where it was checked).
+        return Ok(see_other("/hub/import"));
+    }
+    if let ImportState::Done(n) = progress.state {
         let done = n.map(|v| v.to_string()).join(",");
         return Ok(see_other(&format!(
             "/hub/import?{}",
@@ -546,7 +457,7 @@ pub async fn progress(
         total: progress.total,
         written: progress.written,
         percent,
-        failed: progress.state == JobState::Failed,
+        failed: progress.state == ImportState::Failed,
     };
     Ok(render(&ctx, &page)?.into_response())
 }
