@@ -26,4 +26,5 @@ if [ ! -x "$venv/bin/schemathesis" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$wan
     || { echo "api-fuzz: pip install failed (is PyPI reachable?)" >&2; exit 2; }
   echo "$want" > "$stamp"
 fi
+venv=$(cd "$venv" && pwd)
 exec "$venv/bin/python" "$here/fuzz.py" --schemathesis "$venv/bin/schemathesis" "$@"

@@ -16,6 +16,7 @@ pub mod export;
 pub mod fhir;
 pub mod health;
 pub mod i18n;
+pub mod input;
 pub mod ledger_report;
 pub mod mail;
 pub mod map;
@@ -234,6 +235,7 @@ pub fn router(state: AppState) -> Router {
             methods::Allowed::of(&rules),
             methods::refuse_other_methods,
         ))
+        .layer(axum::middleware::from_fn(input::refuse_nul_in_url))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::record,

@@ -87,7 +87,16 @@ fn op(tag: &str, id: &str, summary: &str, params: Vec<Value>, responses: Value) 
 
 /// An optional query parameter; every one of them treats an empty value as absent.
 fn query(name: &str, description: &str, schema: Value) -> Value {
-    json!({ "name": name, "in": "query", "required": false, "allowEmptyValue": true, "description": description, "schema": schema })
+    json!({ "name": name, "in": "query", "required": false, "allowEmptyValue": true, "description": description, "schema": without_nul(schema) })
+}
+
+/// Free text may hold any character but NUL, which every request refuses (400).
+fn without_nul(mut schema: Value) -> Value {
+    if schema["type"] == "string" && schema.get("enum").is_none() && schema.get("pattern").is_none()
+    {
+        schema["pattern"] = json!("^[^\\u0000]*$");
+    }
+    schema
 }
 
 fn required_query(name: &str, description: &str, schema: Value) -> Value {
@@ -220,6 +229,7 @@ fn service_paths(paths: &mut Map<String, Value>) {
     let download = |id: &str, summary: &str, media: &str, schema: Value| {
         json!({ "get": op("directory", id, summary, search(), json!({
             "200": { "description": "The search's results", "content": content(media, schema) },
+            "400": api_error("The query carries a NUL character"),
         })) })
     };
     paths.insert(

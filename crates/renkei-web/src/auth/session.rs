@@ -234,6 +234,14 @@ pub async fn authenticate(
             let lang = crate::i18n::lang_of(&parts);
             return crate::error::csrf_rejected(lang, new_csrf, secure);
         }
+        let urlencoded = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if urlencoded && crate::input::carries_nul(&bytes) {
+            return crate::input::refused(parts.uri.path());
+        }
         request = Request::from_parts(parts, Body::from(bytes));
     }
     request.extensions_mut().insert(viewer);
