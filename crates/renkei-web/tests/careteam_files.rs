@@ -212,6 +212,17 @@ async fn files_are_sealed_checked_by_content_and_only_for_the_team(db: TestDb) {
         )
         .await;
     assert_eq!(posted.status, StatusCode::SEE_OTHER, "{}", posted.body);
+    // A NUL in a multipart text field is refused plainly (PostgreSQL cannot store it).
+    let nul = nurse
+        .multipart(
+            &url,
+            &format!("{url}/posts"),
+            vec![("body", "褥瘡\0の写真".into())],
+            vec![("file", "IMG_0002.png", PNG)],
+        )
+        .await;
+    assert!(nul.status.is_client_error(), "{}", nul.status);
+    assert!(nul.body.contains("NUL"), "{}", nul.body);
     let timeline = doc.get(&url).await.body;
     assert!(
         timeline.contains("data-testid=\"post-files\""),

@@ -150,8 +150,15 @@ impl Submitted {
             .await
             .map_err(|_| unreadable.clone())?;
         let mut out = Submitted::default();
+        // NUL never belongs in text (and PostgreSQL cannot store it); the URL and urlencoded
+        // forms are checked in `crate::input`, multipart text here.
+        let nul = "使えない文字（NUL）が含まれています。入力をご確認のうえ、もう一度送ってください"
+            .to_owned();
         while let Some(field) = form.next_field().await.map_err(|_| unreadable.clone())? {
             let name = field.name().unwrap_or("").to_owned();
+            if name.contains('\0') || field.file_name().is_some_and(|f| f.contains('\0')) {
+                return Err(nul);
+            }
             match field.file_name().map(str::to_owned) {
                 Some(file_name) => {
                     let bytes = field.bytes().await.map_err(|_| {
@@ -169,6 +176,9 @@ impl Submitted {
                 }
                 None => {
                     let text = field.text().await.map_err(|_| unreadable.clone())?;
+                    if text.contains('\0') {
+                        return Err(nul);
+                    }
                     out.fields.push((name, text));
                 }
             }
