@@ -16,10 +16,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
-from soak import Client, free_port, run  # noqa: E402  (the soak's HTTP client and helpers)
+from soak import Client, free_port, run, wait_until_healthy  # noqa: E402  (the soak's helpers)
 
 TOKEN = re.compile(r'data-testid="new-token">(rk_[0-9a-f]+)<')
 
@@ -54,17 +53,8 @@ def main():
         cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                sys.exit(f"the server did not start; see {log.name}")
-            time.sleep(0.2)
+        if not wait_until_healthy(server, base):
+            sys.exit(f"the server did not start; see {log.name}")
 
         email = "coordinator@demo.renkei.example"
         coordinator = Client(base)

@@ -84,6 +84,21 @@ def run(cmd, cwd, env):
     return done.stdout
 
 
+def wait_until_healthy(server, base, seconds=120):
+    """Waits for /healthz to answer 200; False when the server exits or the time runs out."""
+    deadline = time.time() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return True
+        except OSError:
+            pass
+        if server.poll() is not None or time.time() > deadline:
+            return False
+        time.sleep(0.2)
+
+
 def rss_kib(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -139,17 +154,8 @@ def main():
         cwd=work, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if server.poll() is not None or time.time() > deadline:
-                sys.exit("the server did not start: " + server.stderr.read().decode())
-            time.sleep(0.2)
+        if not wait_until_healthy(server, base):
+            sys.exit("the server did not start: " + server.stderr.read().decode())
 
         # A safety check to answer, and its links.
         # Times are Japan's (UTC+9), whatever the machine's zone.

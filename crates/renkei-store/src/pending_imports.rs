@@ -68,6 +68,25 @@ pub enum Claim {
     Gone,
 }
 
+/// The times, as stored text, before which a checked plan waited too long and an applying
+/// instance's last heartbeat means it died.
+struct Cutoffs {
+    waited_too_long: String,
+    dead: String,
+}
+
+fn cutoffs(now: DateTime<Utc>) -> Cutoffs {
+    Cutoffs {
+        waited_too_long: time_text(now - Duration::minutes(WAITS_MINUTES)),
+        dead: time_text(now - Duration::seconds(HEARTBEAT_TIMEOUT_SECONDS)),
+    }
+}
+
+/// Whether a plan in `state` with this heartbeat is being applied by a live instance.
+fn applying(state: &str, heartbeat: Option<&str>, cut: &Cutoffs) -> bool {
+    state == "running" && heartbeat.is_some_and(|h| h >= cut.dead.as_str())
+}
+
 fn counts_text(n: [usize; 4]) -> String {
     n.map(|v| v.to_string()).join(",")
 }
@@ -88,9 +107,8 @@ impl Store {
     ) -> Result<(), StoreError> {
         let plan = serde_json::to_string(&pending.plan)
             .map_err(|e| StoreError::Invalid(format!("import plan: {e}")))?;
-        let stale = time_text(now - Duration::minutes(WAITS_MINUTES));
         sqlx::query("DELETE FROM pending_imports WHERE created_at < $1 AND state <> 'running'")
-            .bind(&stale)
+            .bind(&cutoffs(now).waited_too_long)
             .execute(self.pool())
             .await?;
         sqlx::query(
@@ -133,12 +151,11 @@ impl Store {
         let state: String = row.try_get("state")?;
         let created: String = row.try_get("created_at")?;
         let heartbeat: Option<String> = row.try_get("heartbeat_at")?;
-        let dead_before = time_text(now - Duration::seconds(HEARTBEAT_TIMEOUT_SECONDS));
-        let alive = state == "running" && heartbeat.as_deref().is_some_and(|h| *h >= *dead_before);
-        if state == "done" || alive {
+        let cut = cutoffs(now);
+        if state == "done" || applying(&state, heartbeat.as_deref(), &cut) {
             return Ok(Claim::AlreadyTaken);
         }
-        if created < time_text(now - Duration::minutes(WAITS_MINUTES)) {
+        if created < cut.waited_too_long {
             return Ok(Claim::Gone);
         }
         let bad_rows = usize::try_from(row.try_get::<i64, _>("bad_rows")?).unwrap_or(0);
@@ -153,7 +170,7 @@ impl Store {
         .bind(time_text(now))
         .bind(key)
         .bind(&state)
-        .bind(&dead_before)
+        .bind(&cut.dead)
         .execute(self.pool())
         .await?
         .rows_affected();
@@ -243,11 +260,9 @@ impl Store {
         };
         let state: String = row.try_get("state")?;
         let heartbeat: Option<String> = row.try_get("heartbeat_at")?;
-        let dead_before = time_text(now - Duration::seconds(HEARTBEAT_TIMEOUT_SECONDS));
+        let cut = cutoffs(now);
         let state = match state.as_str() {
-            "running" if heartbeat.as_deref().is_some_and(|h| *h >= *dead_before) => {
-                ImportState::Running
-            }
+            "running" if applying(&state, heartbeat.as_deref(), &cut) => ImportState::Running,
             "running" | "failed" => ImportState::Failed,
             "done" => ImportState::Done(
                 row.try_get::<Option<String>, _>("counts")?
@@ -258,9 +273,7 @@ impl Store {
             _ => ImportState::Checked,
         };
         let created: String = row.try_get("created_at")?;
-        if state == ImportState::Checked
-            && created < time_text(now - Duration::minutes(WAITS_MINUTES))
-        {
+        if state == ImportState::Checked && created < cut.waited_too_long {
             return Ok(None);
         }
         let total = u64::try_from(row.try_get::<i64, _>("total")?).unwrap_or(0);

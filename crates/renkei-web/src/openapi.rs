@@ -275,6 +275,31 @@ fn query_names(resource: &str, name: &str, kind: &str) -> Vec<String> {
     }
 }
 
+/// `_format`: JSON only.
+fn format_param() -> Value {
+    query(
+        "_format",
+        "json, application/json or application/fhir+json",
+        json!({ "type": "string", "enum": ["json", "application/json", "application/fhir+json"] }),
+    )
+}
+
+/// `_count` and `_cursor` of a keyset-paged Bundle.
+fn paging_params() -> [Value; 2] {
+    [
+        query(
+            "_count",
+            "Page size, 1–500 (50 by default)",
+            json!({ "type": "integer", "minimum": 1 }),
+        ),
+        query(
+            "_cursor",
+            "The keyset position, from a next link",
+            json!({ "type": "string" }),
+        ),
+    ]
+}
+
 fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
     let statement = capability::statement(base, "2000-01-01");
     let resources = statement["rest"][0]["resource"]
@@ -312,25 +337,10 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
             .map(|a| a.iter().filter_map(|i| i["code"].as_str()).collect())
             .unwrap_or_default();
         if interactions.contains(&"search-type") {
-            let mut params = vec![query(
-                "_format",
-                "json, application/json or application/fhir+json",
-                json!({ "type": "string", "enum": ["json", "application/json", "application/fhir+json"] }),
-            )];
+            let mut params = vec![format_param()];
             // The reports are few and come in one page.
             if !protected(t) {
-                params.extend([
-                    query(
-                        "_count",
-                        "Page size, 1–500 (50 by default)",
-                        json!({ "type": "integer", "minimum": 1 }),
-                    ),
-                    query(
-                        "_cursor",
-                        "The keyset position, from a next link",
-                        json!({ "type": "string" }),
-                    ),
-                ]);
+                params.extend(paging_params());
             }
             for p in r["searchParam"].as_array().into_iter().flatten() {
                 let name = p["name"].as_str().unwrap_or_default();
@@ -366,28 +376,15 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
             paths.insert(format!("/fhir/{t}"), json!({ "get": o }));
         }
         if interactions.contains(&"history-type") {
-            let params = vec![
+            let mut params = vec![
                 query(
                     "_since",
                     "Changes at or after this instant, e.g. 2026-04-01T00:00:00+09:00",
                     json!({ "type": "string" }),
                 ),
-                query(
-                    "_count",
-                    "Page size, 1–500 (50 by default)",
-                    json!({ "type": "integer", "minimum": 1 }),
-                ),
-                query(
-                    "_cursor",
-                    "The keyset position, from a next link",
-                    json!({ "type": "string" }),
-                ),
-                query(
-                    "_format",
-                    "json, application/json or application/fhir+json",
-                    json!({ "type": "string", "enum": ["json", "application/json", "application/fhir+json"] }),
-                ),
+                format_param(),
             ];
+            params.extend(paging_params());
             let mut o = op(
                 "fhir",
                 &format!("history{t}"),

@@ -151,12 +151,13 @@ fn acknowledged_answers_survive_sigkill(dir: &Path, database_url: Option<&str>) 
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
-    for c in clients {
-        c.join().unwrap();
-    }
+    let counted = acknowledged.clone();
+    kill_while_writing(
+        &mut server,
+        clients,
+        || counted.lock().unwrap().values().map(Vec::len).sum(),
+        40,
+    );
     let acknowledged = acknowledged.lock().unwrap().clone();
     let total: usize = acknowledged.values().map(Vec::len).sum();
     assert!(
@@ -338,6 +339,44 @@ impl Client {
     }
 }
 
+/// Opens the server's database directly (SQLite in `dir` when `database_url` is `None`).
+fn open_store(
+    rt: &tokio::runtime::Runtime,
+    dir: &Path,
+    database_url: Option<&str>,
+) -> renkei_store::Store {
+    rt.block_on(async {
+        match database_url {
+            Some(url) => renkei_store::Store::open(url).await.unwrap(),
+            None => renkei_store::Store::open_sqlite(&dir.join("renkei-data/renkei.db"))
+                .await
+                .unwrap(),
+        }
+    })
+}
+
+/// Lets the writers run until `acknowledged()` reaches `enough` (however slow the machine),
+/// kills the server with SIGKILL in the middle of their writes, and waits for every writer to
+/// notice.
+fn kill_while_writing(
+    server: &mut Server,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    acknowledged: impl Fn() -> usize,
+    enough: usize,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged() < enough && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // And a moment more, so the kill lands among writes in flight.
+    std::thread::sleep(Duration::from_millis(200));
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    for w in workers {
+        w.join().unwrap();
+    }
+}
+
 /// The whole scenario for directory edits: two staff of one clinic send proposals again and
 /// again, each with another phone number, until the server dies; after the restart every
 /// acknowledged proposal is there and exactly one is pending (never two, never none).
@@ -347,16 +386,7 @@ fn acknowledged_proposals_survive_sigkill(dir: &Path, database_url: Option<&str>
     let mut first = Client::sign_in(port, dir, "clinic-admin@demo.renkei.example");
     let (institution, edit) = first.own_institution();
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let open = || {
-        rt.block_on(async {
-            match database_url {
-                Some(url) => renkei_store::Store::open(url).await.unwrap(),
-                None => renkei_store::Store::open_sqlite(&dir.join("renkei-data/renkei.db"))
-                    .await
-                    .unwrap(),
-            }
-        })
-    };
+    let open = || open_store(&rt, dir, database_url);
     let store = open();
     let fields = rt
         .block_on(store.public_fields(institution))
@@ -400,12 +430,8 @@ fn acknowledged_proposals_survive_sigkill(dir: &Path, database_url: Option<&str>
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
-    for w in workers {
-        w.join().unwrap();
-    }
+    let counted = acknowledged.clone();
+    kill_while_writing(&mut server, workers, || counted.lock().unwrap().len(), 20);
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
         acknowledged.len() > 10,
@@ -506,16 +532,7 @@ fn acknowledged_posts_survive_sigkill(dir: &Path, database_url: Option<&str>) ->
         .unwrap();
     assert_eq!(status, 303, "consent: {body}");
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let open = || {
-        rt.block_on(async {
-            match database_url {
-                Some(url) => renkei_store::Store::open(url).await.unwrap(),
-                None => renkei_store::Store::open_sqlite(&dir.join("renkei-data/renkei.db"))
-                    .await
-                    .unwrap(),
-            }
-        })
-    };
+    let open = || open_store(&rt, dir, database_url);
     let store = open();
     let nurse = renkei_domain::accounts::Email::parse("nurse@demo.renkei.example").unwrap();
     let nurse_id = rt
@@ -568,12 +585,8 @@ fn acknowledged_posts_survive_sigkill(dir: &Path, database_url: Option<&str>) ->
             })
         })
         .collect();
-    std::thread::sleep(Duration::from_millis(1500));
-    server.child.kill().unwrap(); // SIGKILL
-    server.child.wait().unwrap();
-    for w in workers {
-        w.join().unwrap();
-    }
+    let counted = acknowledged.clone();
+    kill_while_writing(&mut server, workers, || counted.lock().unwrap().len(), 20);
     let acknowledged = acknowledged.lock().unwrap().clone();
     assert!(
         acknowledged.len() > 10,
