@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
-from soak import Client, free_port, run, wait_until_healthy  # noqa: E402  (the soak's helpers)
+from soak import Client, free_port, run, server_env, wait_until_healthy  # noqa: E402  (the soak's helpers)
 
 TOKEN = re.compile(r'data-testid="new-token">(rk_[0-9a-f]+)<')
 
@@ -40,11 +40,7 @@ def main():
     os.makedirs(report_dir, exist_ok=True)
 
     work = tempfile.mkdtemp(prefix="renkei-api-fuzz-")
-    env = dict(os.environ, RENKEI_LOG="warn")
-    for k in ("DATABASE_URL", "RENKEI_DATABASE_URL", "RENKEI_CONFIG"):
-        env.pop(k, None)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
+    env = server_env(args.database_url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = open(os.path.join(report_dir, "server.log"), "w")

@@ -84,6 +84,17 @@ def run(cmd, cwd, env):
     return done.stdout
 
 
+def server_env(database_url):
+    """The environment of a server of our own: quiet logs, no settings leaking in from the
+    caller's, and PostgreSQL at `database_url` (SQLite in the working directory when None)."""
+    env = dict(os.environ, RENKEI_LOG="warn")
+    for k in ("DATABASE_URL", "RENKEI_DATABASE_URL", "RENKEI_CONFIG"):
+        env.pop(k, None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    return env
+
+
 def wait_until_healthy(server, base, seconds=120):
     """Waits for /healthz to answer 200; False when the server exits or the time runs out."""
     deadline = time.time() + seconds
@@ -142,11 +153,7 @@ def main():
         sys.exit(f"{binary} not found: build it with `cargo build --release`")
 
     work = tempfile.mkdtemp(prefix="renkei-soak-")
-    env = dict(os.environ, RENKEI_LOG="warn")
-    for k in ("DATABASE_URL", "RENKEI_DATABASE_URL", "RENKEI_CONFIG"):
-        env.pop(k, None)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
+    env = server_env(args.database_url)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(

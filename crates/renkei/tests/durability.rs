@@ -204,21 +204,12 @@ fn acknowledged_answers_survive_sigkill(dir: &Path, database_url: Option<&str>) 
 
 #[test]
 fn acknowledged_answers_survive_sigkill_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_answers_survive_sigkill(dir.path(), None);
-    eprintln!("SQLite: {said}");
+    on_sqlite(acknowledged_answers_survive_sigkill);
 }
 
 #[test]
 fn acknowledged_answers_survive_sigkill_on_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(renkei_testkit::create_postgres_database()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_answers_survive_sigkill(dir.path(), Some(&db.url));
-    eprintln!("PostgreSQL: {said}");
-    rt.block_on(renkei_testkit::drop_database(&db.name));
+    on_postgres(acknowledged_answers_survive_sigkill);
 }
 
 /// Percent-encodes a form value (UTF-8, every byte but the unreserved ones).
@@ -337,6 +328,23 @@ impl Client {
         assert_eq!(status, 303, "second factor accepted: {headers:?}");
         c
     }
+}
+
+/// A scenario on the embedded SQLite database in a fresh directory; prints what it saw.
+fn on_sqlite(scenario: fn(&Path, Option<&str>) -> String) {
+    let dir = tempfile::tempdir().unwrap();
+    eprintln!("SQLite: {}", scenario(dir.path(), None));
+}
+
+/// A scenario on a fresh PostgreSQL database (skipped outside CI when none is reachable).
+fn on_postgres(scenario: fn(&Path, Option<&str>) -> String) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = rt.block_on(renkei_testkit::create_postgres_database()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    eprintln!("PostgreSQL: {}", scenario(dir.path(), Some(&db.url)));
+    rt.block_on(renkei_testkit::drop_database(&db.name));
 }
 
 /// Opens the server's database directly (SQLite in `dir` when `database_url` is `None`).
@@ -472,21 +480,12 @@ fn acknowledged_proposals_survive_sigkill(dir: &Path, database_url: Option<&str>
 
 #[test]
 fn acknowledged_directory_proposals_survive_sigkill_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_proposals_survive_sigkill(dir.path(), None);
-    eprintln!("SQLite: {said}");
+    on_sqlite(acknowledged_proposals_survive_sigkill);
 }
 
 #[test]
 fn acknowledged_directory_proposals_survive_sigkill_on_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(renkei_testkit::create_postgres_database()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_proposals_survive_sigkill(dir.path(), Some(&db.url));
-    eprintln!("PostgreSQL: {said}");
-    rt.block_on(renkei_testkit::drop_database(&db.name));
+    on_postgres(acknowledged_proposals_survive_sigkill);
 }
 
 /// The whole scenario for care-team posts: a clinic's doctor registers a patient over HTTP,
@@ -631,19 +630,10 @@ fn acknowledged_posts_survive_sigkill(dir: &Path, database_url: Option<&str>) ->
 
 #[test]
 fn acknowledged_care_team_posts_survive_sigkill_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_posts_survive_sigkill(dir.path(), None);
-    eprintln!("SQLite: {said}");
+    on_sqlite(acknowledged_posts_survive_sigkill);
 }
 
 #[test]
 fn acknowledged_care_team_posts_survive_sigkill_on_postgres() {
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let Some(db) = rt.block_on(renkei_testkit::create_postgres_database()) else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let said = acknowledged_posts_survive_sigkill(dir.path(), Some(&db.url));
-    eprintln!("PostgreSQL: {said}");
-    rt.block_on(renkei_testkit::drop_database(&db.name));
+    on_postgres(acknowledged_posts_survive_sigkill);
 }
