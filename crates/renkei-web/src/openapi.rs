@@ -246,7 +246,7 @@ fn service_paths(paths: &mut Map<String, Value>) {
         download(
             "directoryXlsx",
             "検索結果の Excel / search results as an Excel workbook",
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            crate::pages::shared::XLSX,
             json!({ "type": "string", "format": "binary" }),
         ),
     );

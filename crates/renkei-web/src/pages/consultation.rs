@@ -698,21 +698,7 @@ async fn download(
         .collect();
     let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
     let name = format!("consultations-{}", year.year());
-    if xlsx {
-        let bytes = crate::export::table_xlsx("相談", &heads, &body)
-            .map_err(|e| PageError::store(ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
-        Ok(super::shared::download(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("{name}.xlsx"),
-            bytes,
-        ))
-    } else {
-        Ok(super::shared::download(
-            "text/csv; charset=utf-8",
-            &format!("{name}.csv"),
-            crate::export::table_csv(&heads, &body),
-        ))
-    }
+    super::shared::table_download(ctx, xlsx, &name, "相談", &heads, &body)
 }
 
 /// `GET /hub/consultations.csv`.

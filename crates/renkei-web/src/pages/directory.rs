@@ -249,10 +249,7 @@ pub async fn export_xlsx(
         .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
     Ok((
         [
-            (
-                axum::http::header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            ),
+            (axum::http::header::CONTENT_TYPE, super::shared::XLSX),
             (
                 axum::http::header::CONTENT_DISPOSITION,
                 "attachment; filename=\"renkei-directory.xlsx\"",

@@ -203,7 +203,7 @@ async fn report(
             Some(format!("{name}.html")),
         ),
         Format::Xlsx => (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            super::shared::XLSX,
             crate::ledger_report::report_xlsx(&built).map_err(|e| failed(e.to_string()))?,
             Some(format!("{name}.xlsx")),
         ),

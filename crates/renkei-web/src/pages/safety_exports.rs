@@ -177,34 +177,20 @@ async fn export(
         format!("safety_check:{id}"),
     )
     .await;
-    let (media, bytes, ext) = if xlsx {
-        (
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            crate::export::table_xlsx("安否確認", &EXPORT_COLUMNS, &rows).map_err(|e| {
-                PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string()))
-            })?,
-            "xlsx",
-        )
-    } else {
-        (
-            "text/csv; charset=utf-8",
-            crate::export::table_csv(&EXPORT_COLUMNS, &rows).into_bytes(),
-            "csv",
-        )
-    };
     let _ = check;
-    Ok((
-        [
-            (header::CONTENT_TYPE, media.to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"renkei-safety-check-{id}.{ext}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        bytes,
-    )
-        .into_response())
+    let mut response = super::shared::table_download(
+        &ctx,
+        xlsx,
+        &format!("renkei-safety-check-{id}"),
+        "安否確認",
+        &EXPORT_COLUMNS,
+        &rows,
+    )?;
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
 }
 
 /// `GET /hub/safety/{id}/export.csv`.

@@ -87,6 +87,32 @@ pub(crate) async fn entry(app: &AppState, ctx: &Ctx, id: i64) -> Result<EntryRec
         .ok_or_else(|| PageError::not_found(ctx))
 }
 
+/// The media type of an Excel workbook.
+pub(crate) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A table as a download: `name.xlsx` (one sheet named `sheet`) when `xlsx`, else `name.csv`
+/// (UTF-8 with a BOM, as Excel in Japan opens it).
+pub(crate) fn table_download(
+    ctx: &Ctx,
+    xlsx: bool,
+    name: &str,
+    sheet: &str,
+    heads: &[&str],
+    rows: &[Vec<String>],
+) -> Result<Response, PageError> {
+    if xlsx {
+        let bytes = crate::export::table_xlsx(sheet, heads, rows)
+            .map_err(|e| PageError::store(ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
+        Ok(download(XLSX, &format!("{name}.xlsx"), bytes))
+    } else {
+        Ok(download(
+            "text/csv; charset=utf-8",
+            &format!("{name}.csv"),
+            crate::export::table_csv(heads, rows),
+        ))
+    }
+}
+
 /// A file to download: its type, its name, its body.
 pub(crate) fn download(content_type: &str, file_name: &str, body: impl IntoResponse) -> Response {
     (

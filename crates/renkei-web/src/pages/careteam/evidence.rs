@@ -317,21 +317,7 @@ async fn evidence_download(
     }
     let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
     let name = format!("ict-evidence-{id}-{month}");
-    if xlsx {
-        let bytes = crate::export::table_xlsx("evidence", &heads, &rows)
-            .map_err(|e| PageError::store(ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
-        Ok(crate::pages::shared::download(
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            &format!("{name}.xlsx"),
-            bytes,
-        ))
-    } else {
-        Ok(crate::pages::shared::download(
-            "text/csv; charset=utf-8",
-            &format!("{name}.csv"),
-            crate::export::table_csv(&heads, &rows),
-        ))
-    }
+    crate::pages::shared::table_download(ctx, xlsx, &name, "evidence", &heads, &rows)
 }
 
 /// `POST /institutions/{id}/ict-evidence/special` (`partner`, `special` = 1 | 0): marks a

@@ -306,13 +306,14 @@ pub async fn xlsx(
         })
         .collect();
     let heads: Vec<&str> = heads.iter().map(String::as_str).collect();
-    let bytes = crate::export::table_xlsx("回答", &heads, &rows)
-        .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
-    Ok(crate::pages::shared::download(
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        &format!("survey-{id}-results.xlsx"),
-        bytes,
-    ))
+    crate::pages::shared::table_download(
+        &ctx,
+        true,
+        &format!("survey-{id}-results"),
+        "回答",
+        &heads,
+        &rows,
+    )
 }
 
 /// `POST /hub/surveys/{id}/ledger`: writes a survey of institutions into its area's ledger
