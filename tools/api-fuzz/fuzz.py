@@ -18,7 +18,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "soak"))
-from soak import Client, free_port, run, server_env, wait_until_healthy  # noqa: E402  (the soak's helpers)
+from soak import Client, free_port, run, server_env, stop_server, wait_until_healthy  # noqa: E402
 
 TOKEN = re.compile(r'data-testid="new-token">(rk_[0-9a-f]+)<')
 
@@ -86,11 +86,7 @@ def main():
             code = code or 1
         return code
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         log.close()
         shutil.rmtree(work, ignore_errors=True)
 

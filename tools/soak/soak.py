@@ -95,6 +95,15 @@ def server_env(database_url):
     return env
 
 
+def stop_server(server, seconds=20):
+    """Stops the server with SIGTERM, or SIGKILL when it has not stopped after `seconds`."""
+    server.terminate()
+    try:
+        server.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
 def wait_until_healthy(server, base, seconds=120):
     """Waits for /healthz to answer 200; False when the server exits or the time runs out."""
     deadline = time.time() + seconds
@@ -278,11 +287,7 @@ def main():
             failed = True
         sys.exit(1 if failed else 0)
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_server(server)
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -247,6 +247,17 @@ pub fn payload_too_large() -> Response {
         .into_response()
 }
 
+/// 400 when a request carries NUL (see `crate::input`), as a page in the reader's language.
+pub fn nul_refused(lang: Lang) -> Response {
+    error_page(
+        Chrome::bare(lang),
+        None,
+        StatusCode::BAD_REQUEST,
+        "error.nul_title",
+        "error.nul_body",
+    )
+}
+
 /// 503 when the database cannot be reached before a page is known.
 pub fn unavailable_response() -> Response {
     error_page(

@@ -4,9 +4,9 @@
 //! before any handler runs, with a message saying what to change.
 
 use axum::extract::Request;
-use axum::http::{header, StatusCode};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 
 const MESSAGE: &str = "送信された内容に使えない文字（NUL）が含まれています。入力をご確認のうえ、もう一度送信してください / the request contains a NUL character, which is not allowed";
 
@@ -15,17 +15,13 @@ pub fn carries_nul(encoded: &[u8]) -> bool {
     encoded.contains(&0) || encoded.windows(3).any(|w| w == b"%00")
 }
 
-/// The 400 answer: JSON or an OperationOutcome for programs, plain text for pages.
-pub fn refused(path: &str) -> Response {
+/// The 400 answer: JSON or an OperationOutcome for programs, an error page for people.
+pub fn refused(uri: &Uri, headers: &HeaderMap) -> Response {
+    let path = uri.path();
     if crate::openapi::is_machine_route(path) {
         return crate::auth::access::machine_error(path, StatusCode::BAD_REQUEST, MESSAGE);
     }
-    (
-        StatusCode::BAD_REQUEST,
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        MESSAGE,
-    )
-        .into_response()
+    crate::error::nul_refused(crate::i18n::lang_from(uri, headers))
 }
 
 /// Middleware: 400 when the path or the query string encodes NUL.
@@ -34,7 +30,7 @@ pub async fn refuse_nul_in_url(request: Request, next: Next) -> Response {
     let in_url = carries_nul(uri.path().as_bytes())
         || uri.query().is_some_and(|q| carries_nul(q.as_bytes()));
     if in_url {
-        return refused(uri.path());
+        return refused(uri, request.headers());
     }
     next.run(request).await
 }

@@ -159,11 +159,6 @@ fn acknowledged_answers_survive_sigkill(dir: &Path, database_url: Option<&str>) 
         40,
     );
     let acknowledged = acknowledged.lock().unwrap().clone();
-    let total: usize = acknowledged.values().map(Vec::len).sum();
-    assert!(
-        total > 20,
-        "answers were pouring in when the server died: {total}"
-    );
 
     // Restarted, the server is healthy and every acknowledged answer is there.
     let restarted = start(dir, database_url);
@@ -383,6 +378,11 @@ fn kill_while_writing(
     for w in workers {
         w.join().unwrap();
     }
+    let seen = acknowledged();
+    assert!(
+        seen >= enough,
+        "writes were pouring in when the server died: {seen} acknowledged"
+    );
 }
 
 /// The whole scenario for directory edits: two staff of one clinic send proposals again and
@@ -441,10 +441,6 @@ fn acknowledged_proposals_survive_sigkill(dir: &Path, database_url: Option<&str>
     let counted = acknowledged.clone();
     kill_while_writing(&mut server, workers, || counted.lock().unwrap().len(), 20);
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() > 10,
-        "proposals were coming when the server died"
-    );
 
     let restarted = start(dir, database_url);
     let store = open();
@@ -587,10 +583,6 @@ fn acknowledged_posts_survive_sigkill(dir: &Path, database_url: Option<&str>) ->
     let counted = acknowledged.clone();
     kill_while_writing(&mut server, workers, || counted.lock().unwrap().len(), 20);
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(
-        acknowledged.len() > 10,
-        "posts were coming when the server died"
-    );
 
     let restarted = start(dir, database_url);
     let store = open();

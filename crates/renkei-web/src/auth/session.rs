@@ -240,7 +240,7 @@ pub async fn authenticate(
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if urlencoded && crate::input::carries_nul(&bytes) {
-            return crate::input::refused(parts.uri.path());
+            return crate::input::refused(&parts.uri, &parts.headers);
         }
         request = Request::from_parts(parts, Body::from(bytes));
     }
