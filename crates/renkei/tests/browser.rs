@@ -877,6 +877,12 @@ fn wait_for_mail(
 }
 
 /// Whether the page is no wider than the screen (nothing to scroll sideways on a phone).
+/// Today's date in Japan, where the server counts days: the browser's own clock zone (UTC on
+/// CI) is a day behind from 15:00 UTC.
+fn japan_today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive()
+}
+
 fn fits_the_screen(browser: &common::webdriver::Browser) -> (i64, i64) {
     let widths =
         browser.execute("return [document.documentElement.scrollWidth, window.innerWidth];");
@@ -1097,11 +1103,9 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     doctor.wait_for("[data-testid=consent-form]");
     let patient = doctor.url().split('?').next().unwrap().to_owned();
     // Consent, recorded as given today.
-    let today = doctor
-        .execute("var d = new Date(); return d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');")
-        .as_str()
-        .unwrap()
-        .to_owned();
+    // Today as the server counts it (in Japan), not the browser's clock zone: from 15:00 UTC
+    // the two differ by a day, and a next visit "yesterday" is rightly refused.
+    let today = japan_today().to_string();
     doctor.execute(&format!(
         "document.querySelector('input[name=given_on]').value = '{today}'; return true;"
     ));
@@ -1289,15 +1293,13 @@ fn a_citizen_registers_for_an_acp_lecture_from_the_public_calendar_on_a_phone_an
     desk.goto(&format!("{base}/hub/events"));
     desk.wait_for("[data-testid=event-form]");
     desk.type_into("input[name=title]", "人生会議（ACP）講習会");
-    desk.execute(
+    desk.execute(&format!(
         "document.querySelector('select[name=kind]').value = 'lecture'; \
          document.querySelector('select[name=audience]').value = 'citizens'; \
-         var d = new Date(Date.now() + 24 * 3600 * 1000); \
-         var p = function (n) { return String(n).padStart(2, '0'); }; \
-         document.querySelector('input[name=starts_at]').value = \
-           d.getFullYear() + '-' + p(d.getMonth() + 1) + '-' + p(d.getDate()) + 'T14:00'; \
+         document.querySelector('input[name=starts_at]').value = '{tomorrow}T14:00'; \
          document.querySelector('input[name=ends_time]').value = '16:00'; return true;",
-    );
+        tomorrow = japan_today() + chrono::Duration::days(1)
+    ));
     desk.type_into("input[name=place]", "八尾市文化会館 小ホール");
     desk.type_into("input[name=organiser]", "八尾市医師会");
     desk.type_into("input[name=capacity]", "50");
