@@ -72,7 +72,7 @@ pub async fn measure(
         bail!("cannot copy {}", data_dir.display());
     }
     let deadline = (chrono::Utc::now() + chrono::Duration::hours(6))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+        .with_timezone(&renkei_domain::japan::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let t = Instant::now();

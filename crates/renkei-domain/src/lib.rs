@@ -36,6 +36,7 @@ pub mod fiscal_year;
 pub mod holidays;
 pub mod import;
 pub mod institution;
+pub mod japan;
 pub mod ledger;
 pub mod power;
 pub mod readiness;

@@ -5,10 +5,10 @@
 //! the plan is exported as iCalendar (RFC 5545) for the doctors' calendars.
 
 use crate::holidays::holiday;
+use crate::japan::jst;
 use crate::safety::coded;
 use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Timelike, Utc,
-    Weekday,
+    DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday,
 };
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +26,6 @@ coded! {
 const MORNING: u32 = 9;
 /// When the night slot starts.
 const EVENING: u32 = 18;
-
-/// Japan's time zone.
-pub fn jst() -> FixedOffset {
-    FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset")
-}
 
 /// Why a day is covered like a holiday: the holiday's name, 「年末年始」, 「土曜日」 or 「日曜日」
 /// (Japanese) — `None` on a working weekday.

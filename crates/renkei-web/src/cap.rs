@@ -41,7 +41,7 @@ fn escape(text: &str) -> String {
 pub fn cap_time(stored: &str) -> String {
     chrono::DateTime::parse_from_rfc3339(stored)
         .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+            t.with_timezone(&renkei_domain::japan::jst())
                 .format("%Y-%m-%dT%H:%M:%S%:z")
                 .to_string()
         })

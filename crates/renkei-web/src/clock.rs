@@ -44,6 +44,11 @@ impl Clock for ManualClock {
     }
 }
 
+/// Today in Japan, by the application's clock: the day every page's "today" means.
+pub fn today(app: &crate::AppState) -> chrono::NaiveDate {
+    renkei_domain::japan::today(app.clock.now())
+}
+
 /// A time as the text stored in the database (same format as `renkei_store::now_text`).
 pub fn db_text(at: DateTime<Utc>) -> String {
     renkei_store::time_text(at)
@@ -52,10 +57,10 @@ pub fn db_text(at: DateTime<Utc>) -> String {
 /// A time for people: Asia/Tokyo, 「2026-11-25 14:03」.
 pub fn jst_text(at: &str) -> String {
     match DateTime::parse_from_rfc3339(at) {
-        Ok(t) => {
-            let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
-            t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string()
-        }
+        Ok(t) => t
+            .with_timezone(&renkei_domain::japan::jst())
+            .format("%Y-%m-%d %H:%M")
+            .to_string(),
         Err(_) => at.to_owned(),
     }
 }

@@ -308,7 +308,7 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
         .unwrap_or_default();
     let protected = |t: &str| t == "MeasureReport";
     // The example report: this fiscal year's, of 八尾市.
-    let today = (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive();
+    let today = renkei_domain::japan::today(chrono::Utc::now());
     let this_year_report = format!(
         "{}-yao",
         renkei_domain::fiscal_year::FiscalYear::of_date(today).year()

@@ -14,7 +14,7 @@ use renkei_testkit::{both_backends, TestDb};
 
 fn deadline_in(w: &World, hours: i64) -> String {
     (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(hours))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&renkei_domain::japan::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string()
 }
@@ -346,7 +346,7 @@ async fn a_drill_goes_out_and_answers_come_back_by_link(db: TestDb) {
     );
     let year = renkei_domain::fiscal_year::FiscalYear::of_date(
         chrono::Utc::now()
-            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+            .with_timezone(&renkei_domain::japan::jst())
             .date_naive(),
     );
     let ledger = w

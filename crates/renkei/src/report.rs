@@ -87,11 +87,7 @@ pub async fn run(
         &coverage,
         only,
     );
-    let today = format_wareki_date(
-        chrono::Utc::now()
-            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-            .date_naive(),
-    );
+    let today = format_wareki_date(renkei_domain::japan::today(chrono::Utc::now()));
     let bytes = match format {
         "md" => built.markdown().into_bytes(),
         "xlsx" => renkei_web::ledger_report::report_xlsx(&built).map_err(|e| {

@@ -84,7 +84,7 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), Failure> {
         .iter()
         .find_map(|f| chrono::NaiveDateTime::parse_from_str(args.deadline.trim(), f).ok())
         .and_then(|d| {
-            d.and_local_timezone(chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
+            d.and_local_timezone(renkei_domain::japan::jst())
                 .single()
         })
         .map(|d| d.with_timezone(&chrono::Utc))

@@ -880,7 +880,7 @@ fn wait_for_mail(
 /// Today's date in Japan, where the server counts days: the browser's own clock zone (UTC on
 /// CI) is a day behind from 15:00 UTC.
 fn japan_today() -> chrono::NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(9)).date_naive()
+    renkei_domain::japan::today(chrono::Utc::now())
 }
 
 fn fits_the_screen(browser: &common::webdriver::Browser) -> (i64, i64) {

@@ -727,7 +727,7 @@ fn a_safety_check_is_created_followed_and_exported_from_the_command_line() {
     };
     assert!(run(&["demo"]).status.success());
     let deadline = (chrono::Utc::now() + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&renkei_domain::japan::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let created = run(&[

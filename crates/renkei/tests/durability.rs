@@ -90,7 +90,7 @@ fn start(dir: &Path, database_url: Option<&str>) -> Server {
 fn acknowledged_answers_survive_sigkill(dir: &Path, database_url: Option<&str>) -> String {
     let mut server = start(dir, database_url);
     let deadline = (chrono::Utc::now() + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&renkei_domain::japan::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let created = run(

@@ -425,7 +425,7 @@ impl PeriodQuery {
     /// FHIR's rules for ranges: eq means the searched range holds the whole period.
     pub fn matches(&self, year: FiscalYear) -> bool {
         use chrono::TimeZone;
-        let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
+        let jst = renkei_domain::japan::jst();
         let april_first = |y: i32| {
             jst.with_ymd_and_hms(y, 4, 1, 0, 0, 0)
                 .single()

@@ -433,7 +433,7 @@ pub fn instant_range(
     } else {
         text
     };
-    let jst = chrono::FixedOffset::east_opt(9 * 3600)?;
+    let jst = renkei_domain::japan::jst();
     let day = |d: NaiveDate| jst.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single();
     let utc = |t: chrono::DateTime<chrono::FixedOffset>| t.with_timezone(&chrono::Utc);
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {

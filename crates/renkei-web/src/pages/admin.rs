@@ -237,12 +237,7 @@ impl AuditQuery {
 fn jst_day_start(day: &str, add_days: u64) -> Option<String> {
     let date = chrono::NaiveDate::parse_from_str(day.trim(), "%Y-%m-%d").ok()?
         + chrono::Days::new(add_days);
-    let jst = chrono::FixedOffset::east_opt(9 * 3600)?;
-    let local = date
-        .and_hms_opt(0, 0, 0)?
-        .and_local_timezone(jst)
-        .single()?;
-    Some(crate::clock::db_text(local.with_timezone(&chrono::Utc)))
+    Some(crate::clock::db_text(renkei_domain::japan::day_start(date)))
 }
 
 /// An entry as shown.

@@ -161,9 +161,7 @@ pub async fn show(
                 .build()
         })
         .unwrap_or_default();
-    let today = crate::clock::Clock::now(&*app.clock)
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-        .date_naive();
+    let today = crate::clock::today(&app);
     let page = PrintPage {
         chrome: Chrome::new(&ctx, "nav.directory", overview.has_demo_data),
         map_svg: crate::map::render_styled(

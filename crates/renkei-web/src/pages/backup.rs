@@ -194,7 +194,7 @@ async fn backup_page(
 ) -> Result<BackupPage, PageError> {
     let lang = ctx.lang;
     let (name, can_edit) = super::readiness::access(app, ctx, id).await?;
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let own = app
         .store
         .absences_of(id, LISTED)
@@ -352,7 +352,7 @@ pub async fn record(
     if !can_edit {
         return Err(PageError::forbidden(&ctx));
     }
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let read = || -> Result<Absence, String> {
         Ok(Absence {
             doctor: form(&body, "doctor").trim().to_owned(),
@@ -681,7 +681,7 @@ pub async fn hub(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Page
     let lang = ctx.lang;
     let areas = super::safety::visible_areas(&app, &ctx).await?;
     let codes: Vec<String> = areas.into_iter().map(|(c, _)| c).collect();
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let rows = app
         .store
         .absences_in(&codes, today)

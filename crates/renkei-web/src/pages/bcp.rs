@@ -300,7 +300,7 @@ pub async fn save(
         None
     } else {
         match renkei_domain::power::read_day(&drill, "最後に BCP の訓練をした日") {
-            Ok(d) if d <= crate::pages::power::today(&app) => Some(d),
+            Ok(d) if d <= crate::clock::today(&app) => Some(d),
             Ok(_) => {
                 let m = "訓練の日が未来になっています。実施した日を入力してください".to_owned();
                 return refused(&app, &ctx, id, StatusCode::UNPROCESSABLE_ENTITY, m).await;

@@ -21,7 +21,8 @@ use renkei_domain::conference::{
     best, limits, tally, Availability, ConferenceStatus, InviteeRole, Proposal,
 };
 use renkei_domain::institution::InstitutionKind;
-use renkei_domain::rota::{icalendar, jst, CalendarEvent};
+use renkei_domain::japan::jst;
+use renkei_domain::rota::{icalendar, CalendarEvent};
 use renkei_store::conference::ConferenceRow;
 use renkei_store::StoreError;
 

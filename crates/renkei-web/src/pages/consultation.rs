@@ -154,11 +154,8 @@ async fn list_page(
     let lang = ctx.lang;
     let areas = super::shared::coordinated_areas(app, ctx).await?;
     let codes: Vec<String> = areas.iter().map(|(c, _)| c.clone()).collect();
-    let today = super::power::today(app);
-    let now_jst = app
-        .clock
-        .now()
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"));
+    let today = crate::clock::today(app);
+    let now_jst = app.clock.now().with_timezone(&renkei_domain::japan::jst());
     let month = month_of(&form(query, "month"), today);
     let next = month
         .checked_add_months(chrono::Months::new(1))
@@ -385,7 +382,7 @@ pub async fn create(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     let acting = super::shared::coordinated_areas(&app, &ctx).await?;
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let note = match read_note(&body, &acting, today) {
         Ok(n) => n,
         Err(m) => {
@@ -539,7 +536,7 @@ pub async fn stats(
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let q = query.unwrap_or_default();
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let year = year_of(q.as_bytes(), today);
     let area = form(q.as_bytes(), "area");
     let (visible, chosen, can_record) = figure_areas(&app, &ctx, &area).await?;
@@ -633,7 +630,7 @@ async fn download(
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let areas = super::shared::coordinated_areas(app, ctx).await?;
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let year = year_of(query, today);
     let rows = app
         .store
@@ -749,7 +746,7 @@ pub async fn record_in_ledger(
         .into_iter()
         .map(|(c, _)| c)
         .collect();
-    let year = year_of(&body, super::power::today(&app));
+    let year = year_of(&body, crate::clock::today(&app));
     let mut figures = std::collections::HashMap::new();
     for area in &acting {
         figures.insert(
@@ -808,7 +805,7 @@ pub async fn record_in_ledger(
 /// Mails each coordinator whose follow-up falls due today (once; called every 30 s by the
 /// server): the area and the link, nothing of the caller. Returns how many went out.
 pub async fn remind_due_follow_ups(app: &AppState) -> Result<usize, renkei_store::StoreError> {
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let due = app.store.due_follow_ups(today, app.clock.now()).await?;
     let base = app.config.public_url.trim_end_matches('/');
     for (id, area, day, email) in &due {

@@ -28,10 +28,7 @@ const LISTED: i64 = 200;
 
 /// Now in JST, as the events' times are kept.
 fn now_jst(app: &AppState) -> NaiveDateTime {
-    app.clock
-        .now()
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-        .naive_local()
+    renkei_domain::japan::local(app.clock.now()).naive_local()
 }
 
 /// An event as the lists and pages show it.
@@ -373,7 +370,7 @@ async fn hub_page(
 ) -> Result<HubPage, PageError> {
     let lang = ctx.lang;
     let areas = super::shared::coordinated_areas(app, ctx).await?;
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let year = FiscalYear::of_date(today);
     let rows = app
         .store
@@ -634,7 +631,7 @@ pub async fn record_in_ledger(
 ) -> Result<Response, PageError> {
     use renkei_domain::ledger::ItemKind;
     let areas = super::shared::coordinated_areas(&app, &ctx).await?;
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let year = form(&body, "fy")
         .parse()
         .ok()

@@ -176,12 +176,7 @@ async fn report(
         return Err(PageError::not_found(&ctx));
     };
     let built = build_report(&app, &ctx, year, query.area.as_deref()).await?;
-    let today = format_wareki_date(
-        app.clock
-            .now()
-            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-            .date_naive(),
-    );
+    let today = format_wareki_date(crate::clock::today(&app));
     let failed = |e: String| PageError::store(&ctx, renkei_store::StoreError::Invalid(e));
     let name = match &query.area {
         Some(area) => format!("renkei-report-{}-{area}", year.year()),

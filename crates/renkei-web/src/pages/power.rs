@@ -34,12 +34,6 @@ fn label(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
     }
 }
 
-/// Today in Japan, by the application's clock.
-pub(crate) fn today(app: &AppState) -> NaiveDate {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
-    app.clock.now().with_timezone(&jst).date_naive()
-}
-
 /// A lending as the pages list it.
 pub struct LendingView {
     id: i64,
@@ -273,7 +267,7 @@ async fn power_page(
     let lang = ctx.lang;
     let units = app
         .store
-        .power_units(id, today(app))
+        .power_units(id, crate::clock::today(app))
         .await
         .map_err(|e| PageError::store(ctx, e))?;
     let rules = app
@@ -643,7 +637,7 @@ async fn borrow_page(
     q: &BorrowQuery,
 ) -> Result<BorrowPage, PageError> {
     let lang = ctx.lang;
-    let today = today(app);
+    let today = crate::clock::today(app);
     let chosen = q.device.as_deref().and_then(Device::from_code);
     let mut page = BorrowPage {
         chrome: Chrome::new(ctx, "nav.disaster", false),
@@ -746,7 +740,7 @@ pub async fn borrow(
     let q = BorrowQuery::from_body(&body);
     let unit: Option<i64> = form(&body, "unit").parse().ok();
     let contact = q.contact.clone().unwrap_or_default();
-    let problem = match (q.need(today(&app)), unit) {
+    let problem = match (q.need(crate::clock::today(&app)), unit) {
         (Err(e), _) => Some(e),
         (_, None) => Some("貸してほしい機器を候補から選んでください".to_owned()),
         _ if contact.trim().is_empty() => {
@@ -760,7 +754,7 @@ pub async fn borrow(
         _ => None,
     };
     let by = ctx.viewer.signed_in().map(|u| u.id);
-    let outcome = match (problem, q.need(today(&app)), unit) {
+    let outcome = match (problem, q.need(crate::clock::today(&app)), unit) {
         (None, Ok(need), Some(unit)) => app
             .store
             .request_lending(
@@ -1063,7 +1057,7 @@ pub async fn hub(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Page
     let codes: Vec<String> = visible.iter().map(|(c, _)| c.clone()).collect();
     let units = app
         .store
-        .power_units_in(&codes, today(&app))
+        .power_units_in(&codes, crate::clock::today(&app))
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let lendings = app

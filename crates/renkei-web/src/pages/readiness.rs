@@ -366,7 +366,7 @@ async fn overview(
     let names = reach.names(lang);
     let visible = reach.visible;
     let codes: Vec<String> = visible.iter().map(|(c, _)| c.clone()).collect();
-    let year_ago = super::power::today(app) - chrono::Days::new(365);
+    let year_ago = crate::clock::today(app) - chrono::Days::new(365);
     let rows = app
         .store
         .readiness_overview(&codes)

@@ -479,7 +479,7 @@ async fn month_page(
         .map_err(|e| PageError::store(ctx, e))?;
     let plan: Vec<Shift> = shifts.iter().map(|s| s.shift.clone()).collect();
     let found = problems(first, last, &plan);
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let mut days = Vec::new();
     let mut day = first;
     while day <= last {
@@ -619,7 +619,7 @@ pub async fn show(
     Path(id): Path<i64>,
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, PageError> {
-    let month = month_start(q.month.as_deref(), super::power::today(&app));
+    let month = month_start(q.month.as_deref(), crate::clock::today(&app));
     let notice = q.done.as_deref().and_then(|d| {
         let t = crate::i18n::catalog(ctx.lang);
         matches!(
@@ -657,7 +657,7 @@ pub async fn assign(
     if standing.plans().is_none() {
         return Err(PageError::forbidden(&ctx));
     }
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let month = month_start(Some(&form(&body, "month")), today);
     let slot = Slot::from_code(&form(&body, "slot"));
     let who: Option<i64> = form(&body, "member").parse().ok();
@@ -804,7 +804,7 @@ pub async fn remove_shift(
         format!("rota_group:{id} shift:{shift}"),
     )
     .await;
-    let month = month_start(Some(&form(&body, "month")), super::power::today(&app));
+    let month = month_start(Some(&form(&body, "month")), crate::clock::today(&app));
     Ok(see_other(format!(
         "/rota/{id}?month={}&done=removed",
         month.format("%Y-%m")
@@ -826,7 +826,7 @@ pub async fn add_member(
     let ids: Vec<i64> = group.members.iter().map(|m| m.id).collect();
     let (_, near) = nearby(&app, &ctx, me, &ids).await?;
     let wanted: Option<i64> = form(&body, "institution").parse().ok();
-    let month = month_start(None, super::power::today(&app));
+    let month = month_start(None, crate::clock::today(&app));
     let Some(new) = wanted.filter(|w| near.iter().any(|n| n.id == *w)) else {
         return refused(
             &app,
@@ -891,7 +891,7 @@ pub async fn leave(
     let Some(me) = standing.own() else {
         return Err(PageError::forbidden(&ctx));
     };
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     if matches!(standing, Standing::Member(_)) && group.members.len() <= 2 {
         return refused(
             &app,
@@ -926,7 +926,7 @@ pub async fn calendar(
     Query(q): Query<MonthQuery>,
 ) -> Result<Response, PageError> {
     let (group, _) = visible(&app, &ctx, id).await?;
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let (first, last) = match q.month.as_deref() {
         Some(m) => month_of(month_start(Some(m), today)),
         None => {

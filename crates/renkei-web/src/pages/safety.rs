@@ -18,15 +18,10 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::institution::InstitutionKind;
+use renkei_domain::japan::jst;
 use renkei_domain::safety::{Answer, CheckKind, Condition, NewCheck, Power, Targeting};
 use renkei_store::audit::AuditEvent;
 use renkei_store::safety::{CheckRecord, TargetRow};
-
-const JST_OFFSET: i32 = 9 * 3600;
-
-fn jst() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(JST_OFFSET).expect("JST")
-}
 
 /// A stored UTC time as people read it: 「令和8年9月1日 14:30」 (JST).
 pub fn jst_time(stored: &str) -> String {

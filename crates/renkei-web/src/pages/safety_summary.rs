@@ -269,10 +269,7 @@ pub async fn record(
         .await
         .map_err(store_error(&ctx))?;
     let day = chrono::DateTime::parse_from_rfc3339(&check.created_at)
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-                .date_naive()
-        })
+        .map(|t| t.with_timezone(&renkei_domain::japan::jst()).date_naive())
         .map_err(|e| PageError::store(&ctx, StoreError::Invalid(e.to_string())))?;
     let year = FiscalYear::of_date(day);
     let user = ctx.viewer.signed_in().map(|u| u.id);

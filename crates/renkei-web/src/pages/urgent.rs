@@ -1417,13 +1417,7 @@ pub async fn year_figures(
     areas: &[String],
     year: renkei_domain::fiscal_year::FiscalYear,
 ) -> Result<Vec<(Option<RequestKind>, Figures)>, StoreError> {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
-    let at = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(jst).single())
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or_default()
-    };
+    let at = renkei_domain::japan::day_start;
     let from = at(year.start());
     let until = at(year.end() + chrono::Duration::days(1));
     let outcomes = app.store.urgent_outcomes(areas, from, until).await?;
@@ -1447,7 +1441,7 @@ pub async fn hub(
     use renkei_domain::fiscal_year::FiscalYear;
     let lang = ctx.lang;
     let areas = super::safety::visible_areas(&app, &ctx).await?;
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let this_year = FiscalYear::of_date(today);
     let year = q
         .year
@@ -1457,13 +1451,7 @@ pub async fn hub(
     let figures = year_figures(&app, &area_codes, year)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("+09:00 is a valid offset");
-    let at = |d: chrono::NaiveDate| {
-        d.and_hms_opt(0, 0, 0)
-            .and_then(|t| t.and_local_timezone(jst).single())
-            .map(|t| t.with_timezone(&chrono::Utc))
-            .unwrap_or_default()
-    };
+    let at = renkei_domain::japan::day_start;
     let requests = app
         .store
         .urgent_in_areas(
@@ -1576,7 +1564,7 @@ pub async fn record_in_ledger(
     if acting.is_empty() {
         return Err(PageError::forbidden(&ctx));
     }
-    let today = super::power::today(&app);
+    let today = crate::clock::today(&app);
     let year = form(&body, "year")
         .parse()
         .ok()

@@ -442,7 +442,7 @@ pub async fn create_drill(
     targeting: Vec<(&'static str, String)>,
 ) -> i64 {
     let deadline = (renkei_web::clock::Clock::now(&*w.clock) + chrono::Duration::hours(2))
-        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).unwrap())
+        .with_timezone(&renkei_domain::japan::jst())
         .format("%Y-%m-%dT%H:%M")
         .to_string();
     let mut fields = vec![

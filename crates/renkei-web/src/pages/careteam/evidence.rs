@@ -6,7 +6,7 @@
 //! and every view and download is audited.
 
 use super::*;
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate};
 use renkei_store::care_evidence::{Partner, PatientMonth};
 
 /// The facility standard: partners sharing by ICT, special relationships excluded.
@@ -58,16 +58,7 @@ fn month_of(query: &Option<String>, today: NaiveDate) -> NaiveDate {
 
 /// The month's bounds as stored UTC texts: JST midnight of the 1st to that of the next 1st.
 fn bounds(first: NaiveDate) -> (String, String) {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("JST");
-    let at = |d: NaiveDate| {
-        let local = d.and_hms_opt(0, 0, 0).expect("midnight");
-        renkei_store::time_text(
-            jst.from_local_datetime(&local)
-                .single()
-                .expect("JST has no gaps")
-                .with_timezone(&chrono::Utc),
-        )
-    };
+    let at = |d: NaiveDate| renkei_store::time_text(renkei_domain::japan::day_start(d));
     let next = first
         .checked_add_months(chrono::Months::new(1))
         .unwrap_or(first);
@@ -174,7 +165,7 @@ pub async fn evidence(
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
     let institution = own(&app, &ctx, id).await?;
-    let first = month_of(&query, crate::pages::power::today(&app));
+    let first = month_of(&query, crate::clock::today(&app));
     let (partners, months) = gather(&app, &ctx, id, first).await?;
     audit(
         &app,
@@ -252,7 +243,7 @@ async fn evidence_download(
     let lang = ctx.lang;
     own(app, ctx, id).await?;
     let format = if xlsx { "xlsx" } else { "csv" };
-    let first = month_of(query, crate::pages::power::today(app));
+    let first = month_of(query, crate::clock::today(app));
     let (partners, months) = gather(app, ctx, id, first).await?;
     audit(
         app,

@@ -152,7 +152,7 @@ pub async fn summary(
     if grant == Grant::BreakGlass {
         return Err(PageError::forbidden(&ctx));
     }
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let team = app
         .store
         .team(id)

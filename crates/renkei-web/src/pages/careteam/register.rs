@@ -42,7 +42,7 @@ pub async fn list(
     let lang = ctx.lang;
     let user = user_with_second_factor(&ctx)?;
     let q = form(query.unwrap_or_default().as_bytes(), "q");
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     // On the team is not enough: without consent (or when excluded) a member from another
     // institution must not even see the name in the list. Rows come a chunk at a time, newest
     // first, and are decided in memory until the page is full.
@@ -212,7 +212,7 @@ pub async fn register(
         .filter(|i| own.contains(i))
         .or(own.first().copied())
         .ok_or_else(|| PageError::forbidden(&ctx))?;
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let read = || -> Result<(Patient, Profession), String> {
         let profession = Profession::from_code(&form(&body, "profession"))
             .filter(|p| *p != Profession::HubCoordinator)

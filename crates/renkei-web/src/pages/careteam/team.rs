@@ -22,7 +22,7 @@ pub async fn consent(
         Ok(mut files) => files.pop(),
         Err(m) => return refused(&app, &ctx, &ext, id, m).await,
     };
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let given = match renkei_domain::power::read_day(&sent.get("given_on"), "同意した日") {
         Ok(d) if d <= today => d,
         Ok(_) => {

@@ -216,7 +216,7 @@ async fn patient_page(
     let lang = ctx.lang;
     let (row, grant) = admitted(app, ctx, ext, id, "careteam.read").await?;
     let user = user_with_second_factor(ctx)?;
-    let today = crate::pages::power::today(app);
+    let today = crate::clock::today(app);
     let q = query_value(query, "q");
     let before: Option<i64> = query_value(query, "before").parse().ok();
     let posts = app
@@ -646,7 +646,7 @@ pub async fn post(
     } else {
         None
     };
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let visit = if me.profession == Profession::Doctor {
         match VisitRecord::read(
             &sent.get("next_visit_on"),

@@ -214,7 +214,7 @@ pub async fn form_page(
     Path(token): Path<String>,
 ) -> Result<Response, PageError> {
     let (r, s, hub) = linked(&app, &ctx, &token).await?;
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let shows = if let Some(at) = &r.answered_at {
         let mut p = page(
             &ctx,
@@ -282,12 +282,7 @@ pub async fn submit(
     };
     let outcome = app
         .store
-        .answer_survey(
-            r.id,
-            &answers,
-            crate::pages::power::today(&app),
-            app.clock.now(),
-        )
+        .answer_survey(r.id, &answers, crate::clock::today(&app), app.clock.now())
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     match outcome {

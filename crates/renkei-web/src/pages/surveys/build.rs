@@ -239,7 +239,7 @@ pub async fn send(
     RawForm(body): RawForm,
 ) -> Result<Response, PageError> {
     let (s, areas) = own_survey(&app, &ctx, id).await?;
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     if s.closed_at.is_some() {
         return survey_page(
             &app,
@@ -412,7 +412,7 @@ pub async fn for_event(
         .viewer
         .signed_in()
         .ok_or_else(|| PageError::forbidden(&ctx))?;
-    let today = crate::pages::power::today(&app);
+    let today = crate::clock::today(&app);
     let s = Survey {
         area: e.event.area.clone(),
         title: format!("「{}」参加者アンケート", e.event.title),

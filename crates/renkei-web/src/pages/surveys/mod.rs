@@ -188,7 +188,7 @@ async fn list_page(
         )
         .await
         .map_err(|e| PageError::store(ctx, e))?;
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     Ok(ListPage {
         chrome: Chrome::new(ctx, "nav.consultation", false),
         error,
@@ -354,7 +354,7 @@ pub(crate) async fn survey_page(
 ) -> Result<Response, PageError> {
     let (s, areas) = own_survey(app, ctx, id).await?;
     let lang = ctx.lang;
-    let today = super::power::today(app);
+    let today = crate::clock::today(app);
     let stage = Stage::of(&s, today);
     let recipients = app
         .store

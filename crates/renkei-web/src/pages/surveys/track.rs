@@ -23,7 +23,7 @@ pub async fn remind(
     Path(id): Path<i64>,
 ) -> Result<Response, PageError> {
     let (s, areas) = own_survey(&app, &ctx, id).await?;
-    if !s.open_on(crate::pages::power::today(&app)) {
+    if !s.open_on(crate::clock::today(&app)) {
         return survey_page(
             &app,
             &ctx,
@@ -92,7 +92,7 @@ pub async fn close(
         .await;
     }
     let closed = form(&body, "closed") == "1";
-    if !closed && !s.survey.open_on(crate::pages::power::today(&app)) {
+    if !closed && !s.survey.open_on(crate::clock::today(&app)) {
         return survey_page(
             &app,
             &ctx,
@@ -332,10 +332,7 @@ pub async fn record_in_ledger(
         .sent_at
         .as_deref()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| {
-            t.with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("JST"))
-                .date_naive()
-        });
+        .map(|t| t.with_timezone(&renkei_domain::japan::jst()).date_naive());
     let (Some(sent), None) = (sent, s.event_id) else {
         return survey_page(
             &app,
