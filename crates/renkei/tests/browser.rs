@@ -1106,6 +1106,11 @@ fn a_doctor_registers_a_patient_a_hospital_nurse_posts_vitals_and_the_doctor_see
     // Today as the server counts it (in Japan), not the browser's clock zone: from 15:00 UTC
     // the two differ by a day, and a next visit "yesterday" is rightly refused.
     let today = japan_today().to_string();
+    assert_eq!(
+        doctor.execute("return new Date().getTimezoneOffset();"),
+        serde_json::json!(-540),
+        "the browser runs on Japan's time, as our users' do"
+    );
     doctor.execute(&format!(
         "document.querySelector('input[name=given_on]').value = '{today}'; return true;"
     ));
