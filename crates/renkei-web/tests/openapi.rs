@@ -210,8 +210,12 @@ async fn each_described_get_answers_as_described_for_a_stranger_and_a_coordinato
     assert_eq!(me["memberships"][0]["role"], "hub_coordinator");
 }
 
-both_backends!(a_method_the_path_does_not_take_is_405_with_allow_before_any_csrf_check);
-async fn a_method_the_path_does_not_take_is_405_with_allow_before_any_csrf_check(db: TestDb) {
+both_backends!(
+    a_method_the_path_does_not_take_is_405_and_a_path_of_no_route_404_before_any_csrf_check
+);
+async fn a_method_the_path_does_not_take_is_405_and_a_path_of_no_route_404_before_any_csrf_check(
+    db: TestDb,
+) {
     use tower::ServiceExt;
     let w = world(&db).await;
     let call = |method: &'static str, uri: &'static str| {
@@ -252,6 +256,35 @@ async fn a_method_the_path_does_not_take_is_405_with_allow_before_any_csrf_check
     // A method the route does take still meets the CSRF check.
     assert_eq!(call("POST", "/login").await.status(), 403);
     assert_eq!(call("HEAD", "/healthz").await.status(), 200);
+    // A state-changing request to a path of no route is a plain 404, not a CSRF 403: as a page
+    // in the reader's language, or in the machine form under /api/ and /fhir/.
+    let r = call("POST", "/no-such-page").await;
+    assert_eq!(r.status(), 404);
+    let page = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(String::from_utf8_lossy(&page).contains("<html"));
+    let r = call("DELETE", "/api/v1/no-such-thing").await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let r = call("PUT", "/fhir/Organization/1/no/such/part").await;
+    assert_eq!(r.status(), 404);
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/fhir+json"));
+    let outcome: Value = serde_json::from_slice(
+        &axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(outcome["issue"][0]["code"], "not-found");
+    // Reads of unknown paths are 404 as before, from the fallback.
+    assert_eq!(call("GET", "/no-such-page").await.status(), 404);
 }
 
 both_backends!(a_nul_character_in_a_url_or_a_form_is_refused_plainly_on_both_databases);

@@ -164,6 +164,9 @@ pub fn machine_error(path: &str, status: StatusCode, message: &str) -> Response 
         let code = match status {
             StatusCode::UNAUTHORIZED => "login",
             StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::BAD_REQUEST => "invalid",
+            StatusCode::NOT_FOUND => "not-found",
+            StatusCode::METHOD_NOT_ALLOWED => "not-supported",
             _ => "transient",
         };
         return crate::fhir::outcome::Problem {
