@@ -169,9 +169,15 @@ pub async fn load_demo(store: &Store, target: &str) -> Result<usize, Failure> {
         .min_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, i, id)| (i.name.clone(), id.0));
     let clinic = clinic.map(|(i, id)| (i.name.clone(), id.0));
+    let hospital_id = hospital.as_ref().map(|(_, id)| *id);
     crate::demo_accounts::create(store, clinic, hospital)
         .await
         .map_err(fail)?;
+    if let Some(id) = hospital_id {
+        crate::demo_accounts::approved_edit(store, id)
+            .await
+            .map_err(fail)?;
+    }
     // The demo hospitals publish beds (fictional counts, as of the load), so the bed board
     // and admission requests show something; they go stale after a day, as real ones do.
     for (institution, id) in institutions.iter().zip(&ids) {

@@ -123,6 +123,31 @@ pub async fn create(
     Ok(())
 }
 
+/// One approved edit of the demo hospital's entry, so its history, the changes list and FHIR
+/// Provenance have something to show: its liaison nurse names the desk to call, and the hub's
+/// coordinator approves it, as they would in the browser.
+pub async fn approved_edit(store: &Store, hospital: i64) -> Result<(), StoreError> {
+    let id_of = |email: &'static str| async move {
+        let email = Email::parse(email).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        store
+            .user_by_email(&email)
+            .await?
+            .map(|u| u.id)
+            .ok_or_else(|| StoreError::NotFound(email.as_str().to_owned()))
+    };
+    let nurse = id_of("ward@demo.renkei.example").await?;
+    let coordinator = id_of("coordinator@demo.renkei.example").await?;
+    let mut fields = store
+        .public_fields(hospital)
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("institution {hospital}")))?;
+    fields.details.contact_person =
+        Some("地域医療連携室（退院調整・レスパイト入院のご相談）".to_owned());
+    let change = store.propose_change(hospital, nurse, &fields).await?;
+    store.approve_change(change, coordinator).await?;
+    Ok(())
+}
+
 fn argon2_hash(password: &str) -> Result<String, StoreError> {
     use argon2::password_hash::{rand_core::OsRng, PasswordHasher, SaltString};
     let salt = SaltString::generate(&mut OsRng);

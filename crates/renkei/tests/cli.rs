@@ -51,6 +51,7 @@ fn serve_demo_on_sqlite_answers_and_stops_on_sigterm() {
         dir.path().join("renkei-data/renkei.db").exists(),
         "default data directory is ./renkei-data"
     );
+    the_demo_has_one_approved_edit(server.port);
     let out = server.terminate();
     assert!(
         out.status.success(),
@@ -88,6 +89,27 @@ fn serve_demo_on_sqlite_answers_and_stops_on_sigterm() {
     );
 }
 
+/// The demo hospital's approved edit is in its history and in FHIR Provenance, readable by id.
+fn the_demo_has_one_approved_edit(port: u16) {
+    let (status, bundle) = http_get(port, "/fhir/Provenance").unwrap();
+    assert_eq!(status, 200);
+    let bundle: serde_json::Value = serde_json::from_str(&bundle).unwrap();
+    let entries = bundle["entry"].as_array().expect("a searchset");
+    assert_eq!(entries.len(), 1, "one approved change: {bundle}");
+    let id = entries[0]["resource"]["id"].as_str().unwrap();
+    let (status, provenance) = http_get(port, &format!("/fhir/Provenance/{id}")).unwrap();
+    assert_eq!(status, 200, "{provenance}");
+    let target = entries[0]["resource"]["target"][0]["reference"]
+        .as_str()
+        .unwrap();
+    let hospital = target.rsplit('/').next().unwrap();
+    let (_, entry) = http_get(port, &format!("/institutions/{hospital}")).unwrap();
+    assert!(
+        entry.contains("地域医療連携室（退院調整・レスパイト入院のご相談）"),
+        "the approved desk shows on {target}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_demo_on_postgres_behaves_the_same() {
     let Some(db) = renkei_testkit::create_postgres_database().await else {
@@ -105,6 +127,7 @@ async fn serve_demo_on_postgres_behaves_the_same() {
     assert!(home.contains("data-testid=\"active-higashiosaka-west\">7<"));
     let (_, health) = http_get(server.port, "/healthz").unwrap();
     assert!(health.contains("\"database\":\"postgres\""), "{health}");
+    the_demo_has_one_approved_edit(server.port);
     let out = server.terminate();
     assert!(out.status.success());
     let data: Vec<String> = std::fs::read_dir(dir.path().join("renkei-data"))
