@@ -140,7 +140,9 @@ impl Browser {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let url = self.url();
-            if done(&url) {
+            // The address changes when the new page commits, before it is parsed: wait for the
+            // whole of it, or what the caller reads next may be half a page.
+            if done(&url) && self.execute("return document.readyState;") == json!("complete") {
                 return url;
             }
             assert!(
