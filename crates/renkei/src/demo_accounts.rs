@@ -143,6 +143,11 @@ pub async fn approved_edit(store: &Store, hospital: i64) -> Result<(), StoreErro
         .ok_or_else(|| StoreError::NotFound(format!("institution {hospital}")))?;
     fields.details.contact_person =
         Some("地域医療連携室（退院調整・レスパイト入院のご相談）".to_owned());
+    // Tidied as the edit form tidies what is typed (full-width brackets become ASCII), so the
+    // entry exports and imports back unchanged.
+    let fields = fields
+        .cleaned()
+        .map_err(|e| StoreError::Invalid(e.to_string()))?;
     let change = store.propose_change(hospital, nurse, &fields).await?;
     store.approve_change(change, coordinator).await?;
     Ok(())

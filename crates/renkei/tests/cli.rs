@@ -105,7 +105,7 @@ fn the_demo_has_one_approved_edit(port: u16) {
     let hospital = target.rsplit('/').next().unwrap();
     let (_, entry) = http_get(port, &format!("/institutions/{hospital}")).unwrap();
     assert!(
-        entry.contains("地域医療連携室（退院調整・レスパイト入院のご相談）"),
+        entry.contains("地域医療連携室(退院調整・レスパイト入院のご相談)"),
         "the approved desk shows on {target}"
     );
 }
