@@ -8,7 +8,7 @@
 //! `all` generates the synthetic directory, measures the near search in process and the same
 //! query in PostgreSQL (earthdistance + GiST), times `renkei import` of the CSV on SQLite, then
 //! serves it and measures HTTP throughput with `wrk` and the server's memory. `report` times the
-//! prefecture report of issue 5.
+//! prefecture report of issue 5; `web-import` a directory file through the browser's two steps.
 
 mod data;
 mod load;
@@ -17,6 +17,7 @@ mod population;
 mod report;
 mod surge;
 mod timeline;
+mod web_import;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -156,6 +157,17 @@ enum Command {
         #[arg(long, default_value = "target/bench/national.csv")]
         data: PathBuf,
     },
+    /// A coordinator's directory file through the browser's two steps (check, go-ahead), in
+    /// process: time to the report, the stored plan's size, time until applied, peak memory.
+    WebImport {
+        /// Rows of the file (new entries of 八尾市).
+        #[arg(long, default_value_t = 20_000)]
+        rows: usize,
+        /// Run on PostgreSQL instead of SQLite: a database `renkei_bench_import` is created on
+        /// this server, and dropped afterwards.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
     /// Everything above, in order, with one summary.
     All {
         /// Rows.
@@ -255,6 +267,9 @@ async fn main() -> anyhow::Result<()> {
                 requests,
             };
             println!("{}", timeline::measure(&shape).await?);
+        }
+        Command::WebImport { rows, postgres } => {
+            println!("{}", web_import::measure(rows, postgres.as_deref()).await?);
         }
         Command::Report { runs } => {
             println!("{}", report::measure(runs).await?);

@@ -331,7 +331,7 @@ pub(crate) fn get(port: u16, path: &str) -> Option<String> {
 }
 
 /// Resident memory of a process, from /proc: (now, peak) in MB.
-fn memory_mb(pid: u32) -> (f64, f64) {
+pub(crate) fn memory_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -474,7 +474,7 @@ pub async fn postgres_with_directory(
 }
 
 /// Drops and creates the database `name` on the PostgreSQL `server`; its URL.
-async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
+pub(crate) async fn fresh_database(server: &str, name: &str) -> anyhow::Result<String> {
     let mut admin = sqlx::PgConnection::connect(server)
         .await
         .with_context(|| format!("cannot reach PostgreSQL at {server}"))?;

@@ -143,6 +143,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "pending_imports",
         sql: include_str!("../migrations/0024_pending_imports.sql"),
     },
+    Migration {
+        version: 25,
+        name: "deflated_import_plans",
+        sql: include_str!("../migrations/0025_deflated_import_plans.sql"),
+    },
 ];
 
 /// What a migration run did.

@@ -96,6 +96,27 @@ fn counts_of(text: &str) -> Option<[usize; 4]> {
     (n.len() == 4).then(|| [n[0], n[1], n[2], n[3]])
 }
 
+/// A plan as stored: its JSON through DEFLATE, written as a stream, so the whole JSON text is
+/// never held in memory.
+fn deflate_plan(plan: &ImportPlan) -> Result<Vec<u8>, StoreError> {
+    use std::io::Write;
+    let failed = |e: &dyn std::fmt::Display| StoreError::Invalid(format!("import plan: {e}"));
+    let encoder = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, encoder);
+    serde_json::to_writer(&mut out, plan).map_err(|e| failed(&e))?;
+    out.flush().map_err(|e| failed(&e))?;
+    let encoder = out.into_inner().map_err(|e| failed(&e))?;
+    encoder.finish().map_err(|e| failed(&e))
+}
+
+/// A stored plan back, read as a stream.
+fn inflate_plan(deflated: &[u8]) -> Result<ImportPlan, StoreError> {
+    let reader =
+        std::io::BufReader::with_capacity(64 * 1024, flate2::read::DeflateDecoder::new(deflated));
+    serde_json::from_reader(reader)
+        .map_err(|e| StoreError::Invalid(format!("stored import plan: {e}")))
+}
+
 impl Store {
     /// Keeps a checked file under `key`, and forgets those that waited too long (except those
     /// being applied).
@@ -105,16 +126,15 @@ impl Store {
         pending: &PendingImport,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        let plan = serde_json::to_string(&pending.plan)
-            .map_err(|e| StoreError::Invalid(format!("import plan: {e}")))?;
+        let plan = deflate_plan(&pending.plan)?;
         sqlx::query("DELETE FROM pending_imports WHERE created_at < $1 AND state <> 'running'")
             .bind(&cutoffs(now).waited_too_long)
             .execute(self.pool())
             .await?;
         sqlx::query(
             "INSERT INTO pending_imports (import_key, user_id, file_name, bad_rows, plan,
-                 created_at, state, total, written)
-             VALUES ($1, $2, $3, $4, $5, $6, 'checked', $7, 0)",
+                 plan_deflated, created_at, state, total, written)
+             VALUES ($1, $2, $3, $4, '', $5, $6, 'checked', $7, 0)",
         )
         .bind(key)
         .bind(pending.user_id)
@@ -138,7 +158,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Claim, StoreError> {
         let Some(row) = sqlx::query(
-            "SELECT file_name, bad_rows, plan, created_at, state, heartbeat_at
+            "SELECT file_name, bad_rows, created_at, state, heartbeat_at
              FROM pending_imports WHERE import_key = $1 AND user_id = $2",
         )
         .bind(key)
@@ -177,9 +197,18 @@ impl Store {
         if taken != 1 {
             return Ok(Claim::AlreadyTaken);
         }
-        let plan: String = row.try_get("plan")?;
-        let plan = serde_json::from_str(&plan)
-            .map_err(|e| StoreError::Invalid(format!("stored import plan: {e}")))?;
+        // The plan is read only by the one who took it.
+        let stored =
+            sqlx::query("SELECT plan, plan_deflated FROM pending_imports WHERE import_key = $1")
+                .bind(key)
+                .fetch_one(self.pool())
+                .await?;
+        let plan = match stored.try_get::<Option<Vec<u8>>, _>("plan_deflated")? {
+            Some(deflated) => inflate_plan(&deflated)?,
+            // Checked by an earlier version: JSON text.
+            None => serde_json::from_str(&stored.try_get::<String, _>("plan")?)
+                .map_err(|e| StoreError::Invalid(format!("stored import plan: {e}")))?,
+        };
         Ok(Claim::Taken(Box::new(PendingImport {
             user_id,
             file_name: row.try_get("file_name")?,
@@ -224,7 +253,11 @@ impl Store {
                 ))
             }
         };
-        let clear_plan = if counts.is_some() { ", plan = ''" } else { "" };
+        let clear_plan = if counts.is_some() {
+            ", plan = '', plan_deflated = NULL"
+        } else {
+            ""
+        };
         sqlx::query(&format!(
             "UPDATE pending_imports SET state = $1, counts = $2, heartbeat_at = $3,
                  written = CASE WHEN $1 = 'done' THEN total ELSE written END{clear_plan}

@@ -30,13 +30,19 @@ async fn with_demo(store: &Store) -> usize {
 async fn migrations_are_idempotent(db: TestDb) {
     assert_eq!(
         db.store.applied_migrations().await.unwrap(),
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]
+        vec![
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+            25
+        ]
     );
     let again = db.store.migrate().await.unwrap();
     assert!(again.applied.is_empty());
     assert_eq!(
         again.already,
-        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24]
+        vec![
+            1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+            25
+        ]
     );
 }
 
@@ -622,3 +628,80 @@ async fn racing_proposals_leave_one_pending(db: TestDb) {
 }
 
 both_backends!(racing_proposals_leave_one_pending);
+
+both_backends!(a_checked_plan_is_kept_deflated_and_one_checked_by_an_earlier_version_still_applies);
+async fn a_checked_plan_is_kept_deflated_and_one_checked_by_an_earlier_version_still_applies(
+    db: TestDb,
+) {
+    use renkei_store::pending_imports::{Claim, PendingImport};
+    with_demo(&db.store).await;
+    let email = renkei_domain::accounts::Email::parse("coord@example.jp").unwrap();
+    let user = db.store.create_user(&email, "拠点", None).await.unwrap();
+    let mut csv = String::from("名称,種別,地域,所在地\n");
+    for n in 0..200 {
+        csv.push_str(&format!(
+            "在宅クリニック{n},診療所,八尾市,八尾市本町{n}-1\n"
+        ));
+    }
+    let plan = plan_csv(&db.store, &csv).await;
+    assert_eq!(plan.new.len(), 200);
+    let pending = PendingImport {
+        user_id: user.0,
+        file_name: "new.csv".into(),
+        bad_rows: 0,
+        plan: plan.clone(),
+    };
+    let now = chrono::Utc::now();
+    db.store
+        .put_pending_import("deflated", &pending, now)
+        .await
+        .unwrap();
+    // Stored deflated, much smaller than its JSON, and no JSON text beside it.
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let (text, deflated): (String, Vec<u8>) = sqlx::query_as(
+        "SELECT plan, plan_deflated FROM pending_imports WHERE import_key = 'deflated'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let json = serde_json::to_string(&plan).unwrap();
+    assert_eq!(text, "");
+    assert!(
+        deflated.len() * 4 < json.len(),
+        "{} bytes deflated, {} of JSON",
+        deflated.len(),
+        json.len()
+    );
+    match db
+        .store
+        .claim_pending_import("deflated", user.0, false, now)
+        .await
+        .unwrap()
+    {
+        Claim::Taken(taken) => assert_eq!(*taken, pending),
+        other => panic!("not taken: {other:?}"),
+    }
+    // A plan checked before 0025 (JSON text) is read as before.
+    sqlx::query(
+        "INSERT INTO pending_imports (import_key, user_id, file_name, bad_rows, plan, created_at,
+             state, total, written)
+         VALUES ('earlier', $1, 'old.csv', 0, $2, $3, 'checked', 200, 0)",
+    )
+    .bind(user.0)
+    .bind(&json)
+    .bind(renkei_store::time_text(now))
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+    match db
+        .store
+        .claim_pending_import("earlier", user.0, false, now)
+        .await
+        .unwrap()
+    {
+        Claim::Taken(taken) => assert_eq!(taken.plan, plan),
+        other => panic!("not taken: {other:?}"),
+    }
+}
