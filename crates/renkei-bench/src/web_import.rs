@@ -135,6 +135,7 @@ pub async fn measure(rows: usize, postgres: Option<&str>) -> anyhow::Result<Stri
     )
     .await?;
     let checked = started.elapsed();
+    let (_, check_peak) = memory_mb(std::process::id());
     ensure!(status == StatusCode::OK, "the check: {status}");
     let key = between(&report, "action=\"/hub/import/", "/apply\"")
         .context("the report's go-ahead form")?
@@ -142,11 +143,11 @@ pub async fn measure(rows: usize, postgres: Option<&str>) -> anyhow::Result<Stri
 
     // What the check left for any instance to take.
     let mut raw = AnyConnection::connect(&url).await?;
-    let plan: String = sqlx::query_scalar("SELECT plan FROM pending_imports")
-        .fetch_one(&mut raw)
-        .await?;
-    let plan_mb = plan.len() as f64 / 1e6;
-    drop(plan);
+    let (text, deflated): (String, Option<Vec<u8>>) =
+        sqlx::query_as("SELECT plan, plan_deflated FROM pending_imports")
+            .fetch_one(&mut raw)
+            .await?;
+    let plan_mb = (text.len() + deflated.map_or(0, |d| d.len())) as f64 / 1e6;
 
     // Step two: the go-ahead, then the progress page until it leads back with the counts.
     let started = Instant::now();
@@ -193,7 +194,7 @@ pub async fn measure(rows: usize, postgres: Option<&str>) -> anyhow::Result<Stri
             .await?;
     }
     Ok(format!(
-        "| {engine} | {rows} | {:.1} MB | {:.2} s | {plan_mb:.1} MB | {:.2} s | {before_peak:.0} → {after_peak:.0} MB | `{}` |",
+        "| {engine} | {rows} | {:.1} MB | {:.2} s | {plan_mb:.1} MB | {:.2} s | {before_peak:.0} → {check_peak:.0} → {after_peak:.0} MB | `{}` |",
         file.len() as f64 / 1e6,
         checked.as_secs_f64(),
         applied.as_secs_f64(),
