@@ -330,6 +330,22 @@ pub(crate) fn get(port: u16, path: &str) -> Option<String> {
     Some(text)
 }
 
+/// The `Cookie` header of a new session of `user`, second factor done, for requests through the
+/// router in process.
+pub(crate) async fn session_cookie(
+    state: &renkei_web::AppState,
+    user: &renkei_store::accounts::User,
+) -> anyhow::Result<String> {
+    let set_cookie =
+        renkei_web::auth::session::start_session(state, user, true, "127.0.0.1", "bench").await?;
+    Ok(set_cookie
+        .to_str()?
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
 /// Resident memory of a process, from /proc: (now, peak) in MB.
 pub(crate) fn memory_mb(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();

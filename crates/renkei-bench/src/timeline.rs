@@ -278,14 +278,7 @@ pub async fn measure(shape: &Shape) -> anyhow::Result<String> {
     let state = renkei_web::AppState::new(store.clone(), renkei_web::WebConfig::default());
     let app = renkei_web::router(state.clone());
     let user = store.user(doctor).await?.context("the bench doctor")?;
-    let cookie =
-        renkei_web::auth::session::start_session(&state, &user, true, "127.0.0.1", "bench").await?;
-    let cookie = cookie
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let cookie = crate::measure::session_cookie(&state, &user).await?;
     let middle = store
         .posts(patient, None, "", (shape.posts / 2).max(1) as i64)
         .await?

@@ -69,14 +69,7 @@ pub async fn measure(rows: usize, postgres: Option<&str>) -> anyhow::Result<Stri
     let state = renkei_web::AppState::new(store.clone(), renkei_web::WebConfig::default());
     let app = renkei_web::router(state.clone());
     let user = store.user(coordinator).await?.context("the coordinator")?;
-    let cookie =
-        renkei_web::auth::session::start_session(&state, &user, true, "127.0.0.1", "bench").await?;
-    let cookie = cookie
-        .to_str()?
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .to_owned();
+    let cookie = crate::measure::session_cookie(&state, &user).await?;
     let call = |request: Request<Body>| {
         let app = app.clone();
         async move {

@@ -229,6 +229,9 @@ async fn a_method_the_path_does_not_take_is_405_and_a_path_of_no_route_404_befor
             app.oneshot(request).await.unwrap()
         }
     };
+    let media_of = |r: &axum::http::Response<axum::body::Body>| {
+        r.headers()["content-type"].to_str().unwrap().to_owned()
+    };
     let allow = |r: &axum::http::Response<axum::body::Body>| {
         r.headers()
             .get("allow")
@@ -239,16 +242,10 @@ async fn a_method_the_path_does_not_take_is_405_and_a_path_of_no_route_404_befor
     assert_eq!(allow(&r).as_deref(), Some("GET, HEAD"));
     let r = call("DELETE", "/fhir/Organization/1").await;
     assert_eq!(r.status(), 405);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+json"));
+    assert!(media_of(&r).starts_with("application/fhir+json"));
     let r = call("PUT", "/api/v1/me").await;
     assert_eq!(r.status(), 405);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(media_of(&r).starts_with("application/json"));
     // A page that takes GET and POST lists both.
     let r = call("DELETE", "/login").await;
     assert_eq!(r.status(), 405);
@@ -266,16 +263,10 @@ async fn a_method_the_path_does_not_take_is_405_and_a_path_of_no_route_404_befor
     assert!(String::from_utf8_lossy(&page).contains("<html"));
     let r = call("DELETE", "/api/v1/no-such-thing").await;
     assert_eq!(r.status(), 404);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/json"));
+    assert!(media_of(&r).starts_with("application/json"));
     let r = call("PUT", "/fhir/Organization/1/no/such/part").await;
     assert_eq!(r.status(), 404);
-    assert!(r.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("application/fhir+json"));
+    assert!(media_of(&r).starts_with("application/fhir+json"));
     let outcome: Value = serde_json::from_slice(
         &axum::body::to_bytes(r.into_body(), usize::MAX)
             .await
