@@ -7,9 +7,7 @@
 use crate::holidays::holiday;
 use crate::japan::jst;
 use crate::safety::coded;
-use chrono::{
-    DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Timelike, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, Timelike, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 coded! {
@@ -56,11 +54,7 @@ pub fn slots_of(day: NaiveDate) -> Vec<Slot> {
 /// When a slot of a day starts and ends (UTC).
 pub fn span(day: NaiveDate, slot: Slot) -> (DateTime<Utc>, DateTime<Utc>) {
     let at = |d: NaiveDate, h: u32| {
-        jst()
-            .from_local_datetime(&d.and_time(NaiveTime::from_hms_opt(h, 0, 0).expect("an hour")))
-            .single()
-            .expect("JST has no gaps")
-            .with_timezone(&Utc)
+        crate::japan::instant(d.and_time(NaiveTime::from_hms_opt(h, 0, 0).expect("an hour")))
     };
     match slot {
         Slot::Day => (at(day, MORNING), at(day, EVENING)),
@@ -262,6 +256,7 @@ pub fn icalendar(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn d(y: i32, m: u32, day: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, day).unwrap()

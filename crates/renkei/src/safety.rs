@@ -83,11 +83,7 @@ pub async fn create(config: Config, args: CreateArgs) -> Result<(), Failure> {
     let deadline = ["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"]
         .iter()
         .find_map(|f| chrono::NaiveDateTime::parse_from_str(args.deadline.trim(), f).ok())
-        .and_then(|d| {
-            d.and_local_timezone(renkei_domain::japan::jst())
-                .single()
-        })
-        .map(|d| d.with_timezone(&chrono::Utc))
+        .map(renkei_domain::japan::instant)
         .ok_or_else(|| {
             input(
                 format!(

@@ -15,13 +15,12 @@ use askama::Template;
 use axum::extract::{Path, RawForm, RawQuery, State};
 use axum::http::{Extensions, StatusCode};
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::conference::{
     best, limits, tally, Availability, ConferenceStatus, InviteeRole, Proposal,
 };
 use renkei_domain::institution::InstitutionKind;
-use renkei_domain::japan::jst;
 use renkei_domain::rota::{icalendar, CalendarEvent};
 use renkei_store::conference::ConferenceRow;
 use renkei_store::StoreError;
@@ -36,10 +35,7 @@ const LISTED: i64 = 50;
 /// A time typed in a `datetime-local` field, in Japan.
 fn read_local(text: &str) -> Option<DateTime<Utc>> {
     let t = NaiveDateTime::parse_from_str(text.trim(), "%Y-%m-%dT%H:%M").ok()?;
-    jst()
-        .from_local_datetime(&t)
-        .single()
-        .map(|t| t.with_timezone(&Utc))
+    Some(renkei_domain::japan::instant(t))
 }
 
 fn when(lang: Lang, t: DateTime<Utc>) -> String {

@@ -643,8 +643,7 @@ pub async fn create(
     };
     let deadline = chrono::NaiveDateTime::parse_from_str(&page.deadline, "%Y-%m-%dT%H:%M")
         .ok()
-        .and_then(|d| d.and_local_timezone(jst()).single())
-        .map(|d| d.with_timezone(&chrono::Utc));
+        .map(renkei_domain::japan::instant);
     let again = |mut page: NewPage, error: String| -> Result<Response, PageError> {
         page.error = Some(error);
         Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response())
