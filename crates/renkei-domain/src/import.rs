@@ -163,6 +163,11 @@ pub fn parse_directory_xlsx(
         column: String::new(),
         reason: format!("Excel ファイルを読めません（{e}）。.xlsx 形式で保存し直してください"),
     };
+    check_workbook_size(bytes).map_err(|e| RowError {
+        line: 1,
+        column: String::new(),
+        reason: e,
+    })?;
     let mut book =
         calamine::Xlsx::new(std::io::Cursor::new(bytes)).map_err(|e| unreadable(e.to_string()))?;
     let first_sheet = book
@@ -177,14 +182,26 @@ pub fn parse_directory_xlsx(
         .map_err(|e| unreadable(e.to_string()))?;
     let mut cells: std::collections::BTreeMap<u32, Vec<SheetCell>> =
         std::collections::BTreeMap::new();
+    let mut kept = 0usize;
     while let Some(cell) = reader.next_cell().map_err(|e| unreadable(e.to_string()))? {
         let (row, col) = cell.get_position();
+        if row >= MAX_ROWS {
+            return Err(too_big(format!(
+                "行が多すぎます（{MAX_ROWS} 行まで） / more than {MAX_ROWS} rows"
+            )));
+        }
         if col >= MAX_COLUMNS {
             continue;
         }
         let text = cell_text(&Data::from(cell.get_value().clone()));
         if matches!(&text, Ok(t) if t.is_empty()) {
             continue;
+        }
+        kept += 1;
+        if kept > MAX_CELLS {
+            return Err(too_big(format!(
+                "値の入ったセルが多すぎます（{MAX_CELLS} 個まで） / more than {MAX_CELLS} cells with values"
+            )));
         }
         cells.entry(row).or_default().push((col, text));
     }
@@ -219,6 +236,82 @@ pub fn parse_directory_xlsx(
 
 /// Columns read from a sheet (ours has 37; the rest of a very wide sheet is ignored).
 const MAX_COLUMNS: u32 = 200;
+
+/// Rows read from a sheet: a national directory (about 300,000 entries) with room to spare.
+pub const MAX_ROWS: u32 = 400_000;
+
+/// Cells with a value read from a sheet (the rows above with 40 values each).
+pub const MAX_CELLS: usize = 16_000_000;
+
+/// The most a workbook may unpack to (all its parts together). A compressed workbook of a
+/// realistic directory unpacks to some hundred megabytes; a decompression bomb of a few
+/// megabytes would unpack to gigabytes and is refused before anything is parsed.
+pub const MAX_UNPACKED_BYTES: u64 = 512 * 1024 * 1024;
+
+/// One part of a workbook (the shared strings, a sheet) may unpack to at most this.
+pub const MAX_PART_BYTES: u64 = 384 * 1024 * 1024;
+
+fn too_big(detail: String) -> RowError {
+    RowError {
+        line: 1,
+        column: String::new(),
+        reason: format!(
+            "Excel ファイルが大きすぎます: {detail}。ファイルを分けて取り込んでください / the workbook is too large to import; split it"
+        ),
+    }
+}
+
+/// Checks how far a workbook unpacks before it is parsed: every part is decompressed as a
+/// stream (nothing kept) and counted, so a part that claims to be small but unpacks to
+/// gigabytes is caught as well as one that says so. Memory stays constant.
+pub fn check_workbook_size(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Read;
+    let refuse = |detail: String| {
+        format!(
+            "Excel ファイルが大きすぎます: {detail}。ファイルを分けて取り込んでください / the workbook unpacks to too much data ({detail}); split it"
+        )
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).map_err(|e| {
+        format!("Excel ファイルを読めません（{e}）。.xlsx 形式で保存し直してください")
+    })?;
+    let mut total: u64 = 0;
+    let mut buffer = vec![0u8; 64 * 1024];
+    for index in 0..archive.len() {
+        let mut part = archive.by_index(index).map_err(|e| {
+            format!("Excel ファイルを読めません（{e}）。.xlsx 形式で保存し直してください")
+        })?;
+        let declared = part.size();
+        if declared > MAX_PART_BYTES || total.saturating_add(declared) > MAX_UNPACKED_BYTES {
+            return Err(refuse(format!(
+                "展開後 {} MB 超 / over {} MB unpacked",
+                MAX_UNPACKED_BYTES / (1024 * 1024),
+                MAX_UNPACKED_BYTES / (1024 * 1024)
+            )));
+        }
+        let mut unpacked: u64 = 0;
+        loop {
+            let n = match part.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => {
+                    return Err(format!(
+                        "Excel ファイルが壊れています（{e}）。.xlsx 形式で保存し直してください"
+                    ))
+                }
+            };
+            unpacked += n as u64;
+            total += n as u64;
+            if unpacked > MAX_PART_BYTES || total > MAX_UNPACKED_BYTES {
+                return Err(refuse(format!(
+                    "展開後 {} MB 超 / over {} MB unpacked",
+                    MAX_UNPACKED_BYTES / (1024 * 1024),
+                    MAX_UNPACKED_BYTES / (1024 * 1024)
+                )));
+            }
+        }
+    }
+    Ok(())
+}
 
 /// A cell's text as the person typed it; an error value (#N/A, #DIV/0! …) is a problem.
 fn cell_text(cell: &calamine::Data) -> Result<String, String> {

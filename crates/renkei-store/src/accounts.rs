@@ -380,7 +380,8 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Sets a new password hash and ends every session but `keep` (the one changing it).
+    /// Sets a new password hash, ends every session but `keep` (the one changing it) and revokes
+    /// every API token: after a password change or reset nothing made before it still works.
     pub async fn set_password(
         &self,
         user: UserId,
@@ -396,11 +397,7 @@ impl Store {
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
-            .bind(user.0)
-            .bind(keep.unwrap_or(""))
-            .execute(&mut *tx)
-            .await?;
+        end_other_access(&mut tx, user, keep).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -440,8 +437,10 @@ impl Store {
         Ok(())
     }
 
-    /// Confirms enrolment: the pending secret becomes active, and the recovery codes (hashes)
-    /// replace any earlier ones.
+    /// Confirms the first enrolment: the pending secret becomes active, and the recovery codes
+    /// (hashes) replace any earlier ones. Refused (`Invalid`) when no enrolment was started or
+    /// the account already has a second factor (two tabs, or a half-logged-in session trying
+    /// to re-bind it): replacing one goes through [`Store::replace_totp`].
     pub async fn confirm_totp(
         &self,
         user: UserId,
@@ -451,7 +450,7 @@ impl Store {
         let mut tx = self.pool().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $1, updated_at = $2
-             WHERE id = $3 AND totp_pending_secret IS NOT NULL",
+             WHERE id = $3 AND totp_pending_secret IS NOT NULL AND totp_secret IS NULL",
         )
         .bind(step)
         .bind(crate::now_text())
@@ -467,6 +466,60 @@ impl Store {
         replace_recovery_codes(&mut tx, user, recovery_hashes).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Replaces an active second factor by the pending one (a new phone, after the password and
+    /// a current code were checked): new recovery codes, every other session ended and every
+    /// API token revoked, in one transaction. False when nothing was pending or the account has
+    /// no active second factor.
+    pub async fn replace_totp(
+        &self,
+        user: UserId,
+        step: i64,
+        recovery_hashes: &[String],
+        keep_session: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $1, updated_at = $2
+             WHERE id = $3 AND totp_pending_secret IS NOT NULL AND totp_secret IS NOT NULL",
+        )
+        .bind(step)
+        .bind(crate::now_text())
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        replace_recovery_codes(&mut tx, user, recovery_hashes).await?;
+        end_other_access(&mut tx, user, keep_session).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Resets a user's second factor (the administrator's help for a lost phone with no
+    /// recovery code left): the factor and recovery codes are removed, every session ends and
+    /// every API token is revoked, so the next login enrols a new factor. False for an unknown
+    /// user.
+    pub async fn reset_second_factor(&self, user: UserId) -> Result<bool, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        let changed = sqlx::query(
+            "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(crate::now_text())
+        .bind(user.0)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        sqlx::query("DELETE FROM recovery_codes WHERE user_id = $1")
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        end_other_access(&mut tx, user, None).await?;
+        tx.commit().await?;
+        Ok(changed == 1)
     }
 
     /// Turns TOTP off and removes the recovery codes.
@@ -663,6 +716,103 @@ impl Store {
         Ok((row.try_get("n")?, row.try_get("last")?))
     }
 
+    /// Reserves one attempt under each of `keys` before it is judged, in one transaction that
+    /// writes first (SQLite's write lock; an advisory lock on PostgreSQL), so attempts racing
+    /// each other are ordered: each gets a tentative failure row per key and, for each key, the
+    /// failures since `since` that came before it (after the key's last success) with the
+    /// latest time. Concurrent attempts therefore cannot all see the same count and slip past a
+    /// limit together. Settle every reservation with [`Store::settle_login_attempts`].
+    pub async fn reserve_login_attempts(
+        &self,
+        keys: &[String],
+        since: &str,
+        at: &str,
+    ) -> Result<Vec<LoginReservation>, StoreError> {
+        let mut tx = self.pool().begin().await?;
+        if self.backend() == crate::connect::Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                .bind(LOGIN_THROTTLE_LOCK)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let mut reserved = Vec::with_capacity(keys.len());
+        for key in keys {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO login_attempts (throttle_key, at, succeeded) VALUES ($1, $2, 0) RETURNING id",
+            )
+            .bind(key)
+            .bind(at)
+            .fetch_one(&mut *tx)
+            .await?;
+            let last_success: Option<i64> = sqlx::query_scalar(
+                "SELECT MAX(id) FROM login_attempts WHERE throttle_key = $1 AND succeeded = 1 AND id < $2",
+            )
+            .bind(key)
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            let row = sqlx::query(
+                "SELECT COUNT(*) AS n, MAX(at) AS last FROM login_attempts
+                 WHERE throttle_key = $1 AND succeeded = 0 AND at > $2 AND id > $3 AND id < $4",
+            )
+            .bind(key)
+            .bind(since)
+            .bind(last_success.unwrap_or(0))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            reserved.push(LoginReservation {
+                id,
+                key: key.clone(),
+                failures_before: row.try_get("n")?,
+                last_failure: row.try_get("last")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(reserved)
+    }
+
+    /// Settles reserved attempts: `Failed` keeps the row as a failure, `Succeeded` marks it a
+    /// success (which resets that key's count), `Forgotten` removes it (an attempt refused
+    /// before it was judged, or a success that must not reset a key).
+    pub async fn settle_login_attempts(
+        &self,
+        settled: &[(i64, AttemptOutcome)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool().begin().await?;
+        for (id, outcome) in settled {
+            match outcome {
+                AttemptOutcome::Failed => {}
+                AttemptOutcome::Succeeded => {
+                    sqlx::query("UPDATE login_attempts SET succeeded = 1 WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                AttemptOutcome::Forgotten => {
+                    sqlx::query("DELETE FROM login_attempts WHERE id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Failures under `key` since `since` (the account's warning mail counts them).
+    pub async fn failures_since(&self, key: &str, since: &str) -> Result<i64, StoreError> {
+        let n = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM login_attempts WHERE throttle_key = $1 AND succeeded = 0 AND at > $2",
+        )
+        .bind(key)
+        .bind(since)
+        .fetch_one(self.pool())
+        .await?;
+        Ok(n)
+    }
+
     /// A setting's value.
     pub async fn setting(&self, name: &str) -> Result<Option<String>, StoreError> {
         let value = sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
@@ -688,6 +838,52 @@ impl Store {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Key of PostgreSQL's advisory lock that orders login-attempt reservations.
+const LOGIN_THROTTLE_LOCK: i64 = 0x7265_6e6b_6569_0002;
+
+/// One attempt reserved under one throttle key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginReservation {
+    /// The attempt's row.
+    pub id: i64,
+    /// The throttle key.
+    pub key: String,
+    /// Failures under the key before this attempt (in the window, after the last success).
+    pub failures_before: i64,
+    /// When the latest of them happened.
+    pub last_failure: Option<String>,
+}
+
+/// How a reserved attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome {
+    /// It failed: it counts.
+    Failed,
+    /// It succeeded: the key's count starts again.
+    Succeeded,
+    /// It is removed: it neither counts nor resets.
+    Forgotten,
+}
+
+/// Ends every session of `user` but `keep`, and revokes every live API token.
+async fn end_other_access(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user: UserId,
+    keep: Option<&str>,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND token_hash <> $2")
+        .bind(user.0)
+        .bind(keep.unwrap_or(""))
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query("UPDATE api_tokens SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
+        .bind(crate::now_text())
+        .bind(user.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 async fn replace_recovery_codes(

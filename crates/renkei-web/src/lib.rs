@@ -6,6 +6,7 @@ pub mod answer_writer;
 pub mod api;
 mod assets;
 pub mod auth;
+pub mod body_progress;
 pub mod cap;
 pub mod chart;
 pub mod chrome;
@@ -65,6 +66,12 @@ pub struct WebConfig {
     pub reset_lifetime: chrono::Duration,
     /// Background tiles of the maps.
     pub map: MapSettings,
+    /// Reverse proxies whose `X-Forwarded-For`/`Forwarded` headers name the real client
+    /// (`--trusted-proxy`); from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<auth::client::Cidr>,
+    /// How long a request's body may pause between two pieces before the request is refused
+    /// (clients that send headers and then trickle the body must not hold connections).
+    pub body_progress_timeout: Duration,
 }
 
 /// Where the maps' background tiles come from. The area outlines and markers never depend on
@@ -119,6 +126,8 @@ impl Default for WebConfig {
             invitation_lifetime: chrono::Duration::days(7),
             reset_lifetime: chrono::Duration::hours(1),
             map: MapSettings::default(),
+            trusted_proxies: Vec::new(),
+            body_progress_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -247,6 +256,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::Extension(std::sync::Arc::new(
             state.config.map.clone(),
         )))
+        .layer(axum::middleware::from_fn_with_state(
+            state.config.body_progress_timeout,
+            body_progress::watch,
+        ))
         // Uploads may be larger; the session layer holds every other route to `body_limit`.
         .layer(RequestBodyLimitLayer::new(
             state.config.body_limit.max(state.config.upload_limit),

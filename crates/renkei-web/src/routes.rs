@@ -195,16 +195,16 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     .add(
         "GET",
         "/login/two-factor",
-        Access::PasswordStep,
+        Access::SecondFactorStep,
         get(login::second_factor_form),
     )
     .add(
         "POST",
         "/login/two-factor",
-        Access::PasswordStep,
+        Access::SecondFactorStep,
         post(login::second_factor_submit),
     )
-    .add("POST", "/logout", Access::PasswordStep, post(login::logout))
+    .add("POST", "/logout", Access::AnySession, post(login::logout))
     // The user's own account.
     .add("GET", "/account", Access::SignedIn, get(account::show))
     .add(
@@ -222,14 +222,27 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
     .add(
         "GET",
         "/account/two-factor",
-        Access::PasswordStep,
+        Access::Enrolment,
         get(account::two_factor_setup),
     )
     .add(
         "POST",
         "/account/two-factor",
-        Access::PasswordStep,
+        Access::Enrolment,
         post(account::two_factor_confirm),
+    )
+    // Replacing the second factor (a new phone): the password and a current code first.
+    .add(
+        "POST",
+        "/account/two-factor/replace",
+        Access::SignedIn,
+        post(account::two_factor_replace),
+    )
+    .add(
+        "POST",
+        "/account/two-factor/replace/confirm",
+        Access::SignedIn,
+        post(account::two_factor_replace_confirm),
     )
     .add(
         "POST",
@@ -1276,6 +1289,12 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "/admin/users/{id}/enable",
         Access::Roles(ADMIN),
         post(admin::enable_user),
+    )
+    .add(
+        "POST",
+        "/admin/users/{id}/reset-two-factor",
+        Access::Roles(ADMIN),
+        post(admin::reset_two_factor),
     )
     .add(
         "GET",

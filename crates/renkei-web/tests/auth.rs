@@ -706,6 +706,7 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             | "/ledger/{year}/report.md"
             | "/ledger/{year}/compare",
         ) => &[Admin, Coordinator, Prefecture],
+        // The login's own steps: a signed-in user is sent on (to the home or account page).
         ("GET" | "POST", "/login/two-factor") => SIGNED_IN,
         ("POST", "/logout") => SIGNED_IN,
         ("GET", "/account" | "/account/two-factor") => SIGNED_IN,
@@ -714,7 +715,9 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "/account/password"
             | "/account/logout-everywhere"
             | "/account/two-factor"
-            | "/account/two-factor/disable",
+            | "/account/two-factor/disable"
+            | "/account/two-factor/replace"
+            | "/account/two-factor/replace/confirm",
         ) => SIGNED_IN,
         ("GET", "/api/v1/me") => SIGNED_IN,
         ("POST", "/account/api-tokens" | "/account/api-tokens/{id}/revoke") => SIGNED_IN,
@@ -725,9 +728,13 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
         }
         ("POST", "/invitations") => &[Admin, Coordinator, InstAdmin],
         ("GET", "/institution") => &[InstAdmin, Staff],
-        ("POST", "/admin/users/{id}/disable" | "/admin/users/{id}/enable" | "/admin/policy") => {
-            &[Admin]
-        }
+        (
+            "POST",
+            "/admin/users/{id}/disable"
+            | "/admin/users/{id}/enable"
+            | "/admin/users/{id}/reset-two-factor"
+            | "/admin/policy",
+        ) => &[Admin],
         _ => return None,
     })
 }
@@ -853,6 +860,119 @@ async fn every_route_answers_each_role_as_declared(db: TestDb) {
         .await
         .unwrap();
     assert!(!denials.is_empty(), "denials are audited");
+}
+
+/// The routes a half-logged-in session may reach besides the public ones: written here, apart
+/// from the code's rules, so a route that admits a login state by mistake fails.
+fn login_step_routes(state: LoginState) -> &'static [(&'static str, &'static str)] {
+    match state {
+        LoginState::SecondFactorOwed => &[
+            ("GET", "/login/two-factor"),
+            ("POST", "/login/two-factor"),
+            ("POST", "/logout"),
+        ],
+        LoginState::EnrolmentOwed => &[
+            ("GET", "/account/two-factor"),
+            ("POST", "/account/two-factor"),
+            ("POST", "/logout"),
+        ],
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LoginState {
+    SecondFactorOwed,
+    EnrolmentOwed,
+}
+
+/// Every route of the table, walked in each half-logged-in state (password accepted, second
+/// factor owed; password accepted, enrolment owed): only the public routes and that state's own
+/// step answer; everything else sends the session to its step (or refuses a program). With
+/// the role walk above, every route is tried in every session state.
+async fn every_route_answers_each_login_state_as_declared(db: TestDb) {
+    let w = world(&db).await;
+    // A staff member of a clinic whose role requires a second factor, not enrolled yet.
+    let clinic = w
+        .store
+        .ensure_organisation(OrganisationKind::Institution, "未登録の診療所", None, None)
+        .await
+        .unwrap();
+    let fresh = w
+        .store
+        .create_user(
+            &Email::parse("not-enrolled@example.jp").unwrap(),
+            "未登録",
+            Some(&hash_password(PASSWORD).unwrap()),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_membership(fresh, clinic, AccountRole::InstitutionStaff)
+        .await
+        .unwrap();
+    let table = routes::table(&AppState::new(db.store.clone(), WebConfig::default()));
+    for state in [LoginState::SecondFactorOwed, LoginState::EnrolmentOwed] {
+        let (email, step_page) = match state {
+            LoginState::SecondFactorOwed => {
+                (email_of(AccountRole::HubCoordinator), "/login/two-factor")
+            }
+            LoginState::EnrolmentOwed => {
+                ("not-enrolled@example.jp".to_owned(), "/account/two-factor")
+            }
+        };
+        for rule in &table {
+            let mut b = Browser::new(&w.app);
+            let r = b.password_step(email.clone()).await;
+            assert!(
+                r.status == StatusCode::SEE_OTHER && r.location().starts_with(step_page),
+                "{state:?}: the password step leads to {step_page}: {} {}",
+                r.status,
+                r.location()
+            );
+            let uri = concrete(rule.path);
+            let reply = if rule.method == "GET" {
+                b.get(&uri).await
+            } else {
+                b.post(step_page, &uri, vec![("code", "000000".into())])
+                    .await
+            };
+            let what = format!(
+                "{state:?} {} {} → {} {}",
+                rule.method,
+                uri,
+                reply.status,
+                reply.location()
+            );
+            assert!(!reply.status.is_server_error(), "{what}");
+            let public = expected_access(rule.method, rule.path)
+                .unwrap()
+                .contains(&Who::Public);
+            let own_step = login_step_routes(state).contains(&(rule.method, rule.path));
+            let sent_to_step =
+                reply.status == StatusCode::SEE_OTHER && reply.location().starts_with(step_page);
+            let machine = renkei_web::auth::access::is_machine_path(&uri);
+            if public || own_step {
+                assert!(!sent_to_step || own_step, "should be reachable: {what}");
+                assert!(
+                    !reply.location().starts_with("/login?next="),
+                    "should be reachable: {what}"
+                );
+            } else if machine {
+                assert!(
+                    reply.status == StatusCode::UNAUTHORIZED
+                        || reply.status == StatusCode::FORBIDDEN,
+                    "programs are refused: {what}"
+                );
+            } else {
+                assert!(sent_to_step, "should be sent to {step_page}: {what}");
+            }
+            assert!(
+                !reply.body.contains("data-testid=\"totp-secret\"")
+                    || state == LoginState::EnrolmentOwed,
+                "no secret is ever shown to a session that owes its second factor: {what}"
+            );
+        }
+    }
 }
 
 async fn the_audit_page_verifies_filters_and_exports(db: TestDb) {
@@ -1015,6 +1135,7 @@ both_backends!(
     a_required_second_factor_is_enrolled_at_first_login,
     passwords_change_only_with_the_current_one_and_by_the_policy,
     every_route_answers_each_role_as_declared,
+    every_route_answers_each_login_state_as_declared,
     the_audit_page_verifies_filters_and_exports,
     the_api_answers_json,
     api_tokens_are_scoped_and_revocable,

@@ -291,10 +291,8 @@ async fn the_go_ahead_and_the_progress_may_land_on_another_instance(db: TestDb) 
     assert_eq!(report.status, StatusCode::OK, "{}", report.body);
     let key = key_in(&report.body);
     // The same signed-in browser, its requests now sent to instance B.
-    let mut on_b = Browser {
-        app: other.clone(),
-        cookies: on_a.cookies.clone(),
-    };
+    let mut on_b = Browser::new(&other);
+    on_b.cookies = on_a.cookies.clone();
     let apply = format!("/hub/import/{key}/apply");
     // Both instances are pressed at once: exactly one applies the plan.
     let (from_b, from_a) = tokio::join!(

@@ -55,6 +55,26 @@ pub struct ConfigArgs {
         value_name = "SECONDS"
     )]
     header_timeout: Option<u64>,
+    /// Most connections served at once from one client address (an IPv6 client by its /64;
+    /// trusted proxies are exempt) [default: 128].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_MAX_CONNECTIONS_PER_CLIENT",
+        value_name = "N"
+    )]
+    max_connections_per_client: Option<usize>,
+    /// Reverse proxies in front of Renkei (comma-separated addresses or ranges, e.g.
+    /// 127.0.0.1,10.0.0.0/8). Only from these is the client's address read from
+    /// X-Forwarded-For / Forwarded (for login throttling and the audit log); without it every
+    /// user behind a proxy would share the proxy's address [default: none].
+    #[arg(
+        long,
+        global = true,
+        env = "RENKEI_TRUSTED_PROXY",
+        value_name = "RANGES"
+    )]
+    trusted_proxy: Option<String>,
     /// The address people use to reach Renkei, e.g. https://renkei.example.jp/ [default:
     /// http://LISTEN/]. With https, cookies are marked Secure.
     #[arg(long, global = true, env = "RENKEI_PUBLIC_URL", value_name = "URL")]
@@ -127,6 +147,8 @@ struct FileConfig {
     request_timeout: Option<u64>,
     max_connections: Option<usize>,
     header_timeout: Option<u64>,
+    max_connections_per_client: Option<usize>,
+    trusted_proxy: Option<String>,
     public_url: Option<String>,
     session_idle_minutes: Option<i64>,
     session_lifetime_hours: Option<i64>,
@@ -158,6 +180,10 @@ pub struct Config {
     pub max_connections: usize,
     /// Time allowed for a request's headers.
     pub header_timeout: Duration,
+    /// Most connections served at once for one client.
+    pub max_connections_per_client: usize,
+    /// Reverse proxies whose forwarding headers are believed.
+    pub trusted_proxies: Vec<renkei_web::auth::client::Cidr>,
     /// The public address.
     pub public_url: String,
     /// Session idle limit.
@@ -251,6 +277,18 @@ impl Config {
                 .or(file.max_connections)
                 .filter(|n| *n > 0)
                 .unwrap_or(1024),
+            max_connections_per_client: args
+                .max_connections_per_client
+                .or(file.max_connections_per_client)
+                .filter(|n| *n > 0)
+                .unwrap_or(128),
+            trusted_proxies: renkei_web::auth::client::parse_list(
+                args.trusted_proxy
+                    .as_deref()
+                    .or(file.trusted_proxy.as_deref())
+                    .unwrap_or(""),
+            )
+            .map_err(|e| Failure::new(2, e.to_string(), e.to_string()))?,
             header_timeout: Duration::from_secs(
                 args.header_timeout
                     .or(file.header_timeout)

@@ -65,6 +65,8 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         session_lifetime: config.session_lifetime,
         public_url: config.public_url.trim_end_matches('/').to_owned(),
         map: config.map.clone(),
+        trusted_proxies: config.trusted_proxies.clone(),
+        body_progress_timeout: config.header_timeout,
         ..WebConfig::default()
     };
     let mailer = Mailer::new(smtp);
@@ -92,7 +94,9 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
         crate::connections::Limits {
             max_connections: config.max_connections,
             header_timeout: config.header_timeout,
+            per_client: config.max_connections_per_client,
         },
+        &config.trusted_proxies,
         shutdown_signal(),
     )
     .await;

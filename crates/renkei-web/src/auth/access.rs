@@ -12,18 +12,72 @@ use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_store::audit::AuditEvent;
 
-/// The rule of a route.
+/// Where a session stands in the login. Every request is in exactly one state; the guard
+/// computes it from the session and the two-factor policy ([`state_of`]), and every route
+/// declares in its [`Access`] rule which states it accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionState {
+    /// No session.
+    Anonymous,
+    /// The password was accepted; the account has a second factor, still to be given.
+    SecondFactorOwed,
+    /// The password was accepted (or the session is older than the policy); the account has no
+    /// second factor and the policy requires one: it must be enrolled first.
+    EnrolmentOwed,
+    /// Fully signed in (by session or API token).
+    SignedIn,
+}
+
+/// The state of a viewer under `policy`.
+pub fn state_of(viewer: &Viewer, policy: &TwoFactorPolicy) -> SessionState {
+    match viewer {
+        Viewer::Anonymous { .. } => SessionState::Anonymous,
+        Viewer::Pending { user, .. } if user.totp_enabled => SessionState::SecondFactorOwed,
+        Viewer::Pending { .. } => SessionState::EnrolmentOwed,
+        Viewer::SignedIn { user, .. } | Viewer::Token { user, .. } => {
+            if !user.totp_enabled && policy.requires_any(&user.roles()) {
+                SessionState::EnrolmentOwed
+            } else {
+                SessionState::SignedIn
+            }
+        }
+    }
+}
+
+/// The rule of a route: the session states it accepts (and, for signed-in users, the roles).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone, logged in or not.
+    /// Anyone, in any state.
     Public,
-    /// A user whose password step passed, even while the second factor is still owed
-    /// (the second-factor and enrolment pages, logout).
-    PasswordStep,
-    /// Any fully logged-in user.
+    /// Only a session that owes its second factor: the second-factor page of the login.
+    SecondFactorStep,
+    /// Only an account without a second factor: enrolment owed, or signed in without one
+    /// (a voluntary enrolment). An account that has one never reaches it (re-binding goes
+    /// through the signed-in replacement, with the password and a current code).
+    Enrolment,
+    /// Any session, whatever it still owes (logout).
+    AnySession,
+    /// Any fully signed-in user.
     SignedIn,
-    /// A fully logged-in user holding one of these roles.
+    /// A fully signed-in user holding one of these roles.
     Roles(&'static [AccountRole]),
+}
+
+impl Access {
+    /// Whether the rule accepts a viewer in `state` (for [`Access::Enrolment`], `has_factor`
+    /// tells whether the signed-in account already has a second factor).
+    pub fn accepts(self, state: SessionState, has_factor: bool) -> bool {
+        match self {
+            Access::Public => true,
+            Access::SecondFactorStep => state == SessionState::SecondFactorOwed,
+            Access::Enrolment => {
+                state == SessionState::EnrolmentOwed
+                    || (state == SessionState::SignedIn && !has_factor)
+            }
+            Access::AnySession => state != SessionState::Anonymous,
+            Access::SignedIn | Access::Roles(_) => state == SessionState::SignedIn,
+        }
+    }
 }
 
 /// What the guard decided.
@@ -37,31 +91,31 @@ pub enum Decision {
     SecondFactor,
     /// Enrol a second factor first (the policy requires one).
     Enrol,
+    /// This step is already done: go to this page instead (a signed-in user on the
+    /// second-factor page, an account with a second factor on the enrolment page).
+    Done(&'static str),
     /// Logged in, but not allowed.
     Forbidden,
 }
 
 /// The decision for a viewer on a route (pure: the test of the route table relies on it too).
 pub fn decide(access: Access, viewer: &Viewer, policy: &TwoFactorPolicy) -> Decision {
-    let user = match (access, viewer) {
-        (Access::Public, _) => return Decision::Allow,
-        (_, Viewer::Anonymous { .. }) => return Decision::Login,
-        (Access::PasswordStep, _) => return Decision::Allow,
-        (_, Viewer::Pending { user, .. }) => {
-            return if user.totp_enabled {
-                Decision::SecondFactor
-            } else {
-                Decision::Enrol
-            };
+    let state = state_of(viewer, policy);
+    let has_factor = viewer.user().is_some_and(|u| u.totp_enabled);
+    if access.accepts(state, has_factor) {
+        if let (Access::Roles(roles), Some(user)) = (access, viewer.user()) {
+            if !roles.iter().any(|r| user.has_role(*r)) {
+                return Decision::Forbidden;
+            }
         }
-        (_, Viewer::SignedIn { user, .. } | Viewer::Token { user, .. }) => user,
-    };
-    if !user.totp_enabled && policy.requires_any(&user.roles()) {
-        return Decision::Enrol;
+        return Decision::Allow;
     }
-    match access {
-        Access::Roles(roles) if !roles.iter().any(|r| user.has_role(*r)) => Decision::Forbidden,
-        _ => Decision::Allow,
+    match (state, access) {
+        (SessionState::Anonymous, _) => Decision::Login,
+        (SessionState::SecondFactorOwed, _) => Decision::SecondFactor,
+        (SessionState::EnrolmentOwed, _) => Decision::Enrol,
+        (SessionState::SignedIn, Access::Enrolment) => Decision::Done("/account"),
+        (SessionState::SignedIn, _) => Decision::Done("/"),
     }
 }
 
@@ -122,6 +176,12 @@ pub async fn guard(
             "二要素認証の登録が必要です / two-factor enrolment required",
         ),
         Decision::Enrol => redirect("/account/two-factor"),
+        Decision::Done(_) if is_api => machine_error(
+            &path,
+            StatusCode::FORBIDDEN,
+            "この操作の権限がありません / forbidden",
+        ),
+        Decision::Done(to) => redirect(to),
         Decision::Forbidden => {
             let event = AuditEvent::new(
                 viewer.user().map(|u| u.id),

@@ -2,7 +2,9 @@
 //! login throttling, and the two-factor policy.
 
 pub mod access;
+pub mod client;
 pub mod cookies;
+pub mod device;
 pub mod policy;
 pub mod secrets;
 pub mod session;

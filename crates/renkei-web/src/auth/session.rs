@@ -96,7 +96,8 @@ impl Viewer {
     }
 }
 
-/// The client's address (the socket peer), for throttling and the audit log.
+/// The client's address (the socket peer, or the address a trusted proxy names), for
+/// throttling and the audit log.
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub String);
 
@@ -109,11 +110,12 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let client = request
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip().to_string())
-        .unwrap_or_else(|| "-".to_owned());
+        .map(|c| c.0.ip());
+    let client =
+        super::client::client_address(peer, request.headers(), &app.config.trusted_proxies);
     let secure = app.config.secure_cookies;
     let headers = request.headers().clone();
     if let Some(bearer) =
@@ -196,6 +198,7 @@ pub async fn authenticate(
         };
         let bytes = match axum::body::to_bytes(body, limit).await {
             Ok(b) => b,
+            Err(e) if crate::body_progress::is_stall(&e) => return crate::body_progress::stalled(),
             Err(_) => {
                 // Refused before it was read to the end; on record, as any refused upload.
                 let event = AuditEvent::new(
@@ -258,7 +261,16 @@ pub async fn authenticate(
             cookies::set(cookies::csrf_name(secure), &csrf, secure, None),
         );
     }
-    if clear_session {
+    // A dead session cookie is cleared, unless this very answer starts a new session (a login
+    // posted from a page left open while the old session ended): clearing it after setting the
+    // new one would log the user straight out again.
+    let sets_session = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|c| c.starts_with(&format!("{}=", cookies::session_name(secure))));
+    if clear_session && !sets_session {
         response.headers_mut().append(
             header::SET_COOKIE,
             cookies::set(cookies::session_name(secure), "", secure, Some(0)),

@@ -66,6 +66,8 @@ struct SetupPage {
     enforced: bool,
     qr_svg: String,
     secret: String,
+    /// Where the code is sent: the first enrolment or a replacement.
+    action: &'static str,
     error: Option<String>,
 }
 
@@ -226,6 +228,7 @@ pub async fn change_password(
         &client,
     )
     .await;
+    tell_the_owner(&app, &ctx, &user, FactorChange::PasswordChanged).await?;
     let page = account_page(
         &app,
         &ctx,
@@ -265,6 +268,8 @@ pub async fn logout_everywhere(
 }
 
 /// `GET /account/two-factor`: a new secret as a QR code (SVG made here, no outside service).
+/// Only for an account without a second factor (the route's rule, checked again here against
+/// the database): one that has a factor replaces it from the account page.
 pub async fn two_factor_setup(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -272,40 +277,83 @@ pub async fn two_factor_setup(
     let Some(user) = ctx.viewer.user().cloned() else {
         return Err(PageError::not_found(&ctx));
     };
-    if user.totp_enabled {
-        return Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/account")]).into_response());
+    if has_active_factor(&app, &ctx, &user).await? {
+        return Ok(see_other("/account"));
     }
     // Reloading the page keeps the secret already shown, so a code from an app that scanned it
     // still works.
-    let page = setup_page(&app, &ctx, &user, None, true).await?;
-    Ok(render(&ctx, &page)?.into_response())
+    let secret = match pending_secret(&app, &ctx, &user).await? {
+        Some(secret) => secret,
+        None => new_pending_secret(&app, &ctx, &user).await?,
+    };
+    let page = setup_page(&app, &ctx, &user, &secret, SetupKind::First, None);
+    Ok(no_store(render(&ctx, &page)?.into_response()))
 }
 
-async fn setup_page(
-    app: &AppState,
-    ctx: &Ctx,
-    user: &User,
-    error: Option<String>,
-    keep_pending: bool,
-) -> Result<SetupPage, PageError> {
-    let existing = app
+fn see_other(to: &str) -> Response {
+    (StatusCode::SEE_OTHER, [(header::LOCATION, to.to_owned())]).into_response()
+}
+
+/// Marks a response that shows a secret (or patient data) as never to be cached.
+fn no_store(mut response: Response) -> Response {
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        header::HeaderValue::from_static("no-store"),
+    );
+    response
+}
+
+/// Whether the account has an active second factor, read from the database (not from the
+/// session's copy of the user, so two tabs or a stale session cannot slip past).
+async fn has_active_factor(app: &AppState, ctx: &Ctx, user: &User) -> Result<bool, PageError> {
+    Ok(app
         .store
         .credentials_by_id(user.id)
         .await
         .map_err(|e| PageError::store(ctx, e))?
-        .and_then(|c| c.totp_pending_secret);
-    let secret = match (existing, keep_pending) {
-        (Some(s), true) => s,
-        _ => {
-            let secret = totp::base32_encode(&random_bytes(20));
-            app.store
-                .set_pending_totp(user.id, &secret)
-                .await
-                .map_err(|e| PageError::store(ctx, e))?;
-            secret
-        }
-    };
-    let bytes = totp::base32_decode(&secret).unwrap_or_default();
+        .is_some_and(|c| c.totp_secret.is_some()))
+}
+
+async fn pending_secret(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+) -> Result<Option<String>, PageError> {
+    Ok(app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+        .and_then(|c| c.totp_pending_secret))
+}
+
+async fn new_pending_secret(app: &AppState, ctx: &Ctx, user: &User) -> Result<String, PageError> {
+    let secret = totp::base32_encode(&random_bytes(20));
+    app.store
+        .set_pending_totp(user.id, &secret)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    Ok(secret)
+}
+
+/// Which enrolment the setup page confirms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SetupKind {
+    /// The account's first second factor.
+    First,
+    /// A replacement, after the password and a current code.
+    Replacement,
+}
+
+fn setup_page(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    secret: &str,
+    kind: SetupKind,
+    error: Option<String>,
+) -> SetupPage {
+    let bytes = totp::base32_decode(secret).unwrap_or_default();
     let uri = totp::otpauth_uri(&app.config.totp_issuer, &user.email, &bytes);
     let qr_svg = qrcode::QrCode::new(uri.as_bytes())
         .map(|code| {
@@ -320,13 +368,17 @@ async fn setup_page(
         .map(|c| String::from_utf8_lossy(c).into_owned())
         .collect::<Vec<_>>()
         .join(" ");
-    Ok(SetupPage {
+    SetupPage {
         chrome: Chrome::new(ctx, "nav.account", false),
         enforced: matches!(ctx.viewer, Viewer::Pending { .. }),
         qr_svg,
         secret: grouped,
+        action: match kind {
+            SetupKind::First => "/account/two-factor",
+            SetupKind::Replacement => "/account/two-factor/replace/confirm",
+        },
         error,
-    })
+    }
 }
 
 /// The enrolment confirmation form.
@@ -335,8 +387,11 @@ pub struct ConfirmForm {
     code: String,
 }
 
-/// `POST /account/two-factor`: a correct code activates TOTP, makes ten recovery codes (shown
-/// once), and completes the login of a half-logged-in session with a fresh token.
+/// `POST /account/two-factor`: the first enrolment. A correct code for the secret shown
+/// activates TOTP, makes ten recovery codes (shown once), mails the user and completes the
+/// login of a half-logged-in session with a fresh token. A wrong code shows the same secret
+/// again and never makes a new one; an account that already has a factor is refused (C1 of the
+/// security probe: a password alone could re-bind the factor here).
 pub async fn two_factor_confirm(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -348,24 +403,46 @@ pub async fn two_factor_confirm(
         return Err(PageError::not_found(&ctx));
     };
     let client = client_of(&extensions);
-    let pending = app
-        .store
-        .credentials_by_id(user.id)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?
-        .and_then(|c| c.totp_pending_secret)
-        .and_then(|s| totp::base32_decode(&s));
+    let target = format!("user:{}", user.id.0);
+    if has_active_factor(&app, &ctx, &user).await? {
+        audit(
+            &app,
+            Some(&user),
+            "two_factor.enrol",
+            Outcome::Denied,
+            &target,
+            &client,
+        )
+        .await;
+        return Ok(see_other("/account"));
+    }
+    let Some(secret) = pending_secret(&app, &ctx, &user).await? else {
+        // Nothing was shown yet: show a secret first.
+        return Ok(see_other("/account/two-factor"));
+    };
+    let attempt = match crate::pages::login::begin_code_attempt(&app, &ctx, &user, &client).await? {
+        Ok(attempt) => attempt,
+        Err(message) => {
+            let page = setup_page(&app, &ctx, &user, &secret, SetupKind::First, Some(message));
+            return Ok(no_store(
+                (StatusCode::TOO_MANY_REQUESTS, render(&ctx, &page)?).into_response(),
+            ));
+        }
+    };
     let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
-    let step = pending
-        .as_deref()
-        .and_then(|secret| totp::verify(secret, &form.code, unix, None));
+    let step =
+        totp::base32_decode(&secret).and_then(|bytes| totp::verify(&bytes, &form.code, unix, None));
     let Some(step) = step else {
+        attempt
+            .failed(&app)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
         audit(
             &app,
             Some(&user),
             "two_factor.enrol",
             Outcome::Failed,
-            &format!("user:{}", user.id.0),
+            &target,
             &client,
         )
         .await;
@@ -373,27 +450,41 @@ pub async fn two_factor_confirm(
             &app,
             &ctx,
             &user,
+            &secret,
+            SetupKind::First,
             Some(text(&ctx, "auth.code_failed")),
-            true,
-        )
-        .await?;
-        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+        );
+        return Ok(no_store(
+            (StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response(),
+        ));
     };
-    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
-    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
-    app.store
-        .confirm_totp(user.id, i64::try_from(step).unwrap_or(i64::MAX), &hashes)
+    attempt
+        .succeeded(&app)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
+    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
+    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    if let Err(e) = app
+        .store
+        .confirm_totp(user.id, i64::try_from(step).unwrap_or(i64::MAX), &hashes)
+        .await
+    {
+        if matches!(e, renkei_store::StoreError::Invalid(_)) {
+            // Another tab enrolled first.
+            return Ok(see_other("/account"));
+        }
+        return Err(PageError::store(&ctx, e));
+    }
     audit(
         &app,
         Some(&user),
         "two_factor.enrol",
         Outcome::Ok,
-        &format!("user:{}", user.id.0),
+        &target,
         &client,
     )
     .await;
+    tell_the_owner(&app, &ctx, &user, FactorChange::Enrolled).await?;
     let mut cookie = None;
     if let Viewer::Pending { session, .. } = &ctx.viewer {
         app.store
@@ -414,7 +505,7 @@ pub async fn two_factor_confirm(
             Some(&user),
             "login.success",
             Outcome::Ok,
-            &format!("user:{}", user.id.0),
+            &target,
             &client,
         )
         .await;
@@ -426,12 +517,239 @@ pub async fn two_factor_confirm(
     let mut response = render(&ctx, &page)?.into_response();
     if let Some(cookie) = cookie {
         response.headers_mut().append(header::SET_COOKIE, cookie);
+        crate::pages::login::remember_device(&app, &user, &mut response);
     }
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        header::HeaderValue::from_static("no-store"),
+    Ok(no_store(response))
+}
+
+/// The form that starts replacing the second factor.
+#[derive(Debug, Deserialize)]
+pub struct ReplaceForm {
+    password: String,
+    code: String,
+}
+
+/// `POST /account/two-factor/replace`: a signed-in user with a second factor proves the
+/// password and a current code (or a recovery code) and is shown a new secret to scan. A
+/// hijacked session without them cannot re-bind the factor.
+pub async fn two_factor_replace(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Form(form): Form<ReplaceForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    let client = client_of(&extensions);
+    let target = format!("user:{}", user.id.0);
+    if !has_active_factor(&app, &ctx, &user).await? {
+        return Ok(see_other("/account/two-factor"));
+    }
+    let attempt = match crate::pages::login::begin_code_attempt(&app, &ctx, &user, &client).await? {
+        Ok(attempt) => attempt,
+        Err(message) => {
+            let page = account_page(&app, &ctx, None, Some(message)).await?;
+            return Ok((StatusCode::TOO_MANY_REQUESTS, render(&ctx, &page)?).into_response());
+        }
+    };
+    let credentials = app
+        .store
+        .credentials_by_id(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let password_ok = verify_password(
+        credentials
+            .as_ref()
+            .and_then(|c| c.password_hash.as_deref()),
+        &form.password,
     );
-    Ok(response)
+    let code_ok = password_ok
+        && crate::pages::login::check_code(&app, &user, &form.code, app.clock.now())
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?
+            .is_some();
+    if !code_ok {
+        attempt
+            .failed(&app)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        audit(
+            &app,
+            Some(&user),
+            "two_factor.replace",
+            Outcome::Failed,
+            &target,
+            &client,
+        )
+        .await;
+        let page = account_page(
+            &app,
+            &ctx,
+            None,
+            Some(text(&ctx, "account.replace_refused")),
+        )
+        .await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    }
+    attempt
+        .succeeded(&app)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let secret = new_pending_secret(&app, &ctx, &user).await?;
+    audit(
+        &app,
+        Some(&user),
+        "two_factor.replace_start",
+        Outcome::Ok,
+        &target,
+        &client,
+    )
+    .await;
+    let page = setup_page(&app, &ctx, &user, &secret, SetupKind::Replacement, None);
+    Ok(no_store(render(&ctx, &page)?.into_response()))
+}
+
+/// `POST /account/two-factor/replace/confirm`: a code of the new secret (shown only after the
+/// password and a current code) makes it the factor: new recovery codes, a mail to the user,
+/// every other session and API token ended.
+pub async fn two_factor_replace_confirm(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Form(form): Form<ConfirmForm>,
+) -> Result<Response, PageError> {
+    let user = signed_in(&ctx)?.clone();
+    let client = client_of(&extensions);
+    let target = format!("user:{}", user.id.0);
+    let pending = match pending_secret(&app, &ctx, &user).await? {
+        Some(secret) if has_active_factor(&app, &ctx, &user).await? => secret,
+        _ => return Ok(see_other("/account")),
+    };
+    let attempt = match crate::pages::login::begin_code_attempt(&app, &ctx, &user, &client).await? {
+        Ok(attempt) => attempt,
+        Err(message) => {
+            let page = setup_page(
+                &app,
+                &ctx,
+                &user,
+                &pending,
+                SetupKind::Replacement,
+                Some(message),
+            );
+            return Ok(no_store(
+                (StatusCode::TOO_MANY_REQUESTS, render(&ctx, &page)?).into_response(),
+            ));
+        }
+    };
+    let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
+    let step = totp::base32_decode(&pending)
+        .and_then(|bytes| totp::verify(&bytes, &form.code, unix, None));
+    let Some(step) = step else {
+        attempt
+            .failed(&app)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?;
+        let page = setup_page(
+            &app,
+            &ctx,
+            &user,
+            &pending,
+            SetupKind::Replacement,
+            Some(text(&ctx, "auth.code_failed")),
+        );
+        return Ok(no_store(
+            (StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response(),
+        ));
+    };
+    attempt
+        .succeeded(&app)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
+    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    let keep = ctx.viewer.session().map(|s| s.token_hash.clone());
+    if !app
+        .store
+        .replace_totp(
+            user.id,
+            i64::try_from(step).unwrap_or(i64::MAX),
+            &hashes,
+            keep.as_deref(),
+        )
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    {
+        return Ok(see_other("/account"));
+    }
+    audit(
+        &app,
+        Some(&user),
+        "two_factor.replace",
+        Outcome::Ok,
+        &target,
+        &client,
+    )
+    .await;
+    tell_the_owner(&app, &ctx, &user, FactorChange::Replaced).await?;
+    let page = RecoveryPage {
+        chrome: Chrome::new(&ctx, "nav.account", false),
+        codes,
+    };
+    Ok(no_store(render(&ctx, &page)?.into_response()))
+}
+
+/// A change to an account's sign-in that its owner is told about by mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactorChange {
+    /// A second factor was registered.
+    Enrolled,
+    /// The second factor was replaced by a new one.
+    Replaced,
+    /// The administrator removed the second factor.
+    Reset,
+    /// The password was changed.
+    PasswordChanged,
+}
+
+/// Mails the account's owner that its sign-in changed, so a change they did not make is
+/// noticed (it names no patient and holds no secret).
+pub async fn tell_the_owner(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    change: FactorChange,
+) -> Result<(), PageError> {
+    let (subject, what_ja, what_en) = match change {
+        FactorChange::Enrolled => (
+            "【Renkei】二要素認証を登録しました / Two-factor authentication registered",
+            "あなたのアカウントに二要素認証（認証アプリ）が登録されました。",
+            "A two-factor authenticator was registered for your account.",
+        ),
+        FactorChange::Replaced => (
+            "【Renkei】二要素認証を変更しました / Two-factor authentication replaced",
+            "あなたのアカウントの二要素認証が新しい認証アプリに変更されました。他の端末のログインと API トークンは無効になりました。",
+            "Your account's authenticator was replaced. Other sessions and API tokens were ended.",
+        ),
+        FactorChange::Reset => (
+            "【Renkei】二要素認証がリセットされました / Two-factor authentication reset",
+            "システム管理者があなたのアカウントの二要素認証をリセットしました。次のログインで新しく登録してください。すべての端末のログインと API トークンは無効になりました。",
+            "An administrator reset your two-factor authentication; enrol again at your next login. All sessions and API tokens were ended.",
+        ),
+        FactorChange::PasswordChanged => (
+            "【Renkei】パスワードを変更しました / Password changed",
+            "あなたのアカウントのパスワードが変更されました。他の端末のログインと API トークンは無効になりました。",
+            "Your password was changed. Other sessions and API tokens were ended.",
+        ),
+    };
+    let when = crate::clock::jst_text(&crate::clock::db_text(app.clock.now()));
+    let body = format!(
+        "{name} 様\n\n{what_ja}（{when}）\n\n心当たりがない場合は、すぐに地域の拠点またはシステム管理者に連絡してください。\n\n---\n{what_en} ({when} JST)\nIf this was not you, contact your hub or the administrator at once.\n",
+        name = user.display_name,
+    );
+    app.mailer
+        .send(&app.store, &user.email, subject, &body)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    Ok(())
 }
 
 /// The disable form.

@@ -163,6 +163,53 @@ pub async fn enable_user(
     set_disabled(app, ctx, extensions, id, false).await
 }
 
+/// `POST /admin/users/{id}/reset-two-factor`: for a user who lost the phone and every recovery
+/// code. The factor and codes are removed, every session and API token ends, the user is mailed
+/// and enrols a new factor at the next login. Never the administrator's own (that goes through
+/// the account page, with the password and a code).
+pub async fn reset_two_factor(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    extensions: Extensions,
+    Path(id): Path<i64>,
+) -> Result<Response, PageError> {
+    let actor = ctx.viewer.user().cloned();
+    if actor.as_ref().map(|u| u.id.0) == Some(id) {
+        let message = crate::i18n::catalog(ctx.lang).get("admin.cannot_reset_self");
+        let page = users_page(&app, &ctx, Some(message)).await?;
+        return Ok((StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response());
+    }
+    let Some(user) = app
+        .store
+        .user(UserId(id))
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    else {
+        return Err(PageError::not_found(&ctx));
+    };
+    app.store
+        .reset_second_factor(user.id)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    record_audit(
+        &app,
+        actor.as_ref(),
+        "admin.two_factor.reset",
+        Outcome::Ok,
+        &format!("user:{id}"),
+        &client_of(&extensions),
+    )
+    .await;
+    crate::pages::account::tell_the_owner(
+        &app,
+        &ctx,
+        &user,
+        crate::pages::account::FactorChange::Reset,
+    )
+    .await?;
+    Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/admin/users")]).into_response())
+}
+
 /// `POST /admin/policy` (form fields `role`, repeated).
 pub async fn set_policy(
     State(app): State<AppState>,

@@ -63,14 +63,18 @@ pub struct CodeForm {
     next: String,
 }
 
-/// A path of this site to return to after login, or the home page.
+/// A path of this site to return to after login, or the home page. Only a plain local path
+/// passes: it starts with one `/`, and holds no backslash, white space or control character.
+/// Browsers drop tabs and newlines from a URL and read `\` as `/` (the URL standard), so
+/// `/\t/evil.example` or `/\\evil.example` would be read as `//evil.example`, another site.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
         Some(n)
             if n.starts_with('/')
                 && !n.starts_with("//")
-                && !n.starts_with("/\\")
-                && !n.contains(['\r', '\n']) =>
+                && !n
+                    .chars()
+                    .any(|c| c == '\\' || c.is_whitespace() || c.is_control()) =>
         {
             n.to_owned()
         }
@@ -118,26 +122,6 @@ pub async fn submit(
         };
         render(&ctx, &page).map(|html| (status, html).into_response())
     };
-    if let Some(until) = throttled_until(&app, &typed, &client, now)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?
-    {
-        audit(
-            &app,
-            None,
-            "login.throttled",
-            Outcome::Denied,
-            &format!("account:{typed}"),
-            &client,
-        )
-        .await;
-        let message = format!(
-            "{} {}",
-            ctx_text(&ctx, "auth.throttled"),
-            jst_text(&db_text(until))
-        );
-        return fail(message, StatusCode::TOO_MANY_REQUESTS);
-    }
     let credentials = match Email::parse(&typed) {
         Ok(email) => app
             .store
@@ -146,6 +130,54 @@ pub async fn submit(
             .map_err(|e| PageError::store(&ctx, e))?,
         Err(_) => None,
     };
+    // A browser in which this account signed in before is counted as itself; any other
+    // attempt per account and address, and against the account's softer overall ceiling.
+    let device = credentials
+        .as_ref()
+        .and_then(|c| crate::auth::device::recognise(&app, &headers, c.user_id));
+    let mut limits = vec![throttle::Limit::lasting(
+        throttle::client_key(&client),
+        throttle::CLIENT_FREE_FAILURES,
+    )];
+    match &device {
+        Some(nonce) => limits.push(throttle::Limit::resetting(
+            throttle::device_key(nonce),
+            throttle::DEVICE_FREE_FAILURES,
+        )),
+        None => {
+            limits.push(throttle::Limit::resetting(
+                throttle::pair_key(&typed, &client),
+                throttle::PAIR_FREE_FAILURES,
+            ));
+            limits.push(throttle::Limit::lasting(
+                throttle::account_key(&typed),
+                throttle::ACCOUNT_FREE_FAILURES,
+            ));
+        }
+    }
+    let attempt = match throttle::begin(&app, limits, now)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?
+    {
+        throttle::Verdict::Go(attempt) => attempt,
+        throttle::Verdict::Wait(until) => {
+            audit(
+                &app,
+                None,
+                "login.throttled",
+                Outcome::Denied,
+                &format!("account:{typed}"),
+                &client,
+            )
+            .await;
+            let message = format!(
+                "{} {}",
+                ctx_text(&ctx, "auth.throttled"),
+                jst_text(&db_text(until))
+            );
+            return fail(message, StatusCode::TOO_MANY_REQUESTS);
+        }
+    };
     let password_ok = verify_password(
         credentials
             .as_ref()
@@ -153,9 +185,9 @@ pub async fn submit(
         &form.password,
     );
     let usable = credentials.as_ref().filter(|c| password_ok && !c.disabled);
-    let at = db_text(now);
     let Some(credentials) = usable else {
-        record_attempt(&app, &typed, &client, false, &at)
+        attempt
+            .failed(&app)
             .await
             .map_err(|e| PageError::store(&ctx, e))?;
         let actor = credentials.as_ref().map(|c| c.user_id);
@@ -173,12 +205,16 @@ pub async fn submit(
         )
         .with_details(format!("{{\"reason\":\"{reason}\"}}"));
         let _ = app.store.append_audit(&event).await;
+        if let Some(owner) = actor {
+            warn_owner_of_guessing(&app, owner, &typed, now).await;
+        }
         return fail(
             ctx_text(&ctx, "auth.login_failed"),
             StatusCode::UNAUTHORIZED,
         );
     };
-    record_attempt(&app, &typed, &client, true, &at)
+    attempt
+        .succeeded(&app)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let user = app
@@ -222,7 +258,17 @@ pub async fn submit(
     };
     let mut response = see_other(&target);
     response.headers_mut().append(header::SET_COOKIE, cookie);
+    if !owes_second_factor {
+        remember_device(&app, &user, &mut response);
+    }
     Ok(response)
+}
+
+/// Gives the browser that just completed a login the account's device cookie.
+pub(crate) fn remember_device(app: &AppState, user: &User, response: &mut Response) {
+    if let Some(cookie) = crate::auth::device::issue(app, user.id) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
 }
 
 /// `GET /login/two-factor`.
@@ -267,32 +313,16 @@ pub async fn second_factor_submit(
         };
         render(&ctx, &page).map(|html| (status, html).into_response())
     };
-    if let Some(until) = throttled_until(&app, &user.email, &client, now)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?
-    {
-        audit(
-            &app,
-            Some(user),
-            "login.throttled",
-            Outcome::Denied,
-            &format!("user:{}", user.id.0),
-            &client,
-        )
-        .await;
-        let message = format!(
-            "{} {}",
-            ctx_text(&ctx, "auth.throttled"),
-            jst_text(&db_text(until))
-        );
-        return fail(message, StatusCode::TOO_MANY_REQUESTS);
-    }
+    let attempt = match begin_code_attempt(&app, &ctx, user, &client).await? {
+        Ok(attempt) => attempt,
+        Err(message) => return fail(message, StatusCode::TOO_MANY_REQUESTS),
+    };
     let accepted = check_code(&app, user, &form.code, now)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let at = db_text(now);
     let Some(method) = accepted else {
-        record_attempt(&app, &user.email, &client, false, &at)
+        attempt
+            .failed(&app)
             .await
             .map_err(|e| PageError::store(&ctx, e))?;
         audit(
@@ -306,7 +336,8 @@ pub async fn second_factor_submit(
         .await;
         return fail(ctx_text(&ctx, "auth.code_failed"), StatusCode::UNAUTHORIZED);
     };
-    record_attempt(&app, &user.email, &client, true, &at)
+    attempt
+        .succeeded(&app)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     // A new token once fully logged in: the half-logged-in token cannot be reused (fixation).
@@ -332,11 +363,12 @@ pub async fn second_factor_submit(
     let _ = app.store.append_audit(&event).await;
     let mut response = see_other(&next);
     response.headers_mut().append(header::SET_COOKIE, cookie);
+    remember_device(&app, user, &mut response);
     Ok(response)
 }
 
 /// Checks a typed code: `Some("totp")` or `Some("recovery")` when accepted.
-async fn check_code(
+pub(crate) async fn check_code(
     app: &AppState,
     user: &User,
     code: &str,
@@ -403,49 +435,95 @@ pub async fn logout(
     Ok(response)
 }
 
-/// When the account or client must wait, until when.
-async fn throttled_until(
+/// Mails an account's owner once its password failures in the window reach
+/// [`throttle::ACCOUNT_NOTICE_AT`]: someone may be guessing. A failure to mail is logged.
+async fn warn_owner_of_guessing(
     app: &AppState,
-    account: &str,
-    client: &str,
+    owner: renkei_domain::accounts::UserId,
+    typed: &str,
     now: DateTime<Utc>,
-) -> Result<Option<DateTime<Utc>>, renkei_store::StoreError> {
+) {
     let since = db_text(now - throttle::window());
-    let mut latest: Option<DateTime<Utc>> = None;
-    for (key, free) in [
-        (
-            throttle::account_key(account),
-            throttle::ACCOUNT_FREE_FAILURES,
-        ),
-        (throttle::client_key(client), throttle::CLIENT_FREE_FAILURES),
-    ] {
-        let (failures, last) = app.store.recent_failures(&key, &since).await?;
-        let last = last
-            .and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-            .map(|t| t.with_timezone(&Utc));
-        if let Some(until) = throttle::wait_until(failures, free, last).filter(|u| *u > now) {
-            latest = Some(latest.map_or(until, |l| l.max(until)));
+    let failures = match app
+        .store
+        .failures_since(&throttle::account_key(typed), &since)
+        .await
+    {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!(error = %e, "counting login failures failed");
+            return;
         }
+    };
+    if failures != throttle::ACCOUNT_NOTICE_AT {
+        return;
     }
-    Ok(latest)
+    let Ok(Some(user)) = app.store.user(owner).await else {
+        return;
+    };
+    let body = format!(
+        "{name} 様\n\nあなたのアカウントで、この30分にパスワードの誤りが{failures}回ありました（{when}）。\
+         ご本人でなければ、誰かがパスワードを推測しようとしている可能性があります。\
+         以前ログインした端末からは引き続きログインできます。心当たりがない場合は、パスワードを変更し、\
+         地域の拠点またはシステム管理者に連絡してください。\n\n---\n\
+         There were {failures} wrong passwords for your account in the last 30 minutes ({when} JST). \
+         If it was not you, someone may be guessing: you can still log in from a browser you used \
+         before; change your password and tell your hub or the administrator.\n",
+        name = user.display_name,
+        when = jst_text(&db_text(now)),
+    );
+    if let Err(e) = app
+        .mailer
+        .send(
+            &app.store,
+            &user.email,
+            "【Renkei】ログインの失敗が続いています / Repeated failed logins",
+            &body,
+        )
+        .await
+    {
+        tracing::warn!(error = %e, "could not mail a guessing warning");
+    }
 }
 
-async fn record_attempt(
+/// Reserves a second-factor attempt of `user` from `client`: counted per account under its
+/// own key (which a correct password never resets) and per address. `Err` holds the message
+/// for a throttled attempt (already audited).
+pub(crate) async fn begin_code_attempt(
     app: &AppState,
-    account: &str,
+    ctx: &Ctx,
+    user: &User,
     client: &str,
-    ok: bool,
-    at: &str,
-) -> Result<(), renkei_store::StoreError> {
-    app.store
-        .record_login_attempt(&throttle::account_key(account), ok, at)
-        .await?;
-    if !ok {
-        app.store
-            .record_login_attempt(&throttle::client_key(client), ok, at)
-            .await?;
+) -> Result<Result<throttle::Attempt, String>, PageError> {
+    let limits = vec![
+        throttle::Limit::resetting(
+            throttle::second_factor_key(user.id.0),
+            throttle::SECOND_FACTOR_FREE_FAILURES,
+        ),
+        throttle::Limit::lasting(throttle::client_key(client), throttle::CLIENT_FREE_FAILURES),
+    ];
+    match throttle::begin(app, limits, app.clock.now())
+        .await
+        .map_err(|e| PageError::store(ctx, e))?
+    {
+        throttle::Verdict::Go(attempt) => Ok(Ok(attempt)),
+        throttle::Verdict::Wait(until) => {
+            audit(
+                app,
+                Some(user),
+                "login.throttled",
+                Outcome::Denied,
+                &format!("user:{}", user.id.0),
+                client,
+            )
+            .await;
+            Ok(Err(format!(
+                "{} {}",
+                ctx_text(ctx, "auth.throttled"),
+                jst_text(&db_text(until))
+            )))
+        }
     }
-    Ok(())
 }
 
 /// Records an audit event; a failure to record is logged, never shown to the user.

@@ -58,6 +58,10 @@ impl Reply {
 pub struct Browser {
     pub app: Router,
     pub cookies: Vec<(String, String)>,
+    /// The socket address the server sees (none: as `oneshot` sends it, without one).
+    pub peer: Option<std::net::SocketAddr>,
+    /// Extra headers sent with every request (a proxy's `X-Forwarded-For`).
+    pub extra_headers: Vec<(&'static str, String)>,
 }
 
 impl Browser {
@@ -65,7 +69,16 @@ impl Browser {
         Self {
             app: app.clone(),
             cookies: Vec::new(),
+            peer: None,
+            extra_headers: Vec::new(),
         }
+    }
+
+    /// A browser whose requests come from `ip`.
+    pub fn from_address(app: &Router, ip: &str) -> Self {
+        let mut b = Self::new(app);
+        b.peer = Some(std::net::SocketAddr::new(ip.parse().unwrap(), 40000));
+        b
     }
 
     pub async fn send(
@@ -90,12 +103,16 @@ impl Browser {
             }
             None => Body::empty(),
         };
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
+        for (name, value) in &self.extra_headers {
+            request = request.header(*name, value.as_str());
+        }
+        let mut request = request.body(body).unwrap();
+        if let Some(peer) = self.peer {
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+        }
+        let response = self.app.clone().oneshot(request).await.unwrap();
         let reply = Reply {
             status: response.status(),
             headers: response.headers().clone(),
@@ -105,7 +122,7 @@ impl Browser {
             )
             .into_owned(),
         };
-        for name in ["renkei_session", "renkei_csrf"] {
+        for name in ["renkei_session", "renkei_csrf", "renkei_device"] {
             if let Some(value) = reply.cookie(name) {
                 self.cookies.retain(|(k, _)| k != name);
                 if !value.is_empty() {
@@ -298,6 +315,11 @@ pub async fn world(db: &TestDb) -> World {
 
 /// A world whose mail goes through `mailer`.
 pub async fn world_with(db: &TestDb, mailer: Mailer) -> World {
+    world_with_config(db, mailer, WebConfig::default()).await
+}
+
+/// A world with these settings (trusted proxies and the like).
+pub async fn world_with_config(db: &TestDb, mailer: Mailer, config: WebConfig) -> World {
     db.store
         .ensure_region(&RegionDefinition::nakakawachi(), &towns::towns().unwrap())
         .await
@@ -305,7 +327,7 @@ pub async fn world_with(db: &TestDb, mailer: Mailer) -> World {
     let clock = Arc::new(ManualClock::new(
         Utc.with_ymd_and_hms(2026, 11, 25, 1, 0, 0).unwrap(),
     ));
-    let state = AppState::new(db.store.clone(), WebConfig::default())
+    let state = AppState::new(db.store.clone(), config)
         .with_clock(clock.clone())
         .with_mailer(mailer);
     let hash = hash_password(PASSWORD).unwrap();
