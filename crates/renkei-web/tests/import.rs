@@ -271,6 +271,62 @@ async fn bad_uploads_are_explained_and_limited(db: TestDb) {
     assert_eq!(staff.get("/hub/import").await.status, StatusCode::FORBIDDEN);
 }
 
+/// A workbook of a few megabytes whose sheet unpacks to 600 MB (a decompression bomb,
+/// as in M5 of the security probe), made once per test binary.
+fn workbook_bomb() -> &'static [u8] {
+    static BOMB: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    BOMB.get_or_init(|| {
+        use std::io::Write;
+        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(1))
+            .large_file(true);
+        zip.start_file("xl/worksheets/sheet1.xml", options).unwrap();
+        let row = "<c t=\"inlineStr\"><is><t>八尾</t></is></c>".repeat(1024);
+        for _ in 0..(600 * 1024 * 1024 / row.len()) {
+            zip.write_all(row.as_bytes()).unwrap();
+        }
+        zip.finish().unwrap().into_inner()
+    })
+}
+
+/// Resident memory at its peak so far (Linux), in megabytes.
+fn peak_memory_mb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb / 1024)
+}
+
+/// M5: a decompression bomb is refused with a clear message before it is parsed, and the
+/// server's memory does not grow with what it would unpack to.
+async fn a_workbook_bomb_is_refused_without_unpacking_it(db: TestDb) {
+    let w = with_demo(&db).await;
+    let bomb = workbook_bomb();
+    assert!(bomb.len() < 10 * 1024 * 1024, "{} bytes", bomb.len());
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let before = peak_memory_mb();
+    let reply = coordinator
+        .upload("/hub/import", "/hub/import", "爆弾.xlsx", bomb)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.body
+    );
+    assert!(
+        reply.body.contains("Excel ファイルが大きすぎます") && reply.body.contains("split"),
+        "{}",
+        reply.body
+    );
+    let grown = peak_memory_mb().saturating_sub(before);
+    assert!(grown < 300, "memory grew by {grown} MB");
+}
+
 /// Another instance of Renkei on the same database (its own memory, the same clock).
 fn second_instance(w: &World, db: &TestDb) -> axum::Router {
     renkei_web::router(
@@ -379,6 +435,7 @@ both_backends!(
     a_coordinator_checks_then_imports_only_their_area,
     an_excel_workbook_updates_an_entry_by_its_code,
     bad_uploads_are_explained_and_limited,
+    a_workbook_bomb_is_refused_without_unpacking_it,
     the_go_ahead_and_the_progress_may_land_on_another_instance,
     an_import_whose_instance_died_shows_failed_and_may_be_applied_again,
 );

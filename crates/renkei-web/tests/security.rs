@@ -658,7 +658,64 @@ async fn the_administrator_resets_a_lost_second_factor(db: TestDb) {
         .contains(&("admin.two_factor.reset".to_owned(), "ok".to_owned())));
 }
 
+/// L1: the patient list (names, ages, care needs) is on record when it is read, as every
+/// other read of patient data; the search words are not.
+async fn reading_the_patient_list_is_audited(db: TestDb) {
+    let w = world(&db).await;
+    let mut staff = w.login(&email_of(STAFF)).await;
+    assert_eq!(staff.get("/patients").await.status, StatusCode::OK);
+    assert_eq!(
+        staff.get("/patients?q=%E5%B1%B1%E7%94%B0").await.status,
+        StatusCode::OK
+    );
+    let entries = w
+        .store
+        .audit_entries(&renkei_store::audit::AuditFilter {
+            action_prefix: Some("careteam.list".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(entries.len(), 2, "both reads are on record");
+    assert!(entries.iter().any(|e| e.target.starts_with("search:")));
+    assert!(entries
+        .iter()
+        .all(|e| !e.target.contains("山田") && !e.details.contains("山田")));
+}
+
+/// L2: nothing a signed-in person is shown is kept in the browser's cache.
+async fn signed_in_pages_and_downloads_are_not_cached(db: TestDb) {
+    let w = world(&db).await;
+    let mut browsers = [
+        w.login(&email_of(AccountRole::SystemAdmin)).await,
+        w.login(&email_of(AccountRole::HubCoordinator)).await,
+        w.login(&email_of(STAFF)).await,
+    ];
+    for (who, page) in [
+        (0, "/admin/outbox"),
+        (0, "/admin/audit"),
+        (0, "/admin/audit.csv"),
+        (0, "/account"),
+        (1, "/hub/consultations"),
+        (1, "/hub/consultations.csv"),
+        (2, "/patients"),
+    ] {
+        let r = browsers[who].get(page).await;
+        assert_eq!(r.status, StatusCode::OK, "{page}");
+        assert_eq!(
+            r.headers
+                .get(axum::http::header::CACHE_CONTROL)
+                .and_then(|v| v.to_str().ok()),
+            Some("no-store"),
+            "{page}"
+        );
+    }
+}
+
 both_backends!(
+    reading_the_patient_list_is_audited,
+    signed_in_pages_and_downloads_are_not_cached,
     a_password_alone_cannot_rebind_the_second_factor,
     replacing_the_second_factor_needs_the_password_and_a_current_code,
     second_factor_guessing_is_limited_per_account_across_addresses,

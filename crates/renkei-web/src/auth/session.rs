@@ -247,8 +247,18 @@ pub async fn authenticate(
         }
         request = Request::from_parts(parts, Body::from(bytes));
     }
+    let has_session = viewer.user().is_some();
     request.extensions_mut().insert(viewer);
     let mut response = next.run(request).await;
+    // Whatever a signed-in person is shown may hold patient data or secrets: never kept by
+    // the browser or a shared cache, so the back button on a shared PC shows nothing after
+    // logout (L2 of the security probe). A route that says otherwise keeps its own header.
+    if has_session && !response.headers().contains_key(header::CACHE_CONTROL) {
+        response.headers_mut().insert(
+            header::CACHE_CONTROL,
+            axum::http::HeaderValue::from_static("no-store"),
+        );
+    }
     let is_html = response
         .headers()
         .get(header::CONTENT_TYPE)

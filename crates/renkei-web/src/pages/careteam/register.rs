@@ -37,6 +37,7 @@ const CHUNK: i64 = 256;
 pub async fn list(
     State(app): State<AppState>,
     ctx: Ctx,
+    ext: Extensions,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let lang = ctx.lang;
@@ -70,6 +71,19 @@ pub async fn list(
     let more = visible.len() > LISTED;
     visible.truncate(LISTED);
     let rows = visible;
+    // The list shows names, ages and care needs: on record like every read of patient data
+    // (which patients were shown and whether by a name search; never the search words).
+    let shown: Vec<String> = rows.iter().map(|p| p.id.to_string()).collect();
+    let how = if q.is_empty() { "list" } else { "search" };
+    audit(
+        &app,
+        &ctx,
+        &ext,
+        "careteam.list",
+        Outcome::Ok,
+        format!("{how}:patients:{}", shown.join(",")),
+    )
+    .await;
     let mentions = app
         .store
         .unseen_mentions(user.id)
