@@ -185,11 +185,6 @@ pub fn parse_directory_xlsx(
     let mut kept = 0usize;
     while let Some(cell) = reader.next_cell().map_err(|e| unreadable(e.to_string()))? {
         let (row, col) = cell.get_position();
-        if row >= MAX_ROWS {
-            return Err(too_big(format!(
-                "行が多すぎます（{MAX_ROWS} 行まで） / more than {MAX_ROWS} rows"
-            )));
-        }
         if col >= MAX_COLUMNS {
             continue;
         }
@@ -204,6 +199,11 @@ pub fn parse_directory_xlsx(
             )));
         }
         cells.entry(row).or_default().push((col, text));
+        if cells.len() > MAX_ROWS {
+            return Err(too_big(format!(
+                "行が多すぎます（{MAX_ROWS} 行まで） / more than {MAX_ROWS} rows"
+            )));
+        }
     }
     let mut rows = cells.into_iter();
     // The first row with anything in it names the columns.
@@ -237,8 +237,9 @@ pub fn parse_directory_xlsx(
 /// Columns read from a sheet (ours has 37; the rest of a very wide sheet is ignored).
 const MAX_COLUMNS: u32 = 200;
 
-/// Rows read from a sheet: a national directory (about 300,000 entries) with room to spare.
-pub const MAX_ROWS: u32 = 400_000;
+/// Rows with a value read from a sheet: a national directory (about 300,000 entries) with
+/// room to spare.
+pub const MAX_ROWS: usize = 400_000;
 
 /// Cells with a value read from a sheet (the rows above with 40 values each).
 pub const MAX_CELLS: usize = 16_000_000;
