@@ -401,26 +401,12 @@ async fn behind_a_trusted_proxy_each_client_is_counted_apart(db: TestDb) {
     }
     let mut guesser = via_proxy("203.0.113.66");
     let r = guesser
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::PrefectureViewer)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .try_password(email_of(AccountRole::PrefectureViewer), PASSWORD)
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "the guesser waits");
     let mut owner = via_proxy("203.0.113.7");
     let r = owner
-        .post(
-            "/login",
-            "/login",
-            vec![
-                ("email", email_of(AccountRole::PrefectureViewer)),
-                ("password", PASSWORD.into()),
-            ],
-        )
+        .try_password(email_of(AccountRole::PrefectureViewer), PASSWORD)
         .await;
     assert_eq!(
         r.status,
@@ -444,15 +430,7 @@ async fn behind_a_trusted_proxy_each_client_is_counted_apart(db: TestDb) {
     let mut liar = Browser::from_address(&w.app, "198.51.100.9");
     liar.extra_headers
         .push(("x-forwarded-for", "192.0.2.1".to_owned()));
-    liar.post(
-        "/login",
-        "/login",
-        vec![
-            ("email", "x@example.jp".into()),
-            ("password", "guess".into()),
-        ],
-    )
-    .await;
+    liar.try_password("x@example.jp", "guess").await;
     let last = w
         .store
         .audit_entries(&renkei_store::audit::AuditFilter {
@@ -472,34 +450,17 @@ async fn guessing_an_account_does_not_lock_its_owner_out(db: TestDb) {
     let w = world(&db).await;
     let email = email_of(AccountRole::PrefectureViewer);
     let mut own_browser = Browser::from_address(&w.app, "127.0.6.1");
-    let r = own_browser
-        .post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", PASSWORD.into())],
-        )
-        .await;
+    let r = own_browser.try_password(email.clone(), PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert!(r.cookie("renkei_device").is_some(), "a known device");
     own_browser.post("/account", "/logout", Vec::new()).await;
     // Six wrong passwords from one address: that address waits, another does not.
     for _ in 0..6 {
         let mut b = Browser::from_address(&w.app, "127.0.7.1");
-        b.post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", "guess".into())],
-        )
-        .await;
+        b.try_password(email.clone(), "guess").await;
     }
     let mut b = Browser::from_address(&w.app, "127.0.7.2");
-    let r = b
-        .post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", PASSWORD.into())],
-        )
-        .await;
+    let r = b.try_password(email.clone(), PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::SEE_OTHER,
@@ -508,34 +469,17 @@ async fn guessing_an_account_does_not_lock_its_owner_out(db: TestDb) {
     // Thirty more from thirty addresses reach the account-wide ceiling.
     for n in 0..30 {
         let mut b = Browser::from_address(&w.app, &format!("127.0.8.{}", n + 1));
-        b.post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", "guess".into())],
-        )
-        .await;
+        b.try_password(email.clone(), "guess").await;
     }
     let mut stranger = Browser::from_address(&w.app, "127.0.9.1");
-    let r = stranger
-        .post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", PASSWORD.into())],
-        )
-        .await;
+    let r = stranger.try_password(email.clone(), PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::TOO_MANY_REQUESTS,
         "an unknown browser waits"
     );
     own_browser.peer = Some("127.0.9.2:40000".parse().unwrap());
-    let r = own_browser
-        .post(
-            "/login",
-            "/login",
-            vec![("email", email.clone()), ("password", PASSWORD.into())],
-        )
-        .await;
+    let r = own_browser.try_password(email.clone(), PASSWORD).await;
     assert_eq!(
         r.status,
         StatusCode::SEE_OTHER,

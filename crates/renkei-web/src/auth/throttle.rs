@@ -117,6 +117,33 @@ impl Limit {
     }
 }
 
+/// The limits of a password attempt for the address typed (`account`, normalised) from
+/// `client`: with the account's `device` cookie, per device; otherwise per account and address
+/// and against the account-wide ceiling; per address in every case.
+pub fn password_limits(account: &str, client: &str, device: Option<&str>) -> Vec<Limit> {
+    let mut limits = vec![Limit::lasting(client_key(client), CLIENT_FREE_FAILURES)];
+    match device {
+        Some(nonce) => limits.push(Limit::resetting(device_key(nonce), DEVICE_FREE_FAILURES)),
+        None => {
+            limits.push(Limit::resetting(
+                pair_key(account, client),
+                PAIR_FREE_FAILURES,
+            ));
+            limits.push(Limit::lasting(account_key(account), ACCOUNT_FREE_FAILURES));
+        }
+    }
+    limits
+}
+
+/// The limits of a second-factor code of `user` from `client`: per account under its own key
+/// (a correct password never resets it) and per address.
+pub fn second_factor_limits(user: i64, client: &str) -> Vec<Limit> {
+    vec![
+        Limit::resetting(second_factor_key(user), SECOND_FACTOR_FREE_FAILURES),
+        Limit::lasting(client_key(client), CLIENT_FREE_FAILURES),
+    ]
+}
+
 /// What [`begin`] decided.
 #[derive(Debug)]
 pub enum Verdict {

@@ -420,50 +420,20 @@ pub async fn two_factor_confirm(
         // Nothing was shown yet: show a secret first.
         return Ok(see_other("/account/two-factor"));
     };
-    let attempt = match crate::pages::login::begin_code_attempt(&app, &ctx, &user, &client).await? {
-        Ok(attempt) => attempt,
-        Err(message) => {
-            let page = setup_page(&app, &ctx, &user, &secret, SetupKind::First, Some(message));
-            return Ok(no_store(
-                (StatusCode::TOO_MANY_REQUESTS, render(&ctx, &page)?).into_response(),
-            ));
-        }
+    let step = match code_for_shown_secret(
+        &app,
+        &ctx,
+        &user,
+        &client,
+        (&secret, SetupKind::First),
+        &form.code,
+    )
+    .await?
+    {
+        Ok(step) => step,
+        Err(page) => return Ok(page),
     };
-    let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
-    let step =
-        totp::base32_decode(&secret).and_then(|bytes| totp::verify(&bytes, &form.code, unix, None));
-    let Some(step) = step else {
-        attempt
-            .failed(&app)
-            .await
-            .map_err(|e| PageError::store(&ctx, e))?;
-        audit(
-            &app,
-            Some(&user),
-            "two_factor.enrol",
-            Outcome::Failed,
-            &target,
-            &client,
-        )
-        .await;
-        let page = setup_page(
-            &app,
-            &ctx,
-            &user,
-            &secret,
-            SetupKind::First,
-            Some(text(&ctx, "auth.code_failed")),
-        );
-        return Ok(no_store(
-            (StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response(),
-        ));
-    };
-    attempt
-        .succeeded(&app)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
-    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
-    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    let (codes, hashes) = new_recovery_codes();
     if let Err(e) = app
         .store
         .confirm_totp(user.id, i64::try_from(step).unwrap_or(i64::MAX), &hashes)
@@ -520,6 +490,66 @@ pub async fn two_factor_confirm(
         crate::pages::login::remember_device(&app, &user, &mut response);
     }
     Ok(no_store(response))
+}
+
+/// Checks a code typed for the secret shown on the setup page (`shown`: the secret and which
+/// enrolment it is), within the second-factor limits. `Ok` holds the TOTP step it was for;
+/// `Err` the page to answer with — throttled, or a wrong code, showing the same secret again
+/// (audited as a failed enrolment or replacement).
+async fn code_for_shown_secret(
+    app: &AppState,
+    ctx: &Ctx,
+    user: &User,
+    client: &str,
+    shown: (&str, SetupKind),
+    code: &str,
+) -> Result<Result<u64, Response>, PageError> {
+    let (secret, kind) = shown;
+    let answer = |status: StatusCode, message: String| -> Result<Response, PageError> {
+        let page = setup_page(app, ctx, user, secret, kind, Some(message));
+        Ok(no_store((status, render(ctx, &page)?).into_response()))
+    };
+    let attempt = match crate::pages::login::begin_code_attempt(app, ctx, user, client).await? {
+        Ok(attempt) => attempt,
+        Err(message) => return Ok(Err(answer(StatusCode::TOO_MANY_REQUESTS, message)?)),
+    };
+    let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
+    let step = totp::base32_decode(secret).and_then(|bytes| totp::verify(&bytes, code, unix, None));
+    let Some(step) = step else {
+        attempt
+            .failed(app)
+            .await
+            .map_err(|e| PageError::store(ctx, e))?;
+        let action = match kind {
+            SetupKind::First => "two_factor.enrol",
+            SetupKind::Replacement => "two_factor.replace",
+        };
+        audit(
+            app,
+            Some(user),
+            action,
+            Outcome::Failed,
+            &format!("user:{}", user.id.0),
+            client,
+        )
+        .await;
+        return Ok(Err(answer(
+            StatusCode::BAD_REQUEST,
+            text(ctx, "auth.code_failed"),
+        )?));
+    };
+    attempt
+        .succeeded(app)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    Ok(Ok(step))
+}
+
+/// Ten new recovery codes (shown once) and their hashes (stored).
+fn new_recovery_codes() -> (Vec<String>, Vec<String>) {
+    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
+    let hashes = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    (codes, hashes)
 }
 
 /// The form that starts replacing the second factor.
@@ -624,48 +654,20 @@ pub async fn two_factor_replace_confirm(
         Some(secret) if has_active_factor(&app, &ctx, &user).await? => secret,
         _ => return Ok(see_other("/account")),
     };
-    let attempt = match crate::pages::login::begin_code_attempt(&app, &ctx, &user, &client).await? {
-        Ok(attempt) => attempt,
-        Err(message) => {
-            let page = setup_page(
-                &app,
-                &ctx,
-                &user,
-                &pending,
-                SetupKind::Replacement,
-                Some(message),
-            );
-            return Ok(no_store(
-                (StatusCode::TOO_MANY_REQUESTS, render(&ctx, &page)?).into_response(),
-            ));
-        }
+    let step = match code_for_shown_secret(
+        &app,
+        &ctx,
+        &user,
+        &client,
+        (&pending, SetupKind::Replacement),
+        &form.code,
+    )
+    .await?
+    {
+        Ok(step) => step,
+        Err(page) => return Ok(page),
     };
-    let unix = u64::try_from(app.clock.now().timestamp()).unwrap_or(0);
-    let step = totp::base32_decode(&pending)
-        .and_then(|bytes| totp::verify(&bytes, &form.code, unix, None));
-    let Some(step) = step else {
-        attempt
-            .failed(&app)
-            .await
-            .map_err(|e| PageError::store(&ctx, e))?;
-        let page = setup_page(
-            &app,
-            &ctx,
-            &user,
-            &pending,
-            SetupKind::Replacement,
-            Some(text(&ctx, "auth.code_failed")),
-        );
-        return Ok(no_store(
-            (StatusCode::BAD_REQUEST, render(&ctx, &page)?).into_response(),
-        ));
-    };
-    attempt
-        .succeeded(&app)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
-    let codes: Vec<String> = (0..10).map(|_| recovery_code()).collect();
-    let hashes: Vec<String> = codes.iter().map(|c| recovery_code_hash(c)).collect();
+    let (codes, hashes) = new_recovery_codes();
     let keep = ctx.viewer.session().map(|s| s.token_hash.clone());
     if !app
         .store

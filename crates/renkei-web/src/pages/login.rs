@@ -135,26 +135,7 @@ pub async fn submit(
     let device = credentials
         .as_ref()
         .and_then(|c| crate::auth::device::recognise(&app, &headers, c.user_id));
-    let mut limits = vec![throttle::Limit::lasting(
-        throttle::client_key(&client),
-        throttle::CLIENT_FREE_FAILURES,
-    )];
-    match &device {
-        Some(nonce) => limits.push(throttle::Limit::resetting(
-            throttle::device_key(nonce),
-            throttle::DEVICE_FREE_FAILURES,
-        )),
-        None => {
-            limits.push(throttle::Limit::resetting(
-                throttle::pair_key(&typed, &client),
-                throttle::PAIR_FREE_FAILURES,
-            ));
-            limits.push(throttle::Limit::lasting(
-                throttle::account_key(&typed),
-                throttle::ACCOUNT_FREE_FAILURES,
-            ));
-        }
-    }
+    let limits = throttle::password_limits(&typed, &client, device.as_deref());
     let attempt = match throttle::begin(&app, limits, now)
         .await
         .map_err(|e| PageError::store(&ctx, e))?
@@ -276,13 +257,7 @@ pub async fn second_factor_form(
     ctx: Ctx,
     Query(q): Query<NextQuery>,
 ) -> Result<Response, PageError> {
-    match &ctx.viewer {
-        Viewer::SignedIn { .. } => return Ok(see_other(&safe_next(q.next.as_deref()))),
-        Viewer::Pending { user, .. } if !user.totp_enabled => {
-            return Ok(see_other("/account/two-factor"))
-        }
-        _ => {}
-    }
+    // Only a session that owes its second factor gets here (the route's rule).
     let page = SecondFactorPage {
         chrome: Chrome::new(&ctx, "", false),
         next: safe_next(q.next.as_deref()),
@@ -495,13 +470,7 @@ pub(crate) async fn begin_code_attempt(
     user: &User,
     client: &str,
 ) -> Result<Result<throttle::Attempt, String>, PageError> {
-    let limits = vec![
-        throttle::Limit::resetting(
-            throttle::second_factor_key(user.id.0),
-            throttle::SECOND_FACTOR_FREE_FAILURES,
-        ),
-        throttle::Limit::lasting(throttle::client_key(client), throttle::CLIENT_FREE_FAILURES),
-    ];
+    let limits = throttle::second_factor_limits(user.id.0, client);
     match throttle::begin(app, limits, app.clock.now())
         .await
         .map_err(|e| PageError::store(ctx, e))?

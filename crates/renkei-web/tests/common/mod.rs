@@ -139,10 +139,15 @@ impl Browser {
 
     /// Submits the login form with the test password.
     pub async fn password_step(&mut self, email: impl Into<String>) -> Reply {
+        self.try_password(email, PASSWORD).await
+    }
+
+    /// Submits the login form with `password`.
+    pub async fn try_password(&mut self, email: impl Into<String>, password: &str) -> Reply {
         self.post(
             "/login",
             "/login",
-            vec![("email", email.into()), ("password", PASSWORD.into())],
+            vec![("email", email.into()), ("password", password.into())],
         )
         .await
     }
