@@ -68,6 +68,81 @@ pub fn derived_token(key: &[u8], purpose: &str, parts: &[&str]) -> String {
     hex(&hasher.finalize().into_bytes()[..16])
 }
 
+/// The seal of the chain's head (its sequence and hash) under the audit key: rewinding the
+/// head to hide entries cut from the end needs the key, not only write access to the database.
+pub fn head_seal(key: &[u8], seq: i64, hash: &str) -> String {
+    derived_token(key, "renkei audit head v1", &[&seq.to_string(), hash])
+}
+
+/// A copy of the chain's head kept outside the database (a file written by cron or by the
+/// server), signed with the audit key. A later chain must still hold this entry with this
+/// hash: a chain cut below it, or rewritten, no longer does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Anchor {
+    /// The head's sequence number.
+    pub seq: i64,
+    /// The head's hash.
+    pub hash: String,
+    /// When the anchor was taken (UTC text).
+    pub at: String,
+    /// The signature under the audit key.
+    pub mac: String,
+}
+
+/// The first word of an anchor line.
+const ANCHOR_TAG: &str = "renkei-audit-anchor-v1";
+
+impl Anchor {
+    /// An anchor of the head `seq`/`hash` taken `at`, signed with `key`.
+    pub fn sign(key: &[u8], seq: i64, hash: &str, at: &str) -> Self {
+        Self {
+            seq,
+            hash: hash.to_owned(),
+            at: at.to_owned(),
+            mac: derived_token(key, ANCHOR_TAG, &[&seq.to_string(), hash, at]),
+        }
+    }
+
+    /// Whether the signature is right for `key`.
+    pub fn is_signed_by(&self, key: &[u8]) -> bool {
+        let want = derived_token(
+            key,
+            ANCHOR_TAG,
+            &[&self.seq.to_string(), &self.hash, &self.at],
+        );
+        crate::totp::constant_time_eq(want.as_bytes(), self.mac.as_bytes())
+    }
+
+    /// The anchor as one line of text (an anchor file holds one per line, newest last).
+    pub fn to_line(&self) -> String {
+        format!(
+            "{ANCHOR_TAG} seq={} hash={} at={} mac={}",
+            self.seq, self.hash, self.at, self.mac
+        )
+    }
+
+    /// Reads a line written by [`Anchor::to_line`].
+    pub fn parse(line: &str) -> Option<Self> {
+        let mut words = line.split_whitespace();
+        if words.next()? != ANCHOR_TAG {
+            return None;
+        }
+        let mut field = |name: &str| -> Option<String> {
+            words
+                .next()?
+                .strip_prefix(name)?
+                .strip_prefix('=')
+                .map(str::to_owned)
+        };
+        Some(Self {
+            seq: field("seq")?.parse().ok()?,
+            hash: field("hash")?,
+            at: field("at")?,
+            mac: field("mac")?,
+        })
+    }
+}
+
 /// What came of an audited action.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -114,6 +189,20 @@ pub fn content_hash(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn anchors_round_trip_and_need_the_key() {
+        let a = Anchor::sign(b"key", 1337, "ab12", "2026-12-07T15:00:00.000000Z");
+        let back = Anchor::parse(&a.to_line()).unwrap();
+        assert_eq!(back, a);
+        assert!(back.is_signed_by(b"key"));
+        assert!(!back.is_signed_by(b"other key"));
+        let mut moved = back.clone();
+        moved.seq = 1300;
+        assert!(!moved.is_signed_by(b"key"), "a changed anchor fails");
+        assert_eq!(Anchor::parse("not an anchor"), None);
+        assert_ne!(head_seal(b"key", 5, "ab"), head_seal(b"key", 4, "ab"));
+    }
 
     #[test]
     fn hex_is_lowercase_two_digits_per_byte() {

@@ -4,7 +4,7 @@
 use crate::connect::Store;
 use crate::error::StoreError;
 use renkei_domain::accounts::UserId;
-use renkei_domain::audit::{entry_hash, ChainedFields, Outcome, GENESIS};
+use renkei_domain::audit::{entry_hash, head_seal, Anchor, ChainedFields, Outcome, GENESIS};
 use sqlx::Row;
 
 /// An event to record.
@@ -123,6 +123,31 @@ pub enum BreakReason {
     TailMissing,
     /// The log goes beyond the recorded head: entries were added behind Renkei's back.
     BeyondHead,
+    /// The head is not sealed with the key: it was rewound or written outside Renkei (entries
+    /// at the end may have been cut).
+    HeadForged,
+}
+
+/// Why a chain does not match an anchor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnchorProblem {
+    /// The anchor is not signed with this installation's key (altered, or another's).
+    NotSigned,
+    /// The chain is shorter than the anchor: entries at the end were cut.
+    Shorter,
+    /// The chain holds another entry where the anchor's was: it was rewritten.
+    Differs,
+}
+
+impl AnchorProblem {
+    /// A Japanese and English description.
+    pub fn describe(self) -> &'static str {
+        match self {
+            AnchorProblem::NotSigned => "アンカーがこの監査鍵で署名されていません（改変されたか、別の環境のものです） / the anchor is not signed with this audit key (altered, or from another installation)",
+            AnchorProblem::Shorter => "監査ログがアンカーより短くなっています（末尾の記録が削除されています） / the log is shorter than the anchor: entries at the end were deleted",
+            AnchorProblem::Differs => "アンカーの記録が書き換えられています / the anchored entry was rewritten",
+        }
+    }
 }
 
 impl BreakReason {
@@ -134,6 +159,7 @@ impl BreakReason {
             BreakReason::NotLinked => "前の記録とつながっていません（挿入または並べ替え） / not linked to the previous entry (inserted or reordered)",
             BreakReason::TailMissing => "末尾の記録が削除されています / entries at the end were deleted",
             BreakReason::BeyondHead => "記録されていない行が追加されています / rows were added outside Renkei",
+            BreakReason::HeadForged => "末尾の位置（head）が鍵で封印されていません（巻き戻しまたは外部からの書き換え） / the head is not sealed with the key: rewound or written outside Renkei",
         }
     }
 }
@@ -180,12 +206,74 @@ impl Store {
         .bind(&hash)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1")
+        sqlx::query("UPDATE audit_head SET hash = $1, seal = $2 WHERE id = 1")
             .bind(&hash)
+            .bind(head_seal(&key, seq, &hash))
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
         Ok(seq)
+    }
+
+    /// Seals the head of a chain written before heads were sealed (migration 26), trusting it
+    /// as it stands at the upgrade; a store without the key leaves it for a later start.
+    pub(crate) async fn seal_unsealed_audit_head(&self) -> Result<(), StoreError> {
+        let Ok(key) = self.audit_key().map(<[u8]>::to_vec) else {
+            return Ok(());
+        };
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 AND seal IS NULL")
+            .fetch_optional(self.pool())
+            .await?;
+        if let Some(head) = head {
+            let seq: i64 = head.try_get("seq")?;
+            let hash: String = head.try_get("hash")?;
+            sqlx::query(
+                "UPDATE audit_head SET seal = $1 WHERE id = 1 AND seal IS NULL AND seq = $2",
+            )
+            .bind(head_seal(&key, seq, &hash))
+            .bind(seq)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// The chain's head now, as an anchor signed with the audit key, to be kept outside the
+    /// database (`renkei audit anchor`, or the server's periodic anchor file).
+    pub async fn audit_anchor(&self) -> Result<Anchor, StoreError> {
+        let key = self.audit_key()?.to_vec();
+        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            .fetch_one(self.pool())
+            .await?;
+        let seq: i64 = head.try_get("seq")?;
+        let hash: String = head.try_get("hash")?;
+        Ok(Anchor::sign(&key, seq, &hash, &crate::now_text()))
+    }
+
+    /// Checks the chain against an anchor taken earlier: the anchor must be signed with this
+    /// installation's key, and the chain must still hold the anchored entry with the anchored
+    /// hash. `None` when it does; otherwise why not.
+    pub async fn check_audit_anchor(
+        &self,
+        anchor: &Anchor,
+    ) -> Result<Option<AnchorProblem>, StoreError> {
+        let key = self.audit_key()?.to_vec();
+        if !anchor.is_signed_by(&key) {
+            return Ok(Some(AnchorProblem::NotSigned));
+        }
+        if anchor.seq == 0 {
+            return Ok(None);
+        }
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = $1")
+                .bind(anchor.seq)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(match stored {
+            None => Some(AnchorProblem::Shorter),
+            Some(hash) if hash != anchor.hash => Some(AnchorProblem::Differs),
+            Some(_) => None,
+        })
     }
 
     /// Entries matching the filter, newest first.
@@ -305,13 +393,25 @@ impl Store {
                 break;
             }
         }
-        let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+        let head = sqlx::query("SELECT seq, hash, seal FROM audit_head WHERE id = 1")
             .fetch_one(self.pool())
             .await?;
         let head_seq: i64 = head.try_get("seq")?;
         let head_hash: String = head.try_get("hash")?;
+        let seal: Option<String> = head.try_get("seal")?;
         let last_seq = expected_seq - 1;
-        let first_broken = if head_seq > last_seq {
+        let sealed = seal.is_some_and(|s| {
+            renkei_domain::totp::constant_time_eq(
+                s.as_bytes(),
+                head_seal(&key, head_seq, &head_hash).as_bytes(),
+            )
+        });
+        let first_broken = if !sealed {
+            Some(BrokenLink {
+                seq: head_seq,
+                reason: BreakReason::HeadForged,
+            })
+        } else if head_seq > last_seq {
             Some(BrokenLink {
                 seq: last_seq + 1,
                 reason: BreakReason::TailMissing,

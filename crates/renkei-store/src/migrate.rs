@@ -148,6 +148,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "deflated_import_plans",
         sql: include_str!("../migrations/0025_deflated_import_plans.sql"),
     },
+    Migration {
+        version: 26,
+        name: "audit_head_seal",
+        sql: include_str!("../migrations/0026_audit_head_seal.sql"),
+    },
 ];
 
 /// What a migration run did.
@@ -173,7 +178,12 @@ impl Store {
                 .execute(&mut *conn)
                 .await?;
         }
-        let result = self.migrate_locked().await;
+        let mut result = self.migrate_locked().await;
+        if result.is_ok() {
+            if let Err(e) = self.seal_unsealed_audit_head().await {
+                result = Err(e);
+            }
+        }
         if self.backend() == Backend::Postgres {
             sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(ADVISORY_LOCK_KEY)

@@ -2,7 +2,7 @@
 
 use renkei_domain::accounts::UserId;
 use renkei_domain::audit::Outcome;
-use renkei_store::audit::{AuditEvent, AuditFilter, BreakReason};
+use renkei_store::audit::{AnchorProblem, AuditEvent, AuditFilter, BreakReason};
 use renkei_testkit::{both_backends, TestDb};
 
 async fn five_events(db: &TestDb) {
@@ -159,7 +159,98 @@ async fn concurrent_appends_keep_one_chain(db: TestDb) {
     assert_eq!(db.store.verify_audit().await.unwrap().first_broken, None);
 }
 
+async fn head_row(db: &TestDb) -> (i64, String, String) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let row: (i64, String, String) =
+        sqlx::query_as("SELECT seq, hash, seal FROM audit_head WHERE id = 1")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    row
+}
+
+/// M1 of the security probe: the last entries deleted and the head rewound to the last one
+/// kept (`UPDATE audit_head SET seq = …, hash = …`) passed verification. The head is sealed
+/// with the key now, so the rewound head is found.
+async fn a_tail_cut_with_the_head_rewound_is_found(db: TestDb) {
+    five_events(&db).await;
+    assert_eq!(broken_at(&db).await, None);
+    exec(&db, "DELETE FROM audit_log WHERE seq > 2").await;
+    exec(
+        &db,
+        "UPDATE audit_head SET seq = 2, hash = (SELECT hash FROM audit_log WHERE seq = 2) WHERE id = 1",
+    )
+    .await;
+    assert_eq!(broken_at(&db).await, Some((2, BreakReason::HeadForged)));
+    exec(&db, "UPDATE audit_head SET seal = NULL WHERE id = 1").await;
+    assert_eq!(
+        broken_at(&db).await,
+        Some((2, BreakReason::HeadForged)),
+        "an unsealed head is not taken on trust"
+    );
+}
+
+/// Someone who kept an old head row (with its seal) can restore it after cutting the tail; the
+/// chain then verifies on its own, but not against an anchor taken outside the database.
+async fn an_anchor_catches_a_cut_even_with_an_old_sealed_head_restored(db: TestDb) {
+    for n in 1..=2 {
+        db.store
+            .append_audit(&AuditEvent::new(
+                Some(UserId(n)),
+                "login.success",
+                Outcome::Ok,
+                "x",
+                "-",
+            ))
+            .await
+            .unwrap();
+    }
+    let (old_seq, old_hash, old_seal) = head_row(&db).await;
+    five_events_after(&db, 2).await;
+    let anchor = db.store.audit_anchor().await.unwrap();
+    assert_eq!(anchor.seq, 7);
+    assert_eq!(db.store.check_audit_anchor(&anchor).await.unwrap(), None);
+    exec(&db, "DELETE FROM audit_log WHERE seq > 2").await;
+    exec(
+        &db,
+        &format!("UPDATE audit_head SET seq = {old_seq}, hash = '{old_hash}', seal = '{old_seal}' WHERE id = 1"),
+    )
+    .await;
+    assert_eq!(broken_at(&db).await, None, "the chain alone cannot tell");
+    assert_eq!(
+        db.store.check_audit_anchor(&anchor).await.unwrap(),
+        Some(AnchorProblem::Shorter)
+    );
+    let mut forged = anchor.clone();
+    forged.seq = 2;
+    assert_eq!(
+        db.store.check_audit_anchor(&forged).await.unwrap(),
+        Some(AnchorProblem::NotSigned)
+    );
+}
+
+async fn five_events_after(db: &TestDb, before: i64) {
+    for n in 1..=5 {
+        let seq = db
+            .store
+            .append_audit(&AuditEvent::new(
+                Some(UserId(n)),
+                "careteam.read",
+                Outcome::Ok,
+                "patient:1",
+                "-",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(seq, before + n);
+    }
+}
+
 both_backends!(
+    a_tail_cut_with_the_head_rewound_is_found,
+    an_anchor_catches_a_cut_even_with_an_old_sealed_head_restored,
     an_intact_chain_verifies_and_filters_work,
     an_edited_entry_is_found,
     a_deleted_entry_is_found,

@@ -714,6 +714,20 @@ async fn a_coordinator_picks_the_targets_by_hand(db: TestDb) {
         .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(refused.body.contains("1件以上選んでください"));
+    // Only an institution of another area ticked (L6 of the security probe: a 500 before).
+    let mut outside = conditions("create");
+    outside.push(("picking", "1".into()));
+    outside.push(("institution", other_area.to_string()));
+    let refused = coordinator
+        .post("/hub/safety/new", "/hub/safety", outside)
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("1件以上選んでください"));
 }
 
 async fn an_institution_keeps_its_baseline_and_the_hub_sees_it(db: TestDb) {

@@ -657,7 +657,30 @@ async fn signed_in_pages_and_downloads_are_not_cached(db: TestDb) {
     }
 }
 
+/// L6: a FHIR search with a thousand repeats of one parameter was a 500 (SQLite's expression
+/// too deep); it is refused with an OperationOutcome.
+async fn a_flood_of_search_parameters_is_refused_not_a_server_error(db: TestDb) {
+    let w = world(&db).await;
+    let query: Vec<String> = (0..1000).map(|n| format!("name=a{n}")).collect();
+    let mut anonymous = Browser::new(&w.app);
+    let r = anonymous
+        .get(&format!("/fhir/Organization?{}", query.join("&")))
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        &r.body[..r.body.len().min(300)]
+    );
+    assert!(r.body.contains("OperationOutcome") && r.body.contains("50"));
+    let r = anonymous
+        .get("/fhir/Organization?name=a&address-city=%E5%85%AB%E5%B0%BE%E5%B8%82")
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "an ordinary search still works");
+}
+
 both_backends!(
+    a_flood_of_search_parameters_is_refused_not_a_server_error,
     reading_the_patient_list_is_audited,
     signed_in_pages_and_downloads_are_not_cached,
     a_password_alone_cannot_rebind_the_second_factor,

@@ -206,18 +206,137 @@ async fn list_users(store: &Store) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `renkei audit verify`.
-pub async fn verify_audit(config: Config) -> Result<(), Failure> {
+/// Appends `anchor` as one line to the anchor file `path` (created readable by its owner only).
+pub(crate) fn append_anchor(
+    path: &std::path::Path,
+    anchor: &renkei_domain::audit::Anchor,
+) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    writeln!(file, "{}", anchor.to_line())?;
+    file.sync_all()
+}
+
+/// `renkei audit anchor --out FILE`.
+pub async fn write_audit_anchor(config: Config, out: &std::path::Path) -> Result<(), Failure> {
+    let OpenedDatabase { store, target } = open_database(&config).await?;
+    let result = store.audit_anchor().await;
+    store.close().await;
+    let anchor = result.map_err(|e| Failure::database(&target, &e))?;
+    append_anchor(out, &anchor).map_err(|e| {
+        Failure::new(
+            2,
+            format!("アンカーファイル {} に書けません: {e}", out.display()),
+            format!("cannot write the anchor file {}: {e}", out.display()),
+        )
+    })?;
+    println!(
+        "監査ログの先頭（記録 {}）を {} に書きました / wrote the audit head (entry {}) to {}",
+        anchor.seq,
+        out.display(),
+        anchor.seq,
+        out.display()
+    );
+    Ok(())
+}
+
+/// The anchors of an anchor file, or why it cannot be used.
+fn read_anchors(path: &std::path::Path) -> Result<Vec<renkei_domain::audit::Anchor>, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::new(
+            2,
+            format!("アンカーファイル {} を読めません: {e}", path.display()),
+            format!("cannot read the anchor file {}: {e}", path.display()),
+        )
+    })?;
+    let anchors: Vec<_> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(renkei_domain::audit::Anchor::parse)
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            Failure::new(
+                1,
+                format!(
+                    "アンカーファイル {} に読めない行があります（改変されています）",
+                    path.display()
+                ),
+                format!(
+                    "the anchor file {} has a line that is not an anchor (altered)",
+                    path.display()
+                ),
+            )
+        })?;
+    if anchors.is_empty() {
+        return Err(Failure::new(
+            2,
+            format!("アンカーファイル {} にアンカーがありません", path.display()),
+            format!("the anchor file {} holds no anchor", path.display()),
+        ));
+    }
+    Ok(anchors)
+}
+
+/// `renkei audit verify [--anchor FILE]`.
+pub async fn verify_audit(
+    config: Config,
+    anchor_file: Option<std::path::PathBuf>,
+) -> Result<(), Failure> {
+    let anchors = anchor_file.as_deref().map(read_anchors).transpose()?;
     let OpenedDatabase { store, target } = open_database(&config).await?;
     let result = store
         .verify_audit()
         .await
         .map_err(|e| Failure::database(&target, &e));
+    let mut anchor_problem = None;
+    if let (Ok(v), Some(anchors)) = (&result, &anchors) {
+        if v.first_broken.is_none() {
+            for anchor in anchors {
+                match store.check_audit_anchor(anchor).await {
+                    Ok(None) => {}
+                    Ok(Some(problem)) => {
+                        anchor_problem = Some((anchor.seq, problem));
+                        break;
+                    }
+                    Err(e) => {
+                        store.close().await;
+                        return Err(Failure::database(&target, &e));
+                    }
+                }
+            }
+        }
+    }
     store.close().await;
     let verification = result?;
+    if let Some((seq, problem)) = anchor_problem {
+        return Err(Failure::new(
+            1,
+            format!(
+                "監査ログがアンカー（記録 {seq}）と一致しません: {}",
+                problem.describe()
+            ),
+            format!(
+                "the audit log does not match the anchor (entry {seq}): {}",
+                problem.describe()
+            ),
+        ));
+    }
     match verification.first_broken {
         None => {
             println!("監査ログは改ざんされていません（{} 件を確認） / audit log intact ({} entries checked)", verification.checked, verification.checked);
+            if let Some(anchors) = &anchors {
+                println!(
+                    "アンカー {} 件と一致しました（最新: 記録 {}） / matches {} anchors (newest: entry {})",
+                    anchors.len(),
+                    anchors.iter().map(|a| a.seq).max().unwrap_or(0),
+                    anchors.len(),
+                    anchors.iter().map(|a| a.seq).max().unwrap_or(0)
+                );
+            }
             Ok(())
         }
         Some(broken) => Err(Failure::new(

@@ -31,6 +31,19 @@ enum Command {
         /// Load the demo data (fictional institutions of the 中河内 region) into an empty database.
         #[arg(long, env = "RENKEI_DEMO")]
         demo: bool,
+        /// Append the audit chain's signed head to this file every --audit-anchor-minutes
+        /// (keep it on other storage, e.g. a mounted share); `renkei audit verify --anchor`
+        /// checks the log against it [default: none].
+        #[arg(long, env = "RENKEI_AUDIT_ANCHOR", value_name = "FILE")]
+        audit_anchor: Option<std::path::PathBuf>,
+        /// Minutes between two anchors [default: 10].
+        #[arg(
+            long,
+            env = "RENKEI_AUDIT_ANCHOR_MINUTES",
+            value_name = "MINUTES",
+            default_value_t = 10
+        )]
+        audit_anchor_minutes: u64,
     },
     /// Apply pending database migrations and report the schema version.
     Migrate,
@@ -230,7 +243,22 @@ enum SafetyCommand {
 #[derive(Debug, Subcommand)]
 enum AuditCommand {
     /// Verify the hash chain; reports the first broken link and exits 1 if there is one.
-    Verify,
+    ///
+    /// With --anchor, the log must also still hold every entry the anchor file names, with the
+    /// same hash: a log cut at the end, or rewritten, fails even when its head was restored.
+    Verify {
+        /// An anchor file written by `renkei audit anchor` or `serve --audit-anchor`.
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<std::path::PathBuf>,
+    },
+    /// Append the chain's head, signed with the audit key, to an anchor file kept outside the
+    /// database. Run it from cron and keep the file on another machine; `audit verify
+    /// --anchor FILE` then finds entries cut from the end of the log.
+    Anchor {
+        /// The anchor file (created if missing; one line is appended).
+        #[arg(long, value_name = "FILE")]
+        out: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -267,9 +295,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
     let config = Config::load(&cli.config)?;
     crate::serve::init_logging(&config.log);
     match cli.command {
-        Command::Serve { demo } => {
+        Command::Serve {
+            demo,
+            audit_anchor,
+            audit_anchor_minutes,
+        } => {
             let demo = demo || config.demo;
-            crate::serve::serve(config, demo).await
+            let anchor = audit_anchor.map(|file| crate::serve::AnchorSettings {
+                file,
+                every: std::time::Duration::from_secs(audit_anchor_minutes.max(1) * 60),
+            });
+            crate::serve::serve(config, demo, anchor).await
         }
         Command::Migrate => migrate(config).await,
         Command::Backup { out } => crate::backup::backup(config, out).await,
@@ -277,7 +313,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Demo { code: Some(email) } => demo_code(&email),
         Command::Demo { code: None } => demo(config).await,
         Command::Admin(command) => crate::admin::run(config, command_into(command)).await,
-        Command::Audit(AuditCommand::Verify) => crate::admin::verify_audit(config).await,
+        Command::Audit(AuditCommand::Verify { anchor }) => {
+            crate::admin::verify_audit(config, anchor).await
+        }
+        Command::Audit(AuditCommand::Anchor { out }) => {
+            crate::admin::write_audit_anchor(config, &out).await
+        }
         Command::Towns(command) => towns(config, command).await,
         Command::Import {
             file,

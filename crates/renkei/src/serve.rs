@@ -21,8 +21,21 @@ pub fn init_logging(filter: &str) {
         .try_init();
 }
 
-/// Runs the server until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
+/// Where and how often the server writes audit anchors (`serve --audit-anchor`).
+#[derive(Debug, Clone)]
+pub struct AnchorSettings {
+    /// The anchor file.
+    pub file: std::path::PathBuf,
+    /// Time between two anchors.
+    pub every: std::time::Duration,
+}
+
+/// Runs the server until Ctrl-C or SIGTERM (writing audit anchors when `anchor` is given).
+pub async fn serve(
+    config: Config,
+    demo: bool,
+    anchor: Option<AnchorSettings>,
+) -> Result<(), Failure> {
     let addr: SocketAddr = config
         .listen
         .parse()
@@ -74,6 +87,9 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     spawn_mail_retries(store.clone(), mailer);
     spawn_index_refresh(state.clone());
     spawn_scheduled_reminders(state.clone());
+    if let Some(anchor) = anchor {
+        spawn_audit_anchors(store.clone(), anchor);
+    }
     // SQLite's log is copied into the database in the background, not by a request's commit.
     state
         .store
@@ -104,6 +120,25 @@ pub async fn serve(config: Config, demo: bool) -> Result<(), Failure> {
     drop(serving);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Appends the audit chain's signed head to the anchor file at start and then periodically; a
+/// failure is logged (an operator watches for it) and tried again next time.
+fn spawn_audit_anchors(store: renkei_store::Store, settings: AnchorSettings) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(settings.every);
+        loop {
+            ticks.tick().await;
+            match store.audit_anchor().await {
+                Ok(anchor) => {
+                    if let Err(e) = crate::admin::append_anchor(&settings.file, &anchor) {
+                        tracing::error!(error = %e, "could not write the audit anchor file");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "could not read the audit head"),
+            }
+        }
+    });
 }
 
 /// Retries undelivered mail every minute while the server runs.

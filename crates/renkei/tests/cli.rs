@@ -414,6 +414,98 @@ fn the_admin_commands_manage_users_and_verify_the_audit_log() {
     );
 }
 
+/// Runs SQL on the SQLite database of a data directory, as an insider with the file would.
+fn tamper(dir: &Path, sql: &str) {
+    let url = format!(
+        "sqlite://{}",
+        dir.join("renkei-data").join("renkei.db").display()
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        sqlx::any::install_default_drivers();
+        let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&pool).await.unwrap();
+        pool.close().await;
+    });
+}
+
+/// M1 of the security probe: entries cut from the end of the audit log with the head rewound
+/// passed `renkei audit verify`. The head is sealed with the key now, and an anchor file kept
+/// outside the database catches a cut even when an old sealed head is put back.
+#[test]
+fn an_audit_log_cut_at_the_end_fails_verification_and_the_anchor() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        renkei()
+            .current_dir(dir.path())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let text = |o: &Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    for n in 0..3 {
+        let email = format!("staff{n}@example.jp");
+        let created = run(&[
+            "admin",
+            "create-user",
+            "--email",
+            &email,
+            "--name",
+            "八尾 花子",
+            "--role",
+            "system_admin",
+            "--organisation",
+            "運用",
+        ]);
+        assert!(created.status.success(), "{}", text(&created));
+    }
+    let anchors = dir.path().join("anchors.txt");
+    let anchored = run(&["audit", "anchor", "--out", anchors.to_str().unwrap()]);
+    assert!(anchored.status.success(), "{}", text(&anchored));
+    assert_eq!(
+        std::fs::read_to_string(&anchors).unwrap().lines().count(),
+        1
+    );
+    let verified = run(&["audit", "verify", "--anchor", anchors.to_str().unwrap()]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(
+        text(&verified).contains("アンカー 1 件と一致"),
+        "{}",
+        text(&verified)
+    );
+    // An altered anchor (moved back to an earlier entry) is refused.
+    let altered = dir.path().join("altered.txt");
+    let line = std::fs::read_to_string(&anchors).unwrap();
+    std::fs::write(&altered, line.replacen("seq=", "seq=1", 1)).unwrap();
+    let refused = run(&["audit", "verify", "--anchor", altered.to_str().unwrap()]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    assert!(
+        text(&refused).contains("署名されていません"),
+        "{}",
+        text(&refused)
+    );
+
+    // The probe's reproduction: the last entries deleted, the head rewound.
+    tamper(
+        dir.path(),
+        "DELETE FROM audit_log WHERE seq > 1; UPDATE audit_head SET seq = 1, hash = (SELECT hash FROM audit_log WHERE seq = 1) WHERE id = 1;",
+    );
+    let plain = run(&["audit", "verify"]);
+    assert_eq!(plain.status.code(), Some(1), "{}", text(&plain));
+    assert!(text(&plain).contains("封印"), "{}", text(&plain));
+    let with_anchor = run(&["audit", "verify", "--anchor", anchors.to_str().unwrap()]);
+    assert_eq!(with_anchor.status.code(), Some(1), "{}", text(&with_anchor));
+}
+
 #[test]
 fn the_directory_exports_as_csv_and_geojson() {
     let dir = tempfile::tempdir().unwrap();

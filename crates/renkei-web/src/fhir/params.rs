@@ -11,6 +11,9 @@ use renkei_store::records::{RecordQuery, TextField, TextFilter, TextMatch, TimeB
 
 /// Most comma-separated values in one parameter.
 pub const MAX_VALUES: usize = 20;
+/// Parameters a search may carry (a thousand repeats of one made SQLite's expression too deep
+/// for it: a 500, L6 of the security probe).
+pub const MAX_PARAMETERS: usize = 50;
 /// Default page size.
 pub const DEFAULT_COUNT: usize = 50;
 /// Largest page size.
@@ -63,6 +66,11 @@ pub fn parse(
         used: Vec::new(),
         cursor: None,
     };
+    if pairs.len() > MAX_PARAMETERS {
+        return Err(Problem::invalid(&format!(
+            "検索パラメータは {MAX_PARAMETERS} 個までです / at most {MAX_PARAMETERS} search parameters"
+        )));
+    }
     for (raw_name, value) in pairs {
         let (name, modifier) = match raw_name.split_once(':') {
             Some((n, m)) => (n, Some(m)),

@@ -250,10 +250,7 @@ pub async fn register(
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     let message = match outcome {
-        Registered::Taken(_) => None,
-        Registered::Already => Some(
-            "このメールアドレスでは、すでに登録されています。登録したときの確認メールをご覧ください（取り消しもそこからできます）",
-        ),
+        Registered::Taken(_) | Registered::Already => None,
         Registered::Full => Some("申し訳ありません。定員に達したため、受付を終了しました"),
         Registered::Closed => Some("この催しの受付は終了しました"),
     };
@@ -262,20 +259,43 @@ pub async fn register(
     }
     let base = app.config.public_url.trim_end_matches('/');
     let v = view(Lang::Ja, &e, now_jst(&app));
-    let mail = format!(
-        "{} 様\n\n次の催しへの参加を受け付けました。\n\n{}\n日時：{}\n場所：{}{}\n主催：{}\n\n参加できなくなったときは、次のページから取り消してください。\n{base}/events/registration/{token}\n\nこのメールに心当たりがないときは、取り消しのページから取り消すか、このメールを破棄してください。\n",
-        r.name,
+    let place = format!(
+        "{}\n日時：{}\n場所：{}{}\n主催：{}",
         e.event.title,
         v.when,
         e.event.place,
-        if e.event.online { "（オンライン）" } else { "" },
+        if e.event.online {
+            "（オンライン）"
+        } else {
+            ""
+        },
         e.event.organiser,
     );
+    // An address already registered gets the same page as a new one (the page must not tell
+    // a stranger who signed up for, say, a dementia-care lecture: L9 of the security probe);
+    // the mail tells its owner.
+    let mail = if matches!(outcome, Registered::Already) {
+        format!(
+            "{} 様\n\n次の催しには、このメールアドレスですでに参加登録をいただいています。新しい登録はしていません。\n\n{place}\n\n取り消しは、最初に登録したときの確認メールのリンクからできます。このメールに心当たりがないときは、破棄してください。\n",
+            r.name,
+        )
+    } else {
+        format!(
+            "{} 様\n\n次の催しへの参加を受け付けました。\n\n{place}\n\n参加できなくなったときは、次のページから取り消してください。\n{base}/events/registration/{token}\n\nこのメールに心当たりがないときは、取り消しのページから取り消すか、このメールを破棄してください。\n",
+            r.name,
+        )
+    };
+    // The registered address, as the registration keys it (full-width letters and case folded).
+    let to = if matches!(outcome, Registered::Already) {
+        renkei_domain::events::email_key(&r.email)
+    } else {
+        r.email.clone()
+    };
     if let Err(err) = app
         .mailer
         .send(
             &app.store,
-            &r.email,
+            &to,
             &format!("【参加受付】{}", e.event.title),
             &mail,
         )

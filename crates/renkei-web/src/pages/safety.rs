@@ -726,6 +726,11 @@ pub async fn create(
     } else {
         reachable.iter().map(|r| r.id).collect()
     };
+    if ids.is_empty() {
+        // Only institutions outside the coordinator's reach were posted (L6 of the security
+        // probe: this was a 500): say so, as for an empty tick list.
+        return again(page, t.get("safety.err_none_ticked"));
+    }
     let check = NewCheck {
         targeting: Targeting {
             institutions: if picking { ids.clone() } else { Vec::new() },
