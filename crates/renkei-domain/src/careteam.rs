@@ -459,9 +459,15 @@ pub fn check_attachment(file_name: &str, bytes: &[u8]) -> Result<AttachmentType,
             bytes.len() as f64 / 1_048_576.0
         ));
     }
-    sniff(bytes).ok_or_else(|| {
+    let kind = sniff(bytes).ok_or_else(|| {
         format!("「{file_name}」は写真（JPEG・PNG）かPDFではありません。名前ではなく中身で確かめています")
-    })
+    })?;
+    if let Some(why) = crate::files::active_content(bytes) {
+        return Err(format!(
+            "「{file_name}」は受け付けられません: {why}。写真は撮り直すか、PDF は印刷機能で PDF に保存し直してから添付してください"
+        ));
+    }
+    Ok(kind)
 }
 
 /// What a physician records after a home visit so that the team can see it — the items the

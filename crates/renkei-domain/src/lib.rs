@@ -32,6 +32,7 @@ pub mod conference;
 pub mod consultation;
 pub mod demo;
 pub mod events;
+pub mod files;
 pub mod fiscal_year;
 pub mod holidays;
 pub mod import;

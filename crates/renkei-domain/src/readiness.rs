@@ -178,6 +178,11 @@ pub fn check_bcp_document(bytes: &[u8]) -> Result<(), String> {
     if !ends_like_pdf(bytes) {
         return Err("PDF ファイルが途中で切れています。もう一度保存してから選んでください".into());
     }
+    if let Some(why) = crate::files::active_content(bytes) {
+        return Err(format!(
+            "この PDF は受け付けられません: {why}。印刷機能で PDF に保存し直してから選んでください"
+        ));
+    }
     Ok(())
 }
 
@@ -188,23 +193,10 @@ pub fn ends_like_pdf(bytes: &[u8]) -> bool {
     tail.windows(5).any(|w| w == b"%%EOF")
 }
 
-/// A file name safe to show and to offer for download: the last path component, control
-/// characters and quotes removed, at most 100 characters, ending in `.pdf`.
+/// A file name safe to show and to offer for download, ending in `.pdf` (see
+/// [`crate::files::download_name`]).
 pub fn bcp_file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let mut clean: String = base
-        .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\'' | ';'))
-        .take(100)
-        .collect();
-    clean = clean.trim().to_owned();
-    if clean.is_empty() {
-        clean = "BCP".into();
-    }
-    if !clean.to_lowercase().ends_with(".pdf") {
-        clean.push_str(".pdf");
-    }
-    clean
+    crate::files::download_name(name, "pdf", "BCP")
 }
 
 #[cfg(test)]
@@ -229,7 +221,7 @@ mod tests {
     fn bcp_file_names_are_made_safe() {
         assert_eq!(bcp_file_name("C:\\Users\\a\\BCP 2026.pdf"), "BCP 2026.pdf");
         assert_eq!(bcp_file_name("../../etc/passwd"), "passwd.pdf");
-        assert_eq!(bcp_file_name("a\"b;\r\n.PDF"), "ab.PDF");
+        assert_eq!(bcp_file_name("a\"b;\r\n.PDF"), "ab.pdf");
         assert_eq!(bcp_file_name(""), "BCP.pdf");
     }
 

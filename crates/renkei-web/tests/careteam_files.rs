@@ -293,6 +293,60 @@ async fn files_are_sealed_checked_by_content_and_only_for_the_team(db: TestDb) {
     }
     raw.close().await.unwrap();
 
+    // L3 of the security probe: a file is offered under the name of what it really is (a PDF
+    // named 「検査結果.html」 downloads as 「検査結果.pdf」), and a file carrying a page or a
+    // script, a PDF that runs JavaScript, or a PNG with something after its end is refused.
+    let named = nurse
+        .multipart(
+            &url,
+            &format!("{url}/posts"),
+            vec![("body", "検査結果".into())],
+            vec![("file", "検査結果.html", PDF)],
+        )
+        .await;
+    assert_eq!(named.status, StatusCode::SEE_OTHER, "{}", named.body);
+    let newest = doc
+        .get(&url)
+        .await
+        .body
+        .split("href=\"")
+        .filter_map(|s| s.split('"').next())
+        .filter(|h| h.starts_with(&format!("{url}/files/")))
+        .max_by_key(|h| h.rsplit('/').next().unwrap().parse::<i64>().unwrap_or(0))
+        .unwrap()
+        .to_owned();
+    let (_, headers, _) = doc.get_bytes(&newest).await;
+    let disposition = headers["content-disposition"].to_str().unwrap().to_owned();
+    assert!(
+        disposition.ends_with(".pdf") && !disposition.contains("html"),
+        "{disposition}"
+    );
+    let mut png_with_zip = PNG.to_vec();
+    png_with_zip.extend_from_slice(b"PK\x03\x04 a zip after the image");
+    for (name, bytes) in [
+        (
+            "検査結果.pdf",
+            b"%PDF-1.4\n<html><body><script>alert(1)</script></body></html>\n%%EOF\n".to_vec(),
+        ),
+        (
+            "紹介状.pdf",
+            b"%PDF-1.7\n1 0 obj << /OpenAction << /S /JavaScript /JS (app.alert(1)) >> >> endobj\n%%EOF\n"
+                .to_vec(),
+        ),
+        ("IMG_0003.png", png_with_zip),
+    ] {
+        let refused = nurse
+            .multipart(
+                &url,
+                &format!("{url}/posts"),
+                vec![("body", "添付".into())],
+                vec![("file", name, &bytes)],
+            )
+            .await;
+        assert!(refused.status.is_client_error(), "{name}: {}", refused.status);
+        assert!(refused.body.contains("受け付けられません"), "{name}: {}", refused.body);
+    }
+
     // A stranger, a guessed number, another patient's file: the same 404, on record.
     let mut stranger = w.login("stranger@files.example.jp").await;
     assert_eq!(stranger.get_bytes(&photo).await.0, StatusCode::NOT_FOUND);
@@ -367,8 +421,8 @@ async fn files_are_sealed_checked_by_content_and_only_for_the_team(db: TestDb) {
         .await;
     assert_eq!(cut.status, StatusCode::PAYLOAD_TOO_LARGE);
     assert!(count_audit(&w, "request.too_large").await >= 1);
-    // Nothing of the refused posts was kept.
-    assert_eq!(w.store.posts(id, None, "", 50).await.unwrap().len(), 1);
+    // Nothing of the refused posts was kept (the photo's post and the test result's remain).
+    assert_eq!(w.store.posts(id, None, "", 50).await.unwrap().len(), 2);
 
     // The nurse is removed: her old session opens the photo no more.
     let member = w

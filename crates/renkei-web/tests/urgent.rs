@@ -380,8 +380,28 @@ async fn a_respite_request_goes_ring_by_ring_and_the_first_acceptance_wins(db: T
             .status,
         StatusCode::FORBIDDEN
     );
+    assert!(coordinator
+        .get(&url)
+        .await
+        .body
+        .contains("ALS、人工呼吸器なし"));
+    // The prefecture (a role that may sign in without a second factor) reads the request but
+    // not its case text, which is patient data (L8 of the security probe).
     let mut prefecture = w.login(&email_of(AccountRole::PrefectureViewer)).await;
-    assert_eq!(prefecture.get(&url).await.status, StatusCode::OK);
+    for page in [url.as_str(), "/hub/urgent"] {
+        let seen = prefecture.get(page).await;
+        assert_eq!(seen.status, StatusCode::OK, "{page}");
+        assert!(
+            !seen.body.contains("ALS") && !seen.body.contains("喀痰吸引"),
+            "{page}: {}",
+            seen.body
+        );
+    }
+    assert!(prefecture
+        .get(&url)
+        .await
+        .body
+        .contains("二要素認証でログインした利用者にだけ表示されます"));
     let mut stranger = w.login(&email_of(AccountRole::InstitutionStaff)).await;
     assert_eq!(stranger.get(&url).await.status, StatusCode::NOT_FOUND);
     assert_eq!(

@@ -79,7 +79,24 @@ pub struct RequestView {
     next_ring: String,
 }
 
-fn request_view(lang: Lang, r: &RequestRow) -> RequestView {
+/// Whether the viewer may read a request's case text (condition and needs). It is patient
+/// data however it is screened, so only users who signed in with a second factor read it; the
+/// prefecture's password-only role sees the request's kind, status and times (L8 of the
+/// security probe).
+fn case_visible(ctx: &Ctx) -> bool {
+    ctx.viewer.signed_in().is_some_and(|u| u.totp_enabled)
+}
+
+/// What stands in for the case text a viewer may not read.
+fn withheld(lang: Lang) -> String {
+    lang.pick(
+        "（病状は二要素認証でログインした利用者にだけ表示されます）",
+        "(shown only to users signed in with a second factor)",
+    )
+    .to_owned()
+}
+
+fn request_view(lang: Lang, r: &RequestRow, case_visible: bool) -> RequestView {
     let s = &r.summary;
     let next_ring = match (r.status, r.escalate_minutes.filter(|_| !r.chosen)) {
         (RequestStatus::Open, Some(m)) if r.current_ring < r.rings_total => {
@@ -113,8 +130,16 @@ fn request_view(lang: Lang, r: &RequestRow) -> RequestView {
             pick(lang, s.age_band, AgeBand::label_ja, AgeBand::label_en),
             pick(lang, s.sex, Sex::label_ja, Sex::label_en)
         ),
-        condition: s.condition.clone(),
-        needs: s.needs.clone(),
+        condition: if case_visible {
+            s.condition.clone()
+        } else {
+            withheld(lang)
+        },
+        needs: if case_visible {
+            s.needs.clone()
+        } else {
+            String::new()
+        },
         needed: s
             .needed
             .iter()
@@ -448,7 +473,7 @@ async fn request_live(app: &AppState, ctx: &Ctx, id: i64) -> Result<RequestLive,
             views
         },
         events: events.iter().map(|e| event_view(lang, e)).collect(),
-        r: request_view(lang, &request),
+        r: request_view(lang, &request, case_visible(ctx)),
         lang_query: lang_query(ctx),
     })
 }
@@ -862,7 +887,7 @@ async fn inbox_live(
             ReceivedView {
                 waiting: x.request.status == RequestStatus::Open && x.mine.answer.is_none(),
                 mine_accepted: x.mine.answer == Some(RecipientAnswer::Accepted),
-                r: request_view(lang, &x.request),
+                r: request_view(lang, &x.request, case_visible(ctx)),
                 distance: mine.distance,
                 answer: mine.answer,
             }
@@ -872,7 +897,10 @@ async fn inbox_live(
         t: crate::i18n::catalog(lang),
         waiting,
         received: done,
-        sent: sent.iter().map(|r| request_view(lang, r)).collect(),
+        sent: sent
+            .iter()
+            .map(|r| request_view(lang, r, case_visible(ctx)))
+            .collect(),
     })
 }
 
@@ -1461,7 +1489,11 @@ pub async fn hub(
         )
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let views: Vec<RequestView> = requests.iter().map(|r| request_view(lang, r)).collect();
+    let visible = case_visible(&ctx);
+    let views: Vec<RequestView> = requests
+        .iter()
+        .map(|r| request_view(lang, r, visible))
+        .collect();
     let (waiting, requests): (Vec<RequestView>, Vec<RequestView>) = views
         .into_iter()
         .partition(|v| v.status_code == RequestStatus::Open.code());

@@ -47,7 +47,12 @@ pub async fn file(
                 header::CONTENT_DISPOSITION,
                 format!(
                     "{disposition}; filename=\"file-{file}.{extension}\"; filename*=UTF-8''{}",
-                    crate::chrome::encode_path(&meta.file_name).replace('/', "%2F")
+                    crate::chrome::encode_path(&renkei_domain::files::download_name(
+                        &meta.file_name,
+                        extension,
+                        &format!("file-{file}")
+                    ))
+                    .replace('/', "%2F")
                 ),
             ),
             // `nosniff` and the CSP come from the security layer, as for every response.
