@@ -422,6 +422,26 @@ impl AttachmentType {
     }
 }
 
+/// The fewest characters of a break-glass reason: a sentence that says what happened, not
+/// 「あああ」.
+pub const MIN_GLASS_REASON_CHARS: usize = 10;
+
+/// Checks the reason a coordinator gives for opening a patient's record in an emergency: at
+/// least [`MIN_GLASS_REASON_CHARS`] characters, not one character repeated.
+pub fn check_glass_reason(reason: &str) -> Result<(), String> {
+    let reason = reason.trim();
+    let chars: Vec<char> = reason.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut distinct = chars.clone();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if chars.len() < MIN_GLASS_REASON_CHARS || distinct.len() < 4 {
+        return Err(format!(
+            "緊急に閲覧する理由を、何が起きているか分かる文で書いてください（{MIN_GLASS_REASON_CHARS}文字以上。例：夜間に意識レベル低下、家族から相談。主治医に連絡つかず）。あとで他の人が確認します"
+        ));
+    }
+    Ok(())
+}
+
 /// The largest attachment, bytes.
 pub const MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 
@@ -723,6 +743,13 @@ mod tests {
         );
         // The start of a JPEG and nothing of its end.
         assert_eq!(sniff(&[0xFF, 0xD8, 0xFF, 0xD9]), None);
+    }
+
+    #[test]
+    fn a_break_glass_reason_is_a_sentence() {
+        assert!(check_glass_reason("aaaa").is_err());
+        assert!(check_glass_reason("ああああああああああああ").is_err());
+        assert!(check_glass_reason("夜間に意識レベル低下、家族から相談").is_ok());
     }
 
     #[test]

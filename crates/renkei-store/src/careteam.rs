@@ -888,13 +888,13 @@ impl Store {
     pub async fn break_glass_to_review(
         &self,
         areas: &[String],
-    ) -> Result<Vec<(i64, i64, String, String, String)>, StoreError> {
+    ) -> Result<Vec<(i64, i64, String, String, String, i64)>, StoreError> {
         if areas.is_empty() {
             return Ok(Vec::new());
         }
         let marks: Vec<String> = (1..=areas.len()).map(|n| format!("${n}")).collect();
         let sql = format!(
-            "SELECT b.id, b.patient_id, u.display_name, b.reason, b.opened_at FROM break_glass b
+            "SELECT b.id, b.patient_id, u.display_name, b.reason, b.opened_at, b.user_id FROM break_glass b
              JOIN users u ON u.id = b.user_id JOIN patients p ON p.id = b.patient_id
              WHERE b.reviewed_at IS NULL AND p.area_code IN ({}) ORDER BY b.id",
             marks.join(", ")
@@ -911,6 +911,7 @@ impl Store {
                     r.try_get("display_name")?,
                     r.try_get("reason")?,
                     r.try_get("opened_at")?,
+                    r.try_get("user_id")?,
                 ))
             })
             .collect::<Result<_, sqlx::Error>>()
@@ -949,7 +950,8 @@ impl Store {
     }
 
     /// A coordinator of the patient's area marks an emergency access as reviewed; false when
-    /// there is no such access in `areas` still to review.
+    /// there is no such access in `areas` still to review, or `by` opened it (a review is
+    /// someone else's).
     pub async fn review_break_glass(
         &self,
         id: i64,
@@ -963,7 +965,7 @@ impl Store {
         let marks: Vec<String> = (4..areas.len() + 4).map(|n| format!("${n}")).collect();
         let sql = format!(
             "UPDATE break_glass SET reviewed_at = $1, reviewed_by = $2
-             WHERE id = $3 AND reviewed_at IS NULL
+             WHERE id = $3 AND reviewed_at IS NULL AND user_id <> $2
                AND patient_id IN (SELECT id FROM patients WHERE area_code IN ({}))",
             marks.join(", ")
         );

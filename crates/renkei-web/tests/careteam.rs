@@ -348,14 +348,71 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
         !wrong_birthday.body.contains("glass-results"),
         "name alone finds nobody"
     );
+    // M2 of the security probe: opening by id alone with 「aaaa」 worked. Now the patient must
+    // be the one found by name and date of birth, the reason a sentence, and an id that does
+    // not match, an unknown id and a short reason all answer the same "not found".
+    let glass_form = |reason: &str, name: &str, born: &str| {
+        vec![
+            ("reason", reason.to_owned()),
+            ("name", name.to_owned()),
+            ("born", born.to_owned()),
+        ]
+    };
+    for (target, fields) in [
+        (url.clone(), glass_form("aaaa", "", "")),
+        (
+            url.clone(),
+            glass_form("地震で安否と電源の確認が必要", "", ""),
+        ),
+        (url.clone(), glass_form("aaaa", "河内", "1938-04-02")),
+        (
+            url.clone(),
+            glass_form("地震で安否と電源の確認が必要", "河内", "1938-04-03"),
+        ),
+        (
+            "/patients/999999".to_owned(),
+            glass_form("地震で安否と電源の確認が必要", "河内", "1938-04-02"),
+        ),
+    ] {
+        let refused = coordinator
+            .post("/hub/patients", &format!("{target}/break-glass"), fields)
+            .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{target}");
+    }
+    assert_eq!(coordinator.get(&url).await.status, StatusCode::NOT_FOUND);
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE institutions SET contact_email = 'clinic@ct.example.jp' WHERE id = $1")
+        .bind(clinic.id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
     let opened = coordinator
         .post(
             "/hub/patients",
             &format!("{url}/break-glass"),
-            vec![("reason", "地震で安否と電源の確認が必要".into())],
+            glass_form("地震で安否と電源の確認が必要", "河内", "1938-04-02"),
         )
         .await;
     assert_eq!(opened.status, StatusCode::SEE_OTHER);
+    let notice = w
+        .store
+        .recent_mails(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|m| m.to_address == "clinic@ct.example.jp")
+        .expect("the registering institution is told at once");
+    assert!(
+        notice.body.contains("緊急に閲覧") && notice.body.contains("地震で安否と電源の確認が必要"),
+        "{}",
+        notice.body
+    );
+    assert!(
+        !notice.body.contains("河内"),
+        "the mail does not name the patient"
+    );
     let glass = coordinator.get(&url).await;
     assert_eq!(glass.status, StatusCode::OK);
     assert!(glass.body.contains("data-testid=\"break-glass-banner\""));
@@ -368,14 +425,61 @@ async fn only_the_team_sees_a_patient_and_every_read_is_audited(db: TestDb) {
         .await
         .body
         .contains("地震で安否と電源の確認が必要"));
-    // A coordinator marks it reviewed; it leaves the list.
+    // Another coordinator of the area marks it reviewed (never the one who opened it); it
+    // leaves the list.
     let review = w
         .store
         .break_glass_to_review(&["yao".to_owned()])
         .await
         .unwrap();
     assert_eq!(review.len(), 1);
-    let reviewed = coordinator
+    let own = coordinator
+        .post(
+            "/hub/patients",
+            &format!("/hub/patients/review/{}", review[0].0),
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        own.status,
+        StatusCode::NOT_FOUND,
+        "no review of one's own access"
+    );
+    assert!(coordinator
+        .get("/hub/patients")
+        .await
+        .body
+        .contains("data-testid=\"own-glass\""));
+    let hub = w
+        .store
+        .ensure_organisation(
+            renkei_domain::accounts::OrganisationKind::Hub,
+            "八尾市医師会",
+            Some("yao"),
+            None,
+        )
+        .await
+        .unwrap();
+    let colleague = w
+        .store
+        .create_user(
+            &renkei_domain::accounts::Email::parse("colleague-hub@ct.example.jp").unwrap(),
+            "八尾 次郎",
+            Some(&renkei_web::auth::secrets::hash_password(PASSWORD).unwrap()),
+        )
+        .await
+        .unwrap();
+    w.store
+        .add_membership(colleague, hub, AccountRole::HubCoordinator)
+        .await
+        .unwrap();
+    w.store
+        .set_pending_totp(colleague, &renkei_domain::totp::base32_encode(SECRET))
+        .await
+        .unwrap();
+    w.store.confirm_totp(colleague, 0, &[]).await.unwrap();
+    let mut other_coordinator = w.login("colleague-hub@ct.example.jp").await;
+    let reviewed = other_coordinator
         .post(
             "/hub/patients",
             &format!("/hub/patients/review/{}", review[0].0),

@@ -11,7 +11,7 @@ struct GlassPage {
     reason: String,
     name: String,
     born: String,
-    review: Vec<(i64, String, String, String)>,
+    review: Vec<(i64, String, String, String, bool)>,
 }
 
 async fn glass_page(
@@ -30,12 +30,13 @@ async fn glass_page(
         .await
         .map_err(|e| PageError::store(ctx, e))?
         .into_iter()
-        .map(|(id, patient, who, reason, at)| {
+        .map(|(id, patient, who, reason, at, opener)| {
             (
                 id,
                 format!("#{patient}"),
                 who,
                 format!("{}：{reason}", jst_time_in(lang, &at)),
+                opener == user.id.0,
             )
         })
         .collect();
@@ -88,8 +89,8 @@ pub async fn glass_search(
             )
         }
     };
-    if reason.trim().chars().count() < 4 {
-        return again("緊急に閲覧する理由を書いてください（あとで確認されます）".into()).await;
+    if let Err(m) = renkei_domain::careteam::check_glass_reason(&reason) {
+        return again(m).await;
     }
     let Ok(born) = renkei_domain::power::read_day(&form(&body, "born"), "生年月日") else {
         return again(
@@ -120,7 +121,10 @@ pub async fn glass_search(
 }
 
 /// `POST /patients/{id}/break-glass`: a coordinator of the patient's area opens emergency
-/// access for an hour, with the reason; flagged for review.
+/// access for an hour. The form carries the name and date of birth the patient was found by
+/// (no opening by id alone: an id that does not match them, an unknown id and a patient of
+/// another area all answer "not found" alike) and the reason; the registering institution is
+/// mailed at once, and the opening waits for another coordinator's review.
 pub async fn break_glass(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -136,8 +140,18 @@ pub async fn break_glass(
         .access_record(id)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
-    let allowed =
-        record.is_some_and(|r| areas.contains(&r.area)) && reason.trim().chars().count() >= 4;
+    let identified = match renkei_domain::power::read_day(&form(&body, "born"), "生年月日") {
+        Ok(born) => app
+            .store
+            .patients_for_break_glass(&areas, &form(&body, "name"), born, 20)
+            .await
+            .map_err(|e| PageError::store(&ctx, e))?
+            .iter()
+            .any(|p| p.id == id),
+        Err(_) => false,
+    };
+    let record = record.filter(|r| areas.contains(&r.area) && identified);
+    let allowed = record.is_some() && renkei_domain::careteam::check_glass_reason(&reason).is_ok();
     if !allowed {
         audit(
             &app,
@@ -166,11 +180,51 @@ pub async fn break_glass(
         ),
     )
     .await;
+    if let Some(record) = &record {
+        tell_the_registering_institution(&app, record.registered_by, id, user, &reason).await;
+    }
     Ok(see_other(format!("/patients/{id}")))
 }
 
-/// `POST /hub/patients/review/{id}`: a coordinator of the patient's area marks an emergency
-/// access reviewed (a colleague's, or their own after the fact).
+/// Mails the registering institution that its patient's record was opened in an emergency (by
+/// whom, why, until when); the patient is named by number only.
+async fn tell_the_registering_institution(
+    app: &AppState,
+    institution: i64,
+    patient: i64,
+    user: &User,
+    reason: &str,
+) {
+    let Ok(Some((_, Some(to)))) = app.store.confirmation_of(institution).await else {
+        return;
+    };
+    let until = crate::clock::jst_text(&crate::clock::db_text(
+        app.clock.now() + chrono::Duration::minutes(GLASS_MINUTES),
+    ));
+    let body = format!(
+        "貴院が登録した患者（Renkei の患者番号 {patient}）の記録を、拠点のコーディネーター {who} が緊急に閲覧しました。\n\n理由：{reason}\n閲覧できる期限：{until}\n\n\
+         この閲覧は監査ログに記録され、他のコーディネーターが確認します。心当たりがない場合は、拠点に連絡してください。\n\n---\n\
+         A hub coordinator ({who}) opened the record of patient no. {patient}, registered by your institution, in an emergency (until {until} JST). \
+         It is on record and will be reviewed by another coordinator.\n",
+        who = user.display_name,
+        reason = reason.trim(),
+    );
+    if let Err(e) = app
+        .mailer
+        .send(
+            &app.store,
+            &to,
+            "【Renkei】患者記録の緊急閲覧 / Emergency access to a patient's record",
+            &body,
+        )
+        .await
+    {
+        tracing::error!(error = %e, "break-glass notice could not be queued");
+    }
+}
+
+/// `POST /hub/patients/review/{id}`: another coordinator of the patient's area marks an
+/// emergency access reviewed (never the one who opened it).
 pub async fn review_glass(
     State(app): State<AppState>,
     ctx: Ctx,
