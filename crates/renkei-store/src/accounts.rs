@@ -388,6 +388,20 @@ impl Store {
         password_hash: &str,
         keep: Option<&str>,
     ) -> Result<(), StoreError> {
+        self.set_password_with_mail(user, password_hash, keep, &[])
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Store::set_password`] with the mails that tell of it, written in the same transaction;
+    /// returns the mails' ids.
+    pub async fn set_password_with_mail(
+        &self,
+        user: UserId,
+        password_hash: &str,
+        keep: Option<&str>,
+        mails: &[crate::mail::NewMail],
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let now = crate::now_text();
         sqlx::query("UPDATE users SET password_hash = $1, password_changed_at = $2, updated_at = $3 WHERE id = $4")
@@ -398,8 +412,9 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         end_other_access(&mut tx, user, keep).await?;
+        let ids = crate::mail::queue_in(&mut tx, mails).await?;
         tx.commit().await?;
-        Ok(())
+        Ok(ids)
     }
 
     /// Disables or re-enables a user; disabling ends every session at once.
@@ -470,15 +485,16 @@ impl Store {
 
     /// Replaces an active second factor by the pending one (a new phone, after the password and
     /// a current code were checked): new recovery codes, every other session ended and every
-    /// API token revoked, in one transaction. False when nothing was pending or the account has
-    /// no active second factor.
+    /// API token revoked, and `mails` queued, in one transaction; the mails' ids. `None` when
+    /// nothing was pending or the account has no active second factor.
     pub async fn replace_totp(
         &self,
         user: UserId,
         step: i64,
         recovery_hashes: &[String],
         keep_session: Option<&str>,
-    ) -> Result<bool, StoreError> {
+        mails: &[crate::mail::NewMail],
+    ) -> Result<Option<Vec<i64>>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET totp_secret = totp_pending_secret, totp_pending_secret = NULL, totp_last_step = $1, updated_at = $2
@@ -491,19 +507,24 @@ impl Store {
         .await?
         .rows_affected();
         if changed == 0 {
-            return Ok(false);
+            return Ok(None);
         }
         replace_recovery_codes(&mut tx, user, recovery_hashes).await?;
         end_other_access(&mut tx, user, keep_session).await?;
+        let ids = crate::mail::queue_in(&mut tx, mails).await?;
         tx.commit().await?;
-        Ok(true)
+        Ok(Some(ids))
     }
 
     /// Resets a user's second factor (the administrator's help for a lost phone with no
-    /// recovery code left): the factor and recovery codes are removed, every session ends and
-    /// every API token is revoked, so the next login enrols a new factor. False for an unknown
-    /// user.
-    pub async fn reset_second_factor(&self, user: UserId) -> Result<bool, StoreError> {
+    /// recovery code left): the factor and recovery codes are removed, every session ends,
+    /// every API token is revoked and `mails` are queued, in one transaction, so the next login
+    /// enrols a new factor. The mails' ids; `Invalid` for an unknown user.
+    pub async fn reset_second_factor(
+        &self,
+        user: UserId,
+        mails: &[crate::mail::NewMail],
+    ) -> Result<Vec<i64>, StoreError> {
         let mut tx = self.pool().begin().await?;
         let changed = sqlx::query(
             "UPDATE users SET totp_secret = NULL, totp_pending_secret = NULL, totp_last_step = NULL, updated_at = $1 WHERE id = $2",
@@ -518,8 +539,12 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         end_other_access(&mut tx, user, None).await?;
+        if changed == 0 {
+            return Err(StoreError::Invalid("no such user".into()));
+        }
+        let ids = crate::mail::queue_in(&mut tx, mails).await?;
         tx.commit().await?;
-        Ok(changed == 1)
+        Ok(ids)
     }
 
     /// Turns TOTP off and removes the recovery codes.
@@ -1005,6 +1030,21 @@ impl Store {
         purpose: TokenPurpose,
         token: &OneTimeToken,
     ) -> Result<(), StoreError> {
+        self.create_token_with_mail(purpose, token, &[])
+            .await
+            .map(|_| ())
+    }
+
+    /// [`Store::create_token`] with the mail that carries its link, written in the same
+    /// transaction (a link nobody received is never left behind, nor a mail with a link that
+    /// does not exist); returns the mails' ids.
+    pub async fn create_token_with_mail(
+        &self,
+        purpose: TokenPurpose,
+        token: &OneTimeToken,
+        mails: &[crate::mail::NewMail],
+    ) -> Result<Vec<i64>, StoreError> {
+        let mut tx = self.pool().begin().await?;
         sqlx::query(
             "INSERT INTO one_time_tokens (token_hash, purpose, user_id, email, organisation_id, role, created_by, created_at, expires_at, institution_id)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -1019,9 +1059,11 @@ impl Store {
         .bind(crate::now_text())
         .bind(&token.expires_at)
         .bind(token.institution_id)
-        .execute(self.pool())
+        .execute(&mut *tx)
         .await?;
-        Ok(())
+        let ids = crate::mail::queue_in(&mut tx, mails).await?;
+        tx.commit().await?;
+        Ok(ids)
     }
 
     /// A token that is unused and unexpired at `now`, without using it.

@@ -87,6 +87,20 @@ impl Store {
         Ok(done.rows_affected() == 1)
     }
 
+    /// One mail of the outbox by id.
+    pub async fn mail(&self, id: i64) -> Result<Option<OutboxMail>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, to_address, subject, body, created_at, sent_at, attempts, last_error, bounced_at, calendar FROM outbox WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref()
+            .map(mail_from)
+            .transpose()
+            .map_err(StoreError::from)
+    }
+
     async fn insert_mail(
         &self,
         to: &str,
@@ -206,4 +220,38 @@ fn mail_from(r: &sqlx::any::AnyRow) -> Result<OutboxMail, sqlx::Error> {
         bounced_at: r.try_get("bounced_at")?,
         calendar: r.try_get("calendar")?,
     })
+}
+
+/// A mail that belongs to a change (a notice that the password changed, an invitation's link):
+/// written into the outbox in the change's own transaction, so a crash cannot keep the one and
+/// lose the other. The caller delivers it after the commit (or the retry loop does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMail {
+    /// Recipient.
+    pub to: String,
+    /// Subject.
+    pub subject: String,
+    /// Plain-text body.
+    pub body: String,
+}
+
+/// Writes `mails` into the outbox inside `tx`; returns their ids.
+pub(crate) async fn queue_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    mails: &[NewMail],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(mails.len());
+    for mail in mails {
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO outbox (to_address, subject, body, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+        )
+        .bind(&mail.to)
+        .bind(&mail.subject)
+        .bind(&mail.body)
+        .bind(crate::now_text())
+        .fetch_one(&mut **tx)
+        .await?;
+        ids.push(id);
+    }
+    Ok(ids)
 }

@@ -163,6 +163,36 @@ impl Mailer {
         Ok(id)
     }
 
+    /// Delivers, now, mails a change already wrote into the outbox in its own transaction
+    /// (`renkei_store::mail::NewMail`). A failure is recorded and left to the retry; without an
+    /// SMTP server they wait in the outbox.
+    pub async fn deliver_now(&self, store: &Store, ids: &[i64]) -> Result<(), StoreError> {
+        let Some(settings) = &self.smtp else {
+            return Ok(());
+        };
+        for id in ids {
+            if !store.claim_mail(*id, DELIVERY_LEASE).await? {
+                continue;
+            }
+            let Some(mail) = store.mail(*id).await? else {
+                continue;
+            };
+            match deliver(
+                settings,
+                &mail.to_address,
+                &mail.subject,
+                &mail.body,
+                mail.calendar.as_deref(),
+            )
+            .await
+            {
+                Ok(()) => store.mark_mail_sent(*id).await?,
+                Err(failure) => record_failure(store, *id, &failure).await?,
+            }
+        }
+        Ok(())
+    }
+
     /// Retries undelivered mail; returns how many were delivered.
     pub async fn deliver_pending(&self, store: &Store) -> Result<usize, StoreError> {
         let Some(settings) = &self.smtp else {

@@ -289,11 +289,17 @@ async fn a_forgotten_password_is_reset_by_a_one_time_link(db: TestDb) {
         )
         .await;
     }
+    // The reset itself was told to the owner in a mail of its own (written with the change).
+    let texts: Vec<String> = smtp.mails().iter().map(|m| m.text()).collect();
     assert_eq!(
-        smtp.mails().len(),
+        texts
+            .iter()
+            .filter(|t| t.contains("/password/reset/"))
+            .count(),
         5,
         "at most five reset mails per address and hour"
     );
+    assert_eq!(texts.len(), 6, "and one notice that the password changed");
 }
 
 async fn without_smtp_mail_waits_in_the_outbox_for_administrators(db: TestDb) {

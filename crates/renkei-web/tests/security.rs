@@ -679,7 +679,72 @@ async fn a_flood_of_search_parameters_is_refused_not_a_server_error(db: TestDb) 
     assert_eq!(r.status, StatusCode::OK, "an ordinary search still works");
 }
 
+async fn sql(db: &TestDb, statement: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    sqlx::raw_sql(statement).execute(&pool).await.unwrap();
+    pool.close().await;
+}
+
+async fn count_rows(db: &TestDb, table: &str) -> i64 {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    n
+}
+
+/// A mail that is part of a change is written in the change's own transaction: when the mail
+/// cannot be written (the outbox made unwritable, as a crash between the two would), the
+/// change does not happen either — no reset link nobody received, no password changed
+/// without its owner being told.
+async fn a_change_and_its_mail_are_one(db: TestDb) {
+    let w = world(&db).await;
+    let email = email_of(AccountRole::HubCoordinator);
+    let mut b = w.login(&email).await;
+    let tokens_before = count_rows(&db, "one_time_tokens").await;
+    sql(&db, "ALTER TABLE outbox RENAME TO outbox_unwritable").await;
+    let mut stranger = Browser::new(&w.app);
+    let r = stranger
+        .post(
+            "/password/forgot",
+            "/password/forgot",
+            vec![("email", email.clone())],
+        )
+        .await;
+    assert!(r.status.is_server_error(), "{}", r.status);
+    assert_eq!(
+        count_rows(&db, "one_time_tokens").await,
+        tokens_before,
+        "no reset link without its mail"
+    );
+    let r = b
+        .post(
+            "/account",
+            "/account/password",
+            vec![
+                ("current", PASSWORD.into()),
+                ("new", "八尾の朝は在宅医療の連携から".into()),
+                ("confirm", "八尾の朝は在宅医療の連携から".into()),
+            ],
+        )
+        .await;
+    assert!(r.status.is_server_error(), "{}", r.status);
+    sql(&db, "ALTER TABLE outbox_unwritable RENAME TO outbox").await;
+    let mut again = Browser::new(&w.app);
+    let r = again.password_step(email.clone()).await;
+    assert!(
+        r.location().starts_with("/login/two-factor"),
+        "the old password still works: {}",
+        r.location()
+    );
+}
+
 both_backends!(
+    a_change_and_its_mail_are_one,
     a_flood_of_search_parameters_is_refused_not_a_server_error,
     reading_the_patient_list_is_audited,
     signed_in_pages_and_downloads_are_not_cached,

@@ -215,8 +215,14 @@ pub async fn change_password(
     let hash = hash_password(&form.new)
         .map_err(|e| PageError::store(&ctx, renkei_store::StoreError::Invalid(e.to_string())))?;
     let keep = ctx.viewer.session().map(|s| s.token_hash.clone());
-    app.store
-        .set_password(user.id, &hash, keep.as_deref())
+    let notice = owner_notice(&app, &user, FactorChange::PasswordChanged);
+    let queued = app
+        .store
+        .set_password_with_mail(user.id, &hash, keep.as_deref(), &[notice])
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    app.mailer
+        .deliver_now(&app.store, &queued)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     audit(
@@ -228,7 +234,6 @@ pub async fn change_password(
         &client,
     )
     .await;
-    tell_the_owner(&app, &ctx, &user, FactorChange::PasswordChanged).await?;
     let page = account_page(
         &app,
         &ctx,
@@ -669,19 +674,25 @@ pub async fn two_factor_replace_confirm(
     };
     let (codes, hashes) = new_recovery_codes();
     let keep = ctx.viewer.session().map(|s| s.token_hash.clone());
-    if !app
+    let notice = owner_notice(&app, &user, FactorChange::Replaced);
+    let Some(queued) = app
         .store
         .replace_totp(
             user.id,
             i64::try_from(step).unwrap_or(i64::MAX),
             &hashes,
             keep.as_deref(),
+            &[notice],
         )
         .await
         .map_err(|e| PageError::store(&ctx, e))?
-    {
+    else {
         return Ok(see_other("/account"));
-    }
+    };
+    app.mailer
+        .deliver_now(&app.store, &queued)
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
     audit(
         &app,
         Some(&user),
@@ -691,7 +702,6 @@ pub async fn two_factor_replace_confirm(
         &client,
     )
     .await;
-    tell_the_owner(&app, &ctx, &user, FactorChange::Replaced).await?;
     let page = RecoveryPage {
         chrome: Chrome::new(&ctx, "nav.account", false),
         codes,
@@ -712,14 +722,29 @@ pub enum FactorChange {
     PasswordChanged,
 }
 
-/// Mails the account's owner that its sign-in changed, so a change they did not make is
-/// noticed (it names no patient and holds no secret).
-pub async fn tell_the_owner(
+/// Mails the account's owner that its sign-in changed (for a change whose store call does not
+/// carry the mail itself: the first enrolment).
+async fn tell_the_owner(
     app: &AppState,
     ctx: &Ctx,
     user: &User,
     change: FactorChange,
 ) -> Result<(), PageError> {
+    let mail = owner_notice(app, user, change);
+    app.mailer
+        .send(&app.store, &mail.to, &mail.subject, &mail.body)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    Ok(())
+}
+
+/// The mail that tells an account's owner its sign-in changed, so a change they did not make
+/// is noticed (it names no patient and holds no secret); written in the change's transaction.
+pub fn owner_notice(
+    app: &AppState,
+    user: &User,
+    change: FactorChange,
+) -> renkei_store::mail::NewMail {
     let (subject, what_ja, what_en) = match change {
         FactorChange::Enrolled => (
             "【Renkei】二要素認証を登録しました / Two-factor authentication registered",
@@ -747,11 +772,11 @@ pub async fn tell_the_owner(
         "{name} 様\n\n{what_ja}（{when}）\n\n心当たりがない場合は、すぐに地域の拠点またはシステム管理者に連絡してください。\n\n---\n{what_en} ({when} JST)\nIf this was not you, contact your hub or the administrator at once.\n",
         name = user.display_name,
     );
-    app.mailer
-        .send(&app.store, &user.email, subject, &body)
-        .await
-        .map_err(|e| PageError::store(ctx, e))?;
-    Ok(())
+    renkei_store::mail::NewMail {
+        to: user.email.clone(),
+        subject: subject.to_owned(),
+        body,
+    }
 }
 
 /// The disable form.

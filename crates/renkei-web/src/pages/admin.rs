@@ -187,8 +187,18 @@ pub async fn reset_two_factor(
     else {
         return Err(PageError::not_found(&ctx));
     };
-    app.store
-        .reset_second_factor(user.id)
+    let notice = crate::pages::account::owner_notice(
+        &app,
+        &user,
+        crate::pages::account::FactorChange::Reset,
+    );
+    let queued = app
+        .store
+        .reset_second_factor(user.id, &[notice])
+        .await
+        .map_err(|e| PageError::store(&ctx, e))?;
+    app.mailer
+        .deliver_now(&app.store, &queued)
         .await
         .map_err(|e| PageError::store(&ctx, e))?;
     record_audit(
@@ -200,13 +210,6 @@ pub async fn reset_two_factor(
         &client_of(&extensions),
     )
     .await;
-    crate::pages::account::tell_the_owner(
-        &app,
-        &ctx,
-        &user,
-        crate::pages::account::FactorChange::Reset,
-    )
-    .await?;
     Ok((StatusCode::SEE_OTHER, [(header::LOCATION, "/admin/users")]).into_response())
 }
 

@@ -124,10 +124,6 @@ pub async fn create(
         institution_id: None,
         expires_at: db_text(expires),
     };
-    app.store
-        .create_token(TokenPurpose::Invitation, &record)
-        .await
-        .map_err(store_err(&ctx))?;
     let link = format!(
         "{}/invite/{token}",
         app.config.public_url.trim_end_matches('/')
@@ -144,8 +140,18 @@ pub async fn create(
         role = role.label_ja(),
         expires = jst_text(&db_text(expires)),
     );
+    let mail = renkei_store::mail::NewMail {
+        to: email.as_str().to_owned(),
+        subject,
+        body,
+    };
+    let queued = app
+        .store
+        .create_token_with_mail(TokenPurpose::Invitation, &record, &[mail])
+        .await
+        .map_err(store_err(&ctx))?;
     app.mailer
-        .send(&app.store, email.as_str(), &subject, &body)
+        .deliver_now(&app.store, &queued)
         .await
         .map_err(store_err(&ctx))?;
     let event = AuditEvent::new(

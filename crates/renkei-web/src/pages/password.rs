@@ -93,10 +93,6 @@ pub async fn forgot_submit(
             institution_id: None,
             expires_at: db_text(expires),
         };
-        app.store
-            .create_token(TokenPurpose::PasswordReset, &record)
-            .await
-            .map_err(err)?;
         let link = format!(
             "{}/password/reset/{token}",
             app.config.public_url.trim_end_matches('/')
@@ -110,13 +106,18 @@ pub async fn forgot_submit(
             name = user.display_name,
             expires = jst_text(&db_text(expires)),
         );
+        let mail = renkei_store::mail::NewMail {
+            to: user.email.clone(),
+            subject: "【Renkei】パスワードの再設定 / Password reset".to_owned(),
+            body,
+        };
+        let queued = app
+            .store
+            .create_token_with_mail(TokenPurpose::PasswordReset, &record, &[mail])
+            .await
+            .map_err(err)?;
         app.mailer
-            .send(
-                &app.store,
-                &user.email,
-                "【Renkei】パスワードの再設定 / Password reset",
-                &body,
-            )
+            .deliver_now(&app.store, &queued)
             .await
             .map_err(err)?;
         let event = AuditEvent::new(
@@ -229,8 +230,18 @@ pub async fn reset_submit(
     }
     let hash = hash_password(&form.password)
         .map_err(|e| PageError::store(&ctx, StoreError::Invalid(e.to_string())))?;
-    app.store
-        .set_password(user.id, &hash, None)
+    let notice = crate::pages::account::owner_notice(
+        &app,
+        &user,
+        crate::pages::account::FactorChange::PasswordChanged,
+    );
+    let queued = app
+        .store
+        .set_password_with_mail(user.id, &hash, None, &[notice])
+        .await
+        .map_err(err)?;
+    app.mailer
+        .deliver_now(&app.store, &queued)
         .await
         .map_err(err)?;
     let event = AuditEvent::new(
