@@ -215,9 +215,17 @@ impl Store {
         Ok(seq)
     }
 
-    /// Seals the head of a chain written before heads were sealed (migration 26), trusting it
-    /// as it stands at the upgrade; a store without the key leaves it for a later start.
-    pub(crate) async fn seal_unsealed_audit_head(&self) -> Result<(), StoreError> {
+    /// Seals the head of a chain written before heads were sealed, trusting it as it stands at
+    /// the upgrade — only when this process's migration run just added the seal (migration 26),
+    /// so an unsealed head found later (a forgery) is never sealed. A store that migrated
+    /// without the key seals when the key is attached and this is called again.
+    pub async fn seal_unsealed_audit_head(&self) -> Result<(), StoreError> {
+        if !self
+            .head_awaits_seal
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(());
+        }
         let Ok(key) = self.audit_key().map(<[u8]>::to_vec) else {
             return Ok(());
         };
@@ -235,6 +243,8 @@ impl Store {
             .execute(self.pool())
             .await?;
         }
+        self.head_awaits_seal
+            .store(false, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 

@@ -40,6 +40,10 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     audit_key: Option<std::sync::Arc<[u8]>>,
+    /// Set when this process's migration run added the audit head's seal (migration 26): only
+    /// then is an unsealed head sealed, once the key is known — never an unsealed head found
+    /// later, which is a forgery.
+    pub(crate) head_awaits_seal: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Store {
@@ -87,6 +91,7 @@ impl Store {
             pool,
             backend,
             audit_key: None,
+            head_awaits_seal: Default::default(),
         };
         // Touch the database now so a corrupt file or a refused login is reported at start.
         store.health().await?;

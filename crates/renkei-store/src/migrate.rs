@@ -155,6 +155,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The migration that adds the audit head's seal.
+const AUDIT_HEAD_SEAL_VERSION: i64 = 26;
+
 /// What a migration run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MigrationReport {
@@ -179,9 +182,13 @@ impl Store {
                 .await?;
         }
         let mut result = self.migrate_locked().await;
-        if result.is_ok() {
-            if let Err(e) = self.seal_unsealed_audit_head().await {
-                result = Err(e);
+        if let Ok(report) = &result {
+            if report.applied.contains(&AUDIT_HEAD_SEAL_VERSION) {
+                self.head_awaits_seal
+                    .store(true, std::sync::atomic::Ordering::SeqCst);
+                if let Err(e) = self.seal_unsealed_audit_head().await {
+                    result = Err(e);
+                }
             }
         }
         if self.backend() == Backend::Postgres {

@@ -181,7 +181,7 @@ async fn backup_sqlite(config: &Config, partial: &Path) -> Result<String, Failur
     let copied = store.sqlite_copy_into(partial).await;
     store.close().await;
     copied.map_err(|e| Failure::database(&target, &e))?;
-    let checked = check_copy(partial).await;
+    let checked = check_copy(partial, &crate::database::audit_key(config)?).await;
     bar.finish_and_clear();
     let (version, counts) = checked?;
     Ok(format!(
@@ -192,10 +192,15 @@ async fn backup_sqlite(config: &Config, partial: &Path) -> Result<String, Failur
 
 /// Opens a SQLite copy, checks it is a sound Renkei database and reports its schema version
 /// and row counts (the copy is brought to the current schema on the way).
-async fn check_copy(path: &Path) -> Result<(i64, Vec<(&'static str, i64)>), Failure> {
+async fn check_copy(path: &Path, key: &[u8]) -> Result<(i64, Vec<(&'static str, i64)>), Failure> {
     let target = path.display().to_string();
     let fail = |e| Failure::database(&target, &e);
-    let store = Store::open_sqlite(path).await.map_err(fail)?;
+    // With the key, so a copy from before the audit head was sealed is sealed as it is brought
+    // to the current schema.
+    let store = Store::open_sqlite(path)
+        .await
+        .map_err(fail)?
+        .with_audit_key(key);
     let result = async {
         let problems = store.integrity_problems().await.map_err(fail)?;
         if !problems.is_empty() {
@@ -314,7 +319,7 @@ async fn restore_sqlite(config: &Config, from: &Path, force: bool) -> Result<(),
     let _ = std::fs::remove_file(&restoring);
     let bar = spinner("確認中 / checking");
     std::fs::copy(from, &restoring).map_err(|e| io_failure(&restoring, &e))?;
-    if let Err(f) = check_copy(&restoring).await {
+    if let Err(f) = check_copy(&restoring, &crate::database::audit_key(config)?).await {
         bar.finish_and_clear();
         let _ = std::fs::remove_file(&restoring);
         return Err(f);

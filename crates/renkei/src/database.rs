@@ -30,15 +30,22 @@ pub async fn open_database(config: &Config) -> Result<OpenedDatabase, Failure> {
         None => open_sqlite_in(&config.data_dir).await?,
     };
     let key = audit_key(config)?;
+    let store = opened.store.with_audit_key(&key);
+    // The migrations ran before the key was known: if they just added the audit head's seal
+    // (an upgrade), seal the head now, so the chain verifies from the start.
+    store
+        .seal_unsealed_audit_head()
+        .await
+        .map_err(|e| Failure::database(&opened.target, &e))?;
     Ok(OpenedDatabase {
-        store: opened.store.with_audit_key(&key),
+        store,
         target: opened.target,
     })
 }
 
 /// The audit key: from the settings, or the key file in the data directory (created with 32
 /// random bytes, readable by the owner only, the first time).
-fn audit_key(config: &Config) -> Result<Vec<u8>, Failure> {
+pub(crate) fn audit_key(config: &Config) -> Result<Vec<u8>, Failure> {
     if let Some(key) = &config.audit_key {
         return Ok(key.as_bytes().to_vec());
     }

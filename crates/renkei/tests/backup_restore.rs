@@ -186,7 +186,11 @@ async fn a_postgres_backup_restores_through_pg_dump() {
     assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     let restored = with(&target.url, &["restore", "--from", dump.to_str().unwrap()]);
     assert!(restored.status.success(), "{}", text(&restored));
-    assert!(text(&restored).contains("監査ログの連鎖を確認しました"));
+    assert!(
+        text(&restored).contains("監査ログの連鎖を確認しました"),
+        "{}",
+        text(&restored)
+    );
     let after = with(&target.url, &["export", "--format", "csv"]).stdout;
     assert_eq!(after, before, "the same directory");
     renkei_testkit::drop_database(&source.name).await;
