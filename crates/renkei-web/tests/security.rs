@@ -42,6 +42,25 @@ async fn mails_to(w: &World, to: &str) -> Vec<String> {
         .collect()
 }
 
+/// A new read token made on the account page, as shown once.
+async fn new_api_token(b: &mut Browser, name: &str) -> String {
+    let page = b
+        .post(
+            "/account",
+            "/account/api-tokens",
+            vec![("name", name.into()), ("read", "on".into())],
+        )
+        .await;
+    page.body
+        .split("data-testid=\"new-token\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
 /// C1: with the password alone, the enrolment form neither shows a new secret nor completes
 /// the login; the victim's own authenticator still works.
 async fn a_password_alone_cannot_rebind_the_second_factor(db: TestDb) {
@@ -111,22 +130,7 @@ async fn replacing_the_second_factor_needs_the_password_and_a_current_code(db: T
     let email = email_of(STAFF);
     let mut other_device = w.login(&email).await;
     let mut b = w.login(&email).await;
-    let token_page = b
-        .post(
-            "/account",
-            "/account/api-tokens",
-            vec![("name", "連携システム".into()), ("read", "on".into())],
-        )
-        .await;
-    let token = token_page
-        .body
-        .split("data-testid=\"new-token\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = new_api_token(&mut b, "連携システム").await;
     // The first-enrolment form refuses an account that has a factor.
     let r = b
         .post(
@@ -499,22 +503,7 @@ async fn a_password_change_revokes_api_tokens(db: TestDb) {
     let w = world(&db).await;
     let email = email_of(AccountRole::HubCoordinator);
     let mut b = w.login(&email).await;
-    let page = b
-        .post(
-            "/account",
-            "/account/api-tokens",
-            vec![("name", "集計".into()), ("read", "on".into())],
-        )
-        .await;
-    let token = page
-        .body
-        .split("data-testid=\"new-token\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = new_api_token(&mut b, "集計").await;
     let mut machine = Browser::new(&w.app);
     machine
         .extra_headers

@@ -330,7 +330,7 @@ pub async fn verify_audit(
             println!("監査ログは改ざんされていません（{} 件を確認） / audit log intact ({} entries checked)", verification.checked, verification.checked);
             if let Some(anchors) = &anchors {
                 println!(
-                    "アンカー {} 件と一致しました（最新: 記録 {}） / matches {} anchors (newest: entry {})",
+                    "アンカー {} 件と一致しました（最新: 記録 {}） / matches {} anchor(s) (newest: entry {})",
                     anchors.len(),
                     anchors.iter().map(|a| a.seq).max().unwrap_or(0),
                     anchors.len(),
