@@ -3,9 +3,12 @@
 //!
 //! PostgreSQL is found at `RENKEI_TEST_POSTGRES_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/postgres`). When it cannot be reached the test fails —
-//! always in CI (`CI=true`), and locally too unless `RENKEI_TEST_SKIP_POSTGRES=1` is set.
+//! always in CI (`CI` set to any value), and locally too unless `RENKEI_TEST_SKIP_POSTGRES=1`
+//! is set (see [`skip`]).
 
+pub mod skip;
 pub mod smtp;
+pub mod wait;
 
 use renkei_store::Store;
 use sqlx::Connection;
@@ -97,13 +100,14 @@ pub async fn create_postgres_database() -> Option<PgTestDatabase> {
     let mut conn = match sqlx::AnyConnection::connect(&admin).await {
         Ok(conn) => conn,
         Err(e) => {
-            let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-            let skip = std::env::var("RENKEI_TEST_SKIP_POSTGRES").is_ok_and(|v| v == "1");
-            if skip && !in_ci {
-                eprintln!("PostgreSQL test SKIPPED (RENKEI_TEST_SKIP_POSTGRES=1): {e}");
+            if skip::allowed(
+                "PostgreSQL test",
+                "RENKEI_TEST_SKIP_POSTGRES",
+                &format!("{admin} is unreachable: {e}"),
+            ) {
                 return None;
             }
-            panic!("PostgreSQL at {admin} is unreachable: {e}. Start it, set RENKEI_TEST_POSTGRES_URL, or (outside CI) RENKEI_TEST_SKIP_POSTGRES=1");
+            panic!("PostgreSQL at {admin} is unreachable: {e}. Start it (tools/test.sh starts the machine's cluster), set RENKEI_TEST_POSTGRES_URL, or (outside CI) RENKEI_TEST_SKIP_POSTGRES=1");
         }
     };
     SWEPT.get_or_init(|| sweep_stale(&admin)).await;

@@ -705,20 +705,35 @@ async fn the_near_api_agrees_with_the_database_and_follows_changes(db: TestDb) {
     }
 }
 
-/// The validator is not a dead check: it refuses what is not R4.
+/// The validator is not a dead check: it refuses what is not R4, naming the element and the
+/// rule broken (a validator that cannot start panics in `validate`, it never reads "invalid").
 async fn the_validator_refuses_invalid_resources(_db: TestDb) {
     if validator_python().is_none() {
         return;
     }
+    let valid = serde_json::json!({
+        "resourceType": "Location",
+        "id": "1",
+        "position": { "latitude": 34.6, "longitude": 135.6 }
+    });
+    assert_eq!(validate(&[valid]), Ok(()));
     let wrong = serde_json::json!({
         "resourceType": "Location",
         "id": "1",
         "position": { "latitude": "north", "longitude": 135.6 }
     });
-    assert!(validate(&[wrong]).is_err());
+    let report = validate(&[wrong]).unwrap_err();
+    assert!(
+        report.contains("position.latitude") && report.contains("not a valid decimal"),
+        "{report}"
+    );
     let unknown =
         serde_json::json!({ "resourceType": "Organization", "id": "1", "colour": "blue" });
-    assert!(validate(&[unknown]).is_err());
+    let report = validate(&[unknown]).unwrap_err();
+    assert!(
+        report.contains("colour") && report.contains("extra fields not permitted"),
+        "{report}"
+    );
 }
 
 both_backends!(

@@ -533,7 +533,7 @@ async fn the_dashboard_streams_an_update_when_an_answer_arrives(db: TestDb) {
         }
     });
     // On connecting: one update, so the page catches up.
-    next_update(&mut received).await;
+    let first = next_update(&mut received).await;
     let target = &w.store.safety_targets(id).await.unwrap()[0];
     let answer = renkei_domain::safety::Answer {
         quick: renkei_domain::safety::QuickAnswer {
@@ -546,18 +546,14 @@ async fn the_dashboard_streams_an_update_when_an_answer_arrives(db: TestDb) {
         },
         details: None,
     };
-    // An answer stored (as by another instance) shows within 2 s.
-    let started = std::time::Instant::now();
+    // An answer stored (as by another instance) brings the next update, with the check's new
+    // state. (How soon is measured by `renkei-bench surge`, see BENCHMARKS.md.)
     w.store
         .record_safety_answer(target.id, &answer, None)
         .await
         .unwrap();
-    next_update(&mut received).await;
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
+    let second = next_update(&mut received).await;
+    assert_ne!(first, second, "the update carries the changed state");
 }
 
 async fn scheduled_reminders_go_out_once_when_due(db: TestDb) {
@@ -1187,12 +1183,23 @@ async fn the_safety_pages_are_in_english_too(db: TestDb) {
 }
 
 /// Waits for the next `update` event of a stream being read into `received`.
-async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) {
+/// The data of the stream's next `update` event (a hang guard of 60 s, not a latency target).
+async fn next_update(received: &mut tokio::sync::mpsc::UnboundedReceiver<String>) -> String {
     let mut seen = String::new();
-    while !seen.contains("event: update") {
-        let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), received.recv())
+    loop {
+        if let Some(at) = seen.find("event: update") {
+            let rest = &seen[at..];
+            if let Some(end) = rest.find("\n\n") {
+                return rest[..end]
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+            }
+        }
+        let chunk = tokio::time::timeout(std::time::Duration::from_secs(60), received.recv())
             .await
-            .expect("an update within 5 s")
+            .unwrap_or_else(|_| panic!("no update event came (waited 60 s): {seen}"))
             .expect("the stream stays open");
         seen.push_str(&chunk);
     }

@@ -8,7 +8,7 @@ mod common;
 use common::{http_get, renkei, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn slow_clients_are_cut_off_and_connections_past_the_limit_are_refused_cleanly() {
@@ -31,29 +31,24 @@ fn slow_clients_are_cut_off_and_connections_past_the_limit_are_refused_cleanly()
         .collect();
     std::thread::sleep(Duration::from_millis(150));
 
-    // One more is refused at once, with a reason and when to come back.
-    let asked = Instant::now();
-    let (status, body) = http_get(port, "/healthz").expect("an answer, not a hang");
+    // One more is refused, with a reason and when to come back: a 503, not a wait for a slot
+    // (a queued request would be answered 200 once the slow clients are cut off).
+    let (status, headers, body) = http_get_with_headers(port, "/healthz");
     assert_eq!(status, 503);
     assert!(body.contains("混み合っています"), "{body}");
     assert!(
-        asked.elapsed() < Duration::from_millis(900),
-        "refused at once"
+        headers.to_ascii_lowercase().contains("\r\nretry-after: "),
+        "Retry-After says when to come back: {headers}"
     );
 
-    // Trickling does not keep a connection: each is closed within the header timeout.
-    let started = Instant::now();
-    let mut closed = 0;
+    // Trickling does not keep a connection: each is closed by the server (by the 1-s header
+    // timeout; without it they would stay open and the hang guard would end the test).
     for s in &mut slow {
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
     }
-    while closed < slow.len() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "slow clients still connected after 5 s ({closed} closed)"
-        );
-        closed = 0;
+    renkei_testkit::wait::for_condition("the server to close every slow client", || {
+        let mut closed = 0;
         for s in &mut slow {
             let _ = s.write_all(b"x");
             let mut buf = [0u8; 256];
@@ -65,13 +60,37 @@ fn slow_clients_are_cut_off_and_connections_past_the_limit_are_refused_cleanly()
                 Err(_) => closed += 1,
             }
         }
-    }
+        closed == 8
+    });
 
     // The server answers as before.
     let (status, _) = http_get(port, "/healthz").unwrap();
     assert_eq!(status, 200);
     let out = server.terminate();
     assert!(out.status.success(), "it stops cleanly");
+}
+
+/// A GET of `path` on a new connection: the status, the header block and the body.
+fn http_get_with_headers(port: u16, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(renkei_testkit::wait::HANG_GUARD))
+        .unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = Vec::new();
+    let _ = stream.read_to_end(&mut reply);
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a whole answer");
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    (status, head.to_owned(), body.to_owned())
 }
 
 /// Opens a connection to the server from `local` (another loopback address, as another client).
@@ -142,10 +161,8 @@ fn idle_connections_and_stalled_bodies_do_not_shut_others_out() {
     // One client opening ten connections that send nothing holds only its four.
     let mut hog: Vec<TcpStream> = (0..10).map(|_| connect_from("127.0.0.2", port)).collect();
     std::thread::sleep(Duration::from_millis(150));
-    let asked = Instant::now();
     let (status, _) = http_get(port, "/healthz").unwrap();
-    assert_eq!(status, 200, "another client is served at once");
-    assert!(asked.elapsed() < Duration::from_millis(900));
+    assert_eq!(status, 200, "another client is served, not refused");
 
     // More idle connections than the server serves, from several addresses: others are
     // answered again within the header timeout, and the idle ones are closed.
@@ -154,24 +171,13 @@ fn idle_connections_and_stalled_bodies_do_not_shut_others_out() {
         .flat_map(|a| (0..4).map(|_| connect_from(a, port)).collect::<Vec<_>>())
         .collect();
     hog.append(&mut more);
-    let started = Instant::now();
-    loop {
+    renkei_testkit::wait::for_condition("others to be answered again", || {
         let (status, _) = http_get(port, "/healthz").unwrap();
-        if status == 200 {
-            break;
-        }
-        assert_eq!(status, 503);
-        assert!(
-            started.elapsed() < Duration::from_secs(3),
-            "still refused after 3 s with a 1 s header timeout"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let deadline = Instant::now() + Duration::from_secs(3);
+        assert!(status == 200 || status == 503, "{status}");
+        status == 200
+    });
     for s in &mut hog {
-        while !closed(s) {
-            assert!(Instant::now() < deadline, "an idle connection stayed open");
-        }
+        renkei_testkit::wait::for_condition("the server to close an idle connection", || closed(s));
     }
 
     // A body that stops arriving ends within the timeout too.
@@ -181,18 +187,14 @@ fn idle_connections_and_stalled_bodies_do_not_shut_others_out() {
             b"POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\nemail=",
         )
         .unwrap();
-    let sent = Instant::now();
+    // The server answers and closes; without the body timeout the read would hit its hang
+    // guard with nothing read.
     stalled
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(renkei_testkit::wait::HANG_GUARD))
         .unwrap();
     let mut answer = Vec::new();
     let _ = stalled.read_to_end(&mut answer);
     let answer = String::from_utf8_lossy(&answer);
-    assert!(
-        sent.elapsed() < Duration::from_secs(4),
-        "the stalled body held the connection for {:?}",
-        sent.elapsed()
-    );
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     let (status, _) = http_get(port, "/healthz").unwrap();
     assert_eq!(status, 200);

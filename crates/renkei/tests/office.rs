@@ -19,9 +19,11 @@ fn office_available() -> bool {
     if found {
         return true;
     }
-    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-    if !in_ci && std::env::var("RENKEI_TEST_SKIP_OFFICE").is_ok_and(|v| v == "1") {
-        eprintln!("office test SKIPPED (RENKEI_TEST_SKIP_OFFICE=1)");
+    if renkei_testkit::skip::allowed(
+        "office test",
+        "RENKEI_TEST_SKIP_OFFICE",
+        "LibreOffice or poppler not found",
+    ) {
         return false;
     }
     panic!("LibreOffice or poppler not found: apt-get install libreoffice-calc-nogui poppler-utils (or, outside CI, RENKEI_TEST_SKIP_OFFICE=1)");

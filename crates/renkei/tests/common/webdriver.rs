@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A running chromedriver with one browser session.
 pub struct Browser {
@@ -32,11 +32,9 @@ impl Browser {
             .stderr(Stdio::null())
             .spawn()
             .expect("chromedriver (apt-get install chromium-driver)");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        renkei_testkit::wait::for_condition("chromedriver to start", || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
         let profile = tempfile::tempdir().unwrap();
         let args = vec![
             "--headless".to_owned(),
@@ -135,22 +133,21 @@ impl Browser {
             .to_owned()
     }
 
-    /// Waits (up to 15 s) until the URL satisfies `done`, e.g. after a click that submits a form.
+    /// Waits until the URL satisfies `done`, e.g. after a click that submits a form.
     pub fn wait_for_url(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let url = self.url();
-            // The address changes when the new page commits, before it is parsed: wait for the
-            // whole of it, or what the caller reads next may be half a page.
-            if done(&url) && self.execute("return document.readyState;") == json!("complete") {
-                return url;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "waited for {what}, still at {url}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        renkei_testkit::wait::until(
+            what,
+            renkei_testkit::wait::HANG_GUARD,
+            Duration::from_millis(50),
+            || {
+                let url = self.url();
+                // The address changes when the new page commits, before it is parsed: wait for
+                // the whole of it, or what the caller reads next may be half a page.
+                let ready =
+                    done(&url) && self.execute("return document.readyState;") == json!("complete");
+                ready.then_some(url)
+            },
+        )
     }
 
     /// The page's HTML.
@@ -184,17 +181,15 @@ impl Browser {
             .clone()
     }
 
-    /// Waits (up to 15 s) until an element matches `css`, e.g. a map a script draws.
+    /// Waits until an element matches `css`, e.g. a map a script draws.
     pub fn wait_for(&self, css: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
         let probe = format!(
             "return document.querySelector({}) !== null;",
             serde_json::to_string(css).unwrap()
         );
-        while self.execute(&probe) != Value::Bool(true) {
-            assert!(Instant::now() < deadline, "waited for {css}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        renkei_testkit::wait::for_condition(&format!("an element {css}"), || {
+            self.execute(&probe) == Value::Bool(true)
+        });
     }
 
     /// Types into the element matching `css`.
