@@ -140,6 +140,11 @@ pub enum AnchorProblem {
 }
 
 impl AnchorProblem {
+    /// The description in one language (Japanese, or English when `english`).
+    pub fn describe_in(self, english: bool) -> &'static str {
+        half(self.describe(), english)
+    }
+
     /// A Japanese and English description.
     pub fn describe(self) -> &'static str {
         match self {
@@ -150,7 +155,26 @@ impl AnchorProblem {
     }
 }
 
+/// One language of a "日本語 / English" description: the Japanese half, or the English one.
+fn half(both: &'static str, english: bool) -> &'static str {
+    match both.split_once(" / ") {
+        Some((ja, en)) => {
+            if english {
+                en
+            } else {
+                ja
+            }
+        }
+        None => both,
+    }
+}
+
 impl BreakReason {
+    /// The description in one language (Japanese, or English when `english`).
+    pub fn describe_in(self, english: bool) -> &'static str {
+        half(self.describe(), english)
+    }
+
     /// A Japanese and English description.
     pub fn describe(self) -> &'static str {
         match self {

@@ -16,6 +16,7 @@ pub mod care_files;
 pub mod careteam;
 pub mod changes;
 pub mod conference;
+pub mod durability;
 mod connect;
 pub mod consultation;
 pub mod directory;

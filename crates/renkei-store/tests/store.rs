@@ -705,3 +705,87 @@ async fn a_checked_plan_is_kept_deflated_and_one_checked_by_an_earlier_version_s
         other => panic!("not taken: {other:?}"),
     }
 }
+
+/// Every commit is durable before it is acknowledged, read back from the database (a SIGKILL
+/// test cannot see a lost fsync); and the check is not blind: a lossy setting is reported.
+async fn every_commit_is_durable_and_a_lossy_setting_is_reported(db: TestDb) {
+    let durability = db.store.durability().await.unwrap();
+    assert!(durability.is_durable(), "{durability:?}");
+    match db.store.backend() {
+        renkei_store::Backend::Sqlite => {
+            assert_eq!(durability.settings, vec!["synchronous=FULL".to_owned()]);
+            // A connection of the same file turned lossy reads back as lossy, and a pool with
+            // one such connection among others is not durable.
+            use sqlx::Connection;
+            let mut conn = sqlx::AnyConnection::connect(&db.url).await.unwrap();
+            sqlx::raw_sql("PRAGMA synchronous = OFF")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let level = renkei_store::durability::sqlite_synchronous(&mut conn)
+                .await
+                .unwrap();
+            conn.close().await.unwrap();
+            assert_eq!(level, 0);
+            let lossy = renkei_store::durability::Durability::of_sqlite(&[2, level, 2]);
+            assert!(!lossy.is_durable());
+            assert!(
+                lossy.problems[0].contains("synchronous が OFF"),
+                "{lossy:?}"
+            );
+        }
+        renkei_store::Backend::Postgres => {
+            assert!(
+                durability.settings.contains(&"fsync=on".to_owned()),
+                "{durability:?}"
+            );
+            let lossy = Store::open(&format!("{}?options=-c%20synchronous_commit%3Doff", db.url))
+                .await
+                .unwrap();
+            let found = lossy.durability().await.unwrap();
+            lossy.close().await;
+            assert!(!found.is_durable());
+            assert!(
+                found.problems[0].contains("synchronous_commit is off"),
+                "{found:?}"
+            );
+        }
+    }
+}
+
+both_backends!(every_commit_is_durable_and_a_lossy_setting_is_reported);
+
+/// README: "several instances starting at once take turns (an advisory lock)": four stores
+/// migrate one empty PostgreSQL database at the same moment; every one succeeds, and each
+/// migration is applied exactly once.
+#[tokio::test]
+async fn instances_starting_at_once_take_turns_on_the_migrations() {
+    let Some(db) = renkei_testkit::create_postgres_database().await else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..4 {
+        stores.push(
+            Store::open(&db.url)
+                .await
+                .unwrap()
+                .with_audit_key(renkei_testkit::TEST_AUDIT_KEY),
+        );
+    }
+    let runs = futures_util::future::join_all(stores.iter().map(|s| s.migrate())).await;
+    let mut applied: Vec<i64> = Vec::new();
+    for run in runs {
+        let report = run.expect("every instance starts");
+        applied.extend(report.applied);
+    }
+    applied.sort_unstable();
+    let all: Vec<i64> = renkei_store::migrate::MIGRATIONS
+        .iter()
+        .map(|m| m.version)
+        .collect();
+    assert_eq!(applied, all, "each migration applied once, by one of them");
+    for store in stores {
+        store.close().await;
+    }
+    renkei_testkit::drop_database(&db.name).await;
+}

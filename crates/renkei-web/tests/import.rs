@@ -131,6 +131,64 @@ async fn a_coordinator_checks_then_imports_only_their_area(db: TestDb) {
     );
 }
 
+/// README: a checked file is applied "within 30 minutes" of its check: at 29 minutes the
+/// go-ahead applies it; at 31 minutes it is gone (410, with what to do) and nothing is written.
+async fn a_checked_plan_expires_after_30_minutes(db: TestDb) {
+    let w = with_demo(&db).await;
+    let before = count(&w).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let check = |name: &str| {
+        format!(
+            "名称,種別,地域,所在地,できること,医療機関コード\r\n［デモ］{name},診療所,八尾市,八尾市本町9-9,訪問診療,\r\n"
+        )
+    };
+    let first = coordinator
+        .upload(
+            "/hub/import",
+            "/hub/import",
+            "a.csv",
+            check("期限内の診療所").as_bytes(),
+        )
+        .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let first = key_in(&first.body);
+    w.clock.advance(chrono::Duration::minutes(29));
+    let applied = coordinator
+        .post("/hub/import", &format!("/hub/import/{first}/apply"), vec![])
+        .await;
+    let done = finished(&mut coordinator, &applied).await;
+    assert!(done.body.contains("data-testid=\"import-done\""));
+    assert_eq!(count(&w).await, before + 1);
+
+    let second = coordinator
+        .upload(
+            "/hub/import",
+            "/hub/import",
+            "b.csv",
+            check("期限切れの診療所").as_bytes(),
+        )
+        .await;
+    let second = key_in(&second.body);
+    // 31 minutes, with a page opened in between so the session (30 minutes idle) stays.
+    w.clock.advance(chrono::Duration::minutes(16));
+    assert_eq!(coordinator.get("/hub").await.status, StatusCode::OK);
+    w.clock.advance(chrono::Duration::minutes(15));
+    let late = coordinator
+        .post(
+            "/hub/import",
+            &format!("/hub/import/{second}/apply"),
+            vec![],
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::GONE, "{}", late.body);
+    assert!(
+        late.body.contains("30分"),
+        "says why and what to do: {}",
+        late.body
+    );
+    assert_eq!(count(&w).await, before + 1, "the late plan wrote nothing");
+}
+
 async fn an_excel_workbook_updates_an_entry_by_its_code(db: TestDb) {
     let w = with_demo(&db).await;
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
@@ -432,6 +490,7 @@ async fn an_import_whose_instance_died_shows_failed_and_may_be_applied_again(db:
 }
 
 both_backends!(
+    a_checked_plan_expires_after_30_minutes,
     a_coordinator_checks_then_imports_only_their_area,
     an_excel_workbook_updates_an_entry_by_its_code,
     bad_uploads_are_explained_and_limited,

@@ -317,11 +317,11 @@ pub async fn verify_audit(
             1,
             format!(
                 "監査ログがアンカー（記録 {seq}）と一致しません: {}",
-                problem.describe()
+                problem.describe_in(false)
             ),
             format!(
                 "the audit log does not match the anchor (entry {seq}): {}",
-                problem.describe()
+                problem.describe_in(true)
             ),
         ));
     }
@@ -344,12 +344,12 @@ pub async fn verify_audit(
             format!(
                 "監査ログの記録 {} で連鎖が壊れています: {}",
                 broken.seq,
-                broken.reason.describe()
+                broken.reason.describe_in(false)
             ),
             format!(
                 "the audit chain breaks at entry {}: {}",
                 broken.seq,
-                broken.reason.describe()
+                broken.reason.describe_in(true)
             ),
         )),
     }

@@ -63,6 +63,7 @@ pub async fn serve(
             return Err(failure);
         }
     };
+    check_durability(&store, &target).await?;
     if demo {
         let loaded = load_demo(&store, &target).await?;
         if loaded > 0 {
@@ -222,4 +223,35 @@ fn spawn_index_refresh(state: AppState) {
             }
         }
     });
+}
+
+/// Reads back whether commits are durable before they are acknowledged: on SQLite Renkei sets
+/// `synchronous=FULL` itself, so anything else is a fault and the start fails; on PostgreSQL
+/// `fsync` and `synchronous_commit` are the operator's, so a lossy setting is a loud warning.
+async fn check_durability(store: &renkei_store::Store, target: &str) -> Result<(), Failure> {
+    let durability = store
+        .durability()
+        .await
+        .map_err(|e| Failure::database(target, &e))?;
+    tracing::info!(settings = %durability.settings.join(" "), "durability");
+    if durability.is_durable() {
+        return Ok(());
+    }
+    if store.backend() == renkei_store::Backend::Sqlite {
+        // Each problem reads "日本語 / English".
+        let part = |i: usize| {
+            durability
+                .problems
+                .iter()
+                .map(|p| p.split(" / ").nth(i).unwrap_or(p).to_owned())
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        return Err(Failure::new(1, part(0), part(1)));
+    }
+    for problem in &durability.problems {
+        eprintln!("警告 / Warning: {problem}");
+        tracing::warn!(setting = %problem, "commits are not durable");
+    }
+    Ok(())
 }

@@ -414,6 +414,77 @@ fn the_admin_commands_manage_users_and_verify_the_audit_log() {
     );
 }
 
+/// README: `renkei audit verify` "exits 1 and names the first broken entry": after a rewritten
+/// row, a deleted row and a cut tail (each on its own data directory of five entries), the exit
+/// status is 1 and the one-line error names the entry and what happened to it.
+#[test]
+fn audit_verify_exits_1_and_names_the_first_broken_entry() {
+    let cases = [
+        (
+            "UPDATE audit_log SET details = '{\"forged\":true}' WHERE seq = 3",
+            "記録 3 で連鎖が壊れています: 内容が改ざんされています",
+            "entry 3: content was edited",
+        ),
+        (
+            "DELETE FROM audit_log WHERE seq = 2",
+            "記録 2 で連鎖が壊れています: この記録が削除されています",
+            "entry 2: this entry was deleted",
+        ),
+        (
+            "DELETE FROM audit_log WHERE seq >= 4",
+            "記録 4 で連鎖が壊れています: 末尾の記録が削除されています",
+            "entry 4: entries at the end were deleted",
+        ),
+    ];
+    for (sql, ja, en) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |args: &[&str]| {
+            renkei()
+                .current_dir(dir.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        for n in 1..=5 {
+            let email = format!("user{n}@example.jp");
+            let created = run(&[
+                "admin",
+                "create-user",
+                "--email",
+                &email,
+                "--name",
+                "監査 太郎",
+                "--role",
+                "hub_coordinator",
+                "--organisation",
+                "八尾市医師会",
+                "--area",
+                "yao",
+            ]);
+            assert!(
+                created.status.success(),
+                "{}",
+                String::from_utf8_lossy(&created.stderr)
+            );
+        }
+        let intact = run(&["audit", "verify"]);
+        assert!(
+            String::from_utf8_lossy(&intact.stdout).contains("（5 件を確認）"),
+            "{}",
+            String::from_utf8_lossy(&intact.stdout)
+        );
+        tamper(dir.path(), sql);
+        let broken = run(&["audit", "verify"]);
+        assert_eq!(broken.status.code(), Some(1), "{sql}");
+        assert_one_line_failure(&broken, ja);
+        assert!(
+            String::from_utf8_lossy(&broken.stderr).contains(en),
+            "{}",
+            String::from_utf8_lossy(&broken.stderr)
+        );
+    }
+}
+
 /// Runs SQL on the SQLite database of a data directory, as an insider with the file would.
 fn tamper(dir: &Path, sql: &str) {
     let url = format!(
@@ -942,4 +1013,180 @@ fn a_safety_check_is_created_followed_and_exported_from_the_command_line() {
             .count(),
         1
     );
+}
+
+/// Sends `signal` (e.g. `-TERM`) to the server without waiting for it.
+fn signal(server: &Server, signal: &str) {
+    let pid = server.child.id().to_string();
+    assert!(std::process::Command::new("kill")
+        .args([signal, &pid])
+        .status()
+        .unwrap()
+        .success());
+}
+
+/// README: "Stop with Ctrl-C (running requests finish first)". A request is in flight (its
+/// body half sent) when SIGINT or SIGTERM arrives; the server waits for it: the rest of the
+/// body is sent afterwards, the request is answered in full, and only then does the server
+/// exit, cleanly.
+#[test]
+fn ctrl_c_and_sigterm_let_running_requests_finish() {
+    use std::io::{Read, Write};
+    for sig in ["-INT", "-TERM"] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = renkei();
+        cmd.current_dir(dir.path());
+        let mut server = Server::start(cmd);
+        let body = "email=someone%40example.jp&password=not-the-password";
+        let mut running = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        write!(
+            running,
+            "POST /login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+            body.len(),
+            &body[..10]
+        )
+        .unwrap();
+        // The request has reached the server (it is reading the body) before the signal.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        signal(&server, sig);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        assert!(
+            server.child.try_wait().unwrap().is_none(),
+            "{sig}: the server waits for the running request"
+        );
+        running.write_all(body[10..].as_bytes()).unwrap();
+        running
+            .set_read_timeout(Some(renkei_testkit::wait::HANG_GUARD))
+            .unwrap();
+        let mut answer = String::new();
+        running.read_to_string(&mut answer).unwrap();
+        let status = answer.split(' ').nth(1).unwrap_or("");
+        assert!(
+            answer.starts_with("HTTP/1.1 ") && ["200", "303", "403"].contains(&status),
+            "{sig}: the running request is answered in full: {answer}"
+        );
+        assert!(answer.contains("\r\n\r\n"), "{answer}");
+        let out = renkei_testkit::wait::until(
+            "the server to exit after the running request",
+            renkei_testkit::wait::HANG_GUARD,
+            std::time::Duration::from_millis(50),
+            || server.child.try_wait().unwrap(),
+        );
+        assert!(out.success(), "{sig}: a clean exit, not a kill: {out:?}");
+    }
+}
+
+/// README: logs hold "one line per request with its route pattern, status, time and request
+/// id; never the concrete path, query string or any personal data". A session of requests
+/// carrying known markers (in paths, query strings, form fields, a login's e-mail address and
+/// password) is sent to a server logging at its default level; the log shows the requests by
+/// route pattern and none of the markers.
+#[test]
+fn the_log_never_holds_paths_query_strings_or_personal_data() {
+    use std::io::{Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = renkei();
+    cmd.current_dir(dir.path()).env_remove("RENKEI_LOG");
+    let server = Server::start(cmd);
+    let port = server.port;
+    let markers = [
+        "MarkerQueryQ7",
+        "MarkerPathP7",
+        "marker-person7@example.jp",
+        "MarkerPassword7",
+        "MarkerNameN7",
+        "09011117777",
+    ];
+    for path in [
+        "/directory?q=MarkerQueryQ7",
+        "/directory?q=%E8%A8%AA%E5%95%8F&near=MarkerQueryQ7",
+        "/institutions/MarkerPathP7",
+        "/api/v1/directory/near?lat=34.6&lng=135.6&q=MarkerQueryQ7",
+        "/fhir/Organization?name=MarkerNameN7",
+        "/no-such-page-MarkerPathP7",
+    ] {
+        assert!(http_get(port, path).is_some(), "{path}");
+    }
+    // A login attempt with a real form (its CSRF cookie and token), so it reaches the handler.
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stream,
+        "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut page = String::new();
+    stream.read_to_string(&mut page).unwrap();
+    let cookie = page
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("set-cookie: renkei_csrf=")
+                .then(|| {
+                    l["set-cookie: ".len()..]
+                        .split(';')
+                        .next()
+                        .unwrap()
+                        .to_owned()
+                })
+        })
+        .expect("a CSRF cookie");
+    let field = "name=\"csrf_token\" value=\"";
+    let at = page.find(field).expect("the form's CSRF token") + field.len();
+    let token = page[at..].split('"').next().unwrap().to_owned();
+    for (email, password) in [
+        ("marker-person7@example.jp", "MarkerPassword7"),
+        ("admin@demo.renkei.example", "MarkerPassword7"),
+    ] {
+        let form = format!(
+            "csrf_token={token}&email={}&password={password}&name=MarkerNameN7&phone=09011117777",
+            email.replace('@', "%40")
+        );
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST /login?from=MarkerQueryQ7 HTTP/1.1\r\nHost: localhost\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+    }
+    let out = server.terminate();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("/directory") && log.contains("answered"),
+        "the requests are logged, by route: {log}"
+    );
+    for marker in markers {
+        assert!(!log.contains(marker), "「{marker}」 in the log:\n{log}");
+    }
+}
+
+/// The durability settings are read back at start: PostgreSQL acknowledging commits before
+/// they are flushed (`synchronous_commit = off`) is warned about in both languages; the
+/// machine's default (durable) settings start without a warning.
+#[test]
+fn a_lossy_postgresql_setting_is_warned_about_at_start() {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let Some(db) = runtime.block_on(renkei_testkit::create_postgres_database()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let start = |url: &str| {
+        let mut cmd = renkei();
+        cmd.current_dir(dir.path()).env("DATABASE_URL", url);
+        Server::start(cmd).terminate()
+    };
+    let lossy = start(&format!("{}?options=-c%20synchronous_commit%3Doff", db.url));
+    let log = String::from_utf8_lossy(&lossy.stderr);
+    assert!(
+        log.contains("警告 / Warning: PostgreSQL の synchronous_commit が off です")
+            && log.contains("synchronous_commit is off"),
+        "{log}"
+    );
+    let durable = start(&db.url);
+    let log = String::from_utf8_lossy(&durable.stderr);
+    assert!(!log.contains("Warning"), "{log}");
+    runtime.block_on(renkei_testkit::drop_database(&db.name));
 }
