@@ -262,9 +262,15 @@ mod tests {
             want.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0)));
             want.truncate(limit);
             prop_assert_eq!(got.len(), want.len());
-            for ((gi, gd), (_, wd)) in got.iter().zip(&want) {
+            for ((gi, gd), (wi, wd)) in got.iter().zip(&want) {
                 prop_assert!((gd - wd).abs() < 1e-6, "{} vs {}", gd, wd);
-                let _ = gi;
+                // The same entry at each place (two entries at exactly the same distance may
+                // come in either order; random coordinates practically never tie).
+                if (gd - wd).abs() > 1e-12 || gi == wi {
+                    prop_assert_eq!(gi, wi, "entry at {} km", gd);
+                } else {
+                    prop_assert!(want.iter().any(|(i, d)| i == gi && (d - gd).abs() <= 1e-12));
+                }
             }
             // Distances never decrease.
             prop_assert!(got.windows(2).all(|w| w[0].1 <= w[1].1 + 1e-12));

@@ -148,6 +148,16 @@ async fn hospitals_publish_beds_and_clinics_find_them(db: TestDb) {
     assert!(board.body.contains("人工呼吸器・透析は不可"));
     assert!(!board.body.contains("data-testid=\"stale\""));
     assert!(board.body.contains("空床を公開していない病院"));
+    // With no place, the nurse's board starts from her own clinic's town.
+    let around = nurse.get("/beds?type=respite&km=30").await;
+    assert_eq!(around.status, StatusCode::OK);
+    assert!(
+        around
+            .body
+            .contains(&format!("data-institution=\"{}\"", h1.id)),
+        "the beds near her clinic ({}) without typing a place",
+        clinic.name
+    );
     // With no place and no institution, the board asks for one.
     let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
     assert!(coordinator
@@ -196,7 +206,6 @@ async fn hospitals_publish_beds_and_clinics_find_them(db: TestDb) {
         StatusCode::FORBIDDEN
     );
     assert_eq!(nurse.get(&page).await.status, StatusCode::FORBIDDEN);
-    let _ = clinic;
 }
 
 both_backends!(hospitals_publish_beds_and_clinics_find_them);

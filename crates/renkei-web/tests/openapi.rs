@@ -70,6 +70,50 @@ fn refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
+/// The routes for programs, as this test knows them: the JSON API, the FHIR directory, the
+/// health and metrics endpoints and the public directory downloads (which programs fetch with
+/// the search page's parameters).
+fn expected_machine_route(path: &str) -> bool {
+    path.starts_with("/api/")
+        || path.starts_with("/fhir/")
+        || [
+            "/healthz",
+            "/metrics",
+            "/directory.csv",
+            "/directory.xlsx",
+            "/directory.geojson",
+        ]
+        .contains(&path)
+}
+
+/// Files and live streams that a signed-in person's page offers (downloads, calendar entries,
+/// the dashboards' server-sent events): opened with the person's session and its access
+/// rules, so not part of the API described for programs. The CAP alert is handed to other
+/// alerting systems by the coordinator as a file.
+const PAGE_DOWNLOADS: &[&str] = &[
+    "/hub/safety/{id}/events",
+    "/hub/safety/{id}/export.csv",
+    "/hub/safety/{id}/export.xlsx",
+    "/hub/safety/{id}/cap.xml",
+    "/hub/readiness.csv",
+    "/conferences/{id}/invite.ics",
+    "/patients/{id}/fhir.json",
+    "/patients/{id}/audit.json",
+    "/institutions/{id}/ict-evidence.csv",
+    "/institutions/{id}/ict-evidence.xlsx",
+    "/rota/{id}/calendar.ics",
+    "/urgent/{id}/events",
+    "/institutions/{id}/urgent/events",
+    "/hub/events/{id}/registrations.csv",
+    "/hub/surveys/{id}/results.xlsx",
+    "/hub/consultations.csv",
+    "/hub/consultations.xlsx",
+    "/ledger/{year}/report.html",
+    "/ledger/{year}/report.xlsx",
+    "/ledger/{year}/report.md",
+    "/admin/audit.csv",
+];
+
 both_backends!(the_document_describes_every_machine_route_and_only_those);
 async fn the_document_describes_every_machine_route_and_only_those(db: TestDb) {
     let w = world(&db).await;
@@ -78,6 +122,35 @@ async fn the_document_describes_every_machine_route_and_only_those(db: TestDb) {
     let rules = routes::table(&w.state);
     let ops = operations(&doc);
 
+    // Which routes are for programs is written here, apart from the code's own rule: a route
+    // that serves a file or a stream is either described (for programs) or listed below as a
+    // download or live view that a signed-in person's page opens (behind the session, not an
+    // API); a new one must be placed in one of the two lists.
+    for rule in &rules {
+        let expected = expected_machine_route(rule.path);
+        assert_eq!(
+            is_machine_route(rule.path),
+            expected,
+            "{} {}: the code's rule and this test's list disagree",
+            rule.method,
+            rule.path
+        );
+        // A file name with an extension, or a stream of server-sent events after an id.
+        let serves_a_format = rule
+            .path
+            .rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains('.') && !last.starts_with('{'))
+            || rule.path.ends_with("}/events");
+        if serves_a_format && !expected {
+            assert!(
+                PAGE_DOWNLOADS.contains(&rule.path),
+                "{} {} serves a file or stream but is neither described for programs nor listed as a page's download",
+                rule.method,
+                rule.path
+            );
+        }
+    }
     let machine: Vec<_> = rules.iter().filter(|r| is_machine_route(r.path)).collect();
     assert!(machine.len() >= 12, "the machine routes: {machine:?}");
     for rule in &machine {

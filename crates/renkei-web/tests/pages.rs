@@ -275,6 +275,22 @@ async fn health_and_metrics(db: TestDb) {
     let json: serde_json::Value = serde_json::from_str(&health.body).unwrap();
     assert_eq!(json["status"], "ok");
     assert_eq!(json["database"], db.store.backend().name());
+    // README: "directory_index is loading while a fresh server still reads the directory".
+    assert_eq!(json["directory_index"], "loading", "nothing read yet");
+    let state = AppState::new(db.store.clone(), WebConfig::default());
+    let app = router(state.clone());
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get(&app, "/healthz").await.body).unwrap()
+            ["directory_index"],
+        "loading"
+    );
+    state.directory_index.refresh(&db.store).await.unwrap();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&get(&app, "/healthz").await.body).unwrap()
+            ["directory_index"],
+        "loaded",
+        "after the first load"
+    );
     get(&app, "/areas/yao").await;
     get(&app, "/areas/yao").await;
     let metrics = get(&app, "/metrics").await;
