@@ -450,6 +450,22 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
     );
     let page = coordinator.get("/ledger/2026/yao?done=created").await;
     assert!(page.body.contains("下書き"));
+    // Pressed again: next year's ledger is there already; it is opened unchanged, and the
+    // page says so instead of claiming to have made it.
+    let again = coordinator
+        .post("/ledger/2025/yao", "/ledger/2025/yao/next-year", vec![])
+        .await;
+    assert_eq!(again.location(), "/ledger/2026/yao?done=exists");
+    assert!(coordinator
+        .get(again.location())
+        .await
+        .body
+        .contains("次年度の台帳はすでにあります"));
+    assert_eq!(
+        db.store.ledger("yao", 2026).await.unwrap().unwrap().ledger,
+        next,
+        "unchanged"
+    );
     let report = coordinator.get("/ledger/2026/report?area=yao").await;
     assert!(report.body.contains("未入力") && !report.body.contains("多職種連携研修会"));
 

@@ -167,6 +167,7 @@ pub async fn show(
         Some("saved") => Some(("ledger_edit.saved", false)),
         Some("deleted") => Some(("ledger_edit.deleted", false)),
         Some("created") => Some(("ledger_edit.created", false)),
+        Some("exists") => Some(("ledger_edit.exists", false)),
         Some("moved") => Some(("ledger_edit.moved", false)),
         Some("conflict") => Some(("ledger_edit.conflict", true)),
         _ => None,
@@ -742,24 +743,29 @@ pub async fn next_year(
         .viewer
         .signed_in()
         .ok_or_else(|| PageError::not_found(&ctx))?;
-    match app
+    // Next year's ledger may exist already (started by someone else, or filled by recording a
+    // check or an event): it is opened as it is, and the page says so.
+    let done = match app
         .store
         .save_ledger(&area, next.year(), &ledger, None, Some(user.id))
         .await
     {
-        Ok(_) | Err(StoreError::Conflict(_)) => {}
+        Ok(_) => "created",
+        Err(StoreError::Conflict(_)) => "exists",
         Err(e) => return Err(PageError::store(&ctx, e)),
+    };
+    if done == "created" {
+        let event = AuditEvent::new(
+            Some(user.id),
+            "ledger.next_year",
+            Outcome::Ok,
+            format!("area:{area} from:{} to:{}", year.year(), next.year()),
+            client_of(&extensions),
+        );
+        let _ = app.store.append_audit(&event).await;
     }
-    let event = AuditEvent::new(
-        Some(user.id),
-        "ledger.next_year",
-        Outcome::Ok,
-        format!("area:{area} from:{} to:{}", year.year(), next.year()),
-        client_of(&extensions),
-    );
-    let _ = app.store.append_audit(&event).await;
     Ok(see_other(&format!(
-        "/ledger/{}/{area}?done=created",
+        "/ledger/{}/{area}?done={done}",
         next.year()
     )))
 }
