@@ -77,13 +77,38 @@ impl Store {
         answers: &[(i64, Answer, Option<UserId>)],
         quick: &[(String, QuickAnswer, String)],
     ) -> Result<(Vec<i64>, Vec<QuickOutcome>), StoreError> {
-        if answers.is_empty() && quick.is_empty() {
+        self.record_safety_group(answers, quick, &[]).await
+    }
+
+    /// [`Store::record_safety_batch`] with the first openings of links (`opened`: target ids)
+    /// noted in the same transaction: in a surge, opening the form costs no commit of its own.
+    pub async fn record_safety_group(
+        &self,
+        answers: &[(i64, Answer, Option<UserId>)],
+        quick: &[(String, QuickAnswer, String)],
+        opened: &[i64],
+    ) -> Result<(Vec<i64>, Vec<QuickOutcome>), StoreError> {
+        if answers.is_empty() && quick.is_empty() && opened.is_empty() {
             return Ok((Vec::new(), Vec::new()));
         }
         let stamp = now_text();
         let mut tx = self.pool().begin().await?;
         let versions = whole_answers(&mut tx, &stamp, answers).await?;
         let outcomes = quick_answers(&mut tx, &stamp, quick).await?;
+        for chunk in opened.chunks(500) {
+            let marks = (0..chunk.len())
+                .map(|i| format!("${}", i + 2))
+                .collect::<Vec<_>>()
+                .join(",");
+            let sql = format!(
+                "UPDATE safety_targets SET opened_at = $1 WHERE opened_at IS NULL AND id IN ({marks})"
+            );
+            let mut query = sqlx::query(&sql).bind(&stamp);
+            for id in chunk {
+                query = query.bind(*id);
+            }
+            query.execute(&mut *tx).await?;
+        }
         tx.commit().await?;
         Ok((versions, outcomes))
     }

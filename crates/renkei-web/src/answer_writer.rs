@@ -5,8 +5,9 @@
 //! request is answered only after that commit, so an answer acknowledged is an answer kept.
 //!
 //! A quick answer is handed over with its link's token hash, not its target: the batch resolves
-//! every token at once (`Store::record_safety_batch`), so the surge's requests read nothing
-//! from the database themselves.
+//! every token at once (`Store::record_safety_group`), so the surge's requests read nothing
+//! from the database themselves. The first opening of a link (the form shown) is noted in the
+//! same groups without waiting for it: showing the form costs no commit of its own.
 
 use renkei_domain::accounts::UserId;
 use renkei_domain::safety::{Answer, QuickAnswer};
@@ -33,6 +34,8 @@ enum Job {
         now: String,
         reply: oneshot::Sender<Result<QuickOutcome, String>>,
     },
+    /// A link's form was shown: note its first opening with the next group.
+    Opened { target_id: i64 },
 }
 
 /// The writer: started on first use, so building the state needs no runtime.
@@ -81,6 +84,21 @@ impl AnswerWriter {
             .map_err(StoreError::Invalid)
     }
 
+    /// Notes that a link's form was shown (its first opening), with the next group, without
+    /// waiting. When the queue is full the note is written on its own, in the background.
+    pub fn note_opened(&self, store: &Store, target_id: i64) {
+        if let Err(mpsc::error::TrySendError::Full(_) | mpsc::error::TrySendError::Closed(_)) =
+            self.sender(store).try_send(Job::Opened { target_id })
+        {
+            let store = store.clone();
+            tokio::spawn(async move {
+                if let Err(e) = store.note_safety_opened(target_id).await {
+                    tracing::warn!(error = %e, "noting a link's opening failed");
+                }
+            });
+        }
+    }
+
     /// Keeps a quick answer sent by the link whose token hashes to `token_hash` (with the
     /// details given before), once committed; `now` is the application's time (UTC text) for
     /// telling a closed check.
@@ -120,6 +138,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Job>) {
         let mut whole_replies = Vec::new();
         let mut quick = Vec::new();
         let mut quick_replies = Vec::new();
+        let mut opened = Vec::new();
         for job in jobs {
             match job {
                 Job::Whole {
@@ -140,9 +159,10 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Job>) {
                     quick.push((token_hash, q, now));
                     quick_replies.push(reply);
                 }
+                Job::Opened { target_id } => opened.push(target_id),
             }
         }
-        match store.record_safety_batch(&whole, &quick).await {
+        match store.record_safety_group(&whole, &quick, &opened).await {
             Ok((versions, outcomes)) => {
                 for (reply, version) in whole_replies.into_iter().zip(versions) {
                     let _ = reply.send(Ok(version));
@@ -152,7 +172,7 @@ async fn write_batches(store: Store, mut rx: mpsc::Receiver<Job>) {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, answers = whole.len() + quick.len(), "storing answers failed");
+                tracing::error!(error = %e, answers = whole.len() + quick.len(), openings = opened.len(), "storing answers failed");
                 for reply in whole_replies {
                     let _ = reply.send(Err(e.to_string()));
                 }

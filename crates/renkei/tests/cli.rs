@@ -1054,7 +1054,7 @@ fn ctrl_c_and_sigterm_let_running_requests_finish() {
             server.child.try_wait().unwrap().is_none(),
             "{sig}: the server waits for the running request"
         );
-        running.write_all(body[10..].as_bytes()).unwrap();
+        running.write_all(&body.as_bytes()[10..]).unwrap();
         running
             .set_read_timeout(Some(renkei_testkit::wait::HANG_GUARD))
             .unwrap();

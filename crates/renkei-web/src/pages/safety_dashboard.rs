@@ -400,7 +400,8 @@ pub async fn show(
 
 /// `GET /hub/safety/{id}/events`: server-sent events — an `update` on connecting and whenever an answer, an
 /// opening, a reminder or a delivery changes the check (polled from the database once a second,
-/// so an answer taken by any instance shows). The stream ends after an hour; browsers reconnect.
+/// also during a surge, so an answer taken by any instance shows within about a second). The
+/// stream ends after an hour; browsers reconnect.
 pub async fn events(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -408,10 +409,17 @@ pub async fn events(
 ) -> Result<Response, PageError> {
     visible_check(&app, &ctx, id, false).await?;
     let start = tokio::time::Instant::now();
-    let stream =
-        futures_util::stream::unfold((app, None::<String>), move |(app, last)| async move {
-            let mut last = last;
+    // One look a second at most, also while answers pour in (an update makes the page fetch
+    // its live part again, so more than one a second would only cost both sides).
+    let stream = futures_util::stream::unfold(
+        (app, None::<String>, false),
+        move |(app, last, looked)| async move {
+            let (mut last, mut looked) = (last, looked);
             loop {
+                if looked {
+                    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+                }
+                looked = true;
                 if start.elapsed() > std::time::Duration::from_secs(3600) {
                     return None;
                 }
@@ -421,14 +429,17 @@ pub async fn events(
                     Ok(now) if last.as_ref() != Some(&now) => {
                         last = Some(now.clone());
                         let event = Event::default().event("update").data(now);
-                        return Some((Ok::<_, std::convert::Infallible>(event), (app, last)));
+                        return Some((
+                            Ok::<_, std::convert::Infallible>(event),
+                            (app, last, looked),
+                        ));
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "safety-check events: store failed"),
                 }
-                tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
             }
-        });
+        },
+    );
     Ok(Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response())

@@ -162,10 +162,8 @@ pub async fn quick(
         Ok(link) => link,
         Err(response) => return Ok(response),
     };
-    app.store
-        .note_safety_opened(link.target_id)
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
+    // Noted with the next group of answers; the form does not wait for a commit.
+    app.answers.note_opened(&app.store, link.target_id);
     let t = catalog(ctx.lang);
     let fields = safety_form::quick_fields(&t, link.answer.as_ref().map(|a| &a.quick));
     let mut p = page(&ctx, &token, Some(&link), Step::Quick(fields));
