@@ -6,14 +6,21 @@
 //! ```
 //!
 //! `all` generates the synthetic directory, measures the near search in process and the same
-//! query in PostgreSQL (earthdistance + GiST), times `renkei import` of the CSV on SQLite, then
-//! serves it and measures HTTP throughput with `wrk` and the server's memory. `report` times the
-//! prefecture report of issue 5; `web-import` a directory file through the browser's two steps.
+//! query in PostgreSQL (earthdistance + GiST) and checks that both return the same entries,
+//! times `renkei import` of the CSV on SQLite, then serves it and measures the near API over
+//! HTTP (closed loop with `wrk`, open loop with the bench's own generator) and the server's
+//! memory. `surge` answers a safety check for every institution as phones do and times the
+//! dashboard's live updates; `report` times the prefecture report of issue 5; `web-import` a
+//! directory file through the browser's two steps. Every command's output starts with the date,
+//! the commit and the machine.
 
+mod dashboard;
 mod data;
 mod load;
 mod measure;
+mod phone;
 mod population;
+mod provenance;
 mod report;
 mod surge;
 mod timeline;
@@ -46,7 +53,10 @@ enum Command {
         #[arg(long, default_value_t = 2026)]
         seed: u64,
     },
-    /// The near search in process, and the same query in PostgreSQL.
+    /// The near search in process, and the same query in PostgreSQL; the two results of every
+    /// query PostgreSQL runs (up to 2,000) are compared id by id, in distance order, and any
+    /// difference beyond ties within 1 m (at the 5 km edge, at the 50th place, equidistant
+    /// entries) is printed and makes the command fail.
     Search {
         /// Rows.
         #[arg(long, default_value_t = 300_000)]
@@ -85,7 +95,9 @@ enum Command {
         #[arg(long, default_value = "target/release/renkei")]
         renkei: PathBuf,
     },
-    /// Serves an imported directory and measures HTTP throughput (wrk) and memory.
+    /// Serves an imported directory and measures the near API over HTTP — closed loop with
+    /// wrk (when installed: the most it takes, latency hiding queueing) and open loop at
+    /// `--rate` (latency from each request's due time) — and the server's memory.
     Http {
         /// Data directory (from `import`).
         #[arg(long, default_value = "target/bench/data")]
@@ -96,9 +108,12 @@ enum Command {
         /// Seconds of load.
         #[arg(long, default_value_t = 20)]
         seconds: u32,
-        /// Open connections.
+        /// Open connections (of wrk, and of the open loop).
         #[arg(long, default_value_t = 32)]
         connections: u32,
+        /// Requests per second of the open-loop measurement.
+        #[arg(long, default_value_t = 5_000)]
+        rate: u32,
         /// Seed of the query points.
         #[arg(long, default_value_t = 2026)]
         seed: u64,
@@ -129,9 +144,21 @@ enum Command {
         #[arg(long, default_value_t = 500)]
         requests: usize,
     },
-    /// A safety check for every institution of the imported directory, answered by wrk with
-    /// many concurrent connections: answers stored per second, latency, and how soon the
-    /// dashboard's query sees a new answer.
+    /// A safety check for every institution of the imported directory, answered from many
+    /// connections: answers stored per second, their latency, and how soon the dashboard's own
+    /// live endpoint shows a new answer.
+    ///
+    /// An answer is what a phone sends: GET /r/{token} (the form, which sets the CSRF cookie
+    /// and holds the token), POST of the quick answer with that cookie and token, GET of the
+    /// 303's Location. It counts only when the three returned 200, 303 and 200; failures are
+    /// counted by reason. Meanwhile a hub coordinator, signed in over HTTP with a second
+    /// factor, holds the check's event stream (/hub/safety/{id}/events) open, and probe
+    /// answers are timed from their 303 to the first event that includes them.
+    ///
+    /// With --rate: open loop (answers due at that rate; latency from each one's due time).
+    /// Without: closed loop (each connection starts its next answer when the last is done: the
+    /// most the server takes). With --post-only: the earlier, easier measure, the POST alone
+    /// with a made-up CSRF value (by wrk in the closed loop) — for comparison only.
     Surge {
         /// Data directory (from `import`); copied, never changed.
         #[arg(long, default_value = "target/bench/data")]
@@ -142,13 +169,18 @@ enum Command {
         /// Seconds of load.
         #[arg(long, default_value_t = 20)]
         seconds: u32,
-        /// Open connections.
+        /// Open connections of the load.
         #[arg(long, default_value_t = 1000)]
         connections: u32,
-        /// Answers per second, sent open-loop (latency counted from when each was due) instead
-        /// of `wrk`'s closed loop (every connection waiting for its reply).
+        /// Answers due per second, sent open-loop (latency counted from when each was due);
+        /// without it, a closed loop (every connection waiting for its reply).
         #[arg(long)]
         rate: Option<u32>,
+        /// Send only the POST of each answer, with a made-up double-submit CSRF value, no form
+        /// and no redirect (the earlier measure: one request of a real answer's three). The
+        /// closed loop then runs wrk. The dashboard probes still answer as phones do.
+        #[arg(long)]
+        post_only: bool,
         /// Run against PostgreSQL instead: a database `renkei_surge` is created on this server
         /// and the CSV imported into it first.
         #[arg(long)]
@@ -182,9 +214,39 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The subcommand's name, as typed.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Generate { .. } => "generate",
+            Command::Search { .. } => "search",
+            Command::Route { .. } => "route",
+            Command::Import { .. } => "import",
+            Command::Http { .. } => "http",
+            Command::Report { .. } => "report",
+            Command::Timeline { .. } => "timeline",
+            Command::Surge { .. } => "surge",
+            Command::WebImport { .. } => "web-import",
+            Command::All { .. } => "all",
+        }
+    }
+}
+
+/// Fails after the report was printed when the near searches disagreed.
+fn check_agreement(differing: usize) -> anyhow::Result<()> {
+    if differing > 0 {
+        anyhow::bail!(
+            "the in-process and PostgreSQL near searches returned different results for \
+             {differing} queries (see above)"
+        );
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    println!("{}\n", provenance::stamp(cli.command.name()));
     match cli.command {
         Command::Generate { rows, out, seed } => {
             measure::generate(rows, &out, seed)?;
@@ -195,8 +257,9 @@ async fn main() -> anyhow::Result<()> {
             postgres,
             seed,
         } => {
-            let report = measure::search(rows, queries, &postgres, seed).await?;
+            let (report, differing) = measure::search(rows, queries, &postgres, seed).await?;
             println!("{report}");
+            check_agreement(differing)?;
         }
         Command::Route {
             rows,
@@ -217,11 +280,12 @@ async fn main() -> anyhow::Result<()> {
             renkei,
             seconds,
             connections,
+            rate,
             seed,
         } => {
             println!(
                 "{}",
-                measure::http(&data_dir, &renkei, seconds, connections, seed).await?
+                measure::http(&data_dir, &renkei, seconds, connections, rate, seed).await?
             );
         }
         Command::Surge {
@@ -230,6 +294,7 @@ async fn main() -> anyhow::Result<()> {
             seconds,
             connections,
             rate,
+            post_only,
             postgres,
             data,
         } => {
@@ -239,17 +304,15 @@ async fn main() -> anyhow::Result<()> {
                 }
                 None => None,
             };
+            let options = surge::Options {
+                seconds,
+                connections,
+                rate,
+                post_only,
+            };
             println!(
                 "{}",
-                surge::measure(
-                    &data_dir,
-                    &renkei,
-                    seconds,
-                    connections,
-                    rate,
-                    url.as_deref()
-                )
-                .await?
+                surge::measure(&data_dir, &renkei, options, url.as_deref()).await?
             );
         }
         Command::Timeline {
@@ -282,11 +345,13 @@ async fn main() -> anyhow::Result<()> {
             let csv = PathBuf::from("target/bench/national.csv");
             let dir = PathBuf::from("target/bench/data");
             measure::generate(rows, &csv, 2026)?;
-            let search = measure::search(rows, 20_000, &postgres, 2026).await?;
+            let (search, differing) = measure::search(rows, 20_000, &postgres, 2026).await?;
+            println!("{search}");
             let route = measure::route(rows, 20_000, 2026)?;
             let import = measure::import(&csv, &dir, &renkei)?;
-            let http = measure::http(&dir, &renkei, 20, 32, 2026).await?;
-            println!("{search}\n{route}\n{import}\n{http}");
+            let http = measure::http(&dir, &renkei, 20, 32, 5_000, 2026).await?;
+            println!("{route}\n{import}\n{http}");
+            check_agreement(differing)?;
         }
     }
     Ok(())
