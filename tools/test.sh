@@ -50,7 +50,8 @@ if ! skipping BROWSER; then
   need fonts-noto-cjk sh -c 'fc-list | grep -qi "Noto Sans CJK"'
 fi
 if ! skipping OFFICE; then
-  need libreoffice-calc-nogui test -x /usr/bin/soffice
+  # soffice alone is not enough: without Calc it "converts" a workbook into nothing, silently.
+  need libreoffice-calc-nogui sh -c 'test -x /usr/bin/soffice && test -e /usr/lib/libreoffice/program/libsclo.so'
   need poppler-utils sh -c 'test -x /usr/bin/pdftotext && test -x /usr/bin/pdfinfo'
 fi
 if ! skipping NGINX; then
@@ -112,10 +113,10 @@ build_start=$(date +%s)
 cargo test --workspace --no-run "$@"
 build_seconds=$(($(date +%s) - build_start))
 
-echo "== cargo test --workspace $*"
+echo "== cargo test --workspace --no-fail-fast $*"
 test_start=$(date +%s)
 set +e
-cargo test --workspace "$@" 2>&1 | tee "$output"
+cargo test --workspace --no-fail-fast "$@" 2>&1 | tee "$output"
 status=${PIPESTATUS[0]}
 set -e
 test_seconds=$(($(date +%s) - test_start))

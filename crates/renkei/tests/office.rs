@@ -13,9 +13,15 @@ use std::path::Path;
 use std::process::Command;
 
 fn office_available() -> bool {
-    let found = ["/usr/bin/soffice", "/usr/bin/pdftotext", "/usr/bin/pdfinfo"]
-        .iter()
-        .all(|p| Path::new(p).exists());
+    // soffice without Calc (libsclo) exits 0 having converted a workbook into nothing.
+    let found = [
+        "/usr/bin/soffice",
+        "/usr/lib/libreoffice/program/libsclo.so",
+        "/usr/bin/pdftotext",
+        "/usr/bin/pdfinfo",
+    ]
+    .iter()
+    .all(|p| Path::new(p).exists());
     if found {
         return true;
     }
@@ -83,6 +89,11 @@ fn the_report_workbook_opens_in_libreoffice_and_prints_on_a4_landscape() {
         String::from_utf8_lossy(&converted.stderr)
     );
     let pdf = dir.path().join("report.pdf");
+    assert!(
+        pdf.exists(),
+        "LibreOffice made no PDF (is Calc installed? apt-get install libreoffice-calc-nogui): {}",
+        String::from_utf8_lossy(&converted.stdout)
+    );
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../test-artifacts");
     std::fs::create_dir_all(&artifacts).unwrap();
     std::fs::copy(&pdf, artifacts.join("report-fy2025-libreoffice.pdf")).unwrap();
