@@ -153,6 +153,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "audit_head_seal",
         sql: include_str!("../migrations/0026_audit_head_seal.sql"),
     },
+    Migration {
+        version: 27,
+        name: "login_attempt_outcomes",
+        sql: include_str!("../migrations/0027_login_attempt_outcomes.sql"),
+    },
 ];
 
 /// The migration that adds the audit head's seal.
