@@ -52,6 +52,15 @@ impl Section {
         }
     }
 
+    /// The section's number in the report, 「（１）」, 「（３）」, 「（４）」.
+    pub fn number_ja(self) -> &'static str {
+        match self {
+            Section::Results => "（１）",
+            Section::Plan => "（３）",
+            Section::Progress => "（４）",
+        }
+    }
+
     /// The report's heading, 「（１）令和6年度の取組実績」.
     pub fn heading_ja(self, report_year: FiscalYear) -> String {
         let year = self.fiscal_year(report_year);
@@ -389,9 +398,12 @@ impl Challenge {
         }
     }
 
-    /// The line as the report prints it.
+    /// The line as the report prints it: the marker, a space, the text (「②-1 ICTの活用…」).
     pub fn line(&self) -> String {
-        format!("{}{}", self.number.as_deref().unwrap_or(""), self.text)
+        match &self.number {
+            Some(number) => format!("{number} {}", self.text),
+            None => self.text.clone(),
+        }
     }
 }
 
@@ -411,6 +423,151 @@ pub struct ActiveSection {
     /// A footnote (「※ …」 without the mark).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footnote: Option<String>,
+    /// The （2）対応状況 as recorded for this year; `None` when the hub reported none (the
+    /// report then prints no 対応状況 at all — "not reported" is never printed as 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub coverage: Option<RecordedCoverage>,
+}
+
+/// Where a recorded 対応状況 came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CoverageSource {
+    /// The hub reported the counts (as in the hubs' own report to the prefecture).
+    Hub,
+    /// Counted from the institutions' role statuses in Renkei's directory, on `as_of`.
+    Directory,
+}
+
+impl CoverageSource {
+    /// Stable code (the form's value).
+    pub fn code(self) -> &'static str {
+        match self {
+            CoverageSource::Hub => "hub",
+            CoverageSource::Directory => "directory",
+        }
+    }
+}
+
+/// A 対応状況 kept in the ledger with its year: how many active institutions the area had and,
+/// per role ①〜⑥, how many could do it now (現状対応可). Kept as data, so a year's report does not
+/// change when today's directory does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedCoverage {
+    /// Who gave the counts.
+    pub source: CoverageSource,
+    /// The day the counts describe, where it is known (the 中河内 report of 令和7年度 gives none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<NaiveDate>,
+    /// 積極的医療機関 N件.
+    pub institutions: usize,
+    /// 現状対応可 per role, ①–⑥.
+    pub available: [usize; 6],
+    /// 対応予定 per role, where it was counted (the directory knows it; hubs' reports do not).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned: Option<[usize; 6]>,
+}
+
+impl RecordedCoverage {
+    /// Today's counts from the directory, recorded as of `day`; `None` when the area has no
+    /// active institution or none of them has reported a single role (there is nothing to
+    /// count, and a block of 0件 would say something nobody reported).
+    pub fn from_directory(coverage: &RoleCoverage, day: NaiveDate) -> Option<RecordedCoverage> {
+        (coverage.institutions > 0 && coverage.answered > 0).then_some(RecordedCoverage {
+            source: CoverageSource::Directory,
+            as_of: Some(day),
+            institutions: coverage.institutions,
+            available: coverage.available,
+            planned: Some(coverage.planned),
+        })
+    }
+
+    /// Checks the counts: at least one institution, no role counted more often than there are
+    /// institutions.
+    pub fn check(&self) -> Result<(), String> {
+        if self.institutions == 0 {
+            return Err(
+                "積極的医療機関の件数は 1 以上です（報告がなければ対応状況は記録しません）".into(),
+            );
+        }
+        for (i, n) in self.available.iter().enumerate() {
+            let planned = self.planned.map_or(0, |p| p[i]);
+            if n + planned > self.institutions {
+                return Err(format!(
+                    "{} の件数（{}）が積極的医療機関の件数（{}）を超えています",
+                    crate::region::circled(i as u8 + 1),
+                    n + planned,
+                    self.institutions
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Where the counts come from, as the report prints it under them: 「出典：拠点の報告」 or
+    /// 「出典：Renkei の医療機関情報（令和8年3月31日時点で集計）」.
+    pub fn source_line(&self) -> String {
+        let day = self
+            .as_of
+            .map(|d| format!("{}時点", crate::fiscal_year::format_wareki_date(d)));
+        match (self.source, day) {
+            (CoverageSource::Hub, None) => "出典：拠点の報告".to_owned(),
+            (CoverageSource::Hub, Some(day)) => format!("出典：拠点の報告（{day}）"),
+            (CoverageSource::Directory, day) => format!(
+                "出典：Renkei の医療機関情報（{}で集計）",
+                day.unwrap_or_default()
+            ),
+        }
+    }
+}
+
+impl fmt::Display for RecordedCoverage {
+    /// 「積極的医療機関 7件：①5 ②6 ③5 ④2 ⑤7 ⑥1（出典：拠点の報告）」.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "積極的医療機関 {}件：", self.institutions)?;
+        for (i, n) in self.available.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{}{n}", crate::region::circled(i as u8 + 1))?;
+        }
+        write!(f, "（{}）", self.source_line())
+    }
+}
+
+/// A hub's own wording of its section headings, where it differs from Renkei's (「令和6年度の
+/// 取り組みを通じた課題」, 「令和7年度取組計画」): the text after the （N） number. Kept per year;
+/// next year's ledger starts with Renkei's wording.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Headings {
+    /// （１）, instead of 「令和6年度の取組実績」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results: Option<String>,
+    /// （２）, instead of 「令和6年度の取組を通じた課題」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub challenges: Option<String>,
+    /// （３）, instead of 「令和7年度の取組計画」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<String>,
+    /// （４）, instead of 「令和7年度の進捗状況」.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<String>,
+}
+
+impl Headings {
+    /// Whether every heading is Renkei's.
+    pub fn is_default(&self) -> bool {
+        *self == Headings::default()
+    }
+
+    /// The hub's wording of a section's heading, if it has one.
+    pub fn of(&self, section: Section) -> Option<&str> {
+        match section {
+            Section::Results => self.results.as_deref(),
+            Section::Plan => self.plan.as_deref(),
+            Section::Progress => self.progress.as_deref(),
+        }
+    }
 }
 
 /// One hub's ledger for a report year.
@@ -439,6 +596,9 @@ pub struct HubLedger {
     /// The active institutions' section, if the hub wrote one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active: Option<ActiveSection>,
+    /// The hub's wording of its headings, where it is its own.
+    #[serde(default, skip_serializing_if = "Headings::is_default")]
+    pub headings: Headings,
 }
 
 impl HubLedger {
@@ -483,6 +643,11 @@ impl HubLedger {
             check_duties(&empty.duties, &empty.number)
                 .map_err(|r| invalid(format!("{} なし", self.document), r))?;
         }
+        if let Some(coverage) = self.active.as_ref().and_then(|a| a.coverage.as_ref()) {
+            coverage
+                .check()
+                .map_err(|r| invalid(format!("{} 対応状況", self.document), r))?;
+        }
         Ok(())
     }
 
@@ -507,10 +672,12 @@ impl HubLedger {
             items: Vec::new(),
             empty: Vec::new(),
             challenges: Vec::new(),
+            // A year's 対応状況 is that year's; next year's is recorded when it is known.
             active: self.active.as_ref().map(|a| ActiveSection {
                 plans: a.plans.clone(),
                 ..ActiveSection::default()
             }),
+            headings: Headings::default(),
             ..self.clone()
         };
         for item in self.items.iter().filter(|i| i.section == Section::Plan) {
@@ -536,6 +703,24 @@ impl HubLedger {
             .iter()
             .find(|e| e.section == section && e.duties.contains(&duty.number()))
             .map(|e| e.number.as_str())
+    }
+
+    /// The report's heading of a section: （１）…（４） and the hub's words or Renkei's.
+    pub fn heading(&self, section: Section, report_year: FiscalYear) -> String {
+        match self.headings.of(section) {
+            Some(words) => format!("{}{words}", section.number_ja()),
+            None => section.heading_ja(report_year),
+        }
+    }
+
+    /// The report's heading of the （２）challenges.
+    pub fn challenges_heading(&self, report_year: FiscalYear) -> String {
+        let words = self
+            .headings
+            .challenges
+            .clone()
+            .unwrap_or_else(|| format!("{}の取組を通じた課題", report_year.previous()));
+        format!("（２）{words}")
     }
 
     /// How many items of a section (of one kind, or all) there are, and how many sessions they
@@ -937,12 +1122,14 @@ fn weekday_mark(day: Weekday) -> char {
     }
 }
 
-/// The 対応状況 of an area's active institutions: how many there are, and for each role how
-/// many report 現状対応可 — computed from the institutions, never typed in.
+/// The 対応状況 of an area's active institutions as the directory has it today: how many there
+/// are, how many have reported any role, and for each role how many report 現状対応可.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RoleCoverage {
     /// Active institutions in the area.
     pub institutions: usize,
+    /// Those of them that have reported the status of at least one role.
+    pub answered: usize,
     /// 現状対応可 per role, ①–⑥.
     pub available: [usize; 6],
     /// 対応予定 per role.
@@ -953,13 +1140,18 @@ impl RoleCoverage {
     /// Adds one active institution's role statuses.
     pub fn add(&mut self, statuses: impl IntoIterator<Item = (Role, RoleStatus)>) {
         self.institutions += 1;
+        let mut answered = false;
         for (role, status) in statuses {
+            answered = true;
             let at = usize::from(role.number()) - 1;
             match status {
                 RoleStatus::Available => self.available[at] += 1,
                 RoleStatus::Planned => self.planned[at] += 1,
                 _ => {}
             }
+        }
+        if answered {
+            self.answered += 1;
         }
     }
 }
@@ -1225,14 +1417,28 @@ mod tests {
         );
         next.validate(&region, FiscalYear::new(2026).unwrap())
             .unwrap();
-        let report = crate::report::build(
-            [&next],
-            FiscalYear::new(2026).unwrap(),
-            "中河内",
-            &CoverageByArea::new(),
-            None,
+        let west = file.hub_of("higashiosaka-west").unwrap();
+        assert!(west.active.as_ref().unwrap().coverage.is_some());
+        let west_next = west.next_year();
+        assert_eq!(
+            west_next
+                .active
+                .as_ref()
+                .map(|a| (a.plans.len(), a.coverage)),
+            Some((13, None)),
+            "the plans carry over; this year's 対応状況 does not"
         );
-        assert!(report.markdown().contains(crate::report::MISSING));
+        let report = crate::report::build([&next], FiscalYear::new(2026).unwrap(), "中河内", None);
+        let markdown = report.markdown();
+        assert!(markdown.contains(crate::report::MISSING));
+        assert!(
+            !markdown.contains("対応状況"),
+            "a new year has no 対応状況 until one is recorded:\n{markdown}"
+        );
+        assert!(
+            next.headings.is_default(),
+            "next year starts with Renkei's headings"
+        );
     }
 
     #[test]

@@ -1,24 +1,31 @@
 //! The prefecture report (資料2) produced from the ledger, laid out like the hubs' own: per hub
 //! the 対象地域 / 実施主体 header, sections （１）〜（４） with the five duties ①〜⑤, then the
-//! active institutions' part with the 対応状況 counted from the institutions. This module builds
-//! the report's content once ([`HubReport`]) and writes it as Markdown; the web crate writes the
-//! same content as HTML and Excel.
+//! active institutions' part with the 対応状況 the ledger recorded for the year. This module
+//! builds the report's content once ([`HubReport`]) and writes it as Markdown; the web crate
+//! writes the same content as HTML and Excel.
+//!
+//! What it prints is what the hub wrote, once: an entry that serves several duties
+//! (「②・③ 個別面談…」, 「②-3 ④-4 ⑤-2 …」) stands under its first duty with its marker naming the
+//! others; a sub-number (「②-1」) is printed once before the run of entries it heads, as in the
+//! hubs' paragraphs; a 対応状況 nobody recorded is not printed (never as 0件).
 
 use crate::fiscal_year::FiscalYear;
 use crate::institution::NewInstitution;
-use crate::ledger::{CoverageByArea, HubLedger, RoleCoverage, Section};
+use crate::ledger::{CoverageByArea, HubLedger, RecordedCoverage, Section};
 use crate::region::{Duty, Role};
 use std::fmt::Write;
 
 /// What a duty's cell of a section says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Cell {
-    /// The items, as printed (number prefix where it adds something).
+    /// The entries whose first duty this is, as printed (the marker where it says more than
+    /// the column, once per run of entries under the same marker).
     Lines(Vec<String>),
-    /// The hub wrote 「なし」 (with its marker, 「②・③」).
+    /// The hub wrote 「なし」 (with its marker, 「②・③」); only under the marker's first duty.
     Nothing(String),
-    /// The hub wrote nothing under this duty in a section that has other entries (the report
-    /// leaves the cell blank, as the hubs' own tables do).
+    /// Nothing stands under this duty in a section that has other entries (the report leaves
+    /// the cell blank, as the hubs' own tables do; an entry of several duties stands under
+    /// its first).
     Blank,
     /// The hub has not filled in the section at all: the report says 「未入力」 and invents
     /// nothing.
@@ -30,23 +37,54 @@ pub enum Cell {
 pub struct SectionReport {
     /// Which section.
     pub section: Section,
-    /// The heading, 「（１）令和6年度の取組実績」.
+    /// The heading, 「（１）令和6年度の取組実績」, in the hub's words where it has its own.
     pub heading: String,
     /// ①〜⑤.
     pub cells: Vec<(Duty, Cell)>,
 }
 
-/// The active institutions' part of a hub's report.
+/// The title of the active institutions' part, as the hubs' report writes it.
+pub const ACTIVE_TITLE: &str = "■ 積極的医療機関の取組について（任意）";
+
+/// What one part of the active institutions' page holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActiveBody {
+    /// Bullets; empty means 「未入力」.
+    Bullets(Vec<String>),
+    /// The recorded 対応状況: a line per role and where the counts come from.
+    Coverage {
+        /// 「①急変時の診療支援 現状対応可 5件」 …
+        lines: Vec<String>,
+        /// 「出典：拠点の報告」.
+        source: String,
+    },
+}
+
+/// One numbered part of the active institutions' page: 「（1）令和7年度の取組計画」.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivePart {
+    /// 「（2）対応状況」: numbered in the order the parts the hub reported come.
+    pub heading: String,
+    /// The line under the heading, where the report has one (「他医療機関等への調整・支援等」,
+    /// 「積極的医療機関 7件における対応状況」).
+    pub subheading: Option<String>,
+    /// What it says.
+    pub body: ActiveBody,
+}
+
+impl ActivePart {
+    /// Whether it is the 対応状況 (whose subheading heads the counts, not the label).
+    pub fn is_coverage(&self) -> bool {
+        matches!(self.body, ActiveBody::Coverage { .. })
+    }
+}
+
+/// The active institutions' part of a hub's report: （1）plans, （2）対応状況 where one was
+/// recorded, then progress where the hub reports it, and challenges, numbered in that order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActiveReport {
-    /// （1）plans.
-    pub plans: Vec<String>,
-    /// The 対応状況, computed; `None` when the area has no active institution in Renkei.
-    pub coverage: Option<RoleCoverage>,
-    /// Progress bullets (where the hub reports them).
-    pub progress: Vec<String>,
-    /// Challenges.
-    pub challenges: Vec<String>,
+    /// The numbered parts.
+    pub parts: Vec<ActivePart>,
     /// Footnote.
     pub footnote: Option<String>,
 }
@@ -70,9 +108,15 @@ pub struct HubReport {
     pub challenges_heading: String,
     /// （２）challenges, as printed; empty means 「未入力」.
     pub challenges: Vec<String>,
-    /// The active institutions' part; `None` when neither the hub wrote one nor Renkei knows
-    /// active institutions in the area.
+    /// The active institutions' part; `None` when the hub wrote none.
     pub active: Option<ActiveReport>,
+}
+
+impl HubReport {
+    /// What identifies a printed page of this hub: 「資料2-1 東大阪市（西地区） 布施医師会」.
+    pub fn running_title(&self) -> String {
+        format!("{} {} {}", self.document, self.area_label, self.hub)
+    }
 }
 
 /// The whole report for a fiscal year.
@@ -92,13 +136,12 @@ pub fn build<'a>(
     ledgers: impl IntoIterator<Item = &'a HubLedger>,
     year: FiscalYear,
     region_name: &str,
-    coverage: &CoverageByArea,
     only: Option<&[String]>,
 ) -> Report {
     let hubs = ledgers
         .into_iter()
         .filter(|h| only.is_none_or(|areas| areas.contains(&h.area)))
-        .map(|hub| hub_report(hub, year, coverage.get(&hub.area).copied()))
+        .map(|hub| hub_report(hub, year))
         .collect();
     Report {
         year,
@@ -107,37 +150,18 @@ pub fn build<'a>(
     }
 }
 
-fn hub_report(hub: &HubLedger, year: FiscalYear, coverage: Option<RoleCoverage>) -> HubReport {
+fn hub_report(hub: &HubLedger, year: FiscalYear) -> HubReport {
     let sections = Section::ALL
         .into_iter()
         .map(|section| SectionReport {
             section,
-            heading: section.heading_ja(year),
+            heading: hub.heading(section, year),
             cells: Duty::ALL
                 .into_iter()
                 .map(|duty| (duty, cell(hub, section, duty)))
                 .collect(),
         })
         .collect();
-    let challenges = hub
-        .challenges
-        .iter()
-        .map(|c| format!("{}{}", c.number.as_deref().unwrap_or(""), c.text))
-        .collect();
-    let coverage = coverage.filter(|c| c.institutions > 0);
-    let active = match (&hub.active, coverage) {
-        (None, None) => None,
-        (written, coverage) => {
-            let written = written.clone().unwrap_or_default();
-            Some(ActiveReport {
-                plans: written.plans,
-                coverage,
-                progress: written.progress,
-                challenges: written.challenges,
-                footnote: written.footnote,
-            })
-        }
-    };
     HubReport {
         document: hub.document.clone(),
         area: hub.area.clone(),
@@ -145,30 +169,85 @@ fn hub_report(hub: &HubLedger, year: FiscalYear, coverage: Option<RoleCoverage>)
         hub: hub.hub.clone(),
         contractor: hub.contractor.clone(),
         sections,
-        challenges_heading: format!("（２）{}の取組を通じた課題", year.previous()),
-        challenges,
-        active,
+        challenges_heading: hub.challenges_heading(year),
+        challenges: hub.challenges.iter().map(|c| c.line()).collect(),
+        active: hub.active.as_ref().map(|active| {
+            let mut parts = vec![ActivePart {
+                heading: format!("{year}の取組計画"),
+                subheading: Some("他医療機関等への調整・支援等".to_owned()),
+                body: ActiveBody::Bullets(active.plans.clone()),
+            }];
+            if let Some(coverage) = &active.coverage {
+                parts.push(ActivePart {
+                    heading: "対応状況".to_owned(),
+                    subheading: Some(format!(
+                        "積極的医療機関 {}件における対応状況",
+                        coverage.institutions
+                    )),
+                    body: ActiveBody::Coverage {
+                        lines: Role::ALL
+                            .into_iter()
+                            .map(|role| coverage_line(role, coverage))
+                            .collect(),
+                        source: coverage.source_line(),
+                    },
+                });
+            }
+            if !active.progress.is_empty() {
+                parts.push(ActivePart {
+                    heading: "進捗状況".to_owned(),
+                    subheading: None,
+                    body: ActiveBody::Bullets(active.progress.clone()),
+                });
+            }
+            parts.push(ActivePart {
+                heading: "課題".to_owned(),
+                subheading: None,
+                body: ActiveBody::Bullets(active.challenges.clone()),
+            });
+            for (i, part) in parts.iter_mut().enumerate() {
+                part.heading = format!("（{}）{}", i + 1, part.heading);
+            }
+            ActiveReport {
+                parts,
+                footnote: active.footnote.clone(),
+            }
+        }),
     }
 }
 
+/// The entries whose first duty is `duty`: each printed once, under its first duty.
 fn cell(hub: &HubLedger, section: Section, duty: Duty) -> Cell {
-    let items = hub.items_of(section, duty);
+    let items: Vec<_> = hub
+        .items_of(section, duty)
+        .into_iter()
+        .filter(|item| item.duties().first() == Some(&duty))
+        .collect();
     if !items.is_empty() {
+        let mut run: Option<&str> = None;
         return Cell::Lines(
             items
                 .iter()
                 .map(|item| {
-                    if item.shows_number() {
-                        format!("{} {}", item.number, item.text())
-                    } else {
-                        item.text()
-                    }
+                    let marker = item.shows_number().then_some(item.number.trim());
+                    let line = match marker {
+                        Some(number) if run != Some(number) => {
+                            format!("{number} {}", item.text())
+                        }
+                        _ => item.text(),
+                    };
+                    run = marker;
+                    line
                 })
                 .collect(),
         );
     }
-    match hub.empty_marker(section, duty) {
-        Some(marker) => Cell::Nothing(marker.to_owned()),
+    let first_of_marker = hub
+        .empty
+        .iter()
+        .find(|e| e.section == section && e.duties.iter().min() == Some(&duty.number()));
+    match first_of_marker {
+        Some(empty) => Cell::Nothing(empty.number.clone()),
         None if hub.has_section(section) => Cell::Blank,
         None => Cell::Missing,
     }
@@ -186,7 +265,7 @@ pub fn coverage_of(institutions: &[NewInstitution]) -> CoverageByArea {
 }
 
 /// 「現状対応可 5件」, or for ⑥ (the admitting hospitals) just 「1件」, as the report writes it.
-pub fn coverage_line(role: Role, coverage: &RoleCoverage) -> String {
+pub fn coverage_line(role: Role, coverage: &RecordedCoverage) -> String {
     let n = coverage.available[usize::from(role.number()) - 1];
     let count = if role == Role::EmergencyAdmission {
         format!("{n}件")
@@ -246,7 +325,7 @@ impl Report {
                 }
             }
             if let Some(active) = &hub.active {
-                write_active(&mut out, hub, active, self.year);
+                write_active(&mut out, active);
             }
         }
         out
@@ -264,43 +343,23 @@ fn write_challenges(out: &mut String, hub: &HubReport) {
     out.push('\n');
 }
 
-fn write_active(out: &mut String, hub: &HubReport, active: &ActiveReport, year: FiscalYear) {
-    let _ = writeln!(
-        out,
-        "### 積極的医療機関の取組について（{}）\n",
-        hub.area_label
-    );
-    let _ = writeln!(
-        out,
-        "#### （1）{year}の取組計画：他医療機関等への調整・支援等\n"
-    );
-    bullets(out, &active.plans);
-    let _ = writeln!(out, "#### （2）対応状況\n");
-    match &active.coverage {
-        Some(coverage) => {
-            let _ = writeln!(
-                out,
-                "積極的医療機関 {}件における対応状況\n",
-                coverage.institutions
-            );
-            for role in Role::ALL {
-                let _ = writeln!(out, "- {}", coverage_line(role, coverage));
+fn write_active(out: &mut String, active: &ActiveReport) {
+    let _ = writeln!(out, "### {ACTIVE_TITLE}\n");
+    for part in &active.parts {
+        let _ = writeln!(out, "#### {}\n", part.heading);
+        if let Some(sub) = &part.subheading {
+            let _ = writeln!(out, "{sub}\n");
+        }
+        match &part.body {
+            ActiveBody::Bullets(lines) => bullets(out, lines),
+            ActiveBody::Coverage { lines, source } => {
+                for line in lines {
+                    let _ = writeln!(out, "- {line}");
+                }
+                let _ = writeln!(out, "\n{source}\n");
             }
-            out.push('\n');
-        }
-        None => {
-            let _ = writeln!(
-                out,
-                "{MISSING}（この地域の積極的医療機関が登録されていません）\n"
-            );
         }
     }
-    if !active.progress.is_empty() {
-        let _ = writeln!(out, "#### 進捗状況\n");
-        bullets(out, &active.progress);
-    }
-    let _ = writeln!(out, "#### （3）課題\n");
-    bullets(out, &active.challenges);
     if let Some(note) = &active.footnote {
         let _ = writeln!(out, "※ {note}\n");
     }

@@ -281,6 +281,19 @@ impl Store {
                 _ => {}
             }
         }
+        let answered = sqlx::query(
+            "SELECT a.code AS area, COUNT(DISTINCT i.id) AS n
+             FROM institutions i JOIN areas a ON a.id = i.area_id
+             WHERE i.is_active = 1
+               AND EXISTS (SELECT 1 FROM institution_roles r WHERE r.institution_id = i.id)
+             GROUP BY a.code",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        for row in &answered {
+            out.entry(row.try_get("area")?).or_default().answered =
+                row.try_get::<i64, _>("n")? as usize;
+        }
         Ok(out)
     }
 }

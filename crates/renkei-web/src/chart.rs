@@ -346,6 +346,7 @@ mod tests {
     fn each_area_shows_available_of_active_with_the_gaps_marked() {
         let west = RoleCoverage {
             institutions: 7,
+            answered: 7,
             available: [5, 6, 5, 2, 7, 1],
             planned: [0; 6],
         };

@@ -3,9 +3,9 @@
 //! laid out like the hubs' own table). Shared by the downloads and `renkei report`.
 
 use askama::Template;
-use renkei_domain::ledger::{RoleCoverage, Section};
-use renkei_domain::region::{Duty, Role};
-use renkei_domain::report::{coverage_line, Cell, HubReport, Report, MISSING};
+use renkei_domain::ledger::Section;
+use renkei_domain::region::Duty;
+use renkei_domain::report::{ActiveBody, Cell, HubReport, Report, ACTIVE_TITLE, MISSING};
 
 #[derive(Template)]
 #[template(path = "ledger_report.html")]
@@ -17,15 +17,7 @@ struct ReportDocument<'a> {
     year: String,
     region: &'a str,
     generated: &'a str,
-}
-
-impl ReportDocument<'_> {
-    fn coverage_lines(&self, coverage: &RoleCoverage) -> Vec<String> {
-        Role::ALL
-            .into_iter()
-            .map(|role| coverage_line(role, coverage))
-            .collect()
-    }
+    active_title: &'static str,
 }
 
 /// The report's styles.
@@ -53,6 +45,7 @@ fn document(
         year: report.year.to_string(),
         region: &report.region_name,
         generated,
+        active_title: ACTIVE_TITLE,
     }
     .render()
 }
@@ -63,7 +56,9 @@ const COLUMN_CHARS: f64 = 14.0;
 const COLUMN_WIDTH: f64 = 30.0;
 
 /// The report as an Excel workbook: one sheet per hub (named by its document number), A4
-/// landscape, one page wide, wrapped text and row heights that fit the text.
+/// landscape, one page wide, wrapped text and row heights that fit the text; every printed
+/// page is headed by the hub's 資料 number and name, and the active institutions' part starts
+/// a page of its own.
 pub fn report_xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     use rust_xlsxwriter::{Format, FormatAlign, FormatBorder, Workbook};
     let mut workbook = Workbook::new();
@@ -91,7 +86,11 @@ pub fn report_xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErro
         sheet.set_landscape();
         sheet.set_paper_size(9);
         sheet.set_print_fit_to_pages(1, 0);
-        sheet.set_margins(0.4, 0.4, 0.5, 0.5, 0.2, 0.2);
+        sheet.set_margins(0.4, 0.4, 0.6, 0.5, 0.25, 0.2);
+        sheet.set_header(format!(
+            "&L&9{}&R&9&P / &N",
+            hub.running_title().replace('&', "&&")
+        ));
         for c in 0..5u16 {
             sheet.set_column_width(c, COLUMN_WIDTH)?;
         }
@@ -129,42 +128,38 @@ pub fn report_xlsx(report: &Report) -> Result<Vec<u8>, rust_xlsxwriter::XlsxErro
             row += 1;
         }
         if let Some(active) = &hub.active {
+            sheet.set_page_breaks(&[row])?;
+            sheet.write_string_with_format(row, 0, ACTIVE_TITLE, &title)?;
             row += 1;
-            sheet.write_string_with_format(row, 0, "■ 積極的医療機関の取組について", &title)?;
-            row += 1;
-            let coverage = match &active.coverage {
-                Some(c) => {
-                    let mut lines = vec![format!(
-                        "積極的医療機関 {}件における対応状況",
-                        c.institutions
-                    )];
-                    lines.extend(Role::ALL.iter().map(|r| coverage_line(*r, c)));
-                    lines.join("\n")
-                }
-                None => format!("{MISSING}（この地域の積極的医療機関が登録されていません）"),
-            };
-            let mut parts = vec![
-                (
-                    format!(
-                        "（1）{}の取組計画\n他医療機関等への調整・支援等",
-                        report.year
-                    ),
-                    bulleted(&active.plans),
-                ),
-                ("（2）対応状況".to_owned(), coverage),
-            ];
-            if !active.progress.is_empty() {
-                parts.push(("進捗状況".to_owned(), bulleted(&active.progress)));
-            }
-            parts.push(("（3）課題".to_owned(), bulleted(&active.challenges)));
-            if let Some(note) = &active.footnote {
-                parts.push(("※".to_owned(), note.clone()));
-            }
-            for (label, body) in parts {
+            row = write_header(sheet, row, hub, &head, &text)?;
+            for part in &active.parts {
+                let (label, body) = match &part.body {
+                    ActiveBody::Bullets(lines) => {
+                        let label = match &part.subheading {
+                            Some(sub) => format!("{}\n{sub}", part.heading),
+                            None => part.heading.clone(),
+                        };
+                        (label, bulleted(lines))
+                    }
+                    ActiveBody::Coverage { lines, source } => {
+                        let mut body: Vec<String> = part.subheading.iter().cloned().collect();
+                        body.extend(lines.iter().cloned());
+                        body.push(source.clone());
+                        (part.heading.clone(), body.join("\n"))
+                    }
+                };
                 sheet.write_string_with_format(row, 0, &label, &head)?;
                 sheet.merge_range(row, 1, row, 4, &body, &text)?;
-                sheet.set_row_height(row, height_of(&body, COLUMN_CHARS * 4.0))?;
+                sheet.set_row_height(
+                    row,
+                    height_of(&body, COLUMN_CHARS * 4.0).max(height_of(&label, COLUMN_CHARS)),
+                )?;
                 row += 1;
+            }
+            if let Some(note) = &active.footnote {
+                let note = format!("※ {note}");
+                sheet.merge_range(row, 0, row, 4, &note, &text)?;
+                sheet.set_row_height(row, height_of(&note, COLUMN_CHARS * 5.0))?;
             }
         }
     }

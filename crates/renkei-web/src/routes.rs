@@ -5,8 +5,8 @@ use crate::auth::access::{guard, Access};
 use crate::pages::{
     account, admin, area, area_map, backup, bcp, beds, careteam, changes, conference, consultation,
     directory, events, freshness, home, hub, import, institution, invitations, lang, ledger,
-    ledger_edit, login, password, power, readiness, rota, safety, safety_dashboard, safety_exports,
-    safety_phone, safety_response, safety_summary, surveys, urgent,
+    ledger_edit, ledger_texts, login, password, power, readiness, rota, safety, safety_dashboard,
+    safety_exports, safety_phone, safety_response, safety_summary, surveys, urgent,
 };
 use crate::{assets, fhir, health, metrics, AppState};
 use axum::routing::{get, post, MethodRouter};
@@ -1153,13 +1153,13 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         "GET",
         "/ledger/{year}/{area}/texts",
         Access::Roles(HUB_EDITORS),
-        get(ledger_edit::texts),
+        get(ledger_texts::texts),
     )
     .add(
         "POST",
         "/ledger/{year}/{area}/texts",
         Access::Roles(HUB_EDITORS),
-        post(ledger_edit::save_texts),
+        post(ledger_texts::save_texts),
     )
     .add(
         "GET",

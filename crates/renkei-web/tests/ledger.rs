@@ -6,8 +6,9 @@ mod common;
 use axum::http::{header, StatusCode};
 use common::*;
 use renkei_domain::accounts::AccountRole;
-use renkei_domain::ledger::{LedgerFile, NAKAKAWACHI_FY2025_TOML};
-use renkei_domain::region::RegionDefinition;
+use renkei_domain::institution::RoleEntry;
+use renkei_domain::ledger::{CoverageSource, LedgerFile, NAKAKAWACHI_FY2025_TOML};
+use renkei_domain::region::{RegionDefinition, Role, RoleStatus};
 use renkei_testkit::{both_backends, TestDb};
 
 async fn with_ledgers(db: &TestDb) -> World {
@@ -54,16 +55,38 @@ async fn the_prefecture_reads_every_hubs_report_in_each_format(db: TestDb) {
         "資料2-1",
         "資料2-9",
         "（１）令和6年度の取組実績",
-        "（２）令和6年度の取組を通じた課題",
+        "（２）令和6年度の取組みを通じた課題",
+        "（２）令和6年度の取り組みを通じた課題",
         "（３）令和7年度の取組計画",
+        "（３）令和7年度取組計画",
         "（４）令和7年度の進捗状況",
         "三医師会合同災害対策会議（令和6年6月から10回開催）",
         "積極的医療機関 7件における対応状況",
         "④災害時における医療提供のための計画策定 現状対応可 2件",
+        "出典：拠点の報告",
+        "■ 積極的医療機関の取組について（任意）",
         "②・③なし",
+        "②-1 ICTの活用について",
+        // Every printed page of a hub part is headed by its 資料 number and name.
+        "data-testid=\"running\">資料2-7 八尾市 八尾市医師会<",
+        "data-testid=\"running\">資料2-9 柏原市 一社）柏原市医師会、市立柏原病院<",
     ] {
         assert!(b.contains(text), "{text}");
     }
+    // 八尾 reported no 対応状況: none is printed (an invented block of 0件 was), and its
+    // progress keeps the seed's number (2).
+    let yao_part = b.split("data-area=\"yao\"").skip(1).collect::<String>();
+    let yao_part = yao_part.split("data-area=\"kashiwara\"").next().unwrap();
+    assert!(!yao_part.contains("対応状況"), "{yao_part}");
+    assert!(!yao_part.contains("0件"));
+    assert!(yao_part.contains("（2）進捗状況") && yao_part.contains("（3）課題"));
+    // A multi-duty entry is printed once (it was printed under ②, ④ and ⑤).
+    assert_eq!(
+        b.matches("がん診療拠点病院における連携会議（年10回）")
+            .count(),
+        1
+    );
+    assert_eq!(b.matches("積極的医療機関との個別面談（6回）").count(), 1);
     assert!(
         !b.contains("未入力"),
         "every part of the demo year is filled in"
@@ -138,14 +161,16 @@ async fn the_comparison_shows_each_hubs_activities_and_the_role_gaps(db: TestDb)
         "the chart"
     );
     // 災害時計画 (④): 西 2/7, 中 1/6, 東 1/3, as the seed reports and the directory counts.
-    for cell in [
-        "2/7（29%）",
-        "1/6（17%）",
-        "1/3（33%）",
-        "積極的医療機関なし",
-    ] {
+    for cell in ["2/7（29%）", "1/6（17%）", "1/3（33%）"] {
         assert!(b.contains(cell), "{cell}");
     }
+    // 八尾 and 柏原 recorded no 対応状況 for the year: "not reported", never 0.
+    assert_eq!(
+        b.matches("<td class=\"num\">報告なし</td>").count(),
+        12,
+        "two areas × six roles"
+    );
+    assert!(!b.contains("0/6") && !b.contains("0/0"));
     // 八尾's 令和6年度 results: 連携の拠点会議 (7回), ネットワーク会議 (4回), 打ち合わせ (16回)
     // are three meeting items of 27 sessions.
     let yao = b.split("八尾市医師会").nth(1).unwrap();
@@ -381,7 +406,7 @@ async fn a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost(db: TestDb
         ["非常用電源の貸出ルール"]
     );
     let report = coordinator.get("/ledger/2025/report?area=yao").await;
-    assert!(report.body.contains("②・③なし") && report.body.contains("①連携ツールの統一"));
+    assert!(report.body.contains("②・③なし") && report.body.contains("① 連携ツールの統一"));
 
     // Reordering: the second plan item under ① moves up; a stale page changes nothing and
     // says so.
@@ -697,7 +722,274 @@ async fn measure_reports_give_the_prefecture_the_counts_by_machine(db: TestDb) {
         .unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
 }
 
+/// Gives one active institution of `area` the status of a role, as an approved change would.
+async fn set_role(db: &TestDb, area: &str, role: Role, status: RoleStatus) {
+    let by = user_id(&db.store, AccountRole::HubCoordinator).await;
+    let active = db
+        .store
+        .institutions_in_area(area)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.is_active)
+        .expect("an active institution");
+    let mut fields = db.store.public_fields(active.id.0).await.unwrap().unwrap();
+    fields.roles.retain(|r| r.role != role);
+    fields.roles.push(RoleEntry {
+        role,
+        status,
+        plan: None,
+    });
+    let change = db
+        .store
+        .propose_change(active.id.0, by, &fields)
+        .await
+        .unwrap();
+    assert!(db.store.approve_change(change, by).await.unwrap());
+}
+
+async fn yao_report(c: &mut Browser) -> String {
+    c.get("/ledger/2025/report.md?area=yao").await.body
+}
+
+async fn yao_revision(db: &TestDb) -> i64 {
+    db.store
+        .ledger("yao", 2025)
+        .await
+        .unwrap()
+        .unwrap()
+        .revision
+}
+
+async fn post_texts(
+    c: &mut Browser,
+    revision: i64,
+    mut fields: Vec<(&'static str, String)>,
+) -> Reply {
+    fields.push(("revision", revision.to_string()));
+    let url = "/ledger/2025/yao/texts";
+    c.post(url, url, fields).await
+}
+
+fn coverage_fields(choice: &str, counts: [&str; 7], as_of: &str) -> Vec<(&'static str, String)> {
+    let mut fields = vec![
+        ("document", "資料2-7".to_owned()),
+        ("area_label", "八尾市".into()),
+        ("hub", "八尾市医師会".into()),
+        ("contractor", "八尾市".into()),
+        ("empty_results", "②・③ ⑤".into()),
+        ("empty_plan", "⑤".into()),
+        (
+            "heading_challenges",
+            "（２）令和6年度の取り組みを通じた課題".into(),
+        ),
+        ("active_plans", "非常用電源の貸出ルール".into()),
+        ("active_progress", "救急受入体制を整えている。".into()),
+        ("active_challenges", "人材確保".into()),
+        ("coverage", choice.into()),
+        ("coverage_as_of", as_of.into()),
+    ];
+    let names = [
+        "coverage_institutions",
+        "coverage_1",
+        "coverage_2",
+        "coverage_3",
+        "coverage_4",
+        "coverage_5",
+        "coverage_6",
+    ];
+    fields.extend(names.iter().zip(counts).map(|(n, c)| (*n, c.to_owned())));
+    fields
+}
+
+/// The 対応状況 is recorded in the ledger — "not reported", the hub's counts with their date,
+/// or the directory's counts of one day — and a year's report does not change when the
+/// directory's active institutions do.
+async fn the_recorded_coverage_stays_when_the_directory_changes(db: TestDb) {
+    let w = with_ledgers(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let texts_url = "/ledger/2025/yao/texts";
+    let before = yao_report(&mut coordinator).await;
+    assert!(
+        !before.contains("対応状況"),
+        "八尾 reported none:\n{before}"
+    );
+
+    // Nothing in the directory to count: the choice is off and a forced post is refused.
+    let page = coordinator.get(texts_url).await;
+    assert!(
+        page.body.contains("value=\"none\" checked"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("役割を登録した積極的医療機関がありません"));
+    assert!(page
+        .body
+        .contains("value=\"令和6年度の取り組みを通じた課題\""));
+    let r = yao_revision(&db).await;
+    let refused = post_texts(
+        &mut coordinator,
+        r,
+        coverage_fields("directory", [""; 7], ""),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .body
+        .contains("役割を登録した積極的医療機関がありません"));
+
+    // Typed counts are checked: more than the institutions, not a number, a future date.
+    for (counts, as_of, message) in [
+        (
+            ["6", "3", "2", "1", "0", "4", "7"],
+            "",
+            "⑥ の件数（7）が積極的医療機関の件数（6）を超えています",
+        ),
+        (
+            ["6", "3", "二", "1", "0", "4", "1"],
+            "",
+            "②の件数を 0 以上の数字で",
+        ),
+        (
+            ["", "3", "2", "1", "0", "4", "1"],
+            "",
+            "積極的医療機関の件数を",
+        ),
+        (["0", "0", "0", "0", "0", "0", "0"], "", "1 以上です"),
+        (
+            ["6", "3", "2", "1", "0", "4", "1"],
+            "2099-04-01",
+            "未来の日付",
+        ),
+        (
+            ["6", "3", "2", "1", "0", "4", "1"],
+            "令和7年",
+            "日付として読めません",
+        ),
+    ] {
+        let refused = post_texts(&mut coordinator, r, coverage_fields("hub", counts, as_of)).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{message}"
+        );
+        assert!(
+            refused.body.contains(message),
+            "{message}: {}",
+            refused.body
+        );
+        assert!(
+            refused.body.contains("非常用電源の貸出ルール"),
+            "typing kept"
+        );
+    }
+    assert_eq!(yao_revision(&db).await, r, "nothing saved");
+
+    // The hub's counts (full-width digits read as digits), with their date.
+    let saved = post_texts(
+        &mut coordinator,
+        r,
+        coverage_fields("hub", ["６", "3", "2", "1", "0", "4", "1"], "2025-10-01"),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let reported = yao_report(&mut coordinator).await;
+    for line in [
+        "#### （2）対応状況",
+        "積極的医療機関 6件における対応状況",
+        "- ④災害時における医療提供のための計画策定 現状対応可 0件",
+        "出典：拠点の報告（令和7年10月1日時点）",
+        "#### （3）進捗状況",
+        "#### （4）課題",
+        "### （２）令和6年度の取り組みを通じた課題",
+    ] {
+        assert!(reported.contains(line), "{line}:\n{reported}");
+    }
+    let stored = db.store.ledger("yao", 2025).await.unwrap().unwrap();
+    let recorded = stored.ledger.active.unwrap().coverage.unwrap();
+    assert_eq!(
+        (recorded.source, recorded.institutions, recorded.available),
+        (CoverageSource::Hub, 6, [3, 2, 1, 0, 4, 1])
+    );
+    assert_eq!(
+        stored.ledger.headings.challenges.as_deref(),
+        Some("令和6年度の取り組みを通じた課題"),
+        "the typed number is dropped; the report numbers the sections"
+    );
+
+    // The directory changes: the recorded year does not.
+    set_role(&db, "yao", Role::DisasterPlan, RoleStatus::Available).await;
+    assert_eq!(yao_report(&mut coordinator).await, reported);
+    let page = coordinator.get(texts_url).await;
+    assert!(page.body.contains("value=\"hub\" checked"));
+    assert!(
+        page.body.contains("name=\"coverage_4\" value=\"0\""),
+        "the recorded counts"
+    );
+    assert!(
+        page.body.contains("積極的医療機関 6件：①0 ②0 ③0 ④1 ⑤0 ⑥0"),
+        "today's directory, offered: {}",
+        page.body
+    );
+
+    // Counted from the directory once, kept with its day; later changes leave it as it was.
+    let r = yao_revision(&db).await;
+    let saved = post_texts(
+        &mut coordinator,
+        r,
+        coverage_fields("directory", [""; 7], ""),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let counted = yao_report(&mut coordinator).await;
+    assert!(counted.contains("- ④災害時における医療提供のための計画策定 現状対応可 1件"));
+    let day = renkei_domain::fiscal_year::format_wareki_date(renkei_domain::japan::today(
+        renkei_web::clock::Clock::now(&*w.clock),
+    ));
+    assert!(
+        counted.contains(&format!("出典：Renkei の医療機関情報（{day}時点で集計）")),
+        "{counted}"
+    );
+    set_role(&db, "yao", Role::AcuteSupport, RoleStatus::Available).await;
+    assert_eq!(yao_report(&mut coordinator).await, counted);
+    let page = coordinator.get(texts_url).await;
+    assert!(page.body.contains("value=\"keep\" checked"));
+    let r = yao_revision(&db).await;
+    let kept = post_texts(&mut coordinator, r, coverage_fields("keep", [""; 7], "")).await;
+    assert_eq!(kept.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        yao_report(&mut coordinator).await,
+        counted,
+        "kept as counted"
+    );
+    let fhir = coordinator.get("/fhir/MeasureReport/2025-yao").await;
+    assert!(
+        fhir.body.contains("\"active-institutions\""),
+        "{}",
+        fhir.body
+    );
+
+    // Back to "not reported": the report prints no 対応状況, and FHIR has no role groups.
+    let r = yao_revision(&db).await;
+    let none = post_texts(&mut coordinator, r, coverage_fields("none", [""; 7], "")).await;
+    assert_eq!(none.status, StatusCode::SEE_OTHER);
+    let after = yao_report(&mut coordinator).await;
+    assert!(
+        !after.contains("対応状況") && after.contains("#### （2）進捗状況"),
+        "{after}"
+    );
+    let fhir = coordinator.get("/fhir/MeasureReport/2025-yao").await;
+    assert!(
+        !fhir.body.contains("\"active-institutions\""),
+        "{}",
+        fhir.body
+    );
+}
+
 both_backends!(
+    the_recorded_coverage_stays_when_the_directory_changes,
     measure_reports_give_the_prefecture_the_counts_by_machine,
     a_coordinator_edits_only_their_hubs_ledger_with_nothing_lost,
     the_comparison_shows_each_hubs_activities_and_the_role_gaps,

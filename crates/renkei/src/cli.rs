@@ -110,7 +110,9 @@ enum Command {
     /// Write the prefecture report (資料2: 連携の拠点の取組について) of a fiscal year from the
     /// hubs' ledgers, laid out like the hubs' own report: per hub the header, （１）results of
     /// the previous year, （２）challenges, （３）plan, （４）progress by duty ①〜⑤, then the
-    /// active institutions' part with the 対応状況 counted from the directory. Parts nobody
+    /// active institutions' part with the 対応状況 the hub recorded for that year (with its
+    /// source; a hub that reported none gets none, never 0件). An entry of several duties is
+    /// printed once, under its first duty. Every printed page names its hub. Parts nobody
     /// entered say 「未入力」.
     ///
     /// Example: renkei report --fy 令和7 --format xlsx --out 資料2.xlsx

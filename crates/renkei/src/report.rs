@@ -76,7 +76,6 @@ pub async fn run(
             format!("no ledger for {unknown:?} (there are {})", known.join(", ")),
         ));
     }
-    let coverage = store.role_coverage().await.map_err(fail)?;
     store.close().await;
     let region = RegionDefinition::nakakawachi();
     let only = (!areas.is_empty()).then_some(areas);
@@ -84,7 +83,6 @@ pub async fn run(
         ledgers.iter().map(|l| &l.ledger),
         year,
         &region.region.name,
-        &coverage,
         only,
     );
     let today = format_wareki_date(renkei_domain::japan::today(chrono::Utc::now()));

@@ -600,6 +600,51 @@ fn names_on_the_map_are_text_never_markup() {
     server.terminate();
 }
 
+/// Every page of the printed report is headed by its hub's 資料 number and name, so a page on
+/// its own can be attributed; the first two pages are kept as pictures for a person to look at.
+fn every_printed_page_names_its_hub(pdf: &Path, pages: usize, out: &Path) {
+    assert!(
+        Path::new("/usr/bin/pdftotext").exists() && Path::new("/usr/bin/pdftoppm").exists(),
+        "poppler not found: apt-get install poppler-utils (tools/test.sh does)"
+    );
+    let hubs = [
+        "資料2-1東大阪市（西地区）布施医師会",
+        "資料2-3東大阪市（中地区）河内医師会",
+        "資料2-5東大阪市（東地区）枚岡医師会",
+        "資料2-7八尾市八尾市医師会",
+        "資料2-9柏原市一社）柏原市医師会、市立柏原病院",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 1..=pages {
+        let n = page.to_string();
+        let text = Command::new("pdftotext")
+            .args(["-f", &n, "-l", &n])
+            .arg(pdf)
+            .arg("-")
+            .output()
+            .unwrap();
+        let text: String = String::from_utf8_lossy(&text.stdout)
+            .chars()
+            .filter(|c| !c.is_whitespace())
+            .collect();
+        let hub = hubs
+            .iter()
+            .find(|h| text.contains(*h))
+            .unwrap_or_else(|| panic!("page {page} names no hub:\n{text}"));
+        seen.insert(*hub);
+    }
+    assert_eq!(seen.len(), 5, "every hub printed");
+    for page in ["1", "2"] {
+        let done = Command::new("pdftoppm")
+            .args(["-r", "80", "-png", "-singlefile", "-f", page, "-l", page])
+            .arg(pdf)
+            .arg(out.join(format!("report-fy2025-page-{page}")))
+            .status()
+            .unwrap();
+        assert!(done.success(), "pdftoppm page {page}");
+    }
+}
+
 #[test]
 fn the_prefecture_report_prints_on_a4_landscape_without_cut_off_tables() {
     let Some(chrome) = chromium() else { return };
@@ -647,12 +692,13 @@ fn the_prefecture_report_prints_on_a4_landscape_without_cut_off_tables() {
         text.contains("NotoSansCJK") || text.contains("NotoSerifCJK"),
         "the Japanese (CJK) font is embedded, not only a Latin Noto"
     );
+    every_printed_page_names_its_hub(&pdf, pages, &out);
 
     // At the printable width of A4 landscape (277 mm ≈ 1047 px) nothing sticks out of the page
     // or out of its cell.
     let browser = common::webdriver::Browser::start(&chrome, 1047, 740);
     browser.goto(&url);
-    browser.wait_for("section.hub");
+    browser.wait_for("table.hub");
     let cut = browser.execute(
         "const page = document.body.getBoundingClientRect().right + 1;
          return [...document.querySelectorAll('table, th, td, li')]
@@ -660,6 +706,31 @@ fn the_prefecture_report_prints_on_a4_landscape_without_cut_off_tables() {
            .map(e => e.tagName + ': ' + e.textContent.slice(0, 40));",
     );
     assert_eq!(cut, serde_json::json!([]), "cut off: {cut}");
+    // Lines break between words and at Japanese characters, never inside a number or a Latin
+    // word (「9月1｜3日」, 「We｜b講演」 under word-break: break-all); the header's labels stay on
+    // one line (「市町村医介連携事業（委託先）」 wrapped onto three).
+    let split = browser.execute(
+        "const bad = [];
+         const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+         let node;
+         while ((node = walk.nextNode())) {
+           for (const m of node.data.matchAll(/[0-9０-９]{2,}|[A-Za-z]{2,}/g)) {
+             const r = document.createRange();
+             r.setStart(node, m.index);
+             r.setEnd(node, m.index + m[0].length);
+             const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+             if (tops.size > 1) bad.push(m[0] + ' in ' + node.data.slice(0, 30));
+           }
+         }
+         for (const th of document.querySelectorAll('table.header th')) {
+           const r = document.createRange();
+           r.selectNodeContents(th);
+           const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+           if (tops.size > 1) bad.push('label wraps: ' + th.textContent);
+         }
+         return bad;",
+    );
+    assert_eq!(split, serde_json::json!([]), "split inside a word: {split}");
     let tables = browser.execute("return document.querySelectorAll('table.duties').length;");
     assert_eq!(
         tables,
@@ -708,7 +779,7 @@ fn a_coordinator_adds_to_the_hubs_ledger_and_the_report_shows_it_in_a_real_brows
     browser.screenshot(&out.join("ledger-3-saved.png"));
 
     browser.goto(&format!("{base}/ledger/2025/report?area=yao"));
-    browser.wait_for("section.hub");
+    browser.wait_for("table.hub");
     let cell = browser.execute(
         "return document.querySelector('table[data-section=plan] td[data-duty=\"4\"]').textContent;",
     );

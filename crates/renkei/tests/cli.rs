@@ -841,7 +841,7 @@ fn the_prefecture_report_is_written_in_each_format_and_refuses_unknown_years() {
     assert!(md.contains("## 資料2-3 東大阪市（中地区）"));
     assert!(
         md.contains("- ①急変時の診療支援 現状対応可 1件"),
-        "central's computed count"
+        "the count 中 reported, kept in its ledger"
     );
 
     let xlsx = run(&[
@@ -871,6 +871,12 @@ fn the_prefecture_report_is_written_in_each_format_and_refuses_unknown_years() {
             "{text} in {cells:?}"
         );
     }
+    assert!(
+        !cells
+            .iter()
+            .any(|c| c.contains("対応状況") || c.contains("0件")),
+        "八尾 reported no 対応状況, so its sheet has none: {cells:?}"
+    );
 
     let html = run(&[
         "report",

@@ -8,7 +8,7 @@
 
 use super::resources::{instant, Base};
 use renkei_domain::fiscal_year::FiscalYear;
-use renkei_domain::ledger::{HubLedger, ItemKind, RoleCoverage, Section};
+use renkei_domain::ledger::{HubLedger, ItemKind, RecordedCoverage, Section};
 use renkei_domain::region::{Duty, Role, RoleStatus};
 use serde_json::{json, Value};
 
@@ -120,8 +120,58 @@ pub struct ReportSource<'a> {
     pub revision: i64,
     /// When the ledger was last saved (stored UTC text).
     pub updated_at: &'a str,
-    /// The area's active institutions by role (from the directory).
-    pub coverage: RoleCoverage,
+    /// The 対応状況 the ledger recorded for the year; `None` when none was reported (the
+    /// report then has no active-institution or role groups: not reported is not zero).
+    pub coverage: Option<RecordedCoverage>,
+}
+
+/// The active institutions' group and one group per role, from a recorded 対応状況. The
+/// statuses besides 現状対応可 are stratified only where they were counted (a directory count);
+/// a hub's report gives 現状対応可 alone.
+fn role_groups(base: &Base, coverage: &RecordedCoverage, groups: &mut Vec<Value>) {
+    groups.push(json!({
+        "code": coding(base.code_system(GROUP_CODES), ACTIVE_GROUP.code, ACTIVE_GROUP.ja),
+        "population": [population("initial-population", coverage.institutions)],
+    }));
+    for role in Role::ALL {
+        let at = usize::from(role.number()) - 1;
+        let available = coverage.available[at];
+        let mut counted = vec![(RoleStatus::Available, available)];
+        if let Some(planned) = coverage.planned {
+            let planned = planned[at];
+            counted.push((RoleStatus::Planned, planned));
+            counted.push((
+                RoleStatus::No,
+                coverage.institutions.saturating_sub(available + planned),
+            ));
+        }
+        let strata: Vec<Value> = counted
+            .iter()
+            .map(|(status, n)| {
+                json!({
+                    "value": coding(base.code_system(ROLE_STATUS_CODES), status.code(), status.label_ja()),
+                    "population": [population("initial-population", *n)],
+                })
+            })
+            .collect();
+        let mut group = json!({
+            "code": coding(base.code_system(ROLE_CODES), role.code(), &format!("{}{}", role.circled(), role.label_ja())),
+            "population": [
+                population("initial-population", coverage.institutions),
+                population("denominator", coverage.institutions),
+                population("numerator", available),
+            ],
+            "stratifier": [{
+                "code": [coding(base.code_system(GROUP_CODES), "role-status", "対応状況")],
+                "stratum": strata,
+            }],
+        });
+        if coverage.institutions > 0 {
+            let score = available as f64 / coverage.institutions as f64;
+            group["measureScore"] = json!({ "value": (score * 10_000.0).round() / 10_000.0, "unit": "1", "system": "http://unitsofmeasure.org", "code": "1" });
+        }
+        groups.push(group);
+    }
 }
 
 /// The `MeasureReport` of one hub and year.
@@ -183,45 +233,8 @@ pub fn measure_report(base: &Base, source: &ReportSource<'_>) -> Value {
         groups.push(item_group);
         groups.push(session_group);
     }
-    groups.push(json!({
-        "code": coding(base.code_system(GROUP_CODES), ACTIVE_GROUP.code, ACTIVE_GROUP.ja),
-        "population": [population("initial-population", coverage.institutions)],
-    }));
-    for role in Role::ALL {
-        let at = usize::from(role.number()) - 1;
-        let available = coverage.available[at];
-        let planned = coverage.planned[at];
-        let not_yet = coverage.institutions.saturating_sub(available + planned);
-        let strata: Vec<Value> = [
-            (RoleStatus::Available, available),
-            (RoleStatus::Planned, planned),
-            (RoleStatus::No, not_yet),
-        ]
-        .iter()
-        .map(|(status, n)| {
-            json!({
-                "value": coding(base.code_system(ROLE_STATUS_CODES), status.code(), status.label_ja()),
-                "population": [population("initial-population", *n)],
-            })
-        })
-        .collect();
-        let mut group = json!({
-            "code": coding(base.code_system(ROLE_CODES), role.code(), &format!("{}{}", role.circled(), role.label_ja())),
-            "population": [
-                population("initial-population", coverage.institutions),
-                population("denominator", coverage.institutions),
-                population("numerator", available),
-            ],
-            "stratifier": [{
-                "code": [coding(base.code_system(GROUP_CODES), "role-status", "対応状況")],
-                "stratum": strata,
-            }],
-        });
-        if coverage.institutions > 0 {
-            let score = available as f64 / coverage.institutions as f64;
-            group["measureScore"] = json!({ "value": (score * 10_000.0).round() / 10_000.0, "unit": "1", "system": "http://unitsofmeasure.org", "code": "1" });
-        }
-        groups.push(group);
+    if let Some(coverage) = coverage {
+        role_groups(base, coverage, &mut groups);
     }
     let has_drafts = ledger.items.iter().any(|i| i.draft);
     json!({

@@ -530,7 +530,6 @@ struct ReportFound {
 async fn measure_reports(app: &AppState, year: Option<i32>) -> Result<Vec<ReportFound>, Problem> {
     use renkei_domain::fiscal_year::FiscalYear;
     let base = base(app);
-    let coverage = app.store.role_coverage().await.map_err(store_failed)?;
     let years = match year {
         Some(y) => vec![y],
         None => app.store.ledger_years().await.map_err(store_failed)?,
@@ -546,7 +545,7 @@ async fn measure_reports(app: &AppState, year: Option<i32>) -> Result<Vec<Report
                 ledger: &stored.ledger,
                 revision: stored.revision,
                 updated_at: &stored.updated_at,
-                coverage: coverage.get(&stored.area_code).copied().unwrap_or_default(),
+                coverage: stored.ledger.active.as_ref().and_then(|a| a.coverage),
             };
             out.push(ReportFound {
                 year: fiscal_year,

@@ -224,7 +224,7 @@ async fn report(
     Ok(response)
 }
 
-/// The report of a year from the stored ledgers and the directory's active institutions. A
+/// The report of a year from the stored ledgers (their recorded 対応状況 included). A
 /// year (or hub) without a ledger gives a report that says 「未入力」 and nothing else.
 async fn build_report(
     app: &AppState,
@@ -237,17 +237,11 @@ async fn build_report(
         .ledgers_of_year(year.year())
         .await
         .map_err(|e| PageError::store(ctx, e))?;
-    let coverage = app
-        .store
-        .role_coverage()
-        .await
-        .map_err(|e| PageError::store(ctx, e))?;
     let only: Option<Vec<String>> = area.map(|a| vec![a.to_owned()]);
     Ok(report::build(
         ledgers.iter().map(|l| &l.ledger),
         year,
         &RegionDefinition::nakakawachi().region.name,
-        &coverage,
         only.as_deref(),
     ))
 }
@@ -313,11 +307,6 @@ pub async fn compare(
     if ledgers.is_empty() {
         return Err(PageError::not_found(&ctx));
     }
-    let coverage = app
-        .store
-        .role_coverage()
-        .await
-        .map_err(|e| PageError::store(&ctx, e))?;
     let tally = |ledger: &renkei_domain::ledger::HubLedger, section: Section| {
         COMPARED
             .iter()
@@ -336,31 +325,50 @@ pub async fn compare(
             plan: tally(&l.ledger, Section::Plan),
         })
         .collect();
-    let areas: Vec<(String, renkei_domain::ledger::RoleCoverage)> = ledgers
+    // The 対応状況 each hub recorded for the year; an area without one is "not reported", not 0.
+    let recorded: Vec<(String, Option<renkei_domain::ledger::RecordedCoverage>)> = ledgers
         .iter()
         .map(|l| {
             (
                 l.ledger.area_label.clone(),
-                coverage.get(&l.area_code).copied().unwrap_or_default(),
+                l.ledger.active.as_ref().and_then(|a| a.coverage),
             )
         })
         .collect();
+    let not_reported = crate::i18n::catalog(ctx.lang).get("ledger_edit.not_reported");
     let coverage_rows = renkei_domain::region::Role::ALL
         .iter()
         .map(|role| {
             (
                 format!("{}{}", role.circled(), role.short_ja()),
-                areas
+                recorded
                     .iter()
-                    .map(|(_, c)| {
-                        format!(
+                    .map(|(_, c)| match c {
+                        Some(c) => format!(
                             "{}/{}",
                             c.available[usize::from(role.number()) - 1],
                             c.institutions
-                        )
+                        ),
+                        None => not_reported.clone(),
                     })
                     .collect(),
             )
+        })
+        .collect();
+    let areas: Vec<(String, renkei_domain::ledger::RoleCoverage)> = recorded
+        .iter()
+        .filter_map(|(label, c)| {
+            c.map(|c| {
+                (
+                    label.clone(),
+                    renkei_domain::ledger::RoleCoverage {
+                        institutions: c.institutions,
+                        answered: c.institutions,
+                        available: c.available,
+                        planned: c.planned.unwrap_or_default(),
+                    },
+                )
+            })
         })
         .collect();
     let page = ComparePage {
@@ -384,7 +392,7 @@ pub async fn compare(
             "積極的医療機関の対応状況（現状対応可／積極的医療機関）",
         ),
         coverage_rows,
-        area_names: areas.into_iter().map(|(n, _)| n).collect(),
+        area_names: recorded.into_iter().map(|(n, _)| n).collect(),
     };
     Ok(render(&ctx, &page)?.into_response())
 }

@@ -1,7 +1,7 @@
 //! `/ledger/{year}/{area}`: one hub's ledger of a report year. Everyone who reads ledgers sees it;
 //! the hub's own coordinators edit it — items (add, change, delete), the header, challenges and
 //! the active institutions' part — and start next year's plan from this year's (copied as
-//! drafts). Every save names the revision it was based on, so two coordinators cannot overwrite
+//! drafts; the header, challenges and active part are edited in [`super::ledger_texts`]). Every save names the revision it was based on, so two coordinators cannot overwrite
 //! each other; a refused save keeps what was typed and says what to do. Saves are audited.
 
 use crate::auth::access::client_of;
@@ -16,9 +16,7 @@ use axum::response::{IntoResponse, Response};
 use renkei_domain::accounts::AccountRole;
 use renkei_domain::audit::Outcome;
 use renkei_domain::fiscal_year::FiscalYear;
-use renkei_domain::ledger::{
-    ActiveSection, Challenge, EmptyDuties, HubLedger, ItemKind, LedgerItem, Section,
-};
+use renkei_domain::ledger::{HubLedger, ItemKind, LedgerItem, Section};
 use renkei_domain::region::{Duty, RegionDefinition};
 use renkei_store::audit::AuditEvent;
 use renkei_store::ledger::StoredLedger;
@@ -113,7 +111,8 @@ fn store_error(ctx: &Ctx) -> impl Fn(StoreError) -> PageError + '_ {
     move |e| PageError::store(ctx, e)
 }
 
-fn see_other(location: &str) -> Response {
+/// A 303 to `location`.
+pub(crate) fn see_other(location: &str) -> Response {
     (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, location.to_owned())],
@@ -176,7 +175,10 @@ pub async fn show(
         chrome: Chrome::new(&ctx, "nav.activities", false),
         year: year.year(),
         label: year.to_string(),
-        challenges_heading: format!("（２）{}の取組を通じた課題", year.previous()),
+        challenges_heading: stored
+            .as_ref()
+            .map(|s| s.ledger.challenges_heading(year))
+            .unwrap_or_else(|| format!("（２）{}の取組を通じた課題", year.previous())),
         can_edit: may_edit(&ctx, &area),
         area,
         revision: stored.as_ref().map(|s| s.revision).unwrap_or(0),
@@ -204,7 +206,7 @@ fn section_rows(ctx: &Ctx, ledger: &HubLedger, year: FiscalYear) -> Vec<SectionR
         .into_iter()
         .map(|section| SectionRows {
             code: section.code(),
-            heading: section.heading_ja(year),
+            heading: ledger.heading(section, year),
             duties: Duty::ALL
                 .into_iter()
                 .map(|duty| DutyRows {
@@ -447,7 +449,7 @@ fn item_page(
 }
 
 /// The stored ledger an editor may change, or the page that says why not.
-async fn editable(
+pub(crate) async fn editable(
     app: &AppState,
     ctx: &Ctx,
     year: &str,
@@ -584,13 +586,14 @@ pub async fn save_item(
     )
 }
 
-fn conflict_text() -> String {
+/// What a refused save says when someone else saved first.
+pub(crate) fn conflict_text() -> String {
     "この台帳は、あなたが開いた後に別の人が保存しました。入力した内容は下に残っています。台帳を開き直して最新の内容を確かめてから、もう一度保存してください。".into()
 }
 
 /// Saves and audits; `None` when someone else saved first.
 #[allow(clippy::too_many_arguments)]
-async fn save(
+pub(crate) async fn save(
     app: &AppState,
     ctx: &Ctx,
     extensions: &Extensions,
@@ -768,194 +771,4 @@ pub async fn next_year(
         "/ledger/{}/{area}?done={done}",
         next.year()
     )))
-}
-
-#[derive(Template)]
-#[template(path = "ledger_texts.html")]
-struct TextsPage {
-    chrome: Chrome,
-    year: i32,
-    label: String,
-    area: String,
-    previous: String,
-    revision: i64,
-    header: [String; 4],
-    /// Per section (results, plan, progress): its heading and the 「なし」 markers as typed.
-    empty: Vec<(&'static str, String, String)>,
-    challenges: String,
-    active_plans: String,
-    active_progress: String,
-    active_challenges: String,
-    footnote: String,
-    error: Option<String>,
-}
-
-impl TextsPage {
-    /// The page with its fields filled by `field` (the stored ledger's texts, or what was typed).
-    fn new(
-        ctx: &Ctx,
-        year: FiscalYear,
-        area: &str,
-        revision: i64,
-        field: impl Fn(&str) -> String,
-    ) -> Self {
-        TextsPage {
-            chrome: Chrome::new(ctx, "nav.activities", false),
-            year: year.year(),
-            label: year.to_string(),
-            area: area.to_owned(),
-            previous: year.previous().to_string(),
-            revision,
-            header: ["document", "area_label", "hub", "contractor"].map(&field),
-            empty: Section::ALL
-                .iter()
-                .map(|s| {
-                    let name = empty_field(*s);
-                    (name, s.heading_ja(year), field(name))
-                })
-                .collect(),
-            challenges: field("challenges"),
-            active_plans: field("active_plans"),
-            active_progress: field("active_progress"),
-            active_challenges: field("active_challenges"),
-            footnote: field("footnote"),
-            error: None,
-        }
-    }
-}
-
-/// The form field of a section's 「なし」 markers.
-fn empty_field(section: Section) -> &'static str {
-    match section {
-        Section::Results => "empty_results",
-        Section::Plan => "empty_plan",
-        Section::Progress => "empty_progress",
-    }
-}
-
-/// `GET /ledger/{year}/{area}/texts`: the header, 「なし」 markers, challenges and active
-/// institutions' part, one line per bullet.
-pub async fn texts(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path((year, area)): Path<(String, String)>,
-) -> Result<Response, PageError> {
-    let (year, stored) = editable(&app, &ctx, &year, &area).await?;
-    let l = &stored.ledger;
-    let active = l.active.clone().unwrap_or_default();
-    let page = TextsPage::new(&ctx, year, &area, stored.revision, |name| match name {
-        "document" => l.document.clone(),
-        "area_label" => l.area_label.clone(),
-        "hub" => l.hub.clone(),
-        "contractor" => l.contractor.clone(),
-        "empty_results" => l.empty_markers(Section::Results),
-        "empty_plan" => l.empty_markers(Section::Plan),
-        "empty_progress" => l.empty_markers(Section::Progress),
-        "challenges" => l
-            .challenges
-            .iter()
-            .map(Challenge::line)
-            .collect::<Vec<_>>()
-            .join("\n"),
-        "active_plans" => active.plans.join("\n"),
-        "active_progress" => active.progress.join("\n"),
-        "active_challenges" => active.challenges.join("\n"),
-        "footnote" => active.footnote.clone().unwrap_or_default(),
-        _ => String::new(),
-    });
-    Ok(render(&ctx, &page)?.into_response())
-}
-
-/// `POST /ledger/{year}/{area}/texts`.
-pub async fn save_texts(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    extensions: Extensions,
-    Path((year, area)): Path<(String, String)>,
-    RawForm(body): RawForm,
-) -> Result<Response, PageError> {
-    let (year, stored) = editable(&app, &ctx, &year, &area).await?;
-    let field = |name: &str| crate::auth::session::form_field(&body, name).unwrap_or_default();
-    let lines = |name: &str| -> Vec<String> {
-        field(name)
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .map(str::to_owned)
-            .collect()
-    };
-    let mut ledger = stored.ledger.clone();
-    let mut page = TextsPage::new(&ctx, year, &area, stored.revision, field);
-    let header = page.header.clone().map(|v| v.trim().to_owned());
-    let mut empty = Vec::new();
-    for section in Section::ALL {
-        match EmptyDuties::parse_markers(section, &field(empty_field(section))) {
-            Ok(markers) => empty.extend(markers),
-            Err(e) => {
-                page.error
-                    .get_or_insert(format!("{}：{e}", section.heading_ja(year)));
-            }
-        }
-    }
-    if let Some((e, d)) = empty.iter().find_map(|e| {
-        e.duties
-            .iter()
-            .map(|&n| Duty::ALL[usize::from(n) - 1])
-            .find(|d| !ledger.items_of(e.section, *d).is_empty())
-            .map(|d| (e, d))
-    }) {
-        page.error.get_or_insert(format!(
-            "{}の{}には項目があります。「なし」にするなら、先にその項目を削除してください",
-            e.section.heading_ja(year),
-            d.circled()
-        ));
-    }
-    let revision: i64 = field("revision").parse().unwrap_or(-1);
-    if header.iter().any(String::is_empty) {
-        page.error = Some("資料番号・対象地域・連携の拠点・委託先はどれも入力してください".into());
-    } else if revision != stored.revision {
-        page.error = Some(conflict_text());
-    }
-    if page.error.is_some() {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response());
-    }
-    let [document, area_label, hub, contractor] = header;
-    ledger.document = document;
-    ledger.area_label = area_label;
-    ledger.hub = hub;
-    ledger.contractor = contractor;
-    ledger.empty = empty;
-    ledger.challenges = lines("challenges")
-        .iter()
-        .map(|line| Challenge::from_line(line))
-        .collect();
-    let active = ActiveSection {
-        plans: lines("active_plans"),
-        progress: lines("active_progress"),
-        challenges: lines("active_challenges"),
-        footnote: Some(field("footnote").trim().to_owned()).filter(|f| !f.is_empty()),
-    };
-    ledger.active = (active != ActiveSection::default()).then_some(active);
-    match save(
-        &app,
-        &ctx,
-        &extensions,
-        year,
-        &area,
-        &ledger,
-        &stored,
-        "texts",
-        "ledger.texts_saved",
-    )
-    .await?
-    {
-        Some(_) => Ok(see_other(&format!(
-            "/ledger/{}/{area}?done=saved",
-            year.year()
-        ))),
-        None => {
-            page.error = Some(conflict_text());
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&ctx, &page)?).into_response())
-        }
-    }
 }

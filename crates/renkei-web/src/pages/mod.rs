@@ -23,6 +23,7 @@ pub mod lang;
 pub mod ledger;
 pub mod ledger_edit;
 pub(crate) mod ledger_feed;
+pub mod ledger_texts;
 pub mod login;
 pub mod message;
 pub mod password;

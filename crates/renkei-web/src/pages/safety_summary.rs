@@ -209,6 +209,7 @@ pub(crate) async fn ledger_of(
                     empty: Vec::new(),
                     challenges: Vec::new(),
                     active: None,
+                    headings: Default::default(),
                 },
                 None,
             ),
