@@ -172,7 +172,11 @@ fn idle_connections_and_stalled_bodies_do_not_shut_others_out() {
         .collect();
     hog.append(&mut more);
     renkei_testkit::wait::for_condition("others to be answered again", || {
-        let (status, _) = http_get(port, "/healthz").unwrap();
+        // Past the connection limit a connection may also be closed before any answer (seen
+        // under a loaded machine): not answered yet, try again.
+        let Some((status, _)) = http_get(port, "/healthz") else {
+            return false;
+        };
         assert!(status == 200 || status == 503, "{status}");
         status == 200
     });
