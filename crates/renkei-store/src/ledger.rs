@@ -230,16 +230,29 @@ impl Store {
     }
 
     /// Loads a ledger file (the demo region's report): each hub's ledger that is not stored yet
-    /// is saved; stored ones are left alone, so loading twice changes nothing. Returns how many
-    /// were saved.
+    /// is saved. A stored one that is still the file's first load — revision 1, saved by no
+    /// person — follows the file when the file has changed (a corrected transcription reaches
+    /// existing demo databases as a new revision); one anybody has saved since is left alone. So
+    /// loading the same file twice changes nothing. Returns how many were saved.
     pub async fn load_ledger_file(&self, file: &LedgerFile) -> Result<usize, StoreError> {
         let mut saved = 0;
         for hub in &file.hubs {
-            if self.ledger(&hub.area, file.report_year).await?.is_none() {
-                self.save_ledger(&hub.area, file.report_year, hub, None, None)
-                    .await?;
-                saved += 1;
+            match self.ledger(&hub.area, file.report_year).await? {
+                None => {
+                    self.save_ledger(&hub.area, file.report_year, hub, None, None)
+                        .await?;
+                }
+                Some(stored)
+                    if stored.revision == 1
+                        && stored.updated_by.is_none()
+                        && stored.ledger != *hub =>
+                {
+                    self.save_ledger(&hub.area, file.report_year, hub, Some(1), None)
+                        .await?;
+                }
+                Some(_) => continue,
             }
+            saved += 1;
         }
         Ok(saved)
     }

@@ -499,6 +499,35 @@ async fn ledgers_are_saved_whole_under_a_revision_check_and_kept(db: TestDb) {
     let file = LedgerFile::parse(NAKAKAWACHI_FY2025_TOML, &region).unwrap();
     assert_eq!(db.store.load_ledger_file(&file).await.unwrap(), 5);
     assert_eq!(db.store.load_ledger_file(&file).await.unwrap(), 0, "once");
+    // A corrected transcription reaches a ledger nobody has saved since it was loaded (as
+    // revision 2); a ledger a person or feature has saved is left alone.
+    let mut corrected = file.clone();
+    corrected.hubs[0].contractor.push_str("（訂正）");
+    corrected.hubs[1].contractor.push_str("（訂正）");
+    db.store
+        .save_ledger("higashiosaka-central", 2025, &file.hubs[1], Some(1), None)
+        .await
+        .unwrap();
+    assert_eq!(db.store.load_ledger_file(&corrected).await.unwrap(), 1);
+    let west = db
+        .store
+        .ledger("higashiosaka-west", 2025)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((west.revision, &west.ledger), (2, &corrected.hubs[0]));
+    let central = db
+        .store
+        .ledger("higashiosaka-central", 2025)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((central.revision, &central.ledger), (2, &file.hubs[1]));
+    assert_eq!(
+        db.store.load_ledger_file(&file).await.unwrap(),
+        0,
+        "revision 2 stays"
+    );
     assert_eq!(db.store.ledger_years().await.unwrap(), vec![2025]);
     let all = db.store.ledgers_of_year(2025).await.unwrap();
     let areas: Vec<&str> = all.iter().map(|l| l.area_code.as_str()).collect();

@@ -607,33 +607,7 @@ fn every_printed_page_names_its_hub(pdf: &Path, pages: usize, out: &Path) {
         Path::new("/usr/bin/pdftotext").exists() && Path::new("/usr/bin/pdftoppm").exists(),
         "poppler not found: apt-get install poppler-utils (tools/test.sh does)"
     );
-    let hubs = [
-        "資料2-1東大阪市（西地区）布施医師会",
-        "資料2-3東大阪市（中地区）河内医師会",
-        "資料2-5東大阪市（東地区）枚岡医師会",
-        "資料2-7八尾市八尾市医師会",
-        "資料2-9柏原市一社）柏原市医師会、市立柏原病院",
-    ];
-    let mut seen = std::collections::BTreeSet::new();
-    for page in 1..=pages {
-        let n = page.to_string();
-        let text = Command::new("pdftotext")
-            .args(["-f", &n, "-l", &n])
-            .arg(pdf)
-            .arg("-")
-            .output()
-            .unwrap();
-        let text: String = String::from_utf8_lossy(&text.stdout)
-            .chars()
-            .filter(|c| !c.is_whitespace())
-            .collect();
-        let hub = hubs
-            .iter()
-            .find(|h| text.contains(*h))
-            .unwrap_or_else(|| panic!("page {page} names no hub:\n{text}"));
-        seen.insert(*hub);
-    }
-    assert_eq!(seen.len(), 5, "every hub printed");
+    common::assert_every_page_names_its_hub(pdf, pages);
     for page in ["1", "2"] {
         let done = Command::new("pdftoppm")
             .args(["-r", "80", "-png", "-singlefile", "-f", page, "-l", page])
@@ -793,6 +767,45 @@ fn a_coordinator_adds_to_the_hubs_ledger_and_the_report_shows_it_in_a_real_brows
     browser.goto(&format!("{base}/ledger/2025/compare"));
     browser.wait_for("[data-testid=coverage-chart] svg");
     browser.screenshot(&out.join("ledger-5-compare.png"));
+
+    // 八尾 reported no 対応状況; the coordinator records the counts the hub reported, with
+    // their date, and the report prints them as （2）, with their source.
+    browser.goto(&format!("{base}/ledger/2025/yao"));
+    browser.click("a[href='/ledger/2025/yao/texts']");
+    browser.wait_for("[data-testid=coverage-fields]");
+    assert!(browser
+        .source()
+        .contains("役割を登録した積極的医療機関がありません"));
+    browser.click("input[name=coverage][value=hub]");
+    for (name, value) in [
+        ("coverage_institutions", "６"),
+        ("coverage_1", "3"),
+        ("coverage_2", "2"),
+        ("coverage_3", "1"),
+        ("coverage_4", "0"),
+        ("coverage_5", "4"),
+        ("coverage_6", "1"),
+    ] {
+        browser.clear_and_type(&format!("input[name={name}]"), value);
+    }
+    browser.screenshot(&out.join("ledger-6-coverage.png"));
+    browser.click("form.stack button[type=submit]");
+    browser.wait_for("[data-testid=ledger-notice]");
+    assert!(browser
+        .source()
+        .contains("積極的医療機関 6件：①3 ②2 ③1 ④0 ⑤4 ⑥1（出典：拠点の報告）"));
+    browser.goto(&format!("{base}/ledger/2025/report?area=yao"));
+    browser.wait_for("[data-testid=coverage]");
+    let coverage =
+        browser.execute("return document.querySelector('[data-testid=coverage]').textContent;");
+    assert!(
+        coverage
+            .as_str()
+            .unwrap_or("")
+            .contains("④災害時における医療提供のための計画策定 現状対応可 0件"),
+        "{coverage}"
+    );
+    browser.screenshot(&out.join("ledger-7-report-coverage.png"));
     drop(browser);
     server.terminate();
 }

@@ -137,31 +137,5 @@ fn the_report_workbook_opens_in_libreoffice_and_prints_on_a4_landscape() {
     assert!(!text.contains("未入力"));
     // Every printed page is headed by its hub's 資料 number and name (the sheet's header), so
     // a page on its own can be told apart.
-    let hubs = [
-        "資料2-1東大阪市（西地区）布施医師会",
-        "資料2-3東大阪市（中地区）河内医師会",
-        "資料2-5東大阪市（東地区）枚岡医師会",
-        "資料2-7八尾市八尾市医師会",
-        "資料2-9柏原市一社）柏原市医師会、市立柏原病院",
-    ];
-    let mut seen = std::collections::BTreeSet::new();
-    for page in 1..=pages {
-        let text: String = text_of(
-            Command::new("pdftotext")
-                .args(["-f", &page.to_string(), "-l", &page.to_string()])
-                .arg(&pdf)
-                .arg("-")
-                .output()
-                .unwrap(),
-        )
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-        let hub = hubs
-            .iter()
-            .find(|h| text.contains(*h))
-            .unwrap_or_else(|| panic!("page {page} names no hub:\n{text}"));
-        seen.insert(*hub);
-    }
-    assert_eq!(seen.len(), 5, "every hub printed");
+    common::assert_every_page_names_its_hub(&pdf, pages);
 }

@@ -94,3 +94,44 @@ impl Server {
         panic!("server ignored SIGTERM");
     }
 }
+
+/// The hubs of the demo report as their pages print them (whitespace removed): 資料 number,
+/// 対象地域 and 連携の拠点.
+pub const REPORT_HUBS: [&str; 5] = [
+    "資料2-1東大阪市（西地区）布施医師会",
+    "資料2-3東大阪市（中地区）河内医師会",
+    "資料2-5東大阪市（東地区）枚岡医師会",
+    "資料2-7八尾市八尾市医師会",
+    "資料2-9柏原市一社）柏原市医師会、市立柏原病院",
+];
+
+/// The text of one page of a PDF (poppler's `pdftotext`), without whitespace.
+pub fn pdf_page_text(pdf: &std::path::Path, page: usize) -> String {
+    let n = page.to_string();
+    let out = Command::new("pdftotext")
+        .args(["-f", &n, "-l", &n])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .expect("pdftotext (apt-get install poppler-utils)");
+    assert!(out.status.success(), "pdftotext page {page}");
+    String::from_utf8_lossy(&out.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect()
+}
+
+/// Asserts that every page of a printed report names its hub (資料 number and name), so a page
+/// on its own can be attributed, and that all five hubs are printed.
+pub fn assert_every_page_names_its_hub(pdf: &std::path::Path, pages: usize) {
+    let mut seen = std::collections::BTreeSet::new();
+    for page in 1..=pages {
+        let text = pdf_page_text(pdf, page);
+        let hub = REPORT_HUBS
+            .iter()
+            .find(|h| text.contains(*h))
+            .unwrap_or_else(|| panic!("page {page} names no hub:\n{text}"));
+        seen.insert(*hub);
+    }
+    assert_eq!(seen.len(), REPORT_HUBS.len(), "every hub printed");
+}
