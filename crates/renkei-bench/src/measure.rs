@@ -558,6 +558,63 @@ pub(crate) fn memory_mb(pid: u32) -> (f64, f64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
+/// Loads `paths` in turn with wrk (closed loop, 2 threads) and returns its figures.
+fn wrk_paths(
+    port: u16,
+    paths: &[String],
+    connections: u32,
+    seconds: u32,
+) -> anyhow::Result<String> {
+    let script = tempfile::NamedTempFile::new()?;
+    let quoted: Vec<String> = paths.iter().map(|p| format!("\"{p}\"")).collect();
+    std::fs::write(
+        script.path(),
+        format!(
+            "local paths = {{ {} }}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n",
+            quoted.join(", ")
+        ),
+    )?;
+    let out = Command::new("wrk")
+        .args([
+            "-t2",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            "--latency",
+            "-s",
+        ])
+        .arg(script.path())
+        .arg(format!("http://127.0.0.1:{port}"))
+        .output()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    Ok(format!(
+        "closed loop (`wrk -t2 -c{connections} -d{seconds}s --latency`; each connection \
+         waits for its reply, so a stall delays the requests behind it unseen):\n{}",
+        wrk_lines(
+            &text,
+            &[
+                "Requests/sec",
+                "50%",
+                "90%",
+                "99%",
+                "Non-2xx",
+                "Socket errors"
+            ]
+        ),
+    ))
+}
+
+/// Percent-encodes a query value (UTF-8 bytes; unreserved characters as they are).
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// `http`: serve the imported directory, load the near API with wrk (closed loop, when wrk is
 /// installed) and with the open-loop generator at `rate` requests/s (latency from each
 /// request's due time), and read the server's memory.
@@ -609,32 +666,7 @@ pub async fn http(
             })
             .collect();
         let closed = if wrk {
-            let script = tempfile::NamedTempFile::new()?;
-            let quoted: Vec<String> = paths.iter().map(|p| format!("\"{p}\"")).collect();
-            std::fs::write(
-                script.path(),
-                format!(
-                    "local paths = {{ {} }}\nlocal i = 0\nrequest = function()\n  i = i + 1\n  return wrk.format(\"GET\", paths[(i % #paths) + 1])\nend\n",
-                    quoted.join(", ")
-                ),
-            )?;
-            let out = Command::new("wrk")
-                .args([
-                    "-t2",
-                    &format!("-c{connections}"),
-                    &format!("-d{seconds}s"),
-                    "--latency",
-                    "-s",
-                ])
-                .arg(script.path())
-                .arg(format!("http://127.0.0.1:{port}"))
-                .output()?;
-            let text = String::from_utf8_lossy(&out.stdout);
-            format!(
-                "closed loop (`wrk -t2 -c{connections} -d{seconds}s --latency`; each connection \
-                 waits for its reply, so a stall delays the requests behind it unseen):\n{}",
-                wrk_lines(&text, &["Requests/sec", "50%", "90%", "99%", "Non-2xx", "Socket errors"]),
-            )
+            wrk_paths(port, &paths, connections, seconds)?
         } else {
             "closed loop: not measured (wrk not installed)".to_owned()
         };
@@ -657,6 +689,37 @@ pub async fn http(
         )
         .await;
         let (after_mb, peak_mb) = memory_mb(server.id());
+        // The other public near searches and the directory page, the same points.
+        let mut others = String::new();
+        if wrk {
+            let fhir: Vec<String> = points
+                .iter()
+                .map(|(lat, lng)| format!("/fhir/Location?near={lat:.5}|{lng:.5}|5|km&_count=50"))
+                .collect();
+            // The directory page's near takes a place of the region: its towns.
+            let towns: Vec<String> = renkei_domain::towns::towns()?
+                .iter()
+                .filter(|t| t.municipality == "八尾市" || t.municipality == "東大阪市")
+                .take(200)
+                .map(|t| {
+                    format!(
+                        "/directory?near={}&km=5",
+                        url_encoded(&format!("{}{}", t.municipality, t.name))
+                    )
+                })
+                .collect();
+            for (what, paths) in [
+                ("`/fhir/Location?near=…|5|km&_count=50` (FHIR)", fhir),
+                ("`/directory?near=<town>&km=5` (the HTML page)", towns),
+                ("`/directory` (the HTML page, no query)", vec!["/directory".to_owned()]),
+            ] {
+                others.push_str(&format!(
+                    "\n{what}:\n```\n{}\n```\n",
+                    wrk_paths(port, &paths, connections, seconds)?
+                ));
+            }
+        }
+        let (_, peak_after_others_mb) = memory_mb(server.id());
         anyhow::Ok(format!(
             "### HTTP and memory\n\n`/api/v1/directory/near` (the same query, 1,000 points drawn \
              like the population), server and load on this machine:\n\n```\n{closed}\n\n\
@@ -665,7 +728,7 @@ pub async fn http(
              ({});\nlatency from the time each was due: {}\n```\n\n\
              First near query (loads the index): {:.2} s. Server memory (VmRSS): {idle_mb:.0} MB \
              started, {loaded_mb:.0} MB with the index, {after_mb:.0} MB after the load, peak \
-             {peak_mb:.0} MB.\n",
+             {peak_mb:.0} MB.\n{others}\nPeak server memory after those: {peak_after_others_mb:.0} MB.\n",
             open.due,
             open.ok,
             open.rate(),

@@ -34,6 +34,11 @@ impl CapabilitySet {
     pub fn contains_all(self, wanted: CapabilitySet) -> bool {
         self.0 & wanted.0 == wanted.0
     }
+
+    /// Whether at least one capability of `other` is in this set.
+    pub fn intersects(self, other: CapabilitySet) -> bool {
+        self.0 & other.0 != 0
+    }
 }
 
 /// What the index keeps of an entry.
@@ -184,6 +189,37 @@ impl SpatialIndex {
         })
     }
 
+    /// Every entry within `km` of the point for which `keep` holds, as (id, distance in km), in
+    /// (distance, id) order — the order every near search pages in, so that a page boundary
+    /// falls at the same place whichever page asks. Nothing is capped: a caller that pages
+    /// takes its slice (a cursor `(d, id)` is found by binary search).
+    pub fn ranked_within(
+        &self,
+        lat: f64,
+        lng: f64,
+        km: f64,
+        keep: impl Fn(&IndexedEntry) -> bool,
+    ) -> Vec<(i64, f64)> {
+        let centre = unit(lat, lng);
+        let max_chord_2 = km_to_chord(km).powi(2);
+        let mut out: Vec<(i64, f64)> = self
+            .tree
+            .locate_within_distance(centre, max_chord_2)
+            .filter(|node| keep(&node.entry))
+            .map(|node| {
+                let chord_2: f64 = node
+                    .xyz
+                    .iter()
+                    .zip(centre)
+                    .map(|(a, b)| (a - b).powi(2))
+                    .sum();
+                (node.entry.id, chord_to_km(chord_2.sqrt()))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out
+    }
+
     /// At most `limit` entries within `km` of the point for which `keep` holds, nearest first,
     /// each with its distance in km.
     pub fn nearest_where(
@@ -229,6 +265,46 @@ mod tests {
     }
 
     proptest! {
+        /// Every entry within the radius, against brute force, in (distance, id) order — with
+        /// many entries at the very same place (a building of clinics), whose ties go by id.
+        #[test]
+        fn ranked_within_is_every_match_in_distance_then_id_order(
+            points in prop::collection::vec((33.0f64..36.0, 134.0f64..137.0, 0usize..9, 0u32..16, 1usize..4), 1..300),
+            lat in 33.5f64..35.5,
+            lng in 134.5f64..136.5,
+            km in 1.0f64..80.0,
+            caps in 0u32..4,
+        ) {
+            let mut entries = Vec::new();
+            for (la, ln, k, c, copies) in &points {
+                for _ in 0..*copies {
+                    let id = entries.len() as i64 * 7 % 1009;
+                    entries.push(entry(id, *la, *ln, *k, *c));
+                }
+            }
+            entries.sort_by_key(|e| e.id);
+            entries.dedup_by_key(|e| e.id);
+            let index = SpatialIndex::build(entries.clone());
+            let keep = |e: &IndexedEntry| e.capabilities.contains_all(CapabilitySet(caps));
+            let got = index.ranked_within(lat, lng, km, keep);
+            let mut want: Vec<(i64, f64)> = entries
+                .iter()
+                .filter(|e| keep(e))
+                .map(|e| (e.id, distance_km(lat, lng, e.lat, e.lng)))
+                .filter(|(_, d)| (d - km).abs() > 1e-9 && *d <= km)
+                .collect();
+            want.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap().then(a.0.cmp(&b.0)));
+            let got_clear: Vec<i64> = got.iter().filter(|(_, d)| (d - km).abs() > 1e-9).map(|(i, _)| *i).collect();
+            let want_ids: Vec<i64> = want.iter().map(|(i, _)| *i).collect();
+            // The same entries; equal places in id order; otherwise nearest first.
+            let mut a = got_clear.clone();
+            let mut b = want_ids.clone();
+            a.sort_unstable();
+            b.sort_unstable();
+            prop_assert_eq!(a, b);
+            prop_assert!(got.windows(2).all(|w| w[0].1 < w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)));
+        }
+
         /// Against brute force: the same entries, in the same order, with the true distance.
         #[test]
         fn near_is_the_brute_force_answer(

@@ -314,10 +314,17 @@ pub struct DirectoryQuery {
     pub kind: Option<InstitutionKind>,
     /// Only entries within `km` of (`lat`, `lng`), nearest first, each with its distance.
     pub near: Option<Near>,
+    /// The candidates of the near search as the spatial index ranks them — every entry within
+    /// the radius, (id, km) in (distance, id) order. When given, the search filters these ids
+    /// (no bounding box, no cap); without it a near search reads its whole bounding box.
+    pub ranked: Option<std::sync::Arc<Vec<(i64, f64)>>>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
     pub offset: i64,
+    /// The number of matches when the caller already knows it (an unfiltered listing counted
+    /// in the kept region overview): the search then does not count again.
+    pub known_total: Option<i64>,
 }
 
 /// A point and a radius for a "near" search.
@@ -330,9 +337,6 @@ pub struct Near {
     /// Radius in kilometres.
     pub km: f64,
 }
-
-/// Most candidates a "near" search sorts in memory.
-const NEAR_CANDIDATES: i64 = 20_000;
 
 /// One search result.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -405,27 +409,10 @@ impl Store {
         &self,
         q: &DirectoryQuery,
     ) -> Result<(i64, Vec<DirectoryHit>), StoreError> {
-        let mut clauses = Vec::new();
-        let mut binds: Vec<String> = Vec::new();
-        for term in &q.text {
-            binds.push(format!("%{}%", escape_like(term)));
-            clauses.push(format!("i.search_key LIKE ${} ESCAPE '\\'", binds.len()));
+        if let Some(ranked) = q.near.and(q.ranked.as_ref()) {
+            return self.search_ranked(q, ranked).await;
         }
-        for capability in &q.capabilities {
-            binds.push(capability.code().to_owned());
-            clauses.push(format!(
-                "EXISTS (SELECT 1 FROM institution_capabilities c WHERE c.institution_id = i.id AND c.capability = ${})",
-                binds.len()
-            ));
-        }
-        if let Some(area) = &q.area {
-            binds.push(area.clone());
-            clauses.push(format!("a.code = ${}", binds.len()));
-        }
-        if let Some(kind) = q.kind {
-            binds.push(kind.code().to_owned());
-            clauses.push(format!("i.kind = ${}", binds.len()));
-        }
+        let (mut clauses, mut binds) = directory_clauses(q);
         if let Some(near) = q.near {
             // A bounding box narrows the candidates in SQL; the true distance sorts them below.
             let dlat = near.km / 111.0;
@@ -449,12 +436,17 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let from = format!("FROM institutions i JOIN areas a ON a.id = i.area_id {filter}");
-        let count_sql = format!("SELECT COUNT(*) {from}");
-        let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
-        for b in &binds {
-            count = count.bind(b);
-        }
-        let total = count.fetch_one(self.pool()).await?;
+        let total = match q.known_total.filter(|_| clauses.is_empty()) {
+            Some(known) => known,
+            None => {
+                let count_sql = format!("SELECT COUNT(*) {from}");
+                let mut count = sqlx::query_scalar::<_, i64>(&count_sql);
+                for b in &binds {
+                    count = count.bind(b);
+                }
+                count.fetch_one(self.pool()).await?
+            }
+        };
         let page_sql = format!(
             "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo,
                     i.lat, i.lng, i.postcode
@@ -466,8 +458,10 @@ impl Store {
         for b in &binds {
             page = page.bind(b);
         }
+        // A near search without the index's ranking reads its whole bounding box (exact at any
+        // size) and sorts it below by true distance.
         let (limit, offset) = match q.near {
-            Some(_) => (NEAR_CANDIDATES, 0),
+            Some(_) => (i64::MAX, 0),
             None => (q.limit.clamp(1, 500), q.offset.max(0)),
         };
         let rows = page.bind(limit).bind(offset).fetch_all(self.pool()).await?;
@@ -488,6 +482,7 @@ impl Store {
                     a.distance_km
                         .partial_cmp(&b.distance_km)
                         .unwrap_or(std::cmp::Ordering::Equal)
+                        .then(a.id.0.cmp(&b.id.0))
                 });
                 let total = hits.len() as i64;
                 let start = usize::try_from(q.offset.max(0))
@@ -500,6 +495,73 @@ impl Store {
             }
             None => total,
         };
+        self.attach_capabilities(&mut hits).await?;
+        Ok((total, hits))
+    }
+
+    /// A near search over the spatial index's ranking: the ranked ids that pass the other
+    /// conditions (checked in SQL, 500 ids at a time; skipped when there are none), counted
+    /// whole, and the page's slice read in (distance, id) order.
+    async fn search_ranked(
+        &self,
+        q: &DirectoryQuery,
+        ranked: &[(i64, f64)],
+    ) -> Result<(i64, Vec<DirectoryHit>), StoreError> {
+        let (clauses, binds) = directory_clauses(q);
+        let matching: Vec<(i64, f64)> = if clauses.is_empty() {
+            ranked.to_vec()
+        } else {
+            let mut kept = Vec::new();
+            for chunk in ranked.chunks(500) {
+                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.to_string()).collect();
+                let sql = format!(
+                    "SELECT i.id FROM institutions i JOIN areas a ON a.id = i.area_id
+                     WHERE {} AND i.id IN ({})",
+                    clauses.join(" AND "),
+                    ids.join(",")
+                );
+                let mut query = sqlx::query_scalar::<_, i64>(&sql);
+                for b in &binds {
+                    query = query.bind(b);
+                }
+                let found: std::collections::HashSet<i64> =
+                    query.fetch_all(self.pool()).await?.into_iter().collect();
+                kept.extend(chunk.iter().filter(|(id, _)| found.contains(id)));
+            }
+            kept
+        };
+        let total = matching.len() as i64;
+        let start = usize::try_from(q.offset.max(0))
+            .unwrap_or(0)
+            .min(matching.len());
+        let end =
+            (start + usize::try_from(q.limit.clamp(1, 5_000)).unwrap_or(30)).min(matching.len());
+        let page = &matching[start..end];
+        if page.is_empty() {
+            return Ok((total, Vec::new()));
+        }
+        let ids: Vec<String> = page.iter().map(|(id, _)| id.to_string()).collect();
+        let sql = format!(
+            "SELECT i.id, i.kind, i.name, i.name_kana, i.address, i.phone, a.code AS area_code, i.is_active, i.is_demo,
+                    i.lat, i.lng, i.postcode
+             FROM institutions i JOIN areas a ON a.id = i.area_id WHERE i.id IN ({})",
+            ids.join(",")
+        );
+        let mut by_id: std::collections::HashMap<i64, DirectoryHit> =
+            std::collections::HashMap::new();
+        for row in sqlx::query(&sql).fetch_all(self.pool()).await? {
+            let hit = hit_from(&row)?;
+            by_id.insert(hit.id.0, hit);
+        }
+        let mut hits: Vec<DirectoryHit> = page
+            .iter()
+            .filter_map(|(id, d)| {
+                by_id.remove(id).map(|mut hit| {
+                    hit.distance_km = Some(*d);
+                    hit
+                })
+            })
+            .collect();
         self.attach_capabilities(&mut hits).await?;
         Ok((total, hits))
     }
@@ -855,4 +917,31 @@ async fn insert_in_tx(
         q.execute(&mut **tx).await?;
     }
     Ok(ids)
+}
+
+/// The SQL conditions of a directory search besides its radius — every term, capability, the
+/// area and the kind — and their bound values (`$1`…).
+fn directory_clauses(q: &DirectoryQuery) -> (Vec<String>, Vec<String>) {
+    let mut clauses = Vec::new();
+    let mut binds: Vec<String> = Vec::new();
+    for term in &q.text {
+        binds.push(format!("%{}%", escape_like(term)));
+        clauses.push(format!("i.search_key LIKE ${} ESCAPE '\\'", binds.len()));
+    }
+    for capability in &q.capabilities {
+        binds.push(capability.code().to_owned());
+        clauses.push(format!(
+                "EXISTS (SELECT 1 FROM institution_capabilities c WHERE c.institution_id = i.id AND c.capability = ${})",
+                binds.len()
+            ));
+    }
+    if let Some(area) = &q.area {
+        binds.push(area.clone());
+        clauses.push(format!("a.code = ${}", binds.len()));
+    }
+    if let Some(kind) = q.kind {
+        binds.push(kind.code().to_owned());
+        clauses.push(format!("i.kind = ${}", binds.len()));
+    }
+    (clauses, binds)
 }

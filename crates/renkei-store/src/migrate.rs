@@ -158,6 +158,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "login_attempt_outcomes",
         sql: include_str!("../migrations/0027_login_attempt_outcomes.sql"),
     },
+    Migration {
+        version: 28,
+        name: "directory_listing",
+        sql: include_str!("../migrations/0028_directory_listing.sql"),
+    },
 ];
 
 /// The migration that adds the audit head's seal.

@@ -103,6 +103,10 @@ pub struct RecordQuery {
     pub after_id: Option<i64>,
     /// Keyset of a near search: only entries farther than (distance, id).
     pub after_distance: Option<(f64, i64)>,
+    /// The candidates of a near search as the spatial index ranks them — every entry within
+    /// the radius, (id, km) in (distance, id) order. When given, the near search reads these
+    /// ids (in batches, the other conditions applied) instead of a bounding box.
+    pub ranked: Option<std::sync::Arc<Vec<(i64, f64)>>>,
     /// Page size (at most 1,000).
     pub limit: usize,
 }
@@ -137,8 +141,6 @@ pub struct ApprovedChange {
 
 /// Most candidates one batch reads before the text filters run in Rust.
 const BATCH: i64 = 500;
-/// Most candidates of a near search (the bounding box is small; this bounds the worst case).
-const NEAR_CANDIDATES: i64 = 20_000;
 
 const RECORD_COLUMNS: &str = "i.id, i.kind, i.search_key, i.area_id, a.code AS area_code, m.name AS municipality, p.name AS prefecture,
      i.is_active, i.has_beds, i.is_demo, i.created_at, i.updated_at, i.lat, i.lng";
@@ -352,13 +354,16 @@ impl Store {
     /// `q.limit` of them.
     pub async fn entry_records(&self, q: &RecordQuery) -> Result<Vec<EntryRecord>, StoreError> {
         let limit = q.limit.clamp(1, 1_000);
-        let c = conditions(q);
         let mut out = Vec::new();
+        if let Some(ranked) = q.near.and(q.ranked.as_ref()) {
+            self.ranked_records(q, ranked, limit, &mut out).await?;
+            return Ok(out);
+        }
+        let c = conditions(q);
         if let Some(near) = q.near {
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} {RECORD_FROM} {} ORDER BY i.id LIMIT {NEAR_CANDIDATES}",
-                c.sql()
-            );
+            // Without the index's ranking: every entry of the bounding box, sorted here by true
+            // distance (exact at any size; the web layer passes the index's ranking instead).
+            let sql = format!("SELECT {RECORD_COLUMNS} {RECORD_FROM} {}", c.sql());
             let mut query = sqlx::query(&sql);
             for b in &c.binds {
                 query = query.bind(b);
@@ -426,6 +431,61 @@ impl Store {
             after = Some(last);
         }
         Ok(out)
+    }
+
+    /// A near search over the spatial index's ranking: past the keyset, in batches of ids in
+    /// (distance, id) order, the other conditions applied in SQL and the text ones here, until
+    /// `limit` entries are found or the ranking ends. Nothing within the radius is skipped.
+    async fn ranked_records(
+        &self,
+        q: &RecordQuery,
+        ranked: &[(i64, f64)],
+        limit: usize,
+        out: &mut Vec<EntryRecord>,
+    ) -> Result<(), StoreError> {
+        let start = match q.after_distance {
+            Some((after_d, after_id)) => {
+                ranked.partition_point(|&(id, d)| d < after_d || (d == after_d && id <= after_id))
+            }
+            None => 0,
+        };
+        let plain = RecordQuery {
+            near: None,
+            after_id: None,
+            after_distance: None,
+            ranked: None,
+            ..q.clone()
+        };
+        for chunk in ranked[start..].chunks(BATCH as usize) {
+            let mut c = conditions(&plain);
+            let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+            c.clauses.push(format!("i.id IN ({})", id_list(&ids)));
+            let sql = format!("SELECT {RECORD_COLUMNS} {RECORD_FROM} {}", c.sql());
+            let mut query = sqlx::query(&sql);
+            for b in &c.binds {
+                query = query.bind(b);
+            }
+            let mut found: std::collections::HashMap<i64, Candidate> = query
+                .fetch_all(self.pool())
+                .await?
+                .iter()
+                .map(|row| candidate_from(row).map(|c| (c.id, c)))
+                .collect::<Result<_, _>>()?;
+            let candidates: Vec<Candidate> = chunk
+                .iter()
+                .filter_map(|(id, d)| {
+                    found.remove(id).map(|mut c| {
+                        c.distance_km = Some(*d);
+                        c
+                    })
+                })
+                .collect();
+            self.complete(&candidates, &q.text, limit, out).await?;
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(())
     }
 
     /// Reads the fields of `candidates`, keeps those matching `text`, up to `limit` in `out`.

@@ -32,7 +32,7 @@ async fn migrations_are_idempotent(db: TestDb) {
         db.store.applied_migrations().await.unwrap(),
         vec![
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-            25, 26, 27
+            25, 26, 27, 28
         ]
     );
     let again = db.store.migrate().await.unwrap();
@@ -41,7 +41,7 @@ async fn migrations_are_idempotent(db: TestDb) {
         again.already,
         vec![
             1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
-            25, 26, 27
+            25, 26, 27, 28
         ]
     );
 }

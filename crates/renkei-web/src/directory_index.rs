@@ -219,6 +219,18 @@ impl DirectoryIndex {
             .collect()
     }
 
+    /// Every entry within `km` of a point for which `keep` holds, as (id, km) in (distance, id)
+    /// order: the ranking every near search of the FHIR API, the directory page and its
+    /// exports pages through (uncapped, so nothing within the radius is dropped).
+    pub fn ranked(
+        &self,
+        (lat, lng): (f64, f64),
+        km: f64,
+        keep: impl Fn(&IndexedEntry) -> bool,
+    ) -> std::sync::Arc<Vec<(i64, f64)>> {
+        std::sync::Arc::new(self.read().index.ranked_within(lat, lng, km, keep))
+    }
+
     /// The matching entries near a point, nearest first.
     pub fn near(&self, q: &NearQuery) -> Vec<NearHit> {
         let loaded = self.read();

@@ -25,8 +25,10 @@ pub mod methods;
 pub mod metrics;
 pub mod notifications;
 pub mod openapi;
+pub mod overview_cache;
 pub mod pages;
 pub mod routes;
+pub mod search_gate;
 mod security;
 
 use auth::policy::TwoFactorPolicy;
@@ -72,6 +74,11 @@ pub struct WebConfig {
     /// How long a request's body may pause between two pieces before the request is refused
     /// (clients that send headers and then trickle the body must not hold connections).
     pub body_progress_timeout: Duration,
+    /// Public searches that read the database (directory page and exports, FHIR) running at
+    /// once; the pool keeps the rest of its connections for everything else.
+    pub public_search_slots: usize,
+    /// How long a public search waits for a slot before the answer is 503 with Retry-After.
+    pub public_search_wait: Duration,
 }
 
 /// Where the maps' background tiles come from. The area outlines and markers never depend on
@@ -128,6 +135,9 @@ impl Default for WebConfig {
             map: MapSettings::default(),
             trusted_proxies: Vec::new(),
             body_progress_timeout: Duration::from_secs(10),
+            // SQLite's pool has 8 connections, PostgreSQL's 16: two stay free at least.
+            public_search_slots: 6,
+            public_search_wait: Duration::from_secs(2),
         }
     }
 }
@@ -164,6 +174,8 @@ pub struct SharedState {
     pub directory_index: Arc<directory_index::DirectoryIndex>,
     /// Safety-check answers, committed in groups.
     pub answers: Arc<answer_writer::AnswerWriter>,
+    /// The region overview, counted at most every few seconds (public pages show it).
+    pub overview: Arc<overview_cache::OverviewCache>,
 }
 
 impl AppState {
@@ -178,12 +190,14 @@ impl AppState {
             policy: Arc::new(RwLock::new(TwoFactorPolicy::default())),
             directory_index: Arc::new(directory_index::DirectoryIndex::default()),
             answers: Arc::new(answer_writer::AnswerWriter::default()),
+            overview: Arc::new(overview_cache::OverviewCache::default()),
         }))
     }
 
-    /// After this server changed entries: brings the spatial index up to date if it is in use
-    /// (a failure is logged; the periodic refresh catches up).
+    /// After this server changed entries: drops the kept region overview and brings the spatial
+    /// index up to date if it is in use (a failure is logged; the periodic refresh catches up).
     pub async fn directory_changed(&self) {
+        self.overview.invalidate();
         if self.directory_index.is_loaded() {
             if let Err(e) = self.directory_index.refresh(&self.store).await {
                 tracing::warn!(error = %e, "refreshing the directory index failed");
@@ -243,6 +257,14 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             methods::Allowed::of(&rules),
             methods::refuse_other_methods,
+        ))
+        // Outside the session layer, whose lookup reads the database too.
+        .layer(axum::middleware::from_fn_with_state(
+            search_gate::SearchGate::new(
+                state.config.public_search_slots,
+                state.config.public_search_wait,
+            ),
+            search_gate::gate,
         ))
         .layer(axum::middleware::from_fn(input::refuse_nul_in_url))
         .layer(axum::middleware::from_fn_with_state(

@@ -953,6 +953,33 @@ async fn the_recorded_coverage_stays_when_the_directory_changes(db: TestDb) {
         "{counted}"
     );
     set_role(&db, "yao", Role::AcuteSupport, RoleStatus::Available).await;
+    // A seventh active institution joins 八尾 with its roles: the recorded year stays at six.
+    let region = RegionDefinition::nakakawachi();
+    let mut joining = renkei_domain::demo::institutions(
+        &region,
+        &renkei_domain::towns::towns().unwrap(),
+        &renkei_domain::towns::postcodes().unwrap(),
+    )
+    .unwrap()
+    .into_iter()
+    .find(|i| i.is_active && i.area.as_str() == "yao")
+    .unwrap();
+    joining.name = "［デモ］新しく加わった在宅療養支援診療所".into();
+    joining.name_kana = "デモアタラシククワワッタザイタクリョウヨウシエンシンリョウジョ".into();
+    joining.details = Default::default();
+    joining.roles = Role::ALL
+        .iter()
+        .map(|role| RoleEntry {
+            role: *role,
+            status: RoleStatus::Available,
+            plan: None,
+        })
+        .collect();
+    db.store.insert_institutions(&[joining]).await.unwrap();
+    assert_eq!(
+        db.store.role_coverage().await.unwrap()["yao"].institutions,
+        7
+    );
     assert_eq!(yao_report(&mut coordinator).await, counted);
     let page = coordinator.get(texts_url).await;
     assert!(page.body.contains("value=\"keep\" checked"));

@@ -576,7 +576,61 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
     assert!(nothing.body.contains("見つかりませんでした"));
 }
 
+/// Anonymous searches that read the database are bounded: past the slots (here one, with no
+/// wait) they get a prompt 503 with Retry-After — never a pool timeout — while pages outside
+/// the gate keep being answered; with the default slots the same burst is answered in full.
+async fn anonymous_searches_cannot_take_every_database_connection(db: TestDb) {
+    let _ = demo_app(&db).await;
+    let tight = WebConfig {
+        public_search_slots: 1,
+        public_search_wait: std::time::Duration::ZERO,
+        ..WebConfig::default()
+    };
+    let app = router(AppState::new(db.store.clone(), tight));
+    let paths: Vec<String> = (0..24)
+        .map(|n| match n % 3 {
+            0 => format!("/directory?q=クリニック&page={}", n / 3 + 1),
+            1 => "/directory.csv?area=yao".to_owned(),
+            _ => format!("/fhir/Organization?name=デモ&_count={}", n + 1),
+        })
+        .collect();
+    let replies = futures_util::future::join_all(
+        paths
+            .iter()
+            .map(|p| get(&app, p))
+            .chain(std::iter::once(get(&app, "/healthz"))),
+    )
+    .await;
+    let (health, searches) = replies.split_last().unwrap();
+    assert_eq!(health.status, StatusCode::OK, "outside the gate");
+    let busy: Vec<&Reply> = searches
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(
+        searches
+            .iter()
+            .all(|r| r.status == StatusCode::OK || r.status == StatusCode::SERVICE_UNAVAILABLE),
+        "{:?}",
+        searches.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(searches.iter().any(|r| r.status == StatusCode::OK));
+    assert!(!busy.is_empty(), "one slot cannot serve 24 at once");
+    for reply in busy {
+        assert_eq!(reply.headers[header::RETRY_AFTER], "2");
+        assert!(reply.body.contains("混み合っています") && reply.body.contains("try again"));
+    }
+    let app = router(AppState::new(db.store.clone(), WebConfig::default()));
+    let replies = futures_util::future::join_all(paths.iter().map(|p| get(&app, p))).await;
+    assert!(
+        replies.iter().all(|r| r.status == StatusCode::OK),
+        "the default slots and wait serve the burst: {:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+}
+
 both_backends!(
+    anonymous_searches_cannot_take_every_database_connection,
     the_public_directory_finds_by_capability_words_and_area,
     home_lists_the_five_areas_hubs_and_active_counts,
     home_without_demo_shows_the_region_and_no_banner,

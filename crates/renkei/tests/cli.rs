@@ -274,7 +274,7 @@ fn migrate_and_demo_commands_report_what_they_did() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 27"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("スキーマ版 28"));
     let out = renkei()
         .current_dir(dir.path())
         .arg("demo")

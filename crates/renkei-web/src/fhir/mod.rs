@@ -287,6 +287,30 @@ async fn run_search(
                     );
                 }
             }
+            if let Some(near) = query.near {
+                // Ranked by the spatial index — every entry within the radius, in (distance,
+                // id) order — and read from the database in that order (no candidate cap).
+                app.directory_index
+                    .ensure_loaded(&app.store)
+                    .await
+                    .map_err(store_failed)?;
+                let kinds = query.kinds.clone();
+                let any_of = query
+                    .capabilities
+                    .as_ref()
+                    .map(|c| renkei_domain::spatial::CapabilitySet::of(c.iter().copied()))
+                    .filter(|c| c.0 != 0);
+                query.ranked = Some(app.directory_index.ranked(
+                    (near.lat, near.lng),
+                    near.km,
+                    |e| {
+                        kinds
+                            .as_ref()
+                            .is_none_or(|k| k.is_empty() || k.contains(&e.kind))
+                            && any_of.is_none_or(|c| e.capabilities.intersects(c))
+                    },
+                ));
+            }
             let found = app
                 .store
                 .entry_records(&query)

@@ -56,9 +56,10 @@ pub async fn show(
     ctx: Ctx,
 ) -> Result<Html<String>, PageError> {
     let overview = state
-        .store
-        .region_overview()
+        .overview
+        .get(&state.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(&ctx, e))?;
     let Some(overview) = overview else {
         return Err(PageError::not_found(&ctx));

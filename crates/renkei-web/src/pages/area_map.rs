@@ -70,9 +70,10 @@ pub async fn show(
     ctx: Ctx,
 ) -> Result<Html<String>, PageError> {
     let overview = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(&ctx, e))?
         .ok_or_else(|| PageError::not_found(&ctx))?;
     let area = overview

@@ -38,6 +38,7 @@ impl SearchForm {
             .unwrap_or_default();
         let mut form = SearchForm {
             page: 1,
+            km: DEFAULT_KM,
             ..Default::default()
         };
         for (k, v) in pairs {
@@ -48,7 +49,14 @@ impl SearchForm {
                 "cap" if Capability::from_code(&v).is_some() => form.caps.push(v),
                 "page" => form.page = v.parse().unwrap_or(1).clamp(1, 10_000),
                 "near" => form.near = v.chars().take(100).collect(),
-                "km" => form.km = v.parse().unwrap_or(5.0_f64).clamp(0.5, 30.0),
+                "km" => {
+                    form.km = v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|k| k.is_finite())
+                        .unwrap_or(DEFAULT_KM)
+                        .clamp(0.5, 30.0)
+                }
                 _ => {}
             }
         }
@@ -150,10 +158,38 @@ fn build_query(
             lng,
             km: form.km,
         }),
+        ranked: None,
         limit,
         offset: (form.page - 1) * limit,
+        // An unfiltered listing: every entry, as the kept overview counted them.
+        known_total: Some(areas.iter().map(|a| a.institutions).sum()),
     };
     (query, capabilities, text)
+}
+
+/// The radius of a near search when the form gives none (km).
+const DEFAULT_KM: f64 = 5.0;
+
+/// Ranks a near search's candidates with the spatial index — every entry within the radius of
+/// the query's kind with all its capabilities, in (distance, id) order — so that the store
+/// reads exactly those (no cap, nothing dropped) and checks only the words and the area.
+async fn rank_near(app: &AppState, ctx: &Ctx, query: &mut DirectoryQuery) -> Result<(), PageError> {
+    let Some(near) = query.near else {
+        return Ok(());
+    };
+    app.directory_index
+        .ensure_loaded(&app.store)
+        .await
+        .map_err(|e| PageError::store(ctx, e))?;
+    let kind = query.kind.take();
+    let wanted = renkei_domain::spatial::CapabilitySet::of(std::mem::take(&mut query.capabilities));
+    query.ranked = Some(
+        app.directory_index
+            .ranked((near.lat, near.lng), near.km, |e| {
+                kind.is_none_or(|k| k == e.kind) && e.capabilities.contains_all(wanted)
+            }),
+    );
+    Ok(())
 }
 
 /// The point of a typed place (postcode or town), from the embedded tables.
@@ -186,12 +222,14 @@ async fn export_hits(
     let mut form = SearchForm::parse(raw);
     form.page = 1;
     let overview = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(ctx, e))?;
     let areas = overview.map(|o| o.areas).unwrap_or_default();
-    let (query, _, _) = build_query(&form, &areas, EXPORT_LIMIT);
+    let (mut query, _, _) = build_query(&form, &areas, EXPORT_LIMIT);
+    rank_near(app, ctx, &mut query).await?;
     Ok(app
         .store
         .search_directory(&query)
@@ -284,16 +322,18 @@ pub async fn search(
 ) -> Result<Response, PageError> {
     let form = SearchForm::parse(raw.as_deref());
     let overview = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(&ctx, e))?;
     let area_list = overview
         .as_ref()
         .map(|o| o.areas.clone())
         .unwrap_or_default();
-    let (query, capabilities, text) = build_query(&form, &area_list, PAGE_SIZE);
+    let (mut query, capabilities, text) = build_query(&form, &area_list, PAGE_SIZE);
     let (area, kind) = (query.area.clone(), query.kind);
+    rank_near(&app, &ctx, &mut query).await?;
     let (total, hits) = app
         .store
         .search_directory(&query)

@@ -72,9 +72,10 @@ pub(crate) async fn areas_of(
         .signed_in()
         .ok_or_else(|| PageError::not_found(ctx))?;
     let overview = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(ctx, e))?;
     let all = overview.map(|o| o.areas).unwrap_or_default();
     let admin = user.has_role(AccountRole::SystemAdmin);

@@ -40,9 +40,10 @@ struct HomePage {
 /// `GET /`.
 pub async fn show(State(state): State<AppState>, ctx: Ctx) -> Result<Html<String>, PageError> {
     let overview = state
-        .store
-        .region_overview()
+        .overview
+        .get(&state.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(&ctx, e))?;
     let demo = overview.as_ref().is_some_and(|o| o.has_demo_data);
     let chrome = Chrome::new(&ctx, "nav.home", demo);

@@ -54,9 +54,10 @@ pub async fn show(State(app): State<AppState>, ctx: Ctx) -> Result<Response, Pag
         .filter_map(|m| m.organisation.area_code.clone())
         .collect();
     let overview = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(&ctx, e))?;
     let availability = app
         .store

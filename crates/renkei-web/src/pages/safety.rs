@@ -230,9 +230,10 @@ pub(crate) async fn reach(app: &AppState, ctx: &Ctx) -> Result<Reach, PageError>
         .signed_in()
         .ok_or_else(|| PageError::not_found(ctx))?;
     let all = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .map_err(|e| PageError::store(ctx, e))?
         .map(|o| o.areas)
         .unwrap_or_default();

@@ -178,9 +178,10 @@ async fn linked(
         .map_err(|e| PageError::store(ctx, e))?
         .ok_or_else(|| PageError::not_found(ctx))?;
     let hub = app
-        .store
-        .region_overview()
+        .overview
+        .get(&app.store)
         .await
+        .map(|o| (*o).clone())
         .ok()
         .flatten()
         .and_then(|o| {
