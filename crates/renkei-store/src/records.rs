@@ -456,7 +456,14 @@ impl Store {
             ranked: None,
             ..q.clone()
         };
-        for chunk in ranked[start..].chunks(BATCH as usize) {
+        // Batches grow from the page's size: a page of 50 without text filters reads about 50
+        // rows, not 500 (reading every candidate's fields is what costs).
+        let mut at = start;
+        let mut batch = limit.saturating_sub(out.len()).clamp(16, BATCH as usize);
+        while at < ranked.len() {
+            let chunk = &ranked[at..(at + batch).min(ranked.len())];
+            at += chunk.len();
+            batch = (batch * 2).min(BATCH as usize);
             let mut c = conditions(&plain);
             let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
             c.clauses.push(format!("i.id IN ({})", id_list(&ids)));

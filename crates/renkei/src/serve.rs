@@ -87,6 +87,14 @@ pub async fn serve(
     let state = AppState::new(store.clone(), web).with_mailer(mailer.clone());
     spawn_mail_retries(store.clone(), mailer);
     spawn_index_refresh(state.clone());
+    // Count the region overview once now, so the first visitors of the home and directory
+    // pages do not wait for it (at 300,000 entries the count takes about a second).
+    let first_count = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = first_count.overview.get(&first_count.store).await {
+            tracing::warn!(error = %e, "counting the region overview failed");
+        }
+    });
     spawn_scheduled_reminders(state.clone());
     if let Some(anchor) = anchor {
         spawn_audit_anchors(store.clone(), anchor);

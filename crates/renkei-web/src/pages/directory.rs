@@ -192,15 +192,24 @@ async fn rank_near(app: &AppState, ctx: &Ctx, query: &mut DirectoryQuery) -> Res
     Ok(())
 }
 
-/// The point of a typed place (postcode or town), from the embedded tables.
+/// The point of a typed place (postcode or town), from the embedded tables. Finding a town
+/// normalises every town's name (about 10 ms), so the answers of recent places are kept — at
+/// most [`PLACES_KEPT`], forgotten all at once when full, so odd input cannot grow memory.
 pub(crate) fn located(near: &str) -> Option<(String, f64, f64)> {
-    use std::sync::OnceLock;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    type Place = Option<(String, f64, f64)>;
     static TABLES: OnceLock<(
         Vec<renkei_domain::towns::Town>,
         Vec<renkei_domain::towns::Postcode>,
     )> = OnceLock::new();
+    static KEPT: OnceLock<Mutex<HashMap<String, Place>>> = OnceLock::new();
     if near.trim().is_empty() {
         return None;
+    }
+    let kept = KEPT.get_or_init(Default::default);
+    if let Some(place) = kept.lock().unwrap_or_else(|e| e.into_inner()).get(near) {
+        return place.clone();
     }
     let (towns, postcodes) = TABLES.get_or_init(|| {
         (
@@ -208,8 +217,17 @@ pub(crate) fn located(near: &str) -> Option<(String, f64, f64)> {
             renkei_domain::towns::postcodes().unwrap_or_default(),
         )
     });
-    renkei_domain::towns::locate(near, towns, postcodes)
+    let place = renkei_domain::towns::locate(near, towns, postcodes);
+    let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+    if kept.len() >= PLACES_KEPT {
+        kept.clear();
+    }
+    kept.insert(near.to_owned(), place.clone());
+    place
 }
+
+/// How many typed places [`located`] keeps the answer of.
+const PLACES_KEPT: usize = 4_096;
 
 /// Most rows one export carries; the command line exports the whole directory.
 pub const EXPORT_LIMIT: i64 = 5_000;
