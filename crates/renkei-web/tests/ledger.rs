@@ -171,6 +171,10 @@ async fn the_comparison_shows_each_hubs_activities_and_the_role_gaps(db: TestDb)
         "two areas × six roles"
     );
     assert!(!b.contains("0/6") && !b.contains("0/0"));
+    assert!(
+        b.contains("data-testid=\"coverage-not-reported\">報告なし：八尾市、柏原市<"),
+        "the chart says whom it leaves out"
+    );
     // 八尾's 令和6年度 results: 連携の拠点会議 (7回), ネットワーク会議 (4回), 打ち合わせ (16回)
     // are three meeting items of 27 sessions.
     let yao = b.split("八尾市医師会").nth(1).unwrap();
@@ -855,7 +859,12 @@ async fn the_recorded_coverage_stays_when_the_directory_changes(db: TestDb) {
         (
             ["", "3", "2", "1", "0", "4", "1"],
             "",
-            "積極的医療機関の件数を",
+            "積極的医療機関の件数が空です",
+        ),
+        (
+            ["6", "3", "", "1", "0", "4", "1"],
+            "",
+            "②の件数が空です。対応できる機関がなければ 0 と",
         ),
         (["0", "0", "0", "0", "0", "0", "0"], "", "1 以上です"),
         (

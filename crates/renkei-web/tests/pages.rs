@@ -562,6 +562,24 @@ async fn the_public_directory_finds_by_capability_words_and_area(db: TestDb) {
         distances.len() >= 3 && distances.windows(2).all(|w| w[0] <= w[1] + 0.05),
         "{distances:?}"
     );
+    // A link or form without a radius (or with nonsense) means 5 km, not a radius of 0.
+    let count = |reply: &Reply| {
+        reply
+            .body
+            .split("data-testid=\"result-count\">")
+            .nth(1)
+            .and_then(|r| r.split("<strong>").nth(1))
+            .and_then(|r| r.split('<').next())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let five = count(&get(&app, "/directory?near=581-0003&km=5").await);
+    assert!(five.parse::<i64>().unwrap() > 10, "{five}");
+    for radius in ["", "&km=nan", "&km=%E4%BA%94"] {
+        let reply = get(&app, &format!("/directory?near=581-0003{radius}")).await;
+        assert_eq!(count(&reply), five, "radius {radius:?}");
+        assert!(reply.body.contains("5km 以内"), "radius {radius:?}");
+    }
     let unknown = get(
         &app,
         "/directory?near=%E3%81%A9%E3%81%93%E3%81%A7%E3%82%82%E3%81%AA%E3%81%84",

@@ -271,6 +271,8 @@ struct ComparePage {
     /// (role label, per area "2/7") for the table under the chart.
     coverage_rows: Vec<(String, Vec<String>)>,
     area_names: Vec<String>,
+    /// The areas that recorded no 対応状況 for the year (left out of the chart, said under it).
+    not_reported: String,
 }
 
 /// The kinds compared, in the page's order.
@@ -392,6 +394,12 @@ pub async fn compare(
             "積極的医療機関の対応状況（現状対応可／積極的医療機関）",
         ),
         coverage_rows,
+        not_reported: recorded
+            .iter()
+            .filter(|(_, c)| c.is_none())
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join("、"),
         area_names: recorded.into_iter().map(|(n, _)| n).collect(),
     };
     Ok(render(&ctx, &page)?.into_response())

@@ -265,20 +265,20 @@ pub async fn texts(
     Ok(render(&ctx, &page)?.into_response())
 }
 
-/// A count typed into the form: empty is not allowed, and nor is anything but 0–9999
-/// (full-width digits are read as digits).
+/// A count typed into the form: 0–9999 (full-width digits are read as digits); an empty field
+/// is refused with its own message, since 0 and "not typed" must not be confused.
 fn count_of(text: &str, what: &str) -> Result<usize, String> {
-    let digits = renkei_domain::text::normalize(text.trim());
-    digits
+    let typed = text.trim();
+    if typed.is_empty() {
+        return Err(format!(
+            "{what}の件数が空です。対応できる機関がなければ 0 と入力してください"
+        ));
+    }
+    renkei_domain::text::normalize(typed)
         .parse::<usize>()
         .ok()
         .filter(|n| *n < 10_000)
-        .ok_or_else(|| {
-            format!(
-                "{what}の件数を 0 以上の数字で入力してください（「{}」）",
-                text.trim()
-            )
-        })
+        .ok_or_else(|| format!("{what}の件数を 0 以上の数字で入力してください（「{typed}」）"))
 }
 
 /// A heading's words without a number typed before them (「（２）」, 「(2)」, 「２．」): the report
