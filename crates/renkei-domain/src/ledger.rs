@@ -525,13 +525,23 @@ impl RecordedCoverage {
 impl fmt::Display for RecordedCoverage {
     /// 「積極的医療機関 7件：①5 ②6 ③5 ④2 ⑤7 ⑥1（出典：拠点の報告）」.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "積極的医療機関 {}件：", self.institutions)?;
-        for (i, n) in self.available.iter().enumerate() {
-            let sep = if i == 0 { "" } else { " " };
-            write!(f, "{sep}{}{n}", crate::region::circled(i as u8 + 1))?;
-        }
+        write_counts(f, self.institutions, &self.available)?;
         write!(f, "（{}）", self.source_line())
     }
+}
+
+/// 「積極的医療機関 7件：①5 ②6 ③5 ④2 ⑤7 ⑥1」.
+fn write_counts(
+    f: &mut fmt::Formatter<'_>,
+    institutions: usize,
+    available: &[usize; 6],
+) -> fmt::Result {
+    write!(f, "積極的医療機関 {institutions}件：")?;
+    for (i, n) in available.iter().enumerate() {
+        let sep = if i == 0 { "" } else { " " };
+        write!(f, "{sep}{}{n}", crate::region::circled(i as u8 + 1))?;
+    }
+    Ok(())
 }
 
 /// A hub's own wording of its section headings, where it differs from Renkei's (「令和6年度の
@@ -715,12 +725,10 @@ impl HubLedger {
 
     /// The report's heading of the （２）challenges.
     pub fn challenges_heading(&self, report_year: FiscalYear) -> String {
-        let words = self
-            .headings
-            .challenges
-            .clone()
-            .unwrap_or_else(|| format!("{}の取組を通じた課題", report_year.previous()));
-        format!("（２）{words}")
+        match &self.headings.challenges {
+            Some(words) => format!("（２）{words}"),
+            None => challenges_heading_ja(report_year),
+        }
     }
 
     /// How many items of a section (of one kind, or all) there are, and how many sessions they
@@ -792,6 +800,11 @@ impl HubLedger {
         self.items.iter().any(|i| i.section == section && !i.draft)
             || self.empty.iter().any(|e| e.section == section)
     }
+}
+
+/// Renkei's heading of the （２）challenges: 「（２）令和6年度の取組を通じた課題」.
+pub fn challenges_heading_ja(report_year: FiscalYear) -> String {
+    format!("（２）{}の取組を通じた課題", report_year.previous())
 }
 
 /// A region's ledger for a report year, as kept in a file.
@@ -1159,12 +1172,7 @@ impl RoleCoverage {
 impl fmt::Display for RoleCoverage {
     /// 「積極的医療機関 7件：①5 ②6 ③5 ④2 ⑤7 ⑥1」.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "積極的医療機関 {}件：", self.institutions)?;
-        for (i, n) in self.available.iter().enumerate() {
-            let sep = if i == 0 { "" } else { " " };
-            write!(f, "{sep}{}{n}", crate::region::circled(i as u8 + 1))?;
-        }
-        Ok(())
+        write_counts(f, self.institutions, &self.available)
     }
 }
 

@@ -178,7 +178,7 @@ pub async fn show(
         challenges_heading: stored
             .as_ref()
             .map(|s| s.ledger.challenges_heading(year))
-            .unwrap_or_else(|| format!("（２）{}の取組を通じた課題", year.previous())),
+            .unwrap_or_else(|| renkei_domain::ledger::challenges_heading_ja(year)),
         can_edit: may_edit(&ctx, &area),
         area,
         revision: stored.as_ref().map(|s| s.revision).unwrap_or(0),

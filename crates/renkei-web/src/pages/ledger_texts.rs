@@ -93,7 +93,7 @@ impl TextsPage {
     ) -> Self {
         let defaults = [
             Section::Results.heading_ja(year),
-            format!("（２）{}の取組を通じた課題", year.previous()),
+            renkei_domain::ledger::challenges_heading_ja(year),
             Section::Plan.heading_ja(year),
             Section::Progress.heading_ja(year),
         ];
