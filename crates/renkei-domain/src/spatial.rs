@@ -191,8 +191,7 @@ impl SpatialIndex {
 
     /// Every entry within `km` of the point for which `keep` holds, as (id, distance in km), in
     /// (distance, id) order — the order every near search pages in, so that a page boundary
-    /// falls at the same place whichever page asks. Nothing is capped: a caller that pages
-    /// takes its slice (a cursor `(d, id)` is found by binary search).
+    /// falls at the same place whichever page asks. Nothing is capped.
     pub fn ranked_within(
         &self,
         lat: f64,
@@ -200,24 +199,60 @@ impl SpatialIndex {
         km: f64,
         keep: impl Fn(&IndexedEntry) -> bool,
     ) -> Vec<(i64, f64)> {
+        self.ranked_after(lat, lng, km, None, usize::MAX, keep)
+    }
+
+    /// At most `n` entries within `km` of the point for which `keep` holds, strictly after
+    /// `after` in (distance, id) order, as (id, distance in km) in that order. The tree is
+    /// walked nearest first and only as far as the answer needs (past the cursor, then `n`
+    /// entries and any others at the same distance as the last, whose ties go by id), so a page
+    /// of 50 costs about 50 steps however many entries lie within the radius.
+    pub fn ranked_after(
+        &self,
+        lat: f64,
+        lng: f64,
+        km: f64,
+        after: Option<(f64, i64)>,
+        n: usize,
+        keep: impl Fn(&IndexedEntry) -> bool,
+    ) -> Vec<(i64, f64)> {
         let centre = unit(lat, lng);
         let max_chord_2 = km_to_chord(km).powi(2);
-        let mut out: Vec<(i64, f64)> = self
-            .tree
-            .locate_within_distance(centre, max_chord_2)
-            .filter(|node| keep(&node.entry))
-            .map(|node| {
-                let chord_2: f64 = node
-                    .xyz
-                    .iter()
-                    .zip(centre)
-                    .map(|(a, b)| (a - b).powi(2))
-                    .sum();
-                (node.entry.id, chord_to_km(chord_2.sqrt()))
-            })
-            .collect();
+        let past = |d: f64, id: i64| {
+            after.is_none_or(|(ad, aid)| d.total_cmp(&ad).then(id.cmp(&aid)).is_gt())
+        };
+        let mut out: Vec<(i64, f64)> = Vec::with_capacity(n.min(1_024));
+        for (node, chord_2) in self.tree.nearest_neighbor_iter_with_distance_2(centre) {
+            if chord_2 > max_chord_2 {
+                break;
+            }
+            let d = chord_to_km(chord_2.sqrt());
+            // Distances never decrease along the walk: once `n` are held, only entries at the
+            // very distance of the last can still belong (a tie the id decides).
+            if out.len() >= n && out.last().is_some_and(|&(_, last)| d > last) {
+                break;
+            }
+            if past(d, node.entry.id) && keep(&node.entry) {
+                out.push((node.entry.id, d));
+            }
+        }
         out.sort_unstable_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+        out.truncate(n);
         out
+    }
+
+    /// How many entries within `km` of the point `keep` holds for (no sorting, no copies).
+    pub fn count_within(
+        &self,
+        lat: f64,
+        lng: f64,
+        km: f64,
+        keep: impl Fn(&IndexedEntry) -> bool,
+    ) -> usize {
+        self.tree
+            .locate_within_distance(unit(lat, lng), km_to_chord(km).powi(2))
+            .filter(|node| keep(&node.entry))
+            .count()
     }
 
     /// At most `limit` entries within `km` of the point for which `keep` holds, nearest first,
@@ -303,6 +338,43 @@ mod tests {
             b.sort_unstable();
             prop_assert_eq!(a, b);
             prop_assert!(got.windows(2).all(|w| w[0].1 < w[1].1 || (w[0].1 == w[1].1 && w[0].0 < w[1].0)));
+        }
+
+        /// Paging with `ranked_after` — any page size, each page after the last one's final
+        /// (distance, id) — gives exactly the whole ranking, in order, each entry once; and
+        /// `count_within` counts it. Many entries share places, so ties cross page boundaries.
+        #[test]
+        fn pages_of_ranked_after_are_the_whole_ranking(
+            points in prop::collection::vec((34.5f64..34.8, 135.4f64..135.7, 0usize..9, 0u32..16, 1usize..6), 1..200),
+            lat in 34.5f64..34.8,
+            lng in 135.4f64..135.7,
+            km in 0.5f64..30.0,
+            caps in 0u32..4,
+            page in 1usize..9,
+        ) {
+            let mut entries = Vec::new();
+            for (la, ln, k, c, copies) in &points {
+                for _ in 0..*copies {
+                    let id = entries.len() as i64 * 13 % 2003;
+                    entries.push(entry(id, *la, *ln, *k, *c));
+                }
+            }
+            entries.sort_by_key(|e| e.id);
+            entries.dedup_by_key(|e| e.id);
+            let index = SpatialIndex::build(entries);
+            let keep = |e: &IndexedEntry| e.capabilities.contains_all(CapabilitySet(caps));
+            let whole = index.ranked_within(lat, lng, km, keep);
+            let mut paged = Vec::new();
+            let mut after = None;
+            loop {
+                let got = index.ranked_after(lat, lng, km, after, page, keep);
+                prop_assert!(got.len() <= page);
+                let Some(&(id, d)) = got.last() else { break };
+                paged.extend(got);
+                after = Some((d, id));
+            }
+            prop_assert_eq!(&paged, &whole);
+            prop_assert_eq!(index.count_within(lat, lng, km, keep), whole.len());
         }
 
         /// Against brute force: the same entries, in the same order, with the true distance.

@@ -314,10 +314,10 @@ pub struct DirectoryQuery {
     pub kind: Option<InstitutionKind>,
     /// Only entries within `km` of (`lat`, `lng`), nearest first, each with its distance.
     pub near: Option<Near>,
-    /// The candidates of the near search as the spatial index ranks them — every entry within
-    /// the radius, (id, km) in (distance, id) order. When given, the search filters these ids
+    /// The candidates of the near search as the spatial index ranks them — the entries within
+    /// the radius in (distance, id) order, read lazily. When given, the search reads these ids
     /// (no bounding box, no cap); without it a near search reads its whole bounding box.
-    pub ranked: Option<std::sync::Arc<Vec<(i64, f64)>>>,
+    pub ranked: Option<std::sync::Arc<dyn NearRanking>>,
     /// Page size.
     pub limit: i64,
     /// Rows to skip.
@@ -325,6 +325,30 @@ pub struct DirectoryQuery {
     /// The number of matches when the caller already knows it (an unfiltered listing counted
     /// in the kept region overview): the search then does not count again.
     pub known_total: Option<i64>,
+}
+
+/// The candidates of a near search as a spatial index ranks them: the entries within the
+/// radius (and of the kinds and capabilities asked for) in (distance, id) order, each with its
+/// distance in km. The store reads them a window at a time, so a page of 50 walks the index
+/// about 50 steps however many entries lie within the radius.
+pub trait NearRanking: Send + Sync + std::fmt::Debug {
+    /// At most `n` candidates strictly after `after` (distance, id), as (id, km) in order.
+    fn window(&self, after: Option<(f64, i64)>, n: usize) -> Vec<(i64, f64)>;
+    /// How many candidates there are in all.
+    fn count(&self) -> usize;
+}
+
+/// A ranking already in hand (tests, and callers that ranked for another purpose).
+impl NearRanking for Vec<(i64, f64)> {
+    fn window(&self, after: Option<(f64, i64)>, n: usize) -> Vec<(i64, f64)> {
+        let start = after.map_or(0, |(ad, aid)| {
+            self.partition_point(|&(id, d)| d.total_cmp(&ad).then(id.cmp(&aid)).is_le())
+        });
+        self[start..].iter().take(n).copied().collect()
+    }
+    fn count(&self) -> usize {
+        self.len()
+    }
 }
 
 /// A point and a radius for a "near" search.
@@ -410,7 +434,7 @@ impl Store {
         q: &DirectoryQuery,
     ) -> Result<(i64, Vec<DirectoryHit>), StoreError> {
         if let Some(ranked) = q.near.and(q.ranked.as_ref()) {
-            return self.search_ranked(q, ranked).await;
+            return self.search_ranked(q, ranked.as_ref()).await;
         }
         let (mut clauses, mut binds) = directory_clauses(q);
         if let Some(near) = q.near {
@@ -499,20 +523,25 @@ impl Store {
         Ok((total, hits))
     }
 
-    /// A near search over the spatial index's ranking: the ranked ids that pass the other
-    /// conditions (checked in SQL, 500 ids at a time; skipped when there are none), counted
-    /// whole, and the page's slice read in (distance, id) order.
+    /// A near search over the spatial index's ranking. With no other condition the count is
+    /// the ranking's and the page is walked to directly (offset + page entries of the index);
+    /// with words or an area, the ranked ids that pass them are found in SQL (500 ids at a
+    /// time), counted whole, and the page's slice read — in (distance, id) order either way.
     async fn search_ranked(
         &self,
         q: &DirectoryQuery,
-        ranked: &[(i64, f64)],
+        ranked: &dyn NearRanking,
     ) -> Result<(i64, Vec<DirectoryHit>), StoreError> {
         let (clauses, binds) = directory_clauses(q);
-        let matching: Vec<(i64, f64)> = if clauses.is_empty() {
-            ranked.to_vec()
+        let offset = usize::try_from(q.offset.max(0)).unwrap_or(0);
+        let limit = usize::try_from(q.limit.clamp(1, 5_000)).unwrap_or(30);
+        let (total, page): (i64, Vec<(i64, f64)>) = if clauses.is_empty() {
+            let first = ranked.window(None, offset.saturating_add(limit));
+            let page = first.get(offset..).map(<[_]>::to_vec).unwrap_or_default();
+            (ranked.count() as i64, page)
         } else {
             let mut kept = Vec::new();
-            for chunk in ranked.chunks(500) {
+            for chunk in ranked.window(None, usize::MAX).chunks(500) {
                 let ids: Vec<String> = chunk.iter().map(|(id, _)| id.to_string()).collect();
                 let sql = format!(
                     "SELECT i.id FROM institutions i JOIN areas a ON a.id = i.area_id
@@ -528,15 +557,10 @@ impl Store {
                     query.fetch_all(self.pool()).await?.into_iter().collect();
                 kept.extend(chunk.iter().filter(|(id, _)| found.contains(id)));
             }
-            kept
+            let start = offset.min(kept.len());
+            let end = start.saturating_add(limit).min(kept.len());
+            (kept.len() as i64, kept[start..end].to_vec())
         };
-        let total = matching.len() as i64;
-        let start = usize::try_from(q.offset.max(0))
-            .unwrap_or(0)
-            .min(matching.len());
-        let end =
-            (start + usize::try_from(q.limit.clamp(1, 5_000)).unwrap_or(30)).min(matching.len());
-        let page = &matching[start..end];
         if page.is_empty() {
             return Ok((total, Vec::new()));
         }

@@ -45,6 +45,10 @@ pub enum TextField {
     Name,
     /// Address (with postcode).
     Address,
+    /// The municipality (市区町村) of the address, as the town table names it.
+    City,
+    /// The prefecture (都道府県) of the address.
+    State,
 }
 
 /// How a [`TextFilter`] matches.
@@ -76,6 +80,8 @@ pub enum TimeBound {
     AtOrAfter(String),
     /// Updated before.
     Before(String),
+    /// Updated before the first or at or after the second (FHIR `ne`).
+    Outside(String, String),
 }
 
 /// A record search. Empty lists do not filter; filters combine with AND.
@@ -87,8 +93,11 @@ pub struct RecordQuery {
     pub kinds: Option<Vec<InstitutionKind>>,
     /// Only these 医療機関コード.
     pub medical_codes: Option<Vec<String>>,
-    /// Offering at least one of these capabilities.
-    pub capabilities: Option<Vec<Capability>>,
+    /// Capability conditions: an entry offers at least one capability of every list (FHIR:
+    /// commas are OR, repeated parameters AND). An empty list matches nothing.
+    pub capabilities: Vec<Vec<Capability>>,
+    /// Only entries that offer at least one capability (a HealthcareService has a type).
+    pub with_capability: bool,
     /// Only entries with a contact person (PractitionerRole).
     pub with_contact: bool,
     /// Text conditions.
@@ -103,10 +112,10 @@ pub struct RecordQuery {
     pub after_id: Option<i64>,
     /// Keyset of a near search: only entries farther than (distance, id).
     pub after_distance: Option<(f64, i64)>,
-    /// The candidates of a near search as the spatial index ranks them — every entry within
-    /// the radius, (id, km) in (distance, id) order. When given, the near search reads these
-    /// ids (in batches, the other conditions applied) instead of a bounding box.
-    pub ranked: Option<std::sync::Arc<Vec<(i64, f64)>>>,
+    /// The candidates of a near search as the spatial index ranks them — the entries within
+    /// the radius in (distance, id) order, read a window at a time. When given, the near search
+    /// reads these ids (in batches, the other conditions applied) instead of a bounding box.
+    pub ranked: Option<std::sync::Arc<dyn crate::directory::NearRanking>>,
     /// Page size (at most 1,000).
     pub limit: usize,
 }
@@ -229,7 +238,7 @@ fn conditions(q: &RecordQuery) -> Conditions {
             format!("i.kind IN ({})", list.join(","))
         });
     }
-    if let Some(caps) = &q.capabilities {
+    for caps in &q.capabilities {
         let list: Vec<String> = caps.iter().map(|k| format!("'{}'", k.code())).collect();
         c.clauses.push(if list.is_empty() {
             "1 = 0".to_owned()
@@ -251,11 +260,45 @@ fn conditions(q: &RecordQuery) -> Conditions {
             format!("i.medical_code IN ({})", any.join(","))
         });
     }
+    if q.with_capability {
+        c.clauses.push(
+            "EXISTS (SELECT 1 FROM institution_capabilities x WHERE x.institution_id = i.id)"
+                .to_owned(),
+        );
+    }
     if q.with_contact {
         c.clauses
             .push("i.contact_person IS NOT NULL AND i.contact_person <> ''".to_owned());
     }
     for filter in &q.text {
+        if let Some(column) = match filter.field {
+            TextField::City => Some("m.name"),
+            TextField::State => Some("p.name"),
+            TextField::Name | TextField::Address => None,
+        } {
+            // The town table's names: matched in SQL, exactly as FHIR string search asks of
+            // the field (starts-with by default), not anywhere in the address.
+            let mut any = Vec::new();
+            for value in &filter.values {
+                let value = renkei_domain::text::normalize(value);
+                let pattern = match filter.mode {
+                    TextMatch::Exact => value,
+                    TextMatch::StartsWith => format!("{}%", escape_like(&value)),
+                    TextMatch::Contains => format!("%{}%", escape_like(&value)),
+                };
+                let p = c.bind(pattern);
+                any.push(match filter.mode {
+                    TextMatch::Exact => format!("{column} = {p}"),
+                    _ => format!("{column} LIKE {p} ESCAPE '\\'"),
+                });
+            }
+            c.clauses.push(if any.is_empty() {
+                "1 = 0".to_owned()
+            } else {
+                format!("({})", any.join(" OR "))
+            });
+            continue;
+        }
         // Every value must appear somewhere in the folded name, reading and address; the exact
         // field and mode are checked afterwards.
         let mut any = Vec::new();
@@ -295,6 +338,12 @@ fn conditions(q: &RecordQuery) -> Conditions {
                 let p = c.bind(t.clone());
                 c.clauses.push(format!("i.updated_at < {p}"));
             }
+            TimeBound::Outside(lo, hi) => {
+                let lo = c.bind(lo.clone());
+                let hi = c.bind(hi.clone());
+                c.clauses
+                    .push(format!("(i.updated_at < {lo} OR i.updated_at >= {hi})"));
+            }
         }
     }
     if let Some(near) = q.near {
@@ -319,44 +368,166 @@ fn conditions(q: &RecordQuery) -> Conditions {
 /// Whether an entry's fields satisfy every text filter exactly.
 fn text_matches(filters: &[TextFilter], fields: &PublicFields) -> bool {
     filters.iter().all(|f| {
-        f.values.iter().any(|value| {
-            let key = search_key(value);
-            match (f.field, f.mode) {
-                (TextField::Name, TextMatch::Exact) => {
-                    fields.name == *value || fields.name_kana == *value
+        // City and state are matched in SQL on the town table's names.
+        matches!(f.field, TextField::City | TextField::State)
+            || f.values.iter().any(|value| {
+                let key = search_key(value);
+                match (f.field, f.mode) {
+                    (TextField::Name, TextMatch::Exact) => {
+                        fields.name == *value || fields.name_kana == *value
+                    }
+                    (TextField::Address, TextMatch::Exact) => fields.address == *value,
+                    (TextField::Name, TextMatch::StartsWith) => {
+                        search_key(&fields.name).starts_with(&key)
+                            || search_key(&fields.name_kana).starts_with(&key)
+                    }
+                    (TextField::Name, TextMatch::Contains) => {
+                        search_key(&fields.name).contains(&key)
+                            || search_key(&fields.name_kana).contains(&key)
+                    }
+                    (TextField::Address, TextMatch::StartsWith | TextMatch::Contains) => {
+                        // Japanese addresses have no word boundaries: any part may start the
+                        // match, so starts-with on "any part" is contains.
+                        search_key(&format!(
+                            "{} {}",
+                            fields.postcode.clone().unwrap_or_default(),
+                            fields.address
+                        ))
+                        .contains(&key)
+                    }
+                    (TextField::City | TextField::State, _) => true,
                 }
-                (TextField::Address, TextMatch::Exact) => fields.address == *value,
-                (TextField::Name, TextMatch::StartsWith) => {
-                    search_key(&fields.name).starts_with(&key)
-                        || search_key(&fields.name_kana).starts_with(&key)
-                }
-                (TextField::Name, TextMatch::Contains) => {
-                    search_key(&fields.name).contains(&key)
-                        || search_key(&fields.name_kana).contains(&key)
-                }
-                (TextField::Address, TextMatch::StartsWith | TextMatch::Contains) => {
-                    // Japanese addresses have no word boundaries: any part may start the
-                    // match, so starts-with on "any part" is contains.
-                    search_key(&format!(
-                        "{} {}",
-                        fields.postcode.clone().unwrap_or_default(),
-                        fields.address
-                    ))
-                    .contains(&key)
-                }
-            }
-        })
+            })
     })
 }
 
 impl Store {
+    /// How many entries match `q` in all (its paging ignored): FHIR `Bundle.total`. Counted in
+    /// SQL where every condition is SQL's; text conditions, which are checked exactly here,
+    /// are counted by reading the candidates' fields in batches.
+    pub async fn count_records(&self, q: &RecordQuery) -> Result<u64, StoreError> {
+        let whole = RecordQuery {
+            after_id: None,
+            after_distance: None,
+            ..q.clone()
+        };
+        let exact_text = whole
+            .text
+            .iter()
+            .any(|f| matches!(f.field, TextField::Name | TextField::Address));
+        let plain = RecordQuery {
+            near: None,
+            ranked: None,
+            ..whole.clone()
+        };
+        if let (Some(_), Some(ranked)) = (whole.near, &whole.ranked) {
+            let unconditioned = conditions(&plain).clauses.is_empty();
+            if unconditioned {
+                return Ok(ranked.count() as u64);
+            }
+            let mut n = 0u64;
+            let mut after = None;
+            loop {
+                let chunk = ranked.window(after, BATCH as usize);
+                let Some(&(last_id, last_d)) = chunk.last() else {
+                    break;
+                };
+                after = Some((last_d, last_id));
+                let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
+                let within = RecordQuery {
+                    ids: Some(match &plain.ids {
+                        Some(only) => ids.into_iter().filter(|i| only.contains(i)).collect(),
+                        None => ids,
+                    }),
+                    ..plain.clone()
+                };
+                n += self.count_plain(&within, exact_text).await?;
+                if chunk.len() < BATCH as usize {
+                    break;
+                }
+            }
+            return Ok(n);
+        }
+        if whole.near.is_some() {
+            // No index ranking: the bounding-box search, read whole.
+            let all = RecordQuery {
+                limit: usize::MAX,
+                ..whole
+            };
+            return Ok(self.entry_records_uncapped(&all).await? as u64);
+        }
+        self.count_plain(&plain, exact_text).await
+    }
+
+    /// Counts a query without a near condition.
+    async fn count_plain(&self, q: &RecordQuery, exact_text: bool) -> Result<u64, StoreError> {
+        if !exact_text {
+            let c = conditions(q);
+            let sql = format!("SELECT COUNT(*) {RECORD_FROM} {}", c.sql());
+            let mut query = sqlx::query_scalar::<_, i64>(&sql);
+            for b in &c.binds {
+                query = query.bind(b);
+            }
+            return Ok(query.fetch_one(self.pool()).await?.max(0) as u64);
+        }
+        let mut n = 0u64;
+        let mut after = None;
+        loop {
+            let mut keyed = q.clone();
+            keyed.after_id = after;
+            let c = conditions(&keyed);
+            let sql = format!(
+                "SELECT {RECORD_COLUMNS} {RECORD_FROM} {} ORDER BY i.id LIMIT {BATCH}",
+                c.sql()
+            );
+            let mut query = sqlx::query(&sql);
+            for b in &c.binds {
+                query = query.bind(b);
+            }
+            let rows = query.fetch_all(self.pool()).await?;
+            let Some(last) = rows.last() else { break };
+            after = Some(last.try_get("id")?);
+            let ids: Vec<i64> = rows
+                .iter()
+                .map(|r| r.try_get("id"))
+                .collect::<Result<_, _>>()?;
+            let fields = self.public_fields_of(&ids).await?;
+            n += fields.values().filter(|f| text_matches(&q.text, f)).count() as u64;
+            if (rows.len() as i64) < BATCH {
+                break;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The number of matches of a near search without the index's ranking.
+    async fn entry_records_uncapped(&self, q: &RecordQuery) -> Result<usize, StoreError> {
+        let mut n = 0;
+        let mut page = RecordQuery {
+            limit: 1_000,
+            ..q.clone()
+        };
+        loop {
+            let found = self.entry_records(&page).await?;
+            n += found.len();
+            match found.last() {
+                Some(last) if found.len() == 1_000 => {
+                    page.after_distance = last.distance_km.map(|d| (d, last.id));
+                }
+                _ => break,
+            }
+        }
+        Ok(n)
+    }
+
     /// Entries matching `q`, in id order (or nearest first for a near search), at most
     /// `q.limit` of them.
     pub async fn entry_records(&self, q: &RecordQuery) -> Result<Vec<EntryRecord>, StoreError> {
         let limit = q.limit.clamp(1, 1_000);
         let mut out = Vec::new();
         if let Some(ranked) = q.near.and(q.ranked.as_ref()) {
-            self.ranked_records(q, ranked, limit, &mut out).await?;
+            self.ranked_records(q, ranked.as_ref(), limit, &mut out)
+                .await?;
             return Ok(out);
         }
         let c = conditions(q);
@@ -433,22 +604,16 @@ impl Store {
         Ok(out)
     }
 
-    /// A near search over the spatial index's ranking: past the keyset, in batches of ids in
+    /// A near search over the spatial index's ranking: past the keyset, in windows of ids in
     /// (distance, id) order, the other conditions applied in SQL and the text ones here, until
     /// `limit` entries are found or the ranking ends. Nothing within the radius is skipped.
     async fn ranked_records(
         &self,
         q: &RecordQuery,
-        ranked: &[(i64, f64)],
+        ranked: &dyn crate::directory::NearRanking,
         limit: usize,
         out: &mut Vec<EntryRecord>,
     ) -> Result<(), StoreError> {
-        let start = match q.after_distance {
-            Some((after_d, after_id)) => {
-                ranked.partition_point(|&(id, d)| d < after_d || (d == after_d && id <= after_id))
-            }
-            None => 0,
-        };
         let plain = RecordQuery {
             near: None,
             after_id: None,
@@ -456,14 +621,16 @@ impl Store {
             ranked: None,
             ..q.clone()
         };
-        // Batches grow from the page's size: a page of 50 without text filters reads about 50
+        // Windows grow from the page's size: a page of 50 without other conditions reads 50
         // rows, not 500 (reading every candidate's fields is what costs).
-        let mut at = start;
-        let mut batch = limit.saturating_sub(out.len()).clamp(16, BATCH as usize);
-        while at < ranked.len() {
-            let chunk = &ranked[at..(at + batch).min(ranked.len())];
-            at += chunk.len();
-            batch = (batch * 2).min(BATCH as usize);
+        let mut after = q.after_distance;
+        let mut batch = limit.saturating_sub(out.len()).clamp(1, BATCH as usize);
+        loop {
+            let chunk = ranked.window(after, batch);
+            let Some(&(last_id, last_d)) = chunk.last() else {
+                break;
+            };
+            after = Some((last_d, last_id));
             let mut c = conditions(&plain);
             let ids: Vec<i64> = chunk.iter().map(|(id, _)| *id).collect();
             c.clauses.push(format!("i.id IN ({})", id_list(&ids)));
@@ -488,9 +655,10 @@ impl Store {
                 })
                 .collect();
             self.complete(&candidates, &q.text, limit, out).await?;
-            if out.len() >= limit {
+            if out.len() >= limit || chunk.len() < batch {
                 break;
             }
+            batch = (batch * 2).min(BATCH as usize);
         }
         Ok(())
     }

@@ -4,6 +4,7 @@
 //! every ten minutes bounds what a clock difference between servers could hide.
 
 use renkei_domain::spatial::{IndexedEntry, NearQuery, SpatialIndex};
+use renkei_store::directory::NearRanking;
 use renkei_store::{Store, StoreError};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -219,16 +220,22 @@ impl DirectoryIndex {
             .collect()
     }
 
-    /// Every entry within `km` of a point for which `keep` holds, as (id, km) in (distance, id)
-    /// order: the ranking every near search of the FHIR API, the directory page and its
-    /// exports pages through (uncapped, so nothing within the radius is dropped).
+    /// The entries within `km` of a point for which `keep` holds, ranked in (distance, id)
+    /// order and read lazily: the ranking every near search of the FHIR API, the directory page
+    /// and its exports pages through (uncapped, so nothing within the radius is dropped, and a
+    /// page walks the index only as far as it reaches).
     pub fn ranked(
-        &self,
-        (lat, lng): (f64, f64),
+        self: &std::sync::Arc<Self>,
+        point: (f64, f64),
         km: f64,
-        keep: impl Fn(&IndexedEntry) -> bool,
-    ) -> std::sync::Arc<Vec<(i64, f64)>> {
-        std::sync::Arc::new(self.read().index.ranked_within(lat, lng, km, keep))
+        keep: impl Fn(&IndexedEntry) -> bool + Send + Sync + 'static,
+    ) -> std::sync::Arc<dyn NearRanking> {
+        std::sync::Arc::new(IndexRanking {
+            index: std::sync::Arc::clone(self),
+            point,
+            km,
+            keep: Box::new(keep),
+        })
     }
 
     /// The matching entries near a point, nearest first.
@@ -240,6 +247,41 @@ impl DirectoryIndex {
             .into_iter()
             .map(|(e, d): (&IndexedEntry, f64)| hit_of(e, d))
             .collect()
+    }
+}
+
+/// A near search's ranking read from the live index a window at a time (see [`NearRanking`]).
+struct IndexRanking {
+    index: std::sync::Arc<DirectoryIndex>,
+    point: (f64, f64),
+    km: f64,
+    keep: Box<dyn Fn(&IndexedEntry) -> bool + Send + Sync>,
+}
+
+impl std::fmt::Debug for IndexRanking {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IndexRanking")
+            .field("point", &self.point)
+            .field("km", &self.km)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NearRanking for IndexRanking {
+    fn window(&self, after: Option<(f64, i64)>, n: usize) -> Vec<(i64, f64)> {
+        let (lat, lng) = self.point;
+        self.index
+            .read()
+            .index
+            .ranked_after(lat, lng, self.km, after, n, &self.keep)
+    }
+
+    fn count(&self) -> usize {
+        let (lat, lng) = self.point;
+        self.index
+            .read()
+            .index
+            .count_within(lat, lng, self.km, &self.keep)
     }
 }
 

@@ -38,6 +38,8 @@ use renkei_store::Store;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{Predicate, SizeAbove};
+use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 
@@ -258,6 +260,8 @@ pub fn router(state: AppState) -> Router {
             methods::Allowed::of(&rules),
             methods::refuse_other_methods,
         ))
+        // Outside the method check: a CORS preflight is an OPTIONS no route takes.
+        .layer(axum::middleware::from_fn(fhir::cors))
         // Outside the session layer, whose lookup reads the database too.
         .layer(axum::middleware::from_fn_with_state(
             search_gate::SearchGate::new(
@@ -290,10 +294,42 @@ pub fn router(state: AppState) -> Router {
             (state.config.request_timeout, state.config.upload_timeout),
             time_limit,
         ))
+        // Public data (FHIR, the JSON API, exports of the directory) compressed as the client
+        // accepts (br, gzip); pages are not, so no secret of a page can leak through its
+        // compressed length (BREACH).
+        .layer(CompressionLayer::new().compress_when(PublicData))
         .layer(CatchPanicLayer::custom(error::panic_response))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+/// Which answers are compressed: public data of some size — FHIR (JSON and XML), the JSON API,
+/// GeoJSON and CSV — never HTML pages (they carry CSRF tokens next to reflected input) nor
+/// event streams (which must reach the client as they are written).
+#[derive(Debug, Clone, Copy)]
+struct PublicData;
+
+impl Predicate for PublicData {
+    fn should_compress<B>(&self, response: &axum::http::Response<B>) -> bool
+    where
+        B: axum::body::HttpBody,
+    {
+        let media = response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let public = [
+            "application/fhir+",
+            "application/json",
+            "application/geo+json",
+            "text/csv",
+        ]
+        .iter()
+        .any(|m| media.starts_with(m));
+        public && SizeAbove::new(512).should_compress(response)
+    }
 }
 
 /// Answers 503 when a request runs longer than its limit: `request_timeout`, or `upload_timeout`

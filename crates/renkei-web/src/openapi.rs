@@ -289,8 +289,8 @@ fn paging_params() -> [Value; 2] {
     [
         query(
             "_count",
-            "Page size, 1–500 (50 by default)",
-            json!({ "type": "integer", "minimum": 1 }),
+            "Page size, 1–500 (50 by default); 0 gives only Bundle.total, as _summary=count",
+            json!({ "type": "integer", "minimum": 0 }),
         ),
         query(
             "_cursor",
@@ -354,6 +354,18 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
                     ));
                 }
             }
+            if !protected(t) {
+                params.push(query(
+                    "_summary",
+                    "count: only Bundle.total, no entries",
+                    json!({ "type": "string", "enum": ["count", "false"] }),
+                ));
+                params.push(query(
+                    "_total",
+                    "accurate or estimate: Bundle.total with the page (counted in full); none by default",
+                    json!({ "type": "string", "enum": ["none", "estimate", "accurate"] }),
+                ));
+            }
             if let Some(includes) = r["searchInclude"].as_array() {
                 let names: Vec<&str> = includes.iter().filter_map(Value::as_str).collect();
                 params.push(query(
@@ -373,7 +385,34 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
                 json!({ "200": fhir_body("A page of matches", reference("Bundle")) }),
             );
             common_errors(&mut o, t);
-            paths.insert(format!("/fhir/{t}"), json!({ "get": o }));
+            paths.insert(format!("/fhir/{t}"), json!({ "get": o.clone() }));
+            if !protected(t) {
+                // The same search by POST: the parameters as a form body.
+                let mut post = o;
+                post["operationId"] = json!(format!("search{t}ByPost"));
+                post["summary"] = json!(format!(
+                    "Search {t} by POST (the same parameters as a form body, or in the query string)"
+                ));
+                post["requestBody"] = json!({
+                    "required": false,
+                    "content": { "application/x-www-form-urlencoded": {
+                        "schema": { "type": "object", "additionalProperties": { "type": "string" } }
+                    } }
+                });
+                if let Some(all) = post["parameters"].as_array_mut() {
+                    all.retain(|p| p["name"] == "_format");
+                }
+                let mut get = post.clone();
+                get["operationId"] = json!(format!("search{t}AtSearch"));
+                get["summary"] = json!(format!("Search {t} at _search by GET (as GET /fhir/{t})"));
+                if let Some(o) = get.as_object_mut() {
+                    o.remove("requestBody");
+                }
+                paths.insert(
+                    format!("/fhir/{t}/_search"),
+                    json!({ "post": post, "get": get }),
+                );
+            }
         }
         if interactions.contains(&"history-type") {
             let mut params = vec![

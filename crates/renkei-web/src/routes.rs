@@ -182,6 +182,19 @@ pub fn build(state: &AppState) -> (Router<AppState>, Vec<RouteRule>) {
         get(fhir::measure_report_read),
     )
     .add("GET", "/fhir/{kind}", Access::Public, get(fhir::search))
+    // Search by POST (form body), as mCSD requires; GET on it answers the same.
+    .add(
+        "POST",
+        "/fhir/{kind}/_search",
+        Access::Public,
+        post(fhir::search_post),
+    )
+    .add(
+        "GET",
+        "/fhir/{kind}/_search",
+        Access::Public,
+        get(fhir::search_post),
+    )
     .add(
         "GET",
         "/fhir/{kind}/_history",

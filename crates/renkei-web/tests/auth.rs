@@ -491,6 +491,8 @@ fn expected_access(method: &str, path: &str) -> Option<&'static [Who]> {
             "GET",
             "/fhir/metadata" | "/fhir/{kind}" | "/fhir/{kind}/_history" | "/fhir/{kind}/{id}",
         ) => EVERYONE,
+        // Its search by POST reads only (no CSRF token needed, none checked).
+        ("GET" | "POST", "/fhir/{kind}/_search") => EVERYONE,
         ("GET", "/fhir/Measure/renkei-hub-report") => EVERYONE,
         // Safety checks: the response link needs no login; the hub's side is for coordinators
         // (acting) and the prefecture (reading).

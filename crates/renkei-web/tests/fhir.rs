@@ -4,108 +4,22 @@
 //! an independent R4 validator (`tools/fhir-validate`, Python `fhir.resources`).
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use renkei_domain::accounts::Email;
 use renkei_domain::region::RegionDefinition;
 use renkei_domain::{demo, towns};
 use renkei_testkit::{both_backends, TestDb};
-use renkei_web::{router, AppState, WebConfig};
 use serde_json::Value;
-use std::sync::Mutex;
 use tower::ServiceExt;
 
 #[path = "common/fhir_validator.rs"]
 mod fhir_validator;
 use fhir_validator::{validate, validator_python};
-
-const BASE: &str = "http://127.0.0.1:8080/fhir";
-
-/// Every FHIR document received, validated together at the end of each test.
-struct Client {
-    app: Router,
-    state: AppState,
-    seen: Mutex<Vec<Value>>,
-}
-
-impl Client {
-    async fn get_with(&self, uri: &str, headers: &[(&str, &str)]) -> (StatusCode, Value) {
-        let mut request = Request::builder().uri(uri);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let media = response.headers()[header::CONTENT_TYPE]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        assert_eq!(media, "application/fhir+json; charset=utf-8", "{uri}");
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json: Value = serde_json::from_slice(&bytes).unwrap();
-        self.seen.lock().unwrap().push(json.clone());
-        (status, json)
-    }
-
-    async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        self.get_with(uri, &[]).await
-    }
-
-    /// A search that must succeed: the Bundle.
-    async fn bundle(&self, uri: &str) -> Value {
-        let (status, json) = self.get(uri).await;
-        assert_eq!(status, StatusCode::OK, "{uri}: {json}");
-        assert_eq!(json["resourceType"], "Bundle", "{uri}");
-        json
-    }
-
-    /// Follows `next` links from `uri`; every entry of every page.
-    async fn all_pages(&self, uri: &str) -> Vec<Value> {
-        let mut entries = Vec::new();
-        let mut next = Some(uri.to_owned());
-        let mut pages = 0;
-        while let Some(url) = next {
-            pages += 1;
-            assert!(pages < 200, "paging does not end");
-            let b = self.bundle(&url).await;
-            entries.extend(b["entry"].as_array().cloned().unwrap_or_default());
-            next = b["link"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|l| l["relation"] == "next")
-                .map(|l| {
-                    l["url"]
-                        .as_str()
-                        .unwrap()
-                        .strip_prefix("http://127.0.0.1:8080")
-                        .unwrap()
-                        .to_owned()
-                });
-        }
-        entries
-    }
-
-    /// Hands everything received to the independent validator.
-    fn validate_all(&self) {
-        let seen = self.seen.lock().unwrap().clone();
-        validate(&seen).unwrap_or_else(|report| panic!("invalid FHIR R4:\n{report}"));
-    }
-}
-
-fn ids(entries: &[Value], mode: &str) -> Vec<String> {
-    entries
-        .iter()
-        .filter(|e| e["search"]["mode"] == mode)
-        .map(|e| e["resource"]["id"].as_str().unwrap().to_owned())
-        .collect()
-}
+#[path = "common/fhir_client.rs"]
+mod fhir_client;
+use fhir_client::{approve_code, demo_client, ids, BASE};
 
 /// The great-circle distance in km on a sphere of the mean Earth radius (haversine), written
 /// here apart from the code's own `towns::distance_km`, and held to a published figure: 大阪駅
@@ -122,44 +36,6 @@ fn great_circle_km(lat1: f64, lng1: f64, lat2: f64, lng2: f64) -> f64 {
 fn the_tests_great_circle_matches_a_published_distance() {
     let osaka_to_tokyo = great_circle_km(34.7025, 135.4959, 35.6812, 139.7671);
     assert!((402.0..405.0).contains(&osaka_to_tokyo), "{osaka_to_tokyo}");
-}
-
-async fn demo_client(db: &TestDb) -> Client {
-    let region = RegionDefinition::nakakawachi();
-    db.store
-        .ensure_region(&region, &towns::towns().unwrap())
-        .await
-        .unwrap();
-    let all = demo::institutions(
-        &region,
-        &towns::towns().unwrap(),
-        &towns::postcodes().unwrap(),
-    )
-    .unwrap();
-    db.store.insert_institutions(&all).await.unwrap();
-    let state = AppState::new(db.store.clone(), WebConfig::default());
-    Client {
-        app: router(state.clone()),
-        state,
-        seen: Mutex::new(Vec::new()),
-    }
-}
-
-/// Approves a change of `id` that gives it a 医療機関コード and a contact desk; returns the
-/// approval's change id.
-async fn approve_code(db: &TestDb, id: i64, code: &str) -> i64 {
-    let email = Email::parse(&format!("coordinator-{code}@example.jp")).unwrap();
-    let user = db
-        .store
-        .create_user(&email, "調整 花子", None)
-        .await
-        .unwrap();
-    let mut fields = db.store.public_fields(id).await.unwrap().unwrap();
-    fields.details.medical_code = Some(code.to_owned());
-    fields.details.contact_person = Some("地域連携室".to_owned());
-    let change = db.store.propose_change(id, user, &fields).await.unwrap();
-    assert!(db.store.approve_change(change, user).await.unwrap());
-    change
 }
 
 async fn metadata_and_code_systems(db: TestDb) {

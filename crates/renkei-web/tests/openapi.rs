@@ -240,6 +240,14 @@ async fn each_described_get_answers_as_described_for_a_stranger_and_a_coordinato
             Browser::new(&w.app)
         };
         for (path, method, op) in operations(&doc) {
+            // The one POST is a FHIR search by form, answered as its GET (fhir_mcsd.rs).
+            if method == "POST" {
+                assert!(
+                    path.ends_with("/_search"),
+                    "{path}: the interface only reads"
+                );
+                continue;
+            }
             assert_eq!(method, "GET");
             let mut uri = path.replace("{id}", "1");
             let required: Vec<String> = op["parameters"]

@@ -132,6 +132,8 @@ fn expected(method: &str, path: &str) -> Option<Expect> {
             | "/ledger/{year}/report.xlsx"
             | "/ledger/{year}/report.md",
         ) => NotAnObject,
+        // A FHIR search by form: the type is not an object, the directory is public.
+        ("GET" | "POST", "/fhir/{kind}/_search") => NotAnObject,
         (
             "GET" | "POST",
             "/password/reset/{token}"

@@ -167,7 +167,8 @@ pub async fn authenticate(
         }
     };
     request.extensions_mut().insert(ClientAddr(client.clone()));
-    if is_state_changing(request.method()) {
+    // A FHIR search sent by POST reads only; its handler bounds and checks its own body.
+    if is_state_changing(request.method()) && !crate::fhir::is_search_post(request.uri().path()) {
         let (parts, body) = request.into_parts();
         // The larger upload limit only for someone who may upload there, already signed in:
         // directory files from a coordinator or the administrator, BCPs from institution

@@ -11,7 +11,7 @@ fn search_params(kind: ResourceType) -> Vec<(&'static str, &'static str, &'stati
         p.push((
             "_lastUpdated",
             "date",
-            "eq, gt, lt, ge, le; a date stands for the whole day in JST.",
+            "eq, ne, gt, lt, ge, le, sa, eb, ap; a value stands for the range of its precision (a date is the whole day in JST, …:15.734Z that millisecond); ap is within a tenth of the gap to now.",
         ));
     }
     match kind {
@@ -19,16 +19,25 @@ fn search_params(kind: ResourceType) -> Vec<(&'static str, &'static str, &'stati
             p.extend([
                 ("name", "string", "Name or reading (kana); starts-with by default, :contains and :exact; insensitive to full/half width and hiragana/katakana."),
                 ("address", "string", "Address and postcode; Japanese addresses have no word boundaries, so any part may match."),
-                ("address-city", "string", "Municipality (contained in the address)."),
+                ("address-city", "string", "Address.city, the municipality (市区町村): starts-with, :contains, :exact."),
+                ("address-state", "string", "Address.state, the prefecture (都道府県): starts-with, :contains, :exact."),
+                ("address-country", "string", "Every address is in Japan (JP)."),
+                ("address-use", "token", "Every address is the site's (work)."),
+                ("partof", "reference", "The directory keeps no hierarchy: nothing is part of another, so none match."),
                 ("address-postalcode", "string", "Postcode prefix, with or without the hyphen."),
-                ("identifier", "token", "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no|医療機関コード (10 digits), or Renkei's id."),
                 ("type", "token", "Kind of institution (CodeSystem/renkei-institution-kind)."),
             ]);
+            p.push(if kind == T::Organization {
+                ("identifier", "token", "http://jpfhir.jp/fhir/core/IdSystem/insurance-medical-institution-no|医療機関コード (10 digits), or Renkei's id ({base}/sid/institution).")
+            } else {
+                ("identifier", "token", "Renkei's id ({base}/sid/location). The 医療機関コード identifies the Organization, not its site.")
+            });
             if kind == T::Organization {
                 p.push(("active", "token", "Every published entry is active."));
             } else {
                 p.extend([
                     ("near", "special", "lat|lng|distance|units (km or m, at most 50 km; 5 km by default). Sorted by true distance; each entry carries the location-distance extension."),
+                    ("near-distance", "quantity", "The radius of near as R4 4.0.0 gives it (e.g. 2|http://unitsofmeasure.org|km), as mCSD's LocationDistance option lists it."),
                     ("organization", "reference", "The managing Organization."),
                     ("status", "token", "Every published Location is active."),
                 ]);
@@ -36,7 +45,8 @@ fn search_params(kind: ResourceType) -> Vec<(&'static str, &'static str, &'stati
         }
         T::HealthcareService => p.extend([
             ("name", "string", "Name or reading; starts-with, :contains, :exact."),
-            ("service-type", "token", "What it offers (CodeSystem/renkei-capability); comma-separated values are alternatives."),
+            ("service-type", "token", "What it offers (CodeSystem/renkei-capability); comma-separated values are alternatives, repeated parameters must all hold. Every HealthcareService has at least one type; an entry that recorded no offer publishes none."),
+            ("identifier", "token", "Renkei's id ({base}/sid/healthcare-service)."),
             ("service-category", "token", "Kind of institution (CodeSystem/renkei-institution-kind)."),
             ("organization", "reference", "The providing Organization."),
             ("location", "reference", "The Location."),
@@ -84,9 +94,9 @@ pub fn statement(base: &Base, date: &str) -> Value {
             }
             let params: Vec<Value> = search_params(*kind)
                 .into_iter()
-                .map(
-                    |(name, kind, doc)| json!({ "name": name, "type": kind, "documentation": doc }),
-                )
+                .map(|(name, kind, doc)| {
+                    json!({ "name": name, "type": kind, "documentation": doc.replace("{base}", &base.0) })
+                })
                 .collect();
             let mut r = json!({
                 "type": kind.name(),
@@ -137,7 +147,7 @@ pub fn statement(base: &Base, date: &str) -> Value {
         "format": ["json", "application/fhir+json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Read-only; public except MeasureReport. Pages are keyset-paged (Bundle.link next; _count up to 500). _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored unless Prefer: handling=strict; a parameter with an empty value is ignored.",
+            "documentation": "Read-only; public except MeasureReport. Search by GET or by POST [type]/_search with a form body. Pages are keyset-paged (Bundle.link next; _count up to 500). Bundle.total is given for _summary=count or _count=0 (no entries) and for _total=accurate|estimate. _history takes _since and returns each changed resource once, in its current version, ordered by update time. Unknown parameters are ignored (and left out of the self link) unless Prefer: handling=strict; a parameter with an empty value is ignored. CORS: any origin; answers are compressed (br, gzip) when the client accepts it.",
             "resource": resources,
         }],
     })

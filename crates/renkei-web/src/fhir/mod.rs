@@ -176,6 +176,120 @@ pub async fn search(
     }
 }
 
+/// Most bytes of a `_search` form body (the query string's parameters, at most
+/// [`params::MAX_PARAMETERS`] of them, fit many times over).
+pub const SEARCH_BODY_LIMIT: usize = 64 * 1024;
+
+/// Whether a request is a FHIR search sent by POST (`/fhir/{type}/_search`): it reads and
+/// changes nothing, so it needs no CSRF token, and its handler bounds its own body.
+pub fn is_search_post(path: &str) -> bool {
+    path.strip_prefix("/fhir/")
+        .and_then(|rest| rest.strip_suffix("/_search"))
+        .is_some_and(|kind| !kind.is_empty() && !kind.contains('/'))
+}
+
+/// `POST /fhir/{type}/_search` (and `GET`): a search whose parameters come in a form body
+/// (`application/x-www-form-urlencoded`) and the query string together, answered exactly as
+/// `GET /fhir/{type}?…`.
+pub async fn search_post(
+    State(app): State<AppState>,
+    Path(kind): Path<String>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let bytes = match axum::body::to_bytes(body, SEARCH_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            return Problem {
+                status: StatusCode::PAYLOAD_TOO_LARGE,
+                code: "too-costly",
+                diagnostics: format!(
+                    "検索の本文は {} KB までです / a search body may be at most {} KB",
+                    SEARCH_BODY_LIMIT / 1024,
+                    SEARCH_BODY_LIMIT / 1024
+                ),
+            }
+            .into_response()
+        }
+    };
+    if !bytes.is_empty() && !media.starts_with("application/x-www-form-urlencoded") {
+        return Problem {
+            status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            code: "not-supported",
+            diagnostics: "検索の本文は application/x-www-form-urlencoded で送ってください / send the search parameters as application/x-www-form-urlencoded".to_owned(),
+        }
+        .into_response();
+    }
+    if crate::input::carries_nul(&bytes) {
+        return Problem::invalid(
+            "検索パラメータに NUL 文字は使えません / NUL is not allowed in search parameters",
+        )
+        .into_response();
+    }
+    let Ok(form) = std::str::from_utf8(&bytes) else {
+        return Problem::invalid(
+            "検索の本文を UTF-8 として読めません / the search body is not UTF-8",
+        )
+        .into_response();
+    };
+    let combined: String = [raw.as_deref().unwrap_or(""), form.trim()]
+        .into_iter()
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("&");
+    match run_search(&app, &kind, Some(&combined), strict(&headers)).await {
+        Ok(bundle) => fhir_json(StatusCode::OK, &bundle),
+        Err(problem) => problem.into_response(),
+    }
+}
+
+/// The headers a browser client may send to the FHIR API across origins.
+const CORS_HEADERS: &str =
+    "accept, authorization, content-type, if-none-match, if-modified-since, prefer";
+
+/// Middleware: answers the CORS preflight (`OPTIONS`) of any `/fhir/…` path, so that a
+/// browser application on another origin can search with `Prefer`, POST `_search`, or send the
+/// bearer token the MeasureReport needs; and lets such clients read `ETag` and `Location`.
+/// The data is public (the MeasureReport still needs its token), so any origin may ask.
+pub async fn cors(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let is_fhir = request.uri().path().starts_with("/fhir/") || request.uri().path() == "/fhir";
+    if !is_fhir {
+        return next.run(request).await;
+    }
+    if request.method() == axum::http::Method::OPTIONS {
+        return (
+            StatusCode::NO_CONTENT,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (
+                    header::ACCESS_CONTROL_ALLOW_METHODS,
+                    "GET, HEAD, POST, OPTIONS",
+                ),
+                (header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_HEADERS),
+                (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+                (header::ALLOW, "GET, HEAD, POST, OPTIONS"),
+            ],
+        )
+            .into_response();
+    }
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("etag, location, content-location, last-modified"),
+    );
+    response
+}
+
 fn search_entry(base: &Base, t: ResourceType, id: &str, resource: Value, mode: &str) -> Value {
     json!({
         "fullUrl": format!("{}/{}/{id}", base.0, t.name()),
@@ -215,6 +329,7 @@ async fn run_search(
         .reduce(|a, b| a.into_iter().filter(|x| b.contains(x)).collect());
     let mut links = Vec::new();
     let mut entries = Vec::new();
+    let mut total: Option<u64> = None;
     let cursor_param = |c: String| vec![("_cursor".to_owned(), c)];
     links.push(link(
         "self",
@@ -244,6 +359,37 @@ async fn run_search(
             let ids: Option<Vec<i64>> =
                 ids_given.map(|ids| ids.iter().filter_map(|x| x.parse().ok()).collect());
             let cursor = s.cursor.as_deref().map(parse_feed_cursor).transpose()?;
+            if s.count_only || s.total {
+                let mut n = 0u64;
+                let mut at: Option<FeedCursor> = None;
+                loop {
+                    let page = app
+                        .store
+                        .approved_changes(
+                            ids.as_deref(),
+                            s.targets.as_deref(),
+                            None,
+                            at.as_ref(),
+                            1_000,
+                        )
+                        .await
+                        .map_err(store_failed)?;
+                    n += page.len() as u64;
+                    match page.last() {
+                        Some(last) if page.len() == 1_000 => {
+                            at = Some(FeedCursor {
+                                at: last.approved_at.clone(),
+                                id: last.id,
+                            })
+                        }
+                        _ => break,
+                    }
+                }
+                total = Some(n);
+                if s.count_only {
+                    return Ok(counted(bundle("searchset", links, entries), total));
+                }
+            }
             let found = app
                 .store
                 .approved_changes(
@@ -276,6 +422,7 @@ async fn run_search(
             let mut query = s.query.clone();
             query.limit = s.count + 1;
             query.with_contact = t == ResourceType::PractitionerRole;
+            query.with_capability = t == ResourceType::HealthcareService;
             if let Some(c) = &s.cursor {
                 if query.near.is_some() {
                     query.after_distance = Some(parse_distance_cursor(c)?);
@@ -288,28 +435,40 @@ async fn run_search(
                 }
             }
             if let Some(near) = query.near {
-                // Ranked by the spatial index — every entry within the radius, in (distance,
-                // id) order — and read from the database in that order (no candidate cap).
+                // Ranked by the spatial index — the entries within the radius in (distance, id)
+                // order, walked only as far as the page — and read from the database in that
+                // order (no candidate cap).
                 app.directory_index
                     .ensure_loaded(&app.store)
                     .await
                     .map_err(store_failed)?;
                 let kinds = query.kinds.clone();
-                let any_of = query
+                let every: Vec<renkei_domain::spatial::CapabilitySet> = query
                     .capabilities
-                    .as_ref()
+                    .iter()
                     .map(|c| renkei_domain::spatial::CapabilitySet::of(c.iter().copied()))
-                    .filter(|c| c.0 != 0);
+                    .collect();
                 query.ranked = Some(app.directory_index.ranked(
                     (near.lat, near.lng),
                     near.km,
-                    |e| {
+                    move |e| {
                         kinds
                             .as_ref()
                             .is_none_or(|k| k.is_empty() || k.contains(&e.kind))
-                            && any_of.is_none_or(|c| e.capabilities.intersects(c))
+                            && every.iter().all(|c| e.capabilities.intersects(*c))
                     },
                 ));
+            }
+            if s.count_only || s.total {
+                total = Some(
+                    app.store
+                        .count_records(&query)
+                        .await
+                        .map_err(store_failed)?,
+                );
+            }
+            if s.count_only {
+                return Ok(counted(bundle("searchset", links, entries), total));
             }
             let found = app
                 .store
@@ -364,7 +523,22 @@ async fn run_search(
             }
         }
     }
-    Ok(bundle("searchset", links, entries))
+    if total.is_none() && (s.count_only || s.total) {
+        // Code systems and provenance: the matches are few; count them as read.
+        total = Some(entries.len() as u64);
+        if s.count_only {
+            entries.clear();
+        }
+    }
+    Ok(counted(bundle("searchset", links, entries), total))
+}
+
+/// A searchset with `Bundle.total` when it was counted.
+fn counted(mut bundle: Value, total: Option<u64>) -> Value {
+    if let Some(n) = total {
+        bundle["total"] = json!(n);
+    }
+    bundle
 }
 
 fn bad_cursor() -> Problem {

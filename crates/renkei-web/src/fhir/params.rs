@@ -49,6 +49,12 @@ pub struct Search {
     pub used: Vec<(String, String)>,
     /// The keyset position given with `_cursor`.
     pub cursor: Option<String>,
+    /// The radius given with `near-distance` (km).
+    pub near_distance: Option<f64>,
+    /// Only the number of matches (`_summary=count`, `_count=0`).
+    pub count_only: bool,
+    /// `Bundle.total` asked for (`_total=accurate|estimate`, `_totalMethod`).
+    pub total: bool,
 }
 
 /// Parses the query string of a search of `kind`.
@@ -65,6 +71,9 @@ pub fn parse(
         count: DEFAULT_COUNT,
         used: Vec::new(),
         cursor: None,
+        near_distance: None,
+        count_only: false,
+        total: false,
     };
     if pairs.len() > MAX_PARAMETERS {
         return Err(Problem::invalid(&format!(
@@ -96,6 +105,14 @@ pub fn parse(
                 "検索パラメータ「{raw_name}」には対応していません / unsupported search parameter {raw_name}"
             )));
         }
+    }
+    if let Some(km) = s.near_distance {
+        let Some(near) = s.query.near.as_mut() else {
+            return Err(Problem::invalid(
+                "near-distance は near と一緒に指定してください / near-distance needs near",
+            ));
+        };
+        near.km = km;
     }
     Ok(s)
 }
@@ -130,12 +147,28 @@ fn apply(
                 ))
             })?;
             if n == 0 {
-                return Err(Problem::invalid(
-                    "_count=0（件数のみ）には対応していません / _count=0 (count only) is not supported",
-                ));
+                // No entries, only the number of matches (as `_summary=count`).
+                s.count_only = true;
+            } else {
+                s.count = n.min(MAX_COUNT);
             }
-            s.count = n.min(MAX_COUNT);
         }
+        ("_summary", None) => match value {
+            "count" => s.count_only = true,
+            "false" => {}
+            // The other summaries (`true`, `text`, `data`) would leave elements out; this
+            // server sends whole resources, so they are not understood.
+            _ => return Ok(false),
+        },
+        ("_total" | "_totalMethod", None) => match value {
+            "none" => {}
+            "estimate" | "accurate" | "count" => s.total = true,
+            _ => {
+                return Err(Problem::invalid(&format!(
+                    "{name} は none, estimate, accurate のいずれかです / {name} must be none, estimate or accurate"
+                )))
+            }
+        },
         ("_cursor", None) => s.cursor = Some(value.to_owned()),
         ("_format", None) => check_format(value)?,
         ("_id", None) => {
@@ -173,10 +206,35 @@ fn apply(
         }
         ("address-city" | "address-state", None | Some("contains") | Some("exact")) if place => {
             s.query.text.push(TextFilter {
-                field: TextField::Address,
-                mode: TextMatch::Contains,
+                field: if name == "address-city" {
+                    TextField::City
+                } else {
+                    TextField::State
+                },
+                mode: text_mode(modifier),
                 values: values.to_vec(),
             });
+        }
+        ("address-country", None | Some("contains") | Some("exact")) if place => {
+            // Every entry of the directory is in Japan.
+            let japan = values.iter().any(|v| {
+                let v = v.to_lowercase();
+                v == "jp" || v == "jpn" || v == "japan" || v == "日本"
+            });
+            if !japan {
+                intersect_ids(&mut s.query.ids, Vec::new());
+            }
+        }
+        ("address-use", None) if place => {
+            // Every address is the site's, `work`.
+            if !values.iter().any(|v| token(v).1 == "work") {
+                intersect_ids(&mut s.query.ids, Vec::new());
+            }
+        }
+        ("partof", None) if place => {
+            // The directory keeps no hierarchy of organizations or sites: nothing is part of
+            // another, so a `partof` condition matches none.
+            intersect_ids(&mut s.query.ids, Vec::new());
         }
         ("address-postalcode", None) if place => {
             let digits: Vec<String> = values
@@ -209,26 +267,27 @@ fn apply(
                         .flatten()
                 })
                 .collect::<Vec<_>>();
-            match &mut s.query.capabilities {
-                // AND of two service-type parameters: keep the stricter one-of list by
-                // requiring both sets through two queries is not expressible; intersect.
-                Some(existing) => existing.retain(|c| caps.contains(c)),
-                None => s.query.capabilities = Some(caps),
-            }
+            // Commas are OR within this list; a repeated parameter is another list, AND.
+            s.query.capabilities.push(caps);
         }
-        ("identifier", None) if place => {
-            let own = format!("{}/sid/institution", base.0);
+        ("identifier", None) if place || kind == T::HealthcareService => {
+            // Renkei's own id under the type's system; the 医療機関コード identifies the
+            // institution, so only an Organization carries (and matches) it.
+            let own = base.identifier_system(kind);
+            let coded = kind == T::Organization;
             let mut ids = Vec::new();
             let mut codes = Vec::new();
             for v in values {
                 match token(v) {
-                    (Some(system), code) if system == MEDICAL_CODE_SYSTEM => {
+                    (Some(system), code) if coded && system == MEDICAL_CODE_SYSTEM => {
                         codes.push(code.to_owned())
                     }
                     (Some(system), code) if system == own => ids.extend(code.parse::<i64>().ok()),
                     (Some(_), _) => {}
                     (None, code)
-                        if code.len() == 10 && code.chars().all(|c| c.is_ascii_digit()) =>
+                        if coded
+                            && code.len() == 10
+                            && code.chars().all(|c| c.is_ascii_digit()) =>
                     {
                         codes.push(code.to_owned())
                     }
@@ -285,6 +344,11 @@ fn apply(
         ("near", None) if kind == T::Location => {
             s.query.near = Some(near(value)?);
         }
+        ("near-distance", None) if kind == T::Location => {
+            // R4 4.0.0's separate radius (folded into `near` in 4.0.1), as mCSD's
+            // LocationDistance option lists it; applied once every parameter is read.
+            s.near_distance = Some(quantity_km(value)?);
+        }
         ("_include", None) => {
             let include = match (kind, value) {
                 (T::Location, "Location:organization") => Include::Organization,
@@ -310,10 +374,11 @@ fn text_mode(modifier: Option<&str>) -> TextMatch {
     }
 }
 
-/// `system|code`, `|code` or `code`.
+/// `system|code` (that system), `|code` (no system: `Some("")`) or `code` (any system).
 fn token(v: &str) -> (Option<&str>, &str) {
     match v.split_once('|') {
-        Some(("", code)) => (None, code),
+        // `|code`: an identifier or code with no system (R4 §3.1.1.4.10).
+        Some(("", code)) => (Some(""), code),
         Some((system, code)) => (Some(system), code),
         None => (None, v),
     }
@@ -398,6 +463,37 @@ fn near(value: &str) -> Result<Near, Problem> {
     Ok(Near { lat, lng, km })
 }
 
+/// A distance quantity of `near-distance` in km: `2`, `2km`, `500m`, `2||km` or
+/// `2|http://unitsofmeasure.org|km` (units km or m; km when none).
+fn quantity_km(value: &str) -> Result<f64, Problem> {
+    let bad = || {
+        Problem::invalid(&format!(
+            "near-distance は「距離|http://unitsofmeasure.org|km」で指定してください（{MAX_NEAR_KM} km まで） / near-distance must be a distance such as 2|http://unitsofmeasure.org|km, at most {MAX_NEAR_KM} km"
+        ))
+    };
+    let parts: Vec<&str> = value.split('|').map(str::trim).collect();
+    let (number, unit) = match parts.as_slice() {
+        [one] => {
+            let split = one
+                .find(|c: char| c.is_ascii_alphabetic())
+                .unwrap_or(one.len());
+            (&one[..split], &one[split..])
+        }
+        [number, "" | "http://unitsofmeasure.org", unit] => (*number, *unit),
+        _ => return Err(bad()),
+    };
+    let distance: f64 = number.trim().parse().map_err(|_| bad())?;
+    let km = match unit.trim() {
+        "" | "km" => distance,
+        "m" => distance / 1000.0,
+        _ => return Err(bad()),
+    };
+    if !(km > 0.0 && km <= MAX_NEAR_KM) {
+        return Err(bad());
+    }
+    Ok(km)
+}
+
 /// The time bounds of one `_lastUpdated` value: an optional prefix (eq, gt, lt, ge, le) and a
 /// date or date-time of any precision, which stands for the whole range it names.
 pub fn time_bounds(value: &str) -> Result<Vec<TimeBound>, Problem> {
@@ -412,6 +508,7 @@ pub fn time_bounds(value: &str) -> Result<Vec<TimeBound>, Problem> {
             "日時「{rest}」を読めません。2026-04-01 や 2026-04-01T09:00:00+09:00 の形式で指定してください / cannot read the date \"{rest}\"; use 2026-04-01 or 2026-04-01T09:00:00+09:00"
         ))
     })?;
+    let (lo_t, hi_t) = (lo, hi);
     let (lo, hi) = (renkei_store::time_text(lo), renkei_store::time_text(hi));
     Ok(match prefix {
         "eq" => vec![TimeBound::AtOrAfter(lo), TimeBound::Before(hi)],
@@ -419,10 +516,20 @@ pub fn time_bounds(value: &str) -> Result<Vec<TimeBound>, Problem> {
         "gt" => vec![TimeBound::AtOrAfter(hi)],
         "lt" => vec![TimeBound::Before(lo)],
         "le" => vec![TimeBound::Before(hi)],
-        other => {
-            return Err(Problem::not_supported(&format!(
-                "日時の接頭辞 {other} には対応していません（eq, gt, lt, ge, le のみ） / date prefix {other} is not supported (eq, gt, lt, ge, le only)"
-            )))
+        // An update time is an instant: it starts after the range exactly when it is after
+        // it, and ends before it exactly when it is before it.
+        "sa" => vec![TimeBound::AtOrAfter(hi)],
+        "eb" => vec![TimeBound::Before(lo)],
+        "ne" => vec![TimeBound::Outside(lo, hi)],
+        // Approximately: within a tenth of the gap between now and the value (R4 §3.1.1.4.7),
+        // and at least the range the value names.
+        _ => {
+            let (from, to) = (lo_t, hi_t);
+            let gap = (chrono::Utc::now() - from).abs() / 10;
+            vec![
+                TimeBound::AtOrAfter(renkei_store::time_text(from - gap)),
+                TimeBound::Before(renkei_store::time_text(to + gap)),
+            ]
         }
     })
 }
@@ -445,12 +552,15 @@ pub fn instant_range(
     let day = |d: NaiveDate| jst.from_local_datetime(&d.and_hms_opt(0, 0, 0)?).single();
     let utc = |t: chrono::DateTime<chrono::FixedOffset>| t.with_timezone(&chrono::Utc);
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        let has_fraction = text.contains('.');
-        let width = if has_fraction {
-            Duration::microseconds(1)
-        } else {
-            Duration::seconds(1)
-        };
+        // The value's precision is its range: `…:15.734Z` is that millisecond (R4 §3.1.1.4.7),
+        // though the stored time has microseconds.
+        let digits = text
+            .split_once('.')
+            .map_or(0, |(_, f)| {
+                f.chars().take_while(char::is_ascii_digit).count()
+            })
+            .min(6);
+        let width = Duration::microseconds(10i64.pow(6 - digits as u32));
         return Some((utc(t), utc(t) + width));
     }
     match text.len() {
@@ -496,7 +606,24 @@ mod tests {
             gt,
             vec![TimeBound::AtOrAfter("2026-04-01T15:00:00.000000Z".into())]
         );
-        assert!(time_bounds("ne2026").is_err());
+        assert_eq!(
+            time_bounds("ne2026").unwrap(),
+            vec![TimeBound::Outside(
+                "2025-12-31T15:00:00.000000Z".into(),
+                "2026-12-31T15:00:00.000000Z".into()
+            )]
+        );
+        assert_eq!(time_bounds("sa2026-04-01").unwrap(), gt);
+        assert_eq!(
+            time_bounds("eb2026-04-01").unwrap(),
+            vec![TimeBound::Before("2026-03-31T15:00:00.000000Z".into())]
+        );
+        let ap = time_bounds("ap2026-04-01").unwrap();
+        assert!(
+            matches!(&ap[..], [TimeBound::AtOrAfter(a), TimeBound::Before(b)]
+                if a.as_str() < "2026-03-31T15:00:00" && b.as_str() > "2026-04-01T15:00:00"),
+            "{ap:?}"
+        );
         let exact = time_bounds("2026-04-01T09:00:00+09:00").unwrap();
         assert_eq!(
             exact,
@@ -505,6 +632,31 @@ mod tests {
                 TimeBound::Before("2026-04-01T00:00:01.000000Z".into())
             ]
         );
+    }
+
+    #[test]
+    fn an_instant_stands_for_the_range_of_its_precision() {
+        let (lo, hi) = instant_range("2026-04-01T09:00:00.734+09:00").unwrap();
+        assert_eq!(renkei_store::time_text(lo), "2026-04-01T00:00:00.734000Z");
+        assert_eq!(renkei_store::time_text(hi), "2026-04-01T00:00:00.735000Z");
+        let (_, hi) = instant_range("2026-04-01T00:00:00.123456Z").unwrap();
+        assert_eq!(renkei_store::time_text(hi), "2026-04-01T00:00:00.123457Z");
+    }
+
+    #[test]
+    fn near_distance_reads_quantities() {
+        for (text, km) in [
+            ("2", 2.0),
+            ("2km", 2.0),
+            ("500m", 0.5),
+            ("2||km", 2.0),
+            ("3|http://unitsofmeasure.org|km", 3.0),
+        ] {
+            assert!((quantity_km(text).unwrap() - km).abs() < 1e-9, "{text}");
+        }
+        for bad in ["", "x", "2|mi", "2mi", "0", "80km", "2|http://x|km"] {
+            assert!(quantity_km(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

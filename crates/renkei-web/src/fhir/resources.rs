@@ -94,6 +94,17 @@ impl Base {
         format!("{}/CodeSystem/{id}", self.0)
     }
 
+    /// The identifier system of Renkei's own ids for a resource type: `…/sid/institution`
+    /// (Organization), `…/sid/location`, `…/sid/healthcare-service`.
+    pub fn identifier_system(&self, kind: ResourceType) -> String {
+        let what = match kind {
+            ResourceType::Location => "location",
+            ResourceType::HealthcareService => "healthcare-service",
+            _ => "institution",
+        };
+        format!("{}/sid/{what}", self.0)
+    }
+
     /// A resource's full URL.
     pub fn full_url(&self, kind: ResourceType, id: i64) -> String {
         format!("{}/{}/{id}", self.0, kind.name())
@@ -192,7 +203,7 @@ pub fn organization(base: &Base, e: &EntryRecord) -> Value {
     if let Some(code) = &f.details.medical_code {
         identifier.push(json!({ "use": "official", "system": MEDICAL_CODE_SYSTEM, "value": code }));
     }
-    identifier.push(json!({ "use": "secondary", "system": format!("{}/sid/institution", base.0), "value": e.id.to_string() }));
+    identifier.push(json!({ "use": "secondary", "system": base.identifier_system(ResourceType::Organization), "value": e.id.to_string() }));
     let mut o = Map::new();
     o.insert("resourceType".into(), json!("Organization"));
     o.insert("id".into(), json!(e.id.to_string()));
@@ -225,6 +236,10 @@ pub fn location(base: &Base, e: &EntryRecord) -> Value {
     l.insert("resourceType".into(), json!("Location"));
     l.insert("id".into(), json!(e.id.to_string()));
     l.insert("meta".into(), meta(e));
+    l.insert(
+        "identifier".into(),
+        json!([{ "use": "secondary", "system": base.identifier_system(ResourceType::Location), "value": e.id.to_string() }]),
+    );
     l.insert("status".into(), json!("active"));
     l.insert("name".into(), json!(f.name));
     if !f.name_kana.is_empty() {
@@ -260,8 +275,10 @@ pub fn location(base: &Base, e: &EntryRecord) -> Value {
     Value::Object(l)
 }
 
-/// What the institution offers as a `HealthcareService`, typed with our capability codes.
-pub fn healthcare_service(base: &Base, e: &EntryRecord) -> Value {
+/// What the institution offers as a `HealthcareService`, typed with our capability codes, or
+/// `None` when it has recorded no capability (mCSD requires at least one `type`, and a
+/// service with no known offer would tell a reader nothing).
+pub fn healthcare_service(base: &Base, e: &EntryRecord) -> Option<Value> {
     let f = &e.fields;
     let types: Vec<Value> = f
         .capabilities
@@ -271,10 +288,17 @@ pub fn healthcare_service(base: &Base, e: &EntryRecord) -> Value {
             json!({ "coding": [{ "system": base.code_system(CAPABILITY_CODES), "code": c.code(), "display": c.label_ja() }], "text": c.label_ja() })
         })
         .collect();
+    if types.is_empty() {
+        return None;
+    }
     let mut h = Map::new();
     h.insert("resourceType".into(), json!("HealthcareService"));
     h.insert("id".into(), json!(e.id.to_string()));
     h.insert("meta".into(), meta(e));
+    h.insert(
+        "identifier".into(),
+        json!([{ "use": "secondary", "system": base.identifier_system(ResourceType::HealthcareService), "value": e.id.to_string() }]),
+    );
     h.insert("active".into(), json!(true));
     h.insert(
         "providedBy".into(),
@@ -284,9 +308,7 @@ pub fn healthcare_service(base: &Base, e: &EntryRecord) -> Value {
         "category".into(),
         json!([{ "coding": [kind_coding(base, e.kind)], "text": e.kind.label_ja() }]),
     );
-    if !types.is_empty() {
-        h.insert("type".into(), json!(types));
-    }
+    h.insert("type".into(), json!(types));
     h.insert(
         "location".into(),
         json!([reference(ResourceType::Location, e)]),
@@ -299,7 +321,7 @@ pub fn healthcare_service(base: &Base, e: &EntryRecord) -> Value {
     if let Some(hours) = &f.details.hours {
         h.insert("availabilityExceptions".into(), json!(hours));
     }
-    Value::Object(h)
+    Some(Value::Object(h))
 }
 
 /// The entry's contact person or desk as a `PractitionerRole` (no `Practitioner`: we publish
@@ -328,10 +350,16 @@ pub fn practitioner_role(e: &EntryRecord) -> Option<Value> {
         "location".into(),
         json!([reference(ResourceType::Location, e)]),
     );
-    r.insert(
-        "healthcareService".into(),
-        json!([reference(ResourceType::HealthcareService, e)]),
-    );
+    if e.fields
+        .capabilities
+        .iter()
+        .any(|c| Capability::from_code(c).is_some())
+    {
+        r.insert(
+            "healthcareService".into(),
+            json!([reference(ResourceType::HealthcareService, e)]),
+        );
+    }
     let t = telecom(e, false);
     if !t.is_empty() {
         r.insert("telecom".into(), json!(t));
@@ -344,7 +372,7 @@ pub fn entry_resource(base: &Base, kind: ResourceType, e: &EntryRecord) -> Optio
     match kind {
         ResourceType::Organization => Some(organization(base, e)),
         ResourceType::Location => Some(location(base, e)),
-        ResourceType::HealthcareService => Some(healthcare_service(base, e)),
+        ResourceType::HealthcareService => healthcare_service(base, e),
         ResourceType::PractitionerRole => practitioner_role(e),
         ResourceType::Provenance | ResourceType::CodeSystem => None,
     }

@@ -185,7 +185,7 @@ async fn rank_near(app: &AppState, ctx: &Ctx, query: &mut DirectoryQuery) -> Res
     let wanted = renkei_domain::spatial::CapabilitySet::of(std::mem::take(&mut query.capabilities));
     query.ranked = Some(
         app.directory_index
-            .ranked((near.lat, near.lng), near.km, |e| {
+            .ranked((near.lat, near.lng), near.km, move |e| {
                 kind.is_none_or(|k| k == e.kind) && e.capabilities.contains_all(wanted)
             }),
     );
