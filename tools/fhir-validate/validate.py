@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Validate FHIR R4 (4.0.1) JSON resources, independently of Renkei's own code.
 
-Usage: validate.py FILE [FILE...]      (FILE may be "-" for standard input)
+Usage: validate.py [--print-json] FILE [FILE...]   (FILE may be "-" for standard input)
 
 Each FILE holds one JSON document: a single resource (an object with
 "resourceType") or a JSON array of resources.  Every resource is checked in
@@ -24,6 +24,14 @@ two passes:
    - required elements the models miss (e.g. Extension.url);
    - embedded resources must carry a known resource type;
    - Narrative.div must be a well-formed XHTML <div>.
+
+A FILE whose name ends in .xml holds one FHIR XML document (R4 §2.6.2) or several
+concatenated inside a <documents> element. It is read into the JSON form with the models'
+metadata — checking on the way the namespace, that every element is one the type defines, in
+the order its definition gives (elements_sequence), that only primitives carry `value`, only
+Extension `url` and elements `id` as attributes, and that a non-repeating element does not
+repeat — and the JSON is then checked as above. With --print-json the JSON read from the XML
+files is printed (one array) so that a caller can compare it with the JSON answer.
 
 Exit status: 0 all valid, 1 at least one invalid resource, 2 unreadable file,
 invalid JSON or bad usage, 3 the validator's environment is broken.
@@ -94,6 +102,132 @@ def load_document(path):
         )
     except ValueError as exc:
         raise BadInput(f"{path}: invalid JSON: {exc}") from exc
+
+
+# --------------------------------------------------------------------------
+# FHIR XML → the JSON form
+
+
+FHIR_NS = "{http://hl7.org/fhir}"
+
+
+def load_xml_documents(path, errors):
+    """The resources of an XML file, read into JSON objects; problems go to `errors`."""
+    try:
+        with open(path, "rb") as fh:
+            root = ET.parse(fh).getroot()
+    except (OSError, ET.ParseError) as exc:
+        raise BadInput(f"{path}: invalid XML: {exc}") from exc
+    elements = list(root) if root.tag == "documents" else [root]
+    return [xml_resource(e, (f"document {i}",), errors) for i, e in enumerate(elements)]
+
+
+def xml_name(elem, loc, errors):
+    """An element's local name; it must be in the FHIR namespace."""
+    if not isinstance(elem.tag, str) or not elem.tag.startswith(FHIR_NS):
+        errors.append((loc, f"element {elem.tag!r} is not in the FHIR namespace"))
+        return elem.tag.rsplit("}", 1)[-1] if isinstance(elem.tag, str) else ""
+    return elem.tag[len(FHIR_NS):]
+
+
+def xml_resource(elem, loc, errors):
+    name = xml_name(elem, loc, errors)
+    cls = resource_class(name)
+    obj = {"resourceType": name}
+    if cls is None:
+        errors.append((loc, f"unknown R4 resource {name!r}"))
+        return obj
+    xml_children_into(obj, elem, cls, loc, errors, is_resource=True)
+    return obj
+
+
+def xml_children_into(obj, elem, cls, loc, errors, is_resource=False):
+    fields = elements_by_json_name(cls)
+    sequence = cls.elements_sequence()
+    for attr, value in elem.attrib.items():
+        if attr == "id" and not is_resource:
+            obj["id"] = value
+        elif attr == "url" and cls.__name__ == "Extension":
+            obj["url"] = value
+        elif attr == "value" and not is_resource:
+            errors.append((loc, "a value attribute on a complex element"))
+        else:
+            errors.append((loc, f"attribute {attr!r} is not allowed here"))
+    last = -1
+    for child in elem:
+        if not isinstance(child.tag, str):  # a comment
+            continue
+        name = xml_name(child, loc, errors)
+        here = loc + (name,)
+        field = fields.get(name)
+        if field is None or name in ("resourceType",):
+            errors.append((here, f"{cls.__name__} has no element {name!r}"))
+            continue
+        position = sequence.index(name) if name in sequence else -1
+        if position < last:
+            errors.append((here, f"out of order: {name!r} must come before {sequence[last]!r}"))
+        last = max(last, position)
+        value = xml_value(child, field, here, errors)
+        if value is None:
+            continue
+        if field.shape == SHAPE_SINGLETON:
+            if name in obj:
+                errors.append((here, f"{name!r} does not repeat"))
+            obj[name] = value
+        else:
+            obj.setdefault(name, []).append(value)
+
+
+def xml_value(child, field, loc, errors):
+    t = field_type(field)
+    prim = primitive_name(t)
+    if prim is not None:
+        if len(child):
+            errors.append((loc, "extensions on primitives are not expected here"))
+        text = child.get("value")
+        if text is None:
+            errors.append((loc, "a primitive element without a value attribute"))
+            return None
+        if prim == "boolean":
+            if text not in ("true", "false"):
+                errors.append((loc, f"boolean {text!r}"))
+            return text == "true"
+        if prim in ("integer", "unsignedInt", "positiveInt"):
+            try:
+                return int(text)
+            except ValueError:
+                errors.append((loc, f"integer {text!r}"))
+                return text
+        if prim == "decimal":
+            try:
+                return decimal.Decimal(text)
+            except decimal.InvalidOperation:
+                errors.append((loc, f"decimal {text!r}"))
+                return text
+        return text
+    if child.get("value") is not None:
+        errors.append((loc, "a value attribute on a complex element"))
+    if t is fhirtypes.ResourceType:
+        inner = [e for e in child if isinstance(e.tag, str)]
+        if len(inner) != 1:
+            errors.append((loc, "an embedded resource element holds exactly one resource"))
+            return None
+        return xml_resource(inner[0], loc, errors)
+    cls = get_fhir_model_class(t.__resource_type__)
+    obj = {}
+    xml_children_into(obj, child, cls, loc, errors)
+    return obj
+
+
+def to_plain_json(value):
+    """Decimals as JSON numbers, for --print-json."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() and "." not in str(value) else float(value)
+    if isinstance(value, dict):
+        return {k: to_plain_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [to_plain_json(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------
@@ -367,13 +501,29 @@ def main(argv):
         )
         return 3
 
+    print_json = argv[0] == "--print-json"
+    if print_json:
+        argv = argv[1:]
     documents = []
+    xml_errors = []
+    from_xml = []
     try:
         for path in argv:
-            documents.append((path, load_document(path)))
+            if path.endswith(".xml"):
+                errors = []
+                resources = load_xml_documents(path, errors)
+                xml_errors += [(path, loc, msg) for loc, msg in errors]
+                from_xml += resources
+                documents.append((path, resources))
+            else:
+                documents.append((path, load_document(path)))
     except BadInput as exc:
         print(f"fhir-validate: {exc}", file=sys.stderr)
         return 2
+    for path, loc, msg in xml_errors:
+        print(f"FAIL {path} (XML) {format_loc(loc)}: {msg}")
+    if print_json:
+        print(json.dumps(to_plain_json(from_xml), ensure_ascii=False))
 
     total = invalid = empty = 0
     for path, doc in documents:
@@ -394,7 +544,7 @@ def main(argv):
             for loc, msg, kind in errors:
                 print(f"  {format_loc(loc)}: {msg} [{kind}]")
 
-    if invalid or empty:
+    if invalid or empty or xml_errors:
         print(f"invalid: {invalid} of {total} resource(s) failed validation")
         return 1
     print(f"ok: {total} resource(s)")

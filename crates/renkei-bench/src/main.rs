@@ -21,12 +21,17 @@ mod measure;
 mod phone;
 mod population;
 mod provenance;
+mod public;
 mod report;
 mod surge;
 mod timeline;
 mod web_import;
 
 use clap::{Parser, Subcommand};
+
+/// The server's allocator, so that what is measured in process allocates as `renkei serve` does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -116,6 +121,20 @@ enum Command {
         rate: u32,
         /// Seed of the query points.
         #[arg(long, default_value_t = 2026)]
+        seed: u64,
+    },
+    /// The public searches through the router in process on an imported directory: the JSON
+    /// near API, FHIR `Location?near` (first and second pages), the directory page's near and
+    /// the directory page — p50, p90, p99 of requests timed one at a time.
+    Public {
+        /// Data directory (from `import`).
+        #[arg(long, default_value = "target/bench/data")]
+        data_dir: PathBuf,
+        /// Requests per endpoint.
+        #[arg(long, default_value_t = 2_000)]
+        requests: usize,
+        /// Seed of the query points.
+        #[arg(long, default_value_t = 7)]
         seed: u64,
     },
     /// The whole region's prefecture report: database to HTML, Excel and Markdown.
@@ -225,6 +244,7 @@ impl Command {
             Command::Http { .. } => "http",
             Command::Report { .. } => "report",
             Command::Timeline { .. } => "timeline",
+            Command::Public { .. } => "public",
             Command::Surge { .. } => "surge",
             Command::WebImport { .. } => "web-import",
             Command::All { .. } => "all",
@@ -315,6 +335,13 @@ async fn main() -> anyhow::Result<()> {
                 surge::measure(&data_dir, &renkei, options, url.as_deref()).await?
             );
         }
+        Command::Public {
+            data_dir,
+            requests,
+            seed,
+        } => {
+            println!("{}", public::measure(&data_dir, requests, seed).await?);
+        }
         Command::Timeline {
             institutions,
             patients,
@@ -350,7 +377,8 @@ async fn main() -> anyhow::Result<()> {
             let route = measure::route(rows, 20_000, 2026)?;
             let import = measure::import(&csv, &dir, &renkei)?;
             let http = measure::http(&dir, &renkei, 20, 32, 5_000, 2026).await?;
-            println!("{route}\n{import}\n{http}");
+            let public = public::measure(&dir, 2_000, 2026).await?;
+            println!("{route}\n{import}\n{http}\n{public}");
             check_agreement(differing)?;
         }
     }

@@ -604,7 +604,7 @@ fn wrk_paths(
 }
 
 /// Percent-encodes a query value (UTF-8 bytes; unreserved characters as they are).
-fn url_encoded(text: &str) -> String {
+pub(crate) fn url_encoded(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

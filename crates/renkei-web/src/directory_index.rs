@@ -5,7 +5,10 @@
 
 use renkei_domain::spatial::{IndexedEntry, NearQuery, SpatialIndex};
 use renkei_store::directory::NearRanking;
+use renkei_store::records::{EntryRecord, RecordQuery};
 use renkei_store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -42,6 +45,8 @@ pub struct DirectoryIndex {
     inner: RwLock<Loaded>,
     /// Serialises refreshes (two at once would only do the work twice).
     refreshing: tokio::sync::Mutex<()>,
+    /// Entries recently read whole, as current as the index (its refresh forgets them).
+    records: crate::record_cache::RecordCache,
 }
 
 /// One answer of a near query.
@@ -111,6 +116,12 @@ impl DirectoryIndex {
             };
             let load = store.index_changes(&since, INCREMENT).await?;
             if load.rows < INCREMENT {
+                self.records.forget(
+                    load.unlocated
+                        .iter()
+                        .copied()
+                        .chain(load.entries.iter().map(|e| e.id)),
+                );
                 let mut loaded = self.inner.write().unwrap_or_else(|e| e.into_inner());
                 for id in load.unlocated {
                     loaded.index.remove(id);
@@ -138,6 +149,7 @@ impl DirectoryIndex {
             entries.extend(page.entries);
         }
         let index = SpatialIndex::build(entries);
+        self.records.clear();
         let mut loaded = self.inner.write().unwrap_or_else(|e| e.into_inner());
         *loaded = Loaded {
             index,
@@ -147,6 +159,35 @@ impl DirectoryIndex {
             last_increment: None,
         };
         Ok(())
+    }
+
+    /// The entries `ids` whole (as the FHIR API publishes them), from the copies kept since
+    /// the index last saw them change, the others read from the database and kept; `None`
+    /// when one of them is no longer in the database (the caller then asks the database).
+    pub async fn records(
+        &self,
+        store: &Store,
+        ids: &[i64],
+    ) -> Result<Option<HashMap<i64, Arc<EntryRecord>>>, StoreError> {
+        let (mut found, missing) = self.records.get(ids);
+        if !missing.is_empty() {
+            let generation = self.records.generation();
+            let read: Vec<Arc<EntryRecord>> = store
+                .entry_records(&RecordQuery {
+                    ids: Some(missing.clone()),
+                    limit: missing.len(),
+                    ..RecordQuery::default()
+                })
+                .await?
+                .into_iter()
+                .map(Arc::new)
+                .collect();
+            self.records.keep(generation, read.iter().cloned());
+            for r in read {
+                found.insert(r.id, r);
+            }
+        }
+        Ok(ids.iter().all(|id| found.contains_key(id)).then_some(found))
     }
 
     /// Loads the index if it never was (the first query of a server without the refresh task).

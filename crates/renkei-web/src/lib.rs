@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod openapi;
 pub mod overview_cache;
 pub mod pages;
+pub mod record_cache;
 pub mod routes;
 pub mod search_gate;
 mod security;
@@ -261,6 +262,7 @@ pub fn router(state: AppState) -> Router {
             methods::refuse_other_methods,
         ))
         // Outside the method check: a CORS preflight is an OPTIONS no route takes.
+        .layer(axum::middleware::from_fn(fhir::negotiate))
         .layer(axum::middleware::from_fn(fhir::cors))
         // Outside the session layer, whose lookup reads the database too.
         .layer(axum::middleware::from_fn_with_state(

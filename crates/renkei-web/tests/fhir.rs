@@ -474,7 +474,7 @@ async fn errors_are_operation_outcomes(db: TestDb) {
             "invalid",
         ),
         (
-            "/fhir/Organization?_format=xml",
+            "/fhir/Organization?_format=text/turtle",
             StatusCode::NOT_ACCEPTABLE,
             "not-supported",
         ),

@@ -515,7 +515,114 @@ fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The same answer without what differs per request (a Bundle's id and time).
+fn comparable(mut v: Value) -> Value {
+    if v["resourceType"] == "Bundle" {
+        v["id"] = Value::Null;
+        v["meta"] = Value::Null;
+    }
+    v
+}
+
+/// XML (`_format=xml` and `Accept: application/fhir+xml`) for search, read, `_history`,
+/// metadata, includes, near and errors: valid FHIR XML in definition order, with exactly the
+/// content of the JSON answer to the same request.
+async fn xml_answers_carry_the_json_content(db: TestDb) {
+    let c = demo_client(&db).await;
+    let first = everything(&c, "Organization").await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let id: i64 = first.parse().unwrap();
+    fhir_client::approve_code(&db, id, "2710110007").await;
+    let uris = [
+        format!("/fhir/Organization/{first}"),
+        format!("/fhir/Location/{first}"),
+        "/fhir/Organization?_count=3&_total=accurate".to_owned(),
+        "/fhir/Location?near=34.6269|135.6009|2|km&_count=5&_include=Location:organization"
+            .to_owned(),
+        "/fhir/HealthcareService?_count=5&_include=HealthcareService:location".to_owned(),
+        "/fhir/PractitionerRole?_count=5".to_owned(),
+        "/fhir/Provenance".to_owned(),
+        "/fhir/CodeSystem".to_owned(),
+        "/fhir/Organization/_history?_count=3".to_owned(),
+        "/fhir/Organization?_summary=count".to_owned(),
+        "/fhir/metadata".to_owned(),
+        "/fhir/Organization/999999".to_owned(),
+    ];
+    let mut xml = Vec::new();
+    let mut json = Vec::new();
+    for uri in &uris {
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        for (how, request) in [
+            (
+                "_format",
+                Request::builder()
+                    .uri(format!("{uri}{sep}_format=xml"))
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+            (
+                "Accept",
+                Request::builder()
+                    .uri(uri.as_str())
+                    .header(header::ACCEPT, "application/fhir+xml")
+                    .body(Body::empty())
+                    .unwrap(),
+            ),
+        ] {
+            let (status, headers, body) = send(&c, request).await;
+            assert_eq!(
+                headers[header::CONTENT_TYPE],
+                "application/fhir+xml; charset=utf-8",
+                "{how} {uri}"
+            );
+            let text = String::from_utf8(body).unwrap();
+            assert!(text.contains("xmlns=\"http://hl7.org/fhir\""), "{text}");
+            let (json_status, answer) = c.get(uri).await;
+            assert_eq!(status, json_status, "{how} {uri}");
+            xml.push(text);
+            json.push(answer);
+        }
+    }
+    let Some(read_back) = fhir_validator::validate_xml(&xml)
+        .unwrap_or_else(|report| panic!("invalid FHIR XML:\n{report}"))
+    else {
+        return;
+    };
+    assert_eq!(read_back.len(), json.len());
+    for ((from_xml, from_json), uri) in read_back
+        .into_iter()
+        .zip(json)
+        .zip(uris.iter().flat_map(|u| [u, u]))
+    {
+        assert_eq!(comparable(from_xml), comparable(from_json), "{uri}");
+    }
+    // A browser's Accept (HTML first, application/xml after) still reads JSON; an unknown
+    // _format is 406.
+    let (_, headers, _) = send(
+        &c,
+        Request::builder()
+            .uri("/fhir/Organization?_count=1")
+            .header(
+                header::ACCEPT,
+                "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8",
+            )
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        headers[header::CONTENT_TYPE],
+        "application/fhir+json; charset=utf-8"
+    );
+    let (status, _) = c.get("/fhir/Organization?_format=html").await;
+    assert_eq!(status, StatusCode::NOT_ACCEPTABLE);
+    c.validate_all();
+}
+
 both_backends!(
+    xml_answers_carry_the_json_content,
     totals_count_what_paging_returns,
     last_updated_takes_every_prefix,
     service_types_combine_and_every_service_has_a_type,

@@ -8,6 +8,7 @@ pub mod measure;
 pub mod outcome;
 pub mod params;
 pub mod resources;
+pub mod xml;
 
 use crate::AppState;
 use axum::extract::{Path, RawQuery, State};
@@ -290,6 +291,60 @@ pub async fn cors(request: axum::extract::Request, next: axum::middleware::Next)
     response
 }
 
+/// Most bytes of a JSON answer turned into XML (a page of 500 resources is well below).
+const XML_SOURCE_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Middleware: answers a `/fhir/…` request in XML when it asks so — `_format=xml` (or a FHIR
+/// XML media type) in the query string, or an `Accept` that prefers XML — by writing the
+/// JSON answer the handler built as FHIR XML ([`xml::to_xml`]), errors included. Both formats
+/// thus always carry the same content.
+pub async fn negotiate(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let path = request.uri().path();
+    if !(path.starts_with("/fhir/") || path == "/fhir") {
+        return next.run(request).await;
+    }
+    let by_query = pairs_of(request.uri().query())
+        .ok()
+        .and_then(|pairs| {
+            pairs
+                .into_iter()
+                .find(|(n, _)| n == "_format")
+                .map(|(_, v)| params::format_of(&v))
+        })
+        .and_then(Result::ok);
+    let format = by_query.unwrap_or_else(|| {
+        params::format_accepted(
+            request
+                .headers()
+                .get(header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        )
+    });
+    let response = next.run(request).await;
+    let is_fhir_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/fhir+json"));
+    if format != params::Format::Xml || !is_fhir_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, XML_SOURCE_LIMIT).await else {
+        return Problem::internal().into_response();
+    };
+    let Ok(value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Problem::internal().into_response();
+    };
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(xml::FHIR_XML),
+    );
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(xml::to_xml(&value)))
+}
+
 fn search_entry(base: &Base, t: ResourceType, id: &str, resource: Value, mode: &str) -> Value {
     json!({
         "fullUrl": format!("{}/{}/{id}", base.0, t.name()),
@@ -470,11 +525,39 @@ async fn run_search(
             if s.count_only {
                 return Ok(counted(bundle("searchset", links, entries), total));
             }
-            let found = app
-                .store
-                .entry_records(&query)
-                .await
-                .map_err(store_failed)?;
+            let found = match (&query.ranked, ranked_alone(&query)) {
+                // A near search with no condition but those the index applied: the page is the
+                // ranking's window, its entries mostly kept in memory.
+                (Some(ranking), true) => {
+                    let window = ranking.window(query.after_distance, query.limit);
+                    let ids: Vec<i64> = window.iter().map(|(id, _)| *id).collect();
+                    match app
+                        .directory_index
+                        .records(&app.store, &ids)
+                        .await
+                        .map_err(store_failed)?
+                    {
+                        Some(kept) => window
+                            .iter()
+                            .map(|(id, d)| {
+                                let mut e = (*kept[id]).clone();
+                                e.distance_km = Some(*d);
+                                e
+                            })
+                            .collect(),
+                        None => app
+                            .store
+                            .entry_records(&query)
+                            .await
+                            .map_err(store_failed)?,
+                    }
+                }
+                _ => app
+                    .store
+                    .entry_records(&query)
+                    .await
+                    .map_err(store_failed)?,
+            };
             let more = found.len() > s.count;
             let page: Vec<&EntryRecord> = found.iter().take(s.count).collect();
             let mut included: HashSet<(ResourceType, i64)> = HashSet::new();
@@ -531,6 +614,19 @@ async fn run_search(
         }
     }
     Ok(counted(bundle("searchset", links, entries), total))
+}
+
+/// Whether a search has no condition but a near search's own (the point, the radius, and the
+/// kind and service types the index checks while ranking).
+fn ranked_alone(q: &RecordQuery) -> bool {
+    q.near.is_some()
+        && q.ids.is_none()
+        && q.medical_codes.is_none()
+        && q.text.is_empty()
+        && q.postcode_prefixes.is_none()
+        && q.updated.is_empty()
+        && !q.with_contact
+        && !q.with_capability
 }
 
 /// A searchset with `Bundle.total` when it was counted.

@@ -35,13 +35,13 @@ impl Problem {
         }
     }
 
-    /// A format other than JSON (406).
+    /// A format other than JSON and XML (406).
     pub fn not_acceptable(format: &str) -> Self {
         Self {
             status: StatusCode::NOT_ACCEPTABLE,
             code: "not-supported",
             diagnostics: format!(
-                "形式「{format}」には対応していません。JSON（application/fhir+json）だけです / format {format} is not supported; only JSON (application/fhir+json)"
+                "形式「{format}」には対応していません。JSON（application/fhir+json）と XML（application/fhir+xml）だけです / format {format} is not supported; only JSON (application/fhir+json) and XML (application/fhir+xml)"
             ),
         }
     }

@@ -117,13 +117,55 @@ pub fn parse(
     Ok(s)
 }
 
-/// `_format`: JSON is all this server writes; anything else is 406.
-pub fn check_format(value: &str) -> Result<(), Problem> {
-    if matches!(value, "json" | "application/json" | "application/fhir+json") {
-        Ok(())
-    } else {
-        Err(Problem::not_acceptable(value))
+/// The formats this server writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// `application/fhir+json`.
+    Json,
+    /// `application/fhir+xml`.
+    Xml,
+}
+
+/// A `_format` value (R4 §3.1.0.1.8: the short names and the media types); anything else is 406.
+pub fn format_of(value: &str) -> Result<Format, Problem> {
+    let media = value.split(';').next().unwrap_or("").trim();
+    match media {
+        "json" | "application/json" | "application/fhir+json" => Ok(Format::Json),
+        "xml" | "text/xml" | "application/xml" | "application/fhir+xml" => Ok(Format::Xml),
+        _ => Err(Problem::not_acceptable(value)),
     }
+}
+
+/// `_format`: JSON or XML; anything else is 406.
+pub fn check_format(value: &str) -> Result<(), Problem> {
+    format_of(value).map(|_| ())
+}
+
+/// The format an `Accept` header asks for: the acceptable type of highest quality (the first
+/// of equal quality); JSON when it names neither (`*/*`, none at all) and for a browser (whose
+/// list names HTML first and `application/xml` after it).
+pub fn format_accepted(accept: &str) -> Format {
+    if accept.contains("text/html") {
+        return Format::Json;
+    }
+    let mut best: Option<(f32, Format)> = None;
+    for item in accept.split(',') {
+        let mut parts = item.split(';');
+        let media = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        let q = parts
+            .filter_map(|p| p.trim().strip_prefix("q="))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        let format = match media.as_str() {
+            "application/fhir+xml" | "application/xml" | "text/xml" => Format::Xml,
+            "application/fhir+json" | "application/json" => Format::Json,
+            _ => continue,
+        };
+        if q > 0.0 && best.is_none_or(|(b, _)| q > b) {
+            best = Some((q, format));
+        }
+    }
+    best.map_or(Format::Json, |(_, f)| f)
 }
 
 /// Applies one parameter; false when it is not one of `kind`'s.
@@ -641,6 +683,36 @@ mod tests {
         assert_eq!(renkei_store::time_text(hi), "2026-04-01T00:00:00.735000Z");
         let (_, hi) = instant_range("2026-04-01T00:00:00.123456Z").unwrap();
         assert_eq!(renkei_store::time_text(hi), "2026-04-01T00:00:00.123457Z");
+    }
+
+    #[test]
+    fn formats_are_negotiated() {
+        assert_eq!(format_of("xml").unwrap(), Format::Xml);
+        assert_eq!(format_of("application/fhir+xml").unwrap(), Format::Xml);
+        assert_eq!(
+            format_of("application/fhir+json; fhirVersion=4.0").unwrap(),
+            Format::Json
+        );
+        assert!(format_of("html").is_err());
+        assert_eq!(format_accepted("application/fhir+xml"), Format::Xml);
+        assert_eq!(
+            format_accepted("application/fhir+json, application/fhir+xml;q=0.9"),
+            Format::Json
+        );
+        assert_eq!(
+            format_accepted("application/fhir+json;q=0.5, application/xml"),
+            Format::Xml
+        );
+        assert_eq!(
+            format_accepted("text/html,application/xhtml+xml,*/*;q=0.8"),
+            Format::Json
+        );
+        assert_eq!(
+            format_accepted("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"),
+            Format::Json,
+            "a browser reads JSON"
+        );
+        assert_eq!(format_accepted(""), Format::Json);
     }
 
     #[test]

@@ -64,3 +64,44 @@ pub fn validate(documents: &[Value]) -> Result<(), String> {
         other => panic!("the FHIR validator could not run (exit {other:?}): {report}"),
     }
 }
+
+/// Validates FHIR XML documents (each a whole answer: a resource or a Bundle) and returns them
+/// read back into the JSON form by the validator — which checks on the way the namespace, the
+/// element names and their definition order, attributes and repeats — so that a test can
+/// compare them with the JSON answers. Without the validator (skipped outside CI): `None`.
+pub fn validate_xml(documents: &[String]) -> Result<Option<Vec<Value>>, String> {
+    let Some(python) = validator_python() else {
+        return Ok(None);
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("answers.xml");
+    let mut all = String::from("<documents>");
+    for d in documents {
+        let body = d
+            .trim_start()
+            .strip_prefix("<?xml version=\"1.0\" encoding=\"UTF-8\"?>")
+            .expect("every answer starts with the XML declaration");
+        all.push_str(body);
+    }
+    all.push_str("</documents>");
+    std::fs::write(&file, all).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(workspace().join("tools/fhir-validate/validate.py"))
+        .arg("--print-json")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let report = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    match out.status.code() {
+        Some(0) => {
+            let line = stdout
+                .lines()
+                .find(|l| l.starts_with('['))
+                .expect("the documents as JSON");
+            Ok(Some(serde_json::from_str(line).unwrap()))
+        }
+        Some(1) => Err(report),
+        other => panic!("the FHIR validator could not run (exit {other:?}): {report}"),
+    }
+}
