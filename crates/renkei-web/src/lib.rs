@@ -65,6 +65,9 @@ pub struct WebConfig {
     pub totp_issuer: String,
     /// The address people use to reach Renkei, for links in mail (no trailing slash).
     pub public_url: String,
+    /// The canonical base of the FHIR identifier and code systems (no trailing slash): stable
+    /// whatever address the server is reached at.
+    pub fhir_canonical: String,
     /// How long an invitation link stays valid.
     pub invitation_lifetime: chrono::Duration,
     /// How long a password-reset link stays valid.
@@ -133,6 +136,7 @@ impl Default for WebConfig {
             session_lifetime: chrono::Duration::hours(12),
             totp_issuer: "Renkei 連携".to_owned(),
             public_url: "http://127.0.0.1:8080".to_owned(),
+            fhir_canonical: DEFAULT_FHIR_CANONICAL.to_owned(),
             invitation_lifetime: chrono::Duration::days(7),
             reset_lifetime: chrono::Duration::hours(1),
             map: MapSettings::default(),
@@ -239,6 +243,11 @@ impl AppState {
         }
     }
 }
+
+/// The canonical base of the FHIR identifier and code systems when none is configured: a name
+/// under the reserved `.example` domain, stable across deployments and addresses; a deployment
+/// that publishes to integrators sets its own once (`--fhir-canonical`).
+pub const DEFAULT_FHIR_CANONICAL: &str = "https://renkei.example/fhir";
 
 /// The complete application router.
 pub fn router(state: AppState) -> Router {

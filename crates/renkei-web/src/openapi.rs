@@ -52,7 +52,13 @@ pub fn document(public_url: &str) -> Value {
     let mut paths = Map::new();
     api_paths(&mut paths);
     service_paths(&mut paths);
-    fhir_paths(&mut paths, &Base(format!("{server}/fhir")));
+    fhir_paths(
+        &mut paths,
+        &Base {
+            served: format!("{server}/fhir"),
+            canonical: crate::DEFAULT_FHIR_CANONICAL.to_owned(),
+        },
+    );
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -372,6 +378,17 @@ fn fhir_paths(paths: &mut Map<String, Value>, base: &Base) {
                     "_include",
                     &format!(
                         "Referenced resources to add to the page: {} (others are ignored)",
+                        names.join(", ")
+                    ),
+                    json!({ "type": "string" }),
+                ));
+            }
+            if let Some(includes) = r["searchRevInclude"].as_array() {
+                let names: Vec<&str> = includes.iter().filter_map(Value::as_str).collect();
+                params.push(query(
+                    "_revinclude",
+                    &format!(
+                        "Resources that refer to the matches, added to the page: {} (others are ignored)",
                         names.join(", ")
                     ),
                     json!({ "type": "string" }),

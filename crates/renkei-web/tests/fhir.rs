@@ -19,7 +19,7 @@ mod fhir_validator;
 use fhir_validator::{validate, validator_python};
 #[path = "common/fhir_client.rs"]
 mod fhir_client;
-use fhir_client::{approve_code, demo_client, ids, BASE};
+use fhir_client::{approve_code, demo_client, ids, CANONICAL};
 
 /// The great-circle distance in km on a sphere of the mean Earth radius (haversine), written
 /// here apart from the code's own `towns::distance_km`, and held to a published figure: 大阪駅
@@ -73,7 +73,10 @@ async fn metadata_and_code_systems(db: TestDb) {
 
     let (status, codes) = c.get("/fhir/CodeSystem/renkei-capability").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(codes["url"], format!("{BASE}/CodeSystem/renkei-capability"));
+    assert_eq!(
+        codes["url"],
+        format!("{CANONICAL}/CodeSystem/renkei-capability")
+    );
     assert_eq!(codes["count"], 15);
     assert!(codes.to_string().contains("レスパイト入院受入"));
     let all = c.bundle("/fhir/CodeSystem").await;
@@ -88,7 +91,7 @@ async fn metadata_and_code_systems(db: TestDb) {
     );
     let by_url = c
         .bundle(&format!(
-            "/fhir/CodeSystem?url={BASE}/CodeSystem/renkei-institution-kind"
+            "/fhir/CodeSystem?url={CANONICAL}/CodeSystem/renkei-institution-kind"
         ))
         .await;
     assert_eq!(

@@ -18,7 +18,7 @@ use tower::ServiceExt;
 mod fhir_client;
 #[path = "common/fhir_validator.rs"]
 mod fhir_validator;
-use fhir_client::{demo_client, Client, BASE};
+use fhir_client::{demo_client, Client, CANONICAL};
 
 fn enc(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_owned()
@@ -299,14 +299,14 @@ async fn identifiers_belong_to_their_resource_type(db: TestDb) {
     );
     let (_, location) = c.get(&format!("/fhir/Location/{first}")).await;
     let system = location["identifier"][0]["system"].as_str().unwrap();
-    assert_eq!(system, format!("{BASE}/sid/location"));
+    assert_eq!(system, format!("{CANONICAL}/sid/location"));
     assert_eq!(
         all_ids(&c, &format!("/fhir/Location?identifier={system}|{first}")).await,
         one
     );
     let services = everything(&c, "HealthcareService").await;
     let service = services[0]["id"].as_str().unwrap();
-    let hs_system = format!("{BASE}/sid/healthcare-service");
+    let hs_system = format!("{CANONICAL}/sid/healthcare-service");
     assert_eq!(services[0]["identifier"][0]["system"], hs_system);
     assert_eq!(
         all_ids(
@@ -355,7 +355,14 @@ async fn near_distance_sets_the_radius(db: TestDb) {
 }
 
 async fn send(c: &Client, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
-    let response = c.app.clone().oneshot(request).await.unwrap();
+    send_to(&c.app, request).await
+}
+
+async fn send_to(
+    app: &axum::Router,
+    request: Request<Body>,
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -515,6 +522,208 @@ fn decode(encoding: &str, body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Identifier and code systems name things, so they do not follow the address the server is
+/// reached at (JP Core alignment): the same with another `public_url`, and a configured
+/// canonical base replaces them all; the address's text carries no 〒 or postcode.
+async fn canonical_uris_do_not_follow_the_public_address(db: TestDb) {
+    let c = demo_client(&db).await;
+    let systems = |org: &Value| -> Vec<String> {
+        let mut out: Vec<String> = org["identifier"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["system"].as_str().unwrap().to_owned())
+            .collect();
+        out.extend(
+            org["type"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["coding"][0]["system"].as_str().unwrap().to_owned()),
+        );
+        out
+    };
+    let orgs = everything(&c, "Organization").await;
+    let with_postcode = orgs
+        .iter()
+        .find(|o| o["address"][0]["postalCode"].is_string())
+        .expect("an entry with a postcode");
+    let text = with_postcode["address"][0]["text"].as_str().unwrap();
+    assert!(!text.contains('〒'), "{text}");
+    assert!(
+        !text.contains(with_postcode["address"][0]["postalCode"].as_str().unwrap()),
+        "{text}"
+    );
+    let id = orgs[0]["id"].as_str().unwrap();
+    let (_, here) = c.get(&format!("/fhir/Organization/{id}")).await;
+    let moved = renkei_web::AppState::new(
+        db.store.clone(),
+        renkei_web::WebConfig {
+            public_url: "https://renkei.city.example.jp".to_owned(),
+            ..renkei_web::WebConfig::default()
+        },
+    );
+    let moved_app = renkei_web::router(moved);
+    let (_, _, body) = send_to(
+        &moved_app,
+        Request::builder()
+            .uri(format!("/fhir/Organization/{id}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let there: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        systems(&here),
+        systems(&there),
+        "the address does not rename"
+    );
+    assert!(systems(&here).iter().any(|s| s.starts_with(CANONICAL)));
+    let named = renkei_web::AppState::new(
+        db.store.clone(),
+        renkei_web::WebConfig {
+            fhir_canonical: "https://fhir.city.example.jp/renkei".to_owned(),
+            ..renkei_web::WebConfig::default()
+        },
+    );
+    let (_, _, body) = send_to(
+        &renkei_web::router(named),
+        Request::builder()
+            .uri("/fhir/CodeSystem/renkei-capability")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    let cs: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        cs["url"],
+        "https://fhir.city.example.jp/renkei/CodeSystem/renkei-capability"
+    );
+    c.validate_all();
+}
+
+/// A FHIR near page keeps its entries in memory; a change reaches it when the index's refresh
+/// sees the change (every second in `renkei serve`), never later.
+async fn near_pages_follow_changes_as_the_index_does(db: TestDb) {
+    let c = demo_client(&db).await;
+    let near = "/fhir/Location?near=34.6269|135.6009|5|km&_count=20";
+    let first = c.bundle(near).await;
+    let entry = &first["entry"][0]["resource"];
+    let id: i64 = entry["id"].as_str().unwrap().parse().unwrap();
+    let email = renkei_domain::accounts::Email::parse("renamer@example.jp").unwrap();
+    let user = db
+        .store
+        .create_user(&email, "改名 太郎", None)
+        .await
+        .unwrap();
+    let mut fields = db.store.public_fields(id).await.unwrap().unwrap();
+    fields.name = format!("{}（新館）", fields.name);
+    let change = db.store.propose_change(id, user, &fields).await.unwrap();
+    assert!(db.store.approve_change(change, user).await.unwrap());
+    c.state
+        .directory_index
+        .refresh_at(&db.store, chrono::Utc::now() + chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    let again = c.bundle(near).await;
+    let id_text = id.to_string();
+    let shown = again["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["resource"]["id"] == id_text.as_str())
+        .expect("still within the radius");
+    assert_eq!(shown["resource"]["name"], fields.name.as_str());
+    c.validate_all();
+}
+
+/// `_revinclude`: the resources that refer to the matches (mCSD lists Location:organization);
+/// each included one really refers to a match, and none that does is left out.
+async fn revincludes_add_what_refers_to_the_matches(db: TestDb) {
+    let c = demo_client(&db).await;
+    let cases = [
+        (
+            "Organization",
+            "Location:organization",
+            "Location",
+            "managingOrganization",
+        ),
+        (
+            "Organization",
+            "HealthcareService:organization",
+            "HealthcareService",
+            "providedBy",
+        ),
+        (
+            "Organization",
+            "PractitionerRole:organization",
+            "PractitionerRole",
+            "organization",
+        ),
+        (
+            "Location",
+            "HealthcareService:location",
+            "HealthcareService",
+            "location",
+        ),
+        (
+            "Location",
+            "PractitionerRole:location",
+            "PractitionerRole",
+            "location",
+        ),
+        (
+            "HealthcareService",
+            "PractitionerRole:service",
+            "PractitionerRole",
+            "healthcareService",
+        ),
+    ];
+    for (kind, rev, included, element) in cases {
+        let b = c
+            .bundle(&format!("/fhir/{kind}?_count=40&_revinclude={rev}"))
+            .await;
+        let entries = b["entry"].as_array().unwrap();
+        let matches: BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "match")
+            .map(|e| format!("{kind}/{}", e["resource"]["id"].as_str().unwrap()))
+            .collect();
+        let refers = |r: &Value| -> BTreeSet<String> {
+            let v = &r[element];
+            let list = v.as_array().cloned().unwrap_or_else(|| vec![v.clone()]);
+            list.iter()
+                .filter_map(|x| x["reference"].as_str().map(str::to_owned))
+                .collect()
+        };
+        let got: BTreeSet<String> = entries
+            .iter()
+            .filter(|e| e["search"]["mode"] == "include")
+            .map(|e| {
+                assert_eq!(e["resource"]["resourceType"], included, "{rev}");
+                assert!(!refers(&e["resource"]).is_disjoint(&matches), "{rev}: {e}");
+                e["resource"]["id"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        let want: BTreeSet<String> = everything(&c, included)
+            .await
+            .iter()
+            .filter(|r| !refers(r).is_disjoint(&matches))
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(got, want, "{kind}?_revinclude={rev}");
+        assert!(!want.is_empty(), "{rev}: the test has something to find");
+    }
+    let (status, _) = c
+        .get_with(
+            "/fhir/Organization?_revinclude=Location:organization",
+            &[("prefer", "handling=strict")],
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "understood under strict handling");
+    c.validate_all();
+}
+
 /// The same answer without what differs per request (a Bundle's id and time).
 fn comparable(mut v: Value) -> Value {
     if v["resourceType"] == "Bundle" {
@@ -622,6 +831,9 @@ async fn xml_answers_carry_the_json_content(db: TestDb) {
 }
 
 both_backends!(
+    revincludes_add_what_refers_to_the_matches,
+    canonical_uris_do_not_follow_the_public_address,
+    near_pages_follow_changes_as_the_index_does,
     xml_answers_carry_the_json_content,
     totals_count_what_paging_returns,
     last_updated_takes_every_prefix,

@@ -79,6 +79,12 @@ pub struct ConfigArgs {
     /// http://LISTEN/]. With https, cookies are marked Secure.
     #[arg(long, global = true, env = "RENKEI_PUBLIC_URL", value_name = "URL")]
     public_url: Option<String>,
+    /// The canonical base of the FHIR identifier systems and code systems, e.g.
+    /// https://renkei.example.jp/fhir: it names, and must not change with the address the
+    /// server is reached at, so integrators' stored codes keep their meaning [default:
+    /// https://renkei.example/fhir; set it once, before publishing, to a URL of your own].
+    #[arg(long, global = true, env = "RENKEI_FHIR_CANONICAL", value_name = "URL")]
+    fhir_canonical: Option<String>,
     /// Minutes without activity after which a session ends [default: 30].
     #[arg(
         long,
@@ -150,6 +156,7 @@ struct FileConfig {
     max_connections_per_client: Option<usize>,
     trusted_proxy: Option<String>,
     public_url: Option<String>,
+    fhir_canonical: Option<String>,
     session_idle_minutes: Option<i64>,
     session_lifetime_hours: Option<i64>,
     audit_key: Option<String>,
@@ -186,6 +193,8 @@ pub struct Config {
     pub trusted_proxies: Vec<renkei_web::auth::client::Cidr>,
     /// The public address.
     pub public_url: String,
+    /// The canonical base of FHIR identifier and code systems.
+    pub fhir_canonical: String,
     /// Session idle limit.
     pub session_idle: chrono::Duration,
     /// Session absolute lifetime.
@@ -220,6 +229,14 @@ impl Config {
                 .clone()
                 .or(file.public_url)
                 .unwrap_or_else(|| format!("http://{listen}/")),
+            fhir_canonical: args
+                .fhir_canonical
+                .clone()
+                .or(file.fhir_canonical)
+                .filter(|u| !u.trim().is_empty())
+                .unwrap_or_else(|| renkei_web::DEFAULT_FHIR_CANONICAL.to_owned())
+                .trim_end_matches('/')
+                .to_owned(),
             session_idle: chrono::Duration::minutes(positive(
                 args.session_idle_minutes.or(file.session_idle_minutes),
                 30,

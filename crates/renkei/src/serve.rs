@@ -78,6 +78,7 @@ pub async fn serve(
         session_idle: config.session_idle,
         session_lifetime: config.session_lifetime,
         public_url: config.public_url.trim_end_matches('/').to_owned(),
+        fhir_canonical: config.fhir_canonical.clone(),
         map: config.map.clone(),
         trusted_proxies: config.trusted_proxies.clone(),
         body_progress_timeout: config.header_timeout,

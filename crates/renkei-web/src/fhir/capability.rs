@@ -82,6 +82,21 @@ fn includes(kind: ResourceType) -> Vec<&'static str> {
     }
 }
 
+fn revincludes(kind: ResourceType) -> Vec<&'static str> {
+    match kind {
+        ResourceType::Organization => vec![
+            "Location:organization",
+            "HealthcareService:organization",
+            "PractitionerRole:organization",
+        ],
+        ResourceType::Location => {
+            vec!["HealthcareService:location", "PractitionerRole:location"]
+        }
+        ResourceType::HealthcareService => vec!["PractitionerRole:service"],
+        _ => Vec::new(),
+    }
+}
+
 /// The CapabilityStatement of this server.
 pub fn statement(base: &Base, date: &str) -> Value {
     let resources: Vec<Value> = ResourceType::ALL
@@ -95,7 +110,7 @@ pub fn statement(base: &Base, date: &str) -> Value {
             let params: Vec<Value> = search_params(*kind)
                 .into_iter()
                 .map(|(name, kind, doc)| {
-                    json!({ "name": name, "type": kind, "documentation": doc.replace("{base}", &base.0) })
+                    json!({ "name": name, "type": kind, "documentation": doc.replace("{base}", &base.canonical) })
                 })
                 .collect();
             let mut r = json!({
@@ -109,6 +124,10 @@ pub fn statement(base: &Base, date: &str) -> Value {
             let inc = includes(*kind);
             if !inc.is_empty() {
                 r["searchInclude"] = json!(inc);
+            }
+            let rev = revincludes(*kind);
+            if !rev.is_empty() {
+                r["searchRevInclude"] = json!(rev);
             }
             r
         })
@@ -141,7 +160,7 @@ pub fn statement(base: &Base, date: &str) -> Value {
         "software": { "name": "Renkei", "version": env!("CARGO_PKG_VERSION") },
         "implementation": {
             "description": "Renkei care-services directory (read-only), following the IHE mCSD search conventions (ITI-90 Find Matching Care Services, ITI-91 Request Care Services Updates).",
-            "url": base.0,
+            "url": base.served,
         },
         "fhirVersion": "4.0.1",
         "format": ["json", "application/fhir+json"],

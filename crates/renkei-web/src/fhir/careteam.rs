@@ -22,7 +22,7 @@ fn patient_ref(p: &PatientRow) -> Value {
 }
 
 fn entry(base: &Base, kind: &str, id: &str, resource: Value) -> Value {
-    json!({ "fullUrl": format!("{}/{kind}/{id}", base.0), "resource": resource })
+    json!({ "fullUrl": format!("{}/{kind}/{id}", base.served), "resource": resource })
 }
 
 /// The Patient resource.
@@ -46,7 +46,7 @@ pub fn patient(base: &Base, p: &PatientRow) -> Value {
     let mut resource = json!({
         "resourceType": "Patient",
         "id": format!("renkei-patient-{}", p.id),
-        "identifier": [{ "system": format!("{}/NamingSystem/renkei-patient", base.0), "value": p.id.to_string() }],
+        "identifier": [{ "system": format!("{}/NamingSystem/renkei-patient", base.canonical), "value": p.id.to_string() }],
         "name": [
             official,
             {
@@ -115,7 +115,7 @@ pub fn care_team(base: &Base, p: &PatientRow, team: &[MemberRow]) -> Value {
 fn attachment(base: &Base, a: &AttachmentMeta) -> Value {
     json!({
         "contentType": a.media_type,
-        "url": format!("{}/patients/{}/files/{}", base.0, a.patient_id, a.id),
+        "url": format!("{}/patients/{}/files/{}", base.served, a.patient_id, a.id),
         "size": a.size,
         "title": a.file_name
     })
@@ -177,7 +177,7 @@ pub fn consent(
         "dateTime": instant(&c.recorded_at),
         "performer": [performer],
         "organization": [{ "reference": format!("Organization/{}", p.registered_by) }],
-        "policy": [{ "uri": format!("{}/policy/renkei-care-team-sharing", base.0) }],
+        "policy": [{ "uri": format!("{}/policy/renkei-care-team-sharing", base.canonical) }],
         "provision": provision
     });
     if let Some(f) = form {
@@ -457,7 +457,7 @@ pub fn audit_bundle(base: &Base, patient: i64, entries: &[AuditEntry], now: &str
         "type": "collection",
         "timestamp": instant(now),
         "entry": entries.iter().map(|e| json!({
-            "fullUrl": format!("{}/AuditEvent/renkei-audit-{}", base.0, e.seq),
+            "fullUrl": format!("{}/AuditEvent/renkei-audit-{}", base.served, e.seq),
             "resource": audit_event(patient, e)
         })).collect::<Vec<_>>()
     })

@@ -241,11 +241,11 @@ pub fn measure_report(base: &Base, source: &ReportSource<'_>) -> Value {
         "resourceType": "MeasureReport",
         "id": report_id(*year, &ledger.area),
         "meta": { "versionId": source.revision.to_string(), "lastUpdated": instant(source.updated_at) },
-        "identifier": [{ "system": format!("{}/MeasureReport", base.0), "value": report_id(*year, &ledger.area) }],
+        "identifier": [{ "system": format!("{}/MeasureReport", base.canonical), "value": report_id(*year, &ledger.area) }],
         // Drafts (a plan copied from last year, not confirmed yet) mean the hub is still writing.
         "status": if has_drafts { "pending" } else { "complete" },
         "type": "summary",
-        "measure": format!("{}/Measure/{MEASURE_ID}", base.0),
+        "measure": format!("{}/Measure/{MEASURE_ID}", base.canonical),
         "subject": {
             "type": "Location",
             "identifier": { "system": area_system(base), "value": ledger.area },
@@ -263,7 +263,7 @@ pub fn measure_report(base: &Base, source: &ReportSource<'_>) -> Value {
 
 /// The identifier system of Renkei's area codes.
 pub fn area_system(base: &Base) -> String {
-    format!("{}/area", base.0)
+    format!("{}/area", base.canonical)
 }
 
 /// The `Measure` that says what the reports count.
@@ -321,7 +321,7 @@ pub fn measure(base: &Base) -> Value {
     json!({
         "resourceType": "Measure",
         "id": MEASURE_ID,
-        "url": format!("{}/Measure/{MEASURE_ID}", base.0),
+        "url": format!("{}/Measure/{MEASURE_ID}", base.canonical),
         "name": "RenkeiHubReport",
         "title": "在宅医療に必要な連携を担う拠点の取組と積極的医療機関の対応状況",
         "status": "active",

@@ -41,10 +41,10 @@ pub fn fhir_json(status: StatusCode, body: &Value) -> Response {
 }
 
 pub(crate) fn base(app: &AppState) -> Base {
-    Base(format!(
-        "{}/fhir",
-        app.config.public_url.trim_end_matches('/')
-    ))
+    Base {
+        served: format!("{}/fhir", app.config.public_url.trim_end_matches('/')),
+        canonical: app.config.fhir_canonical.trim_end_matches('/').to_owned(),
+    }
 }
 
 fn store_failed(e: renkei_store::StoreError) -> Problem {
@@ -347,7 +347,7 @@ pub async fn negotiate(request: axum::extract::Request, next: axum::middleware::
 
 fn search_entry(base: &Base, t: ResourceType, id: &str, resource: Value, mode: &str) -> Value {
     json!({
-        "fullUrl": format!("{}/{}/{id}", base.0, t.name()),
+        "fullUrl": format!("{}/{}/{id}", base.served, t.name()),
         "resource": resource,
         "search": { "mode": mode },
     })
@@ -368,9 +368,9 @@ async fn run_search(
         all.extend_from_slice(extra);
         let q = query_string(&all);
         if q.is_empty() {
-            format!("{}/{}", base.0, t.name())
+            format!("{}/{}", base.served, t.name())
         } else {
-            format!("{}/{}?{q}", base.0, t.name())
+            format!("{}/{}?{q}", base.served, t.name())
         }
     };
     let ids_given: Option<Vec<String>> = pairs
@@ -585,6 +585,7 @@ async fn run_search(
                     Include::Organization => ResourceType::Organization,
                     Include::Location => ResourceType::Location,
                     Include::Service => ResourceType::HealthcareService,
+                    Include::Role => ResourceType::PractitionerRole,
                 };
                 for e in &page {
                     if included.insert((it, e.id)) {
@@ -742,7 +743,7 @@ async fn run_history(
         let q = query_string(&all);
         format!(
             "{}/{}/_history{}{q}",
-            base.0,
+            base.served,
             t.name(),
             if q.is_empty() { "" } else { "?" }
         )
@@ -788,7 +789,8 @@ async fn run_history(
                     "request": { "method": "PUT", "url": url },
                     "response": { "status": "200", "lastModified": modified },
                 }),
-                // The entry names no contact any more: a mirror drops its PractitionerRole.
+                // The entry names no contact (PractitionerRole) or no offer (HealthcareService)
+                // any more: a mirror drops the resource.
                 None => json!({
                     "fullUrl": base.full_url(t, e.id),
                     "request": { "method": "DELETE", "url": url },
@@ -943,7 +945,7 @@ async fn run_measure_search(
         }
         if periods.iter().all(|p| p.matches(found.year)) {
             entries.push(json!({
-                "fullUrl": format!("{}/MeasureReport/{id}", base.0),
+                "fullUrl": format!("{}/MeasureReport/{id}", base.served),
                 "resource": found.resource,
                 "search": { "mode": "match" },
             }));
@@ -952,9 +954,9 @@ async fn run_measure_search(
     let total = entries.len();
     let query = query_string(&used);
     let self_url = if query.is_empty() {
-        format!("{}/MeasureReport", base.0)
+        format!("{}/MeasureReport", base.served)
     } else {
-        format!("{}/MeasureReport?{query}", base.0)
+        format!("{}/MeasureReport?{query}", base.served)
     };
     let mut b = bundle("searchset", vec![link("self", self_url)], entries);
     b["total"] = json!(total);

@@ -32,6 +32,8 @@ pub enum Include {
     Location,
     /// The HealthcareService.
     Service,
+    /// The PractitionerRole (reverse: the roles that refer to the match).
+    Role,
 }
 
 /// A parsed search.
@@ -399,6 +401,20 @@ fn apply(
                 (T::PractitionerRole, "PractitionerRole:organization") => Include::Organization,
                 (T::PractitionerRole, "PractitionerRole:location") => Include::Location,
                 (T::PractitionerRole, "PractitionerRole:service") => Include::Service,
+                _ => return Ok(false),
+            };
+            s.includes.push((include, value.to_owned()));
+        }
+        ("_revinclude", None) => {
+            // The resources that refer to a match. Every resource of an entry shares its id,
+            // so the Location of Organization/5 is Location/5, and so on.
+            let include = match (kind, value) {
+                (T::Organization, "Location:organization") => Include::Location,
+                (T::Organization, "HealthcareService:organization") => Include::Service,
+                (T::Organization, "PractitionerRole:organization") => Include::Role,
+                (T::Location, "HealthcareService:location") => Include::Service,
+                (T::Location, "PractitionerRole:location") => Include::Role,
+                (T::HealthcareService, "PractitionerRole:service") => Include::Role,
                 _ => return Ok(false),
             };
             s.includes.push((include, value.to_owned()));

@@ -84,14 +84,20 @@ impl ResourceType {
     }
 }
 
-/// Where the resources live: `{public_url}/fhir`.
+/// Where the resources live, and what names them.
 #[derive(Debug, Clone)]
-pub struct Base(pub String);
+pub struct Base {
+    /// Where they are served: `{public_url}/fhir` (full URLs, links).
+    pub served: String,
+    /// The canonical base of identifier systems, code systems and other canonical URLs, which
+    /// must not change with the address (`WebConfig::fhir_canonical`).
+    pub canonical: String,
+}
 
 impl Base {
     /// The canonical URL of one of our code systems.
     pub fn code_system(&self, id: &str) -> String {
-        format!("{}/CodeSystem/{id}", self.0)
+        format!("{}/CodeSystem/{id}", self.canonical)
     }
 
     /// The identifier system of Renkei's own ids for a resource type: `…/sid/institution`
@@ -102,12 +108,12 @@ impl Base {
             ResourceType::HealthcareService => "healthcare-service",
             _ => "institution",
         };
-        format!("{}/sid/{what}", self.0)
+        format!("{}/sid/{what}", self.canonical)
     }
 
     /// A resource's full URL.
     pub fn full_url(&self, kind: ResourceType, id: i64) -> String {
-        format!("{}/{}/{id}", self.0, kind.name())
+        format!("{}/{}/{id}", self.served, kind.name())
     }
 }
 
@@ -155,7 +161,7 @@ fn telecom(e: &EntryRecord, with_web: bool) -> Vec<Value> {
 }
 
 /// The address split as JP Core expects: prefecture in `state`, municipality in `city`, the
-/// rest in `line`, the whole as `text`.
+/// rest in `line`, the postcode in `postalCode`, the address as written in `text`.
 fn address(e: &EntryRecord) -> Value {
     let f = &e.fields;
     let full = f.address.trim();
@@ -167,11 +173,9 @@ fn address(e: &EntryRecord) -> Value {
     let mut a = Map::new();
     a.insert("use".into(), json!("work"));
     a.insert("type".into(), json!("physical"));
-    let text = match &f.postcode {
-        Some(p) => format!("〒{} {full}", postcode_text(p)),
-        None => full.to_owned(),
-    };
-    a.insert("text".into(), json!(text));
+    // JP Core: the text is the address as written, without 〒 and the postcode (which has its
+    // own element).
+    a.insert("text".into(), json!(full));
     if !line.is_empty() {
         a.insert("line".into(), json!([line]));
     }

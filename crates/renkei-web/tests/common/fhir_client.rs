@@ -19,6 +19,8 @@ use tower::ServiceExt;
 use super::fhir_validator::validate;
 
 pub const BASE: &str = "http://127.0.0.1:8080/fhir";
+/// The canonical base of identifier and code systems (the default: none configured).
+pub const CANONICAL: &str = "https://renkei.example/fhir";
 
 /// Every FHIR document received, validated together at the end of each test.
 pub struct Client {
