@@ -85,6 +85,32 @@ pub struct ParsedFile {
     pub rows: Vec<ImportRow>,
     /// Every problem, by row and column.
     pub errors: Vec<RowError>,
+    /// What the readable rows may have wrong — shown, not refused (a 医療機関コード whose check
+    /// digit or prefecture does not agree, see [`medical_code_warnings`]).
+    pub warnings: Vec<RowError>,
+}
+
+/// The doubts about the readable rows' 医療機関コード ([`crate::institution::medical_code_doubts`]),
+/// one per row and doubt.
+pub fn medical_code_warnings(rows: &[ImportRow]) -> Vec<RowError> {
+    rows.iter()
+        .flat_map(|row| {
+            let i = &row.institution;
+            i.details
+                .medical_code
+                .as_deref()
+                .map(|code| {
+                    crate::institution::medical_code_doubts(code, Some(i.municipality.as_str()))
+                })
+                .unwrap_or_default()
+                .into_iter()
+                .map(|reason| RowError {
+                    line: row.line,
+                    column: "医療機関コード".to_owned(),
+                    reason,
+                })
+        })
+        .collect()
 }
 
 /// Reads a directory file as people send it: an Excel workbook (recognised by its content, not
@@ -98,6 +124,7 @@ pub fn read_directory_file(
         let (rows, errors) = parse_directory_xlsx(bytes, region)?;
         return Ok(ParsedFile {
             format: FileFormat::Xlsx,
+            warnings: medical_code_warnings(&rows),
             rows,
             errors,
         });
@@ -110,6 +137,7 @@ pub fn read_directory_file(
     let (rows, errors) = parse_directory_csv(&text, region)?;
     Ok(ParsedFile {
         format: FileFormat::Csv(encoding),
+        warnings: medical_code_warnings(&rows),
         rows,
         errors,
     })

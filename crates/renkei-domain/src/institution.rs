@@ -327,6 +327,65 @@ pub struct RoleEntry {
     pub plan: Option<String>,
 }
 
+/// What looks wrong in a well-formed 医療機関コード (ten digits: prefecture 2, 点数表 1, 郡市区 2,
+/// institution 4, check digit 1), in Japanese; empty when nothing does. These are doubts to show
+/// the person importing, not refusals: the rules below hold for the published codes checked
+/// (`../shared/data/open-data/FORMATS.md` §4), but no official text states them all.
+/// - The prefecture digits must be a prefecture (01–47) and, when the entry's municipality is
+///   known (`municipality`, its JIS code), its prefecture.
+/// - The 点数表 digit is 医科 1, 歯科 3, 調剤 4, 老健 5 or 訪問看護 6.
+/// - The check digit is Luhn's over the first nine digits (weights 2, 1, 2, … from the right;
+///   digits of two-digit products added; 10 − sum mod 10). Codes of 埼玉, 千葉, 東京 and 神奈川
+///   (11–14) pass Luhn over the six digits after the 点数表 digit instead, so either is taken.
+pub fn medical_code_doubts(code: &str, municipality: Option<&str>) -> Vec<String> {
+    let digits: Vec<u32> = code.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 10 || code.len() != 10 {
+        return Vec::new();
+    }
+    let mut doubts = Vec::new();
+    let prefecture = digits[0] * 10 + digits[1];
+    if !(1..=47).contains(&prefecture) {
+        doubts.push(format!(
+            "都道府県番号「{:02}」は 01〜47 のどれでもありません",
+            prefecture
+        ));
+    } else if let Some(expected) = municipality
+        .and_then(|m| m.get(..2))
+        .and_then(|p| p.parse::<u32>().ok())
+        .filter(|p| *p != prefecture)
+    {
+        doubts.push(format!(
+            "都道府県番号「{prefecture:02}」が所在地の都道府県（{expected:02}）と違います"
+        ));
+    }
+    if !matches!(digits[2], 1 | 3 | 4 | 5 | 6) {
+        doubts.push(format!(
+            "点数表番号「{}」は医科 1・歯科 3・調剤 4・老健 5・訪問看護 6 のどれでもありません",
+            digits[2]
+        ));
+    }
+    let luhn = |part: &[u32]| -> u32 {
+        let sum: u32 = part
+            .iter()
+            .rev()
+            .enumerate()
+            .map(|(i, d)| {
+                let p = if i % 2 == 0 { d * 2 } else { *d };
+                p / 10 + p % 10
+            })
+            .sum();
+        (10 - sum % 10) % 10
+    };
+    let check = digits[9];
+    let six_digit_rule = (11..=14).contains(&prefecture) && luhn(&digits[3..9]) == check;
+    if luhn(&digits[..9]) != check && !six_digit_rule {
+        doubts.push(
+            "検証番号（末尾の 1 桁）が合いません。打ち間違いがないか確かめてください".to_owned(),
+        );
+    }
+    doubts
+}
+
 /// Checks a 医療機関コード as JP Core's JP_Organization writes it: ten digits (prefecture 2,
 /// 点数表 1, institution 7). Hyphens, dots and spaces that people type are removed.
 pub fn clean_medical_code(text: &str) -> Result<Option<String>, InstitutionError> {
@@ -652,6 +711,56 @@ mod tests {
             contact_email: None,
             confirmed_days_ago: Some(10),
         }
+    }
+
+    #[test]
+    fn medical_codes_are_checked_by_the_published_rules() {
+        // Published codes: 市立柏原病院, and the example of the check-digit rule.
+        assert!(medical_code_doubts("2714600018", Some("27221")).is_empty());
+        assert!(medical_code_doubts("0110113719", None).is_empty());
+        // One digit changed: the check digit no longer agrees.
+        assert_eq!(medical_code_doubts("2714600019", None).len(), 1);
+        // 東京 (13): Luhn over the six digits only (FORMATS.md §4) is taken.
+        let six = |d: &str| {
+            let part: Vec<u32> = d.chars().map(|c| c.to_digit(10).unwrap()).collect();
+            let sum: u32 = part
+                .iter()
+                .rev()
+                .enumerate()
+                .map(|(i, d)| {
+                    let p = if i % 2 == 0 { d * 2 } else { *d };
+                    p / 10 + p % 10
+                })
+                .sum();
+            (10 - sum % 10) % 10
+        };
+        let tokyo = format!("131012345{}", six("012345"));
+        assert!(
+            medical_code_doubts(&tokyo, Some("13101")).is_empty(),
+            "{tokyo}"
+        );
+        // Outside 11–14 the six-digit rule is not taken (the example is chosen so that the two
+        // rules give different digits).
+        let nine: u32 = (0..10)
+            .find(|d| medical_code_doubts(&format!("271012345{d}"), None).is_empty())
+            .unwrap();
+        assert_ne!(nine, six("012345"), "the example tells the rules apart");
+        let osaka_like = format!("271012345{}", six("012345"));
+        assert!(
+            !medical_code_doubts(&osaka_like, None).is_empty(),
+            "not outside 11–14"
+        );
+        // The prefecture of the address, and the 点数表 digit.
+        let doubts = medical_code_doubts("2714600018", Some("13101"));
+        assert!(doubts[0].contains("所在地の都道府県"), "{doubts:?}");
+        assert!(medical_code_doubts("9914600018", None)[0].contains("01〜47"));
+        assert!(medical_code_doubts("2724600018", None)
+            .iter()
+            .any(|d| d.contains("点数表番号")));
+        assert!(
+            medical_code_doubts("27146", None).is_empty(),
+            "not a code: refused elsewhere"
+        );
     }
 
     #[test]

@@ -84,8 +84,10 @@ async fn totals_count_what_paging_returns(db: TestDb) {
         let plain = c.bundle(&format!("{search}_count=3")).await;
         assert!(plain.get("total").is_none(), "not counted unless asked");
     }
-    let (status, bad) = c.get("/fhir/Organization?_total=lots").await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+    for bad in ["_total=lots", "_summary=text", "_summary=nonsense"] {
+        let (status, body) = c.get(&format!("/fhir/Organization?{bad}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
+    }
     c.validate_all();
 }
 
@@ -456,6 +458,18 @@ async fn post_search_cors_and_compression(db: TestDb) {
         .to_str()
         .unwrap()
         .contains("POST"));
+    // An OPTIONS that is no preflight is a method the route does not take: 405, its own Allow.
+    let (status, headers, _) = send(
+        &c,
+        Request::builder()
+            .method(Method::OPTIONS)
+            .uri("/fhir/Organization/1")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(headers[header::ALLOW], "GET, HEAD");
     // Not for pages.
     let page_preflight = Request::builder()
         .method(Method::OPTIONS)

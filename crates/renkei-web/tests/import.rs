@@ -489,7 +489,43 @@ async fn an_import_whose_instance_died_shows_failed_and_may_be_applied_again(db:
     assert_eq!(count(&w).await, before + 1);
 }
 
+/// A 医療機関コード whose check digit or prefecture does not agree (FORMATS.md §4) is shown to
+/// the coordinator to check, and the row is imported all the same (the rule is not official).
+async fn a_medical_code_that_does_not_check_is_shown_and_still_imported(db: TestDb) {
+    let w = with_demo(&db).await;
+    let mut coordinator = w.login(&email_of(AccountRole::HubCoordinator)).await;
+    let csv = "名称,種別,地域,所在地,医療機関コード\r\n\
+        ［デモ］検証番号の合う医院,診療所,八尾市,八尾市本町7-1,2712340005\r\n\
+        ［デモ］検証番号の違う医院,診療所,八尾市,八尾市本町7-2,2712340001\r\n\
+        ［デモ］東京の番号の医院,診療所,八尾市,八尾市本町7-3,1312340005\r\n";
+    let report = coordinator
+        .upload("/hub/import", "/hub/import", "codes.csv", csv.as_bytes())
+        .await;
+    assert_eq!(report.status, StatusCode::OK, "{}", report.body);
+    let b = &report.body;
+    for (id, n) in [("new", 3), ("bad", 0)] {
+        assert!(
+            b.contains(&format!("data-testid=\"count-{id}\">{n}<")),
+            "{id} = {n}: {b}"
+        );
+    }
+    let notices = &b[b
+        .find("data-testid=\"import-notices\"")
+        .expect("the notices")..];
+    let notices = &notices[..notices.find("</table>").unwrap()];
+    assert!(
+        notices.contains("<td>3</td>") && notices.contains("検証番号"),
+        "{notices}"
+    );
+    assert!(
+        notices.contains("<td>4</td>") && notices.contains("所在地の都道府県"),
+        "{notices}"
+    );
+    assert!(!notices.contains("<td>2</td>"), "the good code: {notices}");
+}
+
 both_backends!(
+    a_medical_code_that_does_not_check_is_shown_and_still_imported,
     a_checked_plan_expires_after_30_minutes,
     a_coordinator_checks_then_imports_only_their_area,
     an_excel_workbook_updates_an_entry_by_its_code,

@@ -77,6 +77,13 @@ pub async fn run(
     for e in &errors {
         eprintln!("  {}行目「{}」: {}", e.line, e.column, e.reason);
     }
+    // Doubts are shown and the rows still taken: a code may be right where the rule is not.
+    for w in &parsed.warnings {
+        eprintln!(
+            "  {}行目「{}」（確認してください / please check）: {}",
+            w.line, w.column, w.reason
+        );
+    }
     if !bad_lines.is_empty() && !skip_bad_rows {
         store.close().await;
         return Err(input(

@@ -262,7 +262,13 @@ pub async fn cors(request: axum::extract::Request, next: axum::middleware::Next)
     if !is_fhir {
         return next.run(request).await;
     }
-    if request.method() == axum::http::Method::OPTIONS {
+    // A preflight names the method it asks for; any other OPTIONS goes on to the method check
+    // (405 with the route's own `Allow`).
+    let preflight = request.method() == axum::http::Method::OPTIONS
+        && request
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    if preflight {
         return (
             StatusCode::NO_CONTENT,
             [
@@ -273,7 +279,6 @@ pub async fn cors(request: axum::extract::Request, next: axum::middleware::Next)
                 ),
                 (header::ACCESS_CONTROL_ALLOW_HEADERS, CORS_HEADERS),
                 (header::ACCESS_CONTROL_MAX_AGE, "86400"),
-                (header::ALLOW, "GET, HEAD, POST, OPTIONS"),
             ],
         )
             .into_response();

@@ -201,8 +201,12 @@ fn apply(
             "count" => s.count_only = true,
             "false" => {}
             // The other summaries (`true`, `text`, `data`) would leave elements out; this
-            // server sends whole resources, so they are not understood.
-            _ => return Ok(false),
+            // server sends whole resources, and says so rather than send more than asked.
+            other => {
+                return Err(Problem::not_supported(&format!(
+                    "_summary={other} には対応していません（count と false のみ） / _summary={other} is not supported (count and false only)"
+                )))
+            }
         },
         ("_total" | "_totalMethod", None) => match value {
             "none" => {}

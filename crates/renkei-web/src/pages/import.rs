@@ -63,6 +63,8 @@ pub struct Report {
     pub bad: usize,
     /// Bad rows, then repeats, with reasons.
     pub problems: Vec<ReportRow>,
+    /// Doubts about rows that are imported all the same (a 医療機関コード to check).
+    pub notices: Vec<ReportRow>,
     /// New and changed entries.
     pub changes: Vec<ReportRow>,
     /// Whether the lists were cut.
@@ -217,6 +219,7 @@ pub async fn check(
     let areas = areas_of(&app, &ctx).await?;
     let own = |code: &str| areas.iter().any(|(c, _)| c == code);
     let mut errors = parsed.errors;
+    let warnings = parsed.warnings;
     let mut rows = Vec::with_capacity(parsed.rows.len());
     for row in parsed.rows {
         if own(row.institution.area.as_str()) {
@@ -253,6 +256,7 @@ pub async fn check(
         parsed.format.label(),
         &plan,
         &errors,
+        &warnings,
         bad_lines.len(),
     );
     app.store
@@ -277,8 +281,17 @@ fn report_of(
     format: &str,
     plan: &ImportPlan,
     errors: &[RowError],
+    warnings: &[RowError],
     bad_rows: usize,
 ) -> Report {
+    let notices: Vec<ReportRow> = warnings
+        .iter()
+        .map(|w| ReportRow {
+            line: w.line,
+            column: w.column.clone(),
+            text: w.reason.clone(),
+        })
+        .collect();
     let mut problems: Vec<ReportRow> = errors
         .iter()
         .map(|e| ReportRow {
@@ -319,6 +332,7 @@ fn report_of(
         duplicates: plan.duplicates.len(),
         bad: bad_rows,
         problems,
+        notices: notices.into_iter().take(SHOWN).collect(),
         changes,
         cut,
     }
