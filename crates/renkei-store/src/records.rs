@@ -459,6 +459,26 @@ impl Store {
         self.count_plain(&plain, exact_text).await
     }
 
+    /// One batch of candidate rows in id order, past `after`: the coarse SQL conditions only.
+    async fn batch_after(
+        &self,
+        q: &RecordQuery,
+        after: Option<i64>,
+    ) -> Result<Vec<sqlx::any::AnyRow>, StoreError> {
+        let mut keyed = q.clone();
+        keyed.after_id = after;
+        let c = conditions(&keyed);
+        let sql = format!(
+            "SELECT {RECORD_COLUMNS} {RECORD_FROM} {} ORDER BY i.id LIMIT {BATCH}",
+            c.sql()
+        );
+        let mut query = sqlx::query(&sql);
+        for b in &c.binds {
+            query = query.bind(b);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
     /// Counts a query without a near condition.
     async fn count_plain(&self, q: &RecordQuery, exact_text: bool) -> Result<u64, StoreError> {
         if !exact_text {
@@ -473,18 +493,7 @@ impl Store {
         let mut n = 0u64;
         let mut after = None;
         loop {
-            let mut keyed = q.clone();
-            keyed.after_id = after;
-            let c = conditions(&keyed);
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} {RECORD_FROM} {} ORDER BY i.id LIMIT {BATCH}",
-                c.sql()
-            );
-            let mut query = sqlx::query(&sql);
-            for b in &c.binds {
-                query = query.bind(b);
-            }
-            let rows = query.fetch_all(self.pool()).await?;
+            let rows = self.batch_after(q, after).await?;
             let Some(last) = rows.last() else { break };
             after = Some(last.try_get("id")?);
             let ids: Vec<i64> = rows
@@ -576,18 +585,7 @@ impl Store {
         }
         let mut after = q.after_id;
         loop {
-            let mut keyed = q.clone();
-            keyed.after_id = after;
-            let c = conditions(&keyed);
-            let sql = format!(
-                "SELECT {RECORD_COLUMNS} {RECORD_FROM} {} ORDER BY i.id LIMIT {BATCH}",
-                c.sql()
-            );
-            let mut query = sqlx::query(&sql);
-            for b in &c.binds {
-                query = query.bind(b);
-            }
-            let rows = query.fetch_all(self.pool()).await?;
+            let rows = self.batch_after(q, after).await?;
             let candidates = rows
                 .iter()
                 .map(candidate_from)
