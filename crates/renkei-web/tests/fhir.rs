@@ -481,6 +481,11 @@ async fn errors_are_operation_outcomes(db: TestDb) {
             StatusCode::NOT_ACCEPTABLE,
             "not-supported",
         ),
+        (
+            "/fhir/HealthcareService/_search?_format=%0D",
+            StatusCode::NOT_ACCEPTABLE,
+            "not-supported",
+        ),
     ];
     for (uri, status, code) in cases {
         let (got, body) = c.get(uri).await;

@@ -53,7 +53,8 @@ fn store_failed(e: renkei_store::StoreError) -> Problem {
 }
 
 /// The query's parameters; one with an empty value (`name=`, as forms and generated clients
-/// send for a field left blank) is left out, as if absent.
+/// send for a field left blank) is left out, as if absent — except a `_format` of only
+/// whitespace, which names no format this server writes (406), not a blank field.
 fn pairs_of(raw: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_str(raw.unwrap_or("")).map_err(|_| {
@@ -61,7 +62,7 @@ fn pairs_of(raw: Option<&str>) -> Result<Vec<(String, String)>, Problem> {
         })?;
     Ok(pairs
         .into_iter()
-        .filter(|(_, v)| !v.trim().is_empty())
+        .filter(|(n, v)| !v.trim().is_empty() || (n == "_format" && !v.is_empty()))
         .collect())
 }
 
